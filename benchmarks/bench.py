@@ -1,0 +1,548 @@
+#!/usr/bin/env python
+"""Benchmark sklearn_mle against scikit-learn, glum and statsmodels.
+
+Every (case, solver) fit runs in a fresh Python process (this script invoked
+with ``--worker CASE SOLVER``), so no solver profits from another's warm
+caches, thread pools or JIT state.  The harness scores every fitted model with
+the same NumPy objective (objective.py), so "gap" means the same thing for
+every solver.  See README.md in this folder.
+
+    python benchmarks/bench.py            # full run, writes benchmarks/RESULTS.md
+    python benchmarks/bench.py --quick    # small cases only, RESULTS-quick.md
+"""
+
+import argparse
+import datetime
+import gc
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import warnings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+import cases as cases_mod  # noqa: E402
+import objective as objective_mod  # noqa: E402
+import solvers as solvers_mod  # noqa: E402
+
+MARK = "@@BENCH_JSON@@"
+REACHED = 1e-8  # relative gap counted as "reached the optimum"
+MEM_CASES = ["binary_100k_50", "binary_100k_50_f32"]
+MEM_CASES_QUICK = ["breast_cancer"]
+MEM_SOLVERS = ["sklearn_mle", "sk-lbfgs", "sk-newton-cholesky"]
+
+
+# --------------------------------------------------------------------------
+# worker side
+# --------------------------------------------------------------------------
+
+def _emit(obj):
+    sys.stdout.write("\n" + MARK + json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def _threadpools():
+    try:
+        from threadpoolctl import threadpool_info
+        return [dict(user_api=i.get("user_api"), internal_api=i.get("internal_api"),
+                     num_threads=i.get("num_threads"), prefix=i.get("prefix"))
+                for i in threadpool_info()]
+    except Exception as exc:  # pragma: no cover
+        return [dict(error=repr(exc))]
+
+
+def _is_convergence_warning(w):
+    names = [c.__name__ for c in type(w.message).__mro__]
+    return any("Convergence" in nm for nm in names)
+
+
+def worker(case_name, solver):
+    import numpy as np
+
+    case = cases_mod.CASES_BY_NAME[case_name]
+    X, y = cases_mod.load(case_name)
+    n, d = X.shape
+    alpha = case.alpha(n)
+    fit, extract = solvers_mod.make(solver, case, X, y, alpha)
+    gc.collect()
+
+    times = []
+    est = None
+    caught = []
+    budget_start = time.perf_counter()
+    while True:
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            t0 = time.perf_counter()
+            e = fit()
+            t1 = time.perf_counter()
+        times.append(t1 - t0)
+        if est is None:
+            est = e
+            caught = rec
+        del e
+        # repeat short fits (noisy machine): up to 5 fits / 3 s in total
+        if times[0] > 1.0 or len(times) >= 5 or time.perf_counter() - budget_start > 3.0:
+            break
+
+    info = extract(est)
+    obj, nll_sum = objective_mod.objective(
+        case.kind, X, y, info["coef"], info["intercept"], alpha)
+    warn_list = [dict(category=type(w.message).__name__,
+                      message=str(w.message)[:300],
+                      convergence=_is_convergence_warning(w)) for w in caught]
+    extra = info.get("extra", {})
+    if "loglik_" in extra:
+        extra["loglik_minus_harness"] = extra["loglik_"] - (-nll_sum)
+    res = dict(
+        status="ok", case=case_name, solver=solver, n=n, d=d, alpha=alpha,
+        dtype=str(X.dtype), time=min(times), times=times, n_iter=info["n_iter"],
+        objective=obj, nll_sum=nll_sum,
+        convergence_warning=any(w["convergence"] for w in warn_list),
+        warnings=warn_list, extra=extra,
+        coef_shape=list(np.shape(info["coef"])),
+        threadpools=_threadpools(),
+    )
+    _emit(res)
+
+
+def _proc_status(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+def mem_worker(case_name, solver):
+    """Peak extra memory of one fit: tracemalloc peak and RSS high-water mark."""
+    import tracemalloc
+
+    case = cases_mod.CASES_BY_NAME[case_name]
+    X, y = cases_mod.load(case_name)
+    n, _ = X.shape
+    alpha = case.alpha(n)
+    fit, _ = solvers_mod.make(solver, case, X, y, alpha)
+    # warm-up so that one-off import/thread-pool costs are not counted
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit()
+    gc.collect()
+    hwm_ok = True
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset VmHWM to the current RSS
+    except OSError:
+        hwm_ok = False
+    rss0 = _proc_status("VmRSS")
+    tracemalloc.start()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = fit()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    hwm = _proc_status("VmHWM")
+    del est
+    _emit(dict(status="ok", case=case_name, solver=solver,
+               x_nbytes=int(X.data.nbytes if hasattr(X, "indptr") else X.nbytes),
+               tracemalloc_peak=peak,
+               rss_extra=(hwm - rss0) if (hwm_ok and hwm and rss0) else None))
+
+
+def floor_worker(case_name):
+    """Time of one pass over X (X @ w), best of several."""
+    import numpy as np
+
+    case = cases_mod.CASES_BY_NAME[case_name]
+    X, y = cases_mod.load(case_name)
+    n, d = X.shape
+    rng = np.random.default_rng(0)
+    k = len(np.unique(y)) if case.kind == "multinomial" else 1
+    w = rng.standard_normal((d, k) if k > 1 else d).astype(X.dtype)
+    times = []
+    start = time.perf_counter()
+    while len(times) < 50 and (time.perf_counter() - start < 2.0 or len(times) < 5):
+        t0 = time.perf_counter()
+        X @ w
+        times.append(time.perf_counter() - t0)
+    _emit(dict(status="ok", case=case_name, pass_time=min(times), k=k,
+               repeats=len(times)))
+
+
+def info_worker():
+    vers = {}
+    for mod in ["numpy", "scipy", "sklearn", "glum", "statsmodels", "tabmat",
+                "threadpoolctl", "sklearn_mle"]:
+        try:
+            m = __import__(mod)
+            vers[mod] = getattr(m, "__version__", "?")
+            if mod == "sklearn_mle":
+                vers["sklearn_mle_path"] = os.path.dirname(m.__file__)
+        except Exception as exc:
+            vers[mod] = f"not importable ({type(exc).__name__})"
+    _emit(dict(status="ok", versions=vers, threadpools=_threadpools()))
+
+
+# --------------------------------------------------------------------------
+# parent side
+# --------------------------------------------------------------------------
+
+def run_sub(args, timeout):
+    cmd = [sys.executable, os.path.abspath(__file__)] + args
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return dict(status="timeout", wall=time.perf_counter() - t0)
+    wall = time.perf_counter() - t0
+    for line in reversed(p.stdout.splitlines()):
+        if line.startswith(MARK):
+            out = json.loads(line[len(MARK):])
+            out["wall"] = wall
+            return out
+    err = (p.stderr or "").strip().splitlines()
+    last = [ln for ln in err if ln.strip()][-1:] or [f"exit code {p.returncode}"]
+    return dict(status="error", error=last[0][:300], wall=wall,
+                stderr_tail="\n".join(err[-15:]))
+
+
+def machine_info():
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = None
+    try:
+        with open("/proc/meminfo") as f:
+            mem = int(f.readline().split()[1]) / 1024 ** 2
+    except OSError:
+        pass
+    return dict(cpu=cpu, cores=os.cpu_count(), mem_gb=mem,
+                python=platform.python_version(), platform=platform.platform(),
+                omp_num_threads=os.environ.get("OMP_NUM_THREADS", "unset"),
+                openblas_num_threads=os.environ.get("OPENBLAS_NUM_THREADS", "unset"),
+                loadavg_start=os.getloadavg())
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small cases only (smoke test)")
+    ap.add_argument("--cases", nargs="+", help="run only these cases")
+    ap.add_argument("--solvers", nargs="+", help="run only these solvers")
+    ap.add_argument("--timeout", type=float, default=120.0,
+                    help="wall-clock cap per worker process, seconds (default 120)")
+    ap.add_argument("--long-lbfgs", action="store_true",
+                    help="also run LogisticRegression(max_iter=10000) on the large cases")
+    ap.add_argument("--no-mem", action="store_true", help="skip the memory measurement")
+    ap.add_argument("--output", help="markdown output (default benchmarks/RESULTS.md, "
+                    "or RESULTS-quick.md with --quick)")
+    ap.add_argument("--render", metavar="JSON", help="only re-render markdown from a JSON file")
+    ap.add_argument("--worker", nargs=2, metavar=("CASE", "SOLVER"), help=argparse.SUPPRESS)
+    ap.add_argument("--mem-worker", nargs=2, metavar=("CASE", "SOLVER"), help=argparse.SUPPRESS)
+    ap.add_argument("--floor-worker", metavar="CASE", help=argparse.SUPPRESS)
+    ap.add_argument("--info-worker", action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+
+    if a.worker:
+        return worker(*a.worker)
+    if a.mem_worker:
+        return mem_worker(*a.mem_worker)
+    if a.floor_worker:
+        return floor_worker(a.floor_worker)
+    if a.info_worker:
+        return info_worker()
+
+    out_md = a.output or os.path.join(HERE, "RESULTS-quick.md" if a.quick else "RESULTS.md")
+    out_json = os.path.splitext(out_md)[0] + ".json"
+    if a.render:
+        with open(a.render) as f:
+            data = json.load(f)
+        with open(out_md, "w") as f:
+            f.write(render(data))
+        log(f"wrote {out_md}")
+        return
+
+    cmdline = "python benchmarks/bench.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])
+                                              if (argv or sys.argv[1:]) else "")
+    selected = [c for c in cases_mod.CASES
+                if (c.quick or not a.quick) and (not a.cases or c.name in a.cases)]
+    solver_list = [s for s in solvers_mod.ALL_SOLVERS if not a.solvers or s in a.solvers]
+
+    started = time.time()
+    data = dict(command=cmdline, started=datetime.datetime.now().isoformat(timespec="seconds"),
+                machine=machine_info(), timeout=a.timeout, reached=REACHED,
+                cases=[], memory=[])
+    log(f"[bench] preparing data for {len(selected)} case(s) ...")
+    shapes = {}
+    for c in selected:
+        X, _ = cases_mod.load(c.name)
+        shapes[c.name] = X.shape
+        del X
+    info = run_sub(["--info-worker"], 120)
+    data["versions"] = info.get("versions", {})
+    data["threadpools"] = info.get("threadpools", [])
+    log(f"[bench] versions: {data['versions']}")
+
+    for c in selected:
+        n, d = shapes[c.name]
+        entry = dict(name=c.name, kind=c.kind, description=c.description, n=n, d=d,
+                     alpha=c.alpha(n), dtype=c.dtype, results=[])
+        for s in solver_list:
+            reason = solvers_mod.skip_reason(s, c, n, d, long_lbfgs=a.long_lbfgs)
+            if reason is not None:
+                if s in ("sklearn_mle[variance=constant]",) and c.kind != "gaussian":
+                    continue
+                if s in ("sk-ridge-cholesky", "sk-linreg") and c.kind != "gaussian":
+                    continue
+                if s in ("sk-lbfgs", "sk-newton-cholesky", "sk-lbfgs-long") and c.kind == "gaussian":
+                    continue
+                entry["results"].append(dict(status="skipped", solver=s, reason=reason))
+                continue
+            r = run_sub(["--worker", c.name, s], a.timeout)
+            r.setdefault("solver", s)
+            entry["results"].append(r)
+            log(f"[bench] {c.name:20s} {s:32s} {r['status']:8s} "
+                + (f"t={r['time']:.3f}s it={r['n_iter']} obj={r['objective']:.12g} "
+                   f"warn={r['convergence_warning']}" if r["status"] == "ok"
+                   else r.get("error", "")))
+        fl = run_sub(["--floor-worker", c.name], a.timeout)
+        entry["floor"] = fl
+        data["cases"].append(entry)
+        _save(data, out_json)
+
+    if not a.no_mem:
+        mem_cases = [m for m in (MEM_CASES_QUICK if a.quick else MEM_CASES)
+                     if not a.cases or m in a.cases]
+        for mc in mem_cases:
+            for s in MEM_SOLVERS:
+                if a.solvers and s not in a.solvers:
+                    continue
+                r = run_sub(["--mem-worker", mc, s], a.timeout)
+                r.setdefault("solver", s)
+                r.setdefault("case", mc)
+                data["memory"].append(r)
+                log(f"[bench] memory {mc} {s}: {r.get('status')} "
+                    f"tracemalloc={r.get('tracemalloc_peak')} rss={r.get('rss_extra')} "
+                    f"{r.get('error', '')}")
+
+    data["machine"]["loadavg_end"] = os.getloadavg()
+    data["total_wall"] = time.time() - started
+    _save(data, out_json)
+    with open(out_md, "w") as f:
+        f.write(render(data))
+    log(f"[bench] wrote {out_md} and {out_json} in {data['total_wall']:.0f} s")
+
+
+def _save(data, path):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------
+
+def analyse(entry):
+    """Best objective, gaps, and the sklearn_mle ratios for one case."""
+    ok = [r for r in entry["results"] if r.get("status") == "ok"]
+    best = min((r["objective"] for r in ok), default=None)
+    for r in ok:
+        r["gap"] = (r["objective"] - best) / abs(best) if best else 0.0
+        r["reached"] = r["gap"] <= REACHED
+    mle = next((r for r in ok if r["solver"] == "sklearn_mle"), None)
+    sk_reached = [r for r in ok if r["solver"] in solvers_mod.SKLEARN_PEERS and r["reached"]]
+    fastest = min(sk_reached, key=lambda r: r["time"], default=None)
+    ratio = mle["time"] / fastest["time"] if (mle and fastest) else None
+    ridge = next((r for r in ok if r["solver"] == "sk-ridge-cholesky"), None)
+    ridge_ratio = mle["time"] / ridge["time"] if (mle and ridge) else None
+    newton = next((r for r in ok if r["solver"] == "sk-newton-cholesky"), None)
+    return dict(best=best, mle=mle, fastest=fastest, ratio=ratio,
+                ridge_ratio=ridge_ratio, newton=newton)
+
+
+def _fmt_warn(r):
+    if r.get("status") != "ok":
+        return ""
+    parts = []
+    if r.get("convergence_warning"):
+        msgs = [w for w in r["warnings"] if w["convergence"]]
+        parts.append("**ConvergenceWarning**" + (f" ({len(msgs)})" if len(msgs) > 1 else ""))
+    other = sorted({w["category"] for w in r.get("warnings", []) if not w["convergence"]})
+    if other:
+        parts.append(", ".join(other))
+    if r.get("extra", {}).get("converged") is False:
+        parts.append("not converged (mle_retvals)")
+    return "; ".join(parts) or "no"
+
+
+def render(data):
+    L = []
+    m = data["machine"]
+    v = data.get("versions", {})
+    L.append("# sklearn_mle benchmark results\n")
+    L.append(f"Regenerate with `{data['command']}` (from the repository root; "
+             f"about {data.get('total_wall', 0) / 60:.0f} min on this machine). "
+             f"Run started {data['started']}.\n")
+    L.append(f"- Machine: {m['cpu']}, {m['cores']} cores, "
+             f"{m['mem_gb']:.0f} GB RAM, Python {m['python']}, {m['platform']}; "
+             f"shared and noisy: load average {_la(m.get('loadavg_start'))} at start, "
+             f"{_la(m.get('loadavg_end'))} at end.")
+    L.append(f"- Threads: OMP_NUM_THREADS={m['omp_num_threads']}, "
+             f"OPENBLAS_NUM_THREADS={m['openblas_num_threads']}; thread pools seen by "
+             "a worker after importing everything (threadpoolctl): "
+             + "; ".join(f"{t.get('internal_api')} ({t.get('prefix')}) {t.get('num_threads')} threads"
+                         for t in _dedupe(data.get("threadpools", []))) + ".")
+    L.append("- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()
+                                        if k != "sklearn_mle_path") + ".")
+    L.append(f"- Each (case, solver) ran in a fresh process, time cap {data['timeout']:.0f} s "
+             "(\"timeout\"). Time is the wall time of `fit` only (data loading and, for "
+             "statsmodels, adding the constant column excluded); fits under 1 s were "
+             "repeated (at most 5 fits / 3 s) and the minimum is reported.")
+    L.append("- Objective (computed by the harness in float64 for every solver, "
+             "objective.py): mean NLL + alpha/2 ||coef||^2, intercept unpenalised; "
+             "Gaussian NLL with sigma = 1. alpha = 1/n (sklearn C = 1) for classification, "
+             "alpha = 0 for the Gaussian cases. Rel. gap = (objective - best) / |best| where "
+             "best is the lowest objective any solver reached on that case; "
+             f"\"reached\" means rel. gap <= {data['reached']:g}.")
+    L.append("- Ratio = sklearn_mle time / time of the fastest scikit-learn solver that "
+             "reached the optimum. Floor = time of one pass over X (X @ w) x the number "
+             "of sk-newton-cholesky iterations. Solver mappings: solvers.py docstring.\n")
+
+    summary = []
+    for e in data["cases"]:
+        an = analyse(e)
+        L.append(f"## {e['name']}\n")
+        L.append(f"{e['description']}. n = {e['n']}, d = {e['d']}, {e['dtype']}, "
+                 f"alpha = {e['alpha']:.6g}.\n")
+        L.append("| solver | time s | iterations | objective | rel. gap | warning |")
+        L.append("|---|---:|---:|---:|---:|---|")
+        for r in e["results"]:
+            s = r["solver"]
+            st = r.get("status")
+            if st == "ok":
+                it = "—" if r["n_iter"] is None else str(r["n_iter"])
+                gap = f"{r['gap']:.1e}" if r["gap"] > 0 else "0 (best)"
+                L.append(f"| {s} | {r['time']:.3f} | {it} | {r['objective']:.12g} | "
+                         f"{gap} | {_fmt_warn(r)} |")
+            elif st == "skipped":
+                L.append(f"| {s} | skipped: {r['reason']} | | | | |")
+            elif st == "timeout":
+                L.append(f"| {s} | timeout (> {data['timeout']:.0f} s) | | | | |")
+            else:
+                L.append(f"| {s} | error: {r.get('error', '?').replace('|', '/')} | | | | |")
+        L.append("")
+        fl = e.get("floor", {})
+        if fl.get("status") == "ok":
+            if an["newton"] and an["newton"]["n_iter"]:
+                L.append(f"Physical floor: one pass X @ w = {fl['pass_time'] * 1e3:.3f} ms x "
+                         f"{an['newton']['n_iter']} Newton iterations = "
+                         f"{fl['pass_time'] * an['newton']['n_iter']:.3g} s.")
+            else:
+                L.append(f"Physical floor: one pass X @ w = {fl['pass_time'] * 1e3:.3f} ms "
+                         "(no Newton iteration count on this case).")
+        line = []
+        if an["mle"]:
+            mr = an["mle"]
+            line.append(f"sklearn_mle: rel. gap {mr['gap']:.1e} "
+                        f"({'reached' if mr['reached'] else 'NOT reached'}), "
+                        f"{'ConvergenceWarning' if mr['convergence_warning'] else 'no warning'}")
+            if "loglik_minus_harness" in mr.get("extra", {}):
+                line.append(f"loglik_ - harness loglik = {mr['extra']['loglik_minus_harness']:.3g}")
+        if an["fastest"]:
+            line.append(f"fastest scikit-learn solver at the optimum: {an['fastest']['solver']} "
+                        f"{an['fastest']['time']:.3f} s")
+        else:
+            line.append("no scikit-learn solver reached the optimum")
+        if an["ratio"] is not None:
+            line.append(f"**ratio = {an['ratio']:.2f}**")
+        if an["ridge_ratio"] is not None:
+            line.append(f"sklearn_mle / Ridge(cholesky) = {an['ridge_ratio']:.2f}")
+        L.append(" ".join(x + "." for x in line) + "\n")
+        summary.append((e, an))
+
+    L.append("## Summary against the issue-3 targets\n")
+    L.append("| case | sklearn_mle rel. gap | warning | ratio | target |")
+    L.append("|---|---:|---|---:|---|")
+    for e, an in summary:
+        mr = an["mle"]
+        if e["kind"] == "gaussian":
+            tgt, val = "<= 1.5x Ridge(cholesky)", an["ridge_ratio"]
+            lim = 1.5
+        elif e["name"].startswith("sparse"):
+            tgt, val, lim = "<= 1.0x fastest sklearn at optimum", an["ratio"], 1.0
+        else:
+            tgt, val, lim = "<= 0.5x fastest sklearn at optimum", an["ratio"], 0.5
+        if mr is None:
+            L.append(f"| {e['name']} | (no result) | | | {tgt} |")
+            continue
+        ok = mr["reached"] and not mr["convergence_warning"] and val is not None and val <= lim
+        L.append(f"| {e['name']} | {mr['gap']:.1e} | "
+                 f"{'yes' if mr['convergence_warning'] else 'no'} | "
+                 f"{'n/a' if val is None else f'{val:.2f}'} | {tgt}: "
+                 f"{'met' if ok else 'MISSED'} |")
+    L.append("")
+    by = {e["name"]: analyse(e) for e in data["cases"]}
+    a64, a32 = by.get("binary_100k_50"), by.get("binary_100k_50_f32")
+    if a64 and a32 and a64["mle"] and a32["mle"]:
+        r = a32["mle"]["time"] / a64["mle"]["time"]
+        L.append(f"- float32 / float64 sklearn_mle fit time on binary_100k_50: "
+                 f"{a32['mle']['time']:.3f} / {a64['mle']['time']:.3f} = **{r:.2f}** "
+                 f"(target <= 0.7: {'met' if r <= 0.7 else 'MISSED'}).")
+    if data.get("memory"):
+        L.append("\n### Peak extra memory during fit\n")
+        L.append("Measured in a separate process after one warm-up fit: tracemalloc peak "
+                 "(allocations through Python/NumPy allocators) and the growth of the "
+                 "resident-set high-water mark (VmHWM after resetting it, minus VmRSS "
+                 "before the fit; catches C-level malloc and BLAS buffers too). "
+                 "Relative to X's nbytes.\n")
+        L.append("| case | solver | X MB | tracemalloc peak MB | % of X | RSS growth MB | % of X |")
+        L.append("|---|---|---:|---:|---:|---:|---:|")
+        for r in data["memory"]:
+            if r.get("status") != "ok":
+                L.append(f"| {r.get('case')} | {r.get('solver')} | {r.get('status')}: "
+                         f"{r.get('error', '')} | | | | |")
+                continue
+            xb = r["x_nbytes"]
+            tm = r["tracemalloc_peak"]
+            rs = r["rss_extra"]
+            L.append(f"| {r['case']} | {r['solver']} | {xb / 1e6:.1f} | {tm / 1e6:.2f} | "
+                     f"{100 * tm / xb:.1f} % | "
+                     + (f"{rs / 1e6:.2f} | {100 * rs / xb:.1f} % |" if rs is not None else "n/a | |"))
+        L.append("\nTarget: peak extra memory during sklearn_mle fit <= 10 % of X.")
+    L.append("")
+    return "\n".join(L)
+
+
+def _dedupe(pools):
+    seen, out = set(), []
+    for t in pools:
+        key = json.dumps(t, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            out.append(t)
+    return out
+
+
+def _la(t):
+    return "?" if not t else "/".join(f"{x:.2f}" for x in t)
+
+
+if __name__ == "__main__":
+    main()

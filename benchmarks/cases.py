@@ -1,0 +1,200 @@
+"""Benchmark cases: data sets, penalty strengths, and an on-disk cache.
+
+Every case is deterministic (fixed seeds) so that each fresh worker process
+sees exactly the same data.  Generated arrays are cached as .npy/.npz files in
+``$SKLEARN_MLE_BENCH_CACHE`` (default ``~/.cache/sklearn_mle_bench``) so that
+workers only pay for a load, not for the generation.
+
+Penalty convention (shared by every solver, see ``objective.py``)::
+
+    objective(coef, b) = (1/n) * sum_i NLL_i + alpha/2 * ||coef||^2
+
+with an unpenalised intercept.  Classification cases use ``alpha = 1/n``,
+i.e. scikit-learn's default ``C = 1.0`` (``C = 1/(alpha*n)``), so that the
+penalised optimum exists even on separable data (digits).  The Gaussian
+regression cases use ``alpha = 0`` (ordinary least squares), which is the one
+penalty for which LinearRegression, statsmodels OLS and the learned-variance
+MLE all share the coefficient optimum.
+"""
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+CACHE_VERSION = "v1"
+
+
+@dataclass
+class Case:
+    name: str
+    kind: str  # "binary", "multinomial", "gaussian"
+    description: str
+    quick: bool = False
+    dtype: str = "float64"
+    base: str = None  # case whose data this one is a copy of (float32 copy)
+    alpha_rule: str = "1/n"  # "1/n" or "0"
+    notes: list = field(default_factory=list)
+
+    def alpha(self, n):
+        return 1.0 / n if self.alpha_rule == "1/n" else 0.0
+
+
+CASES = [
+    Case("breast_cancer", "binary",
+         "load_breast_cancer, raw (unscaled) features, 569 x 30", quick=True),
+    Case("digits", "multinomial",
+         "load_digits, 10 classes, 1797 x 64 (pixel values 0..16)", quick=True),
+    Case("diabetes_ols", "gaussian",
+         "load_diabetes, 442 x 10, Gaussian fixed sigma, alpha = 0", quick=True,
+         alpha_rule="0"),
+    Case("binary_100k_50", "binary",
+         "synthetic correlated unscaled binary, 100000 x 50, column scales over "
+         "4 decades, non-zero means"),
+    Case("binary_100k_50_f32", "binary",
+         "float32 copy of binary_100k_50 (objective evaluated on the float32 "
+         "values promoted to float64)", dtype="float32", base="binary_100k_50"),
+    Case("binary_100k_300", "binary",
+         "synthetic correlated unscaled binary, 100000 x 300"),
+    Case("multi5_50k_60", "multinomial",
+         "synthetic correlated unscaled 5-class, 50000 x 60"),
+    Case("sparse_100k_50k", "binary",
+         "sparse text-like CSR, 100000 x 50000, 50 Zipf-distributed term draws "
+         "a row (~45 distinct non-zeros), raw term counts"),
+    Case("gauss_100k_100", "gaussian",
+         "synthetic correlated unscaled Gaussian regression, 100000 x 100, "
+         "fixed sigma, alpha = 0", alpha_rule="0"),
+]
+CASES_BY_NAME = {c.name: c for c in CASES}
+
+
+def cache_dir():
+    d = os.environ.get(
+        "SKLEARN_MLE_BENCH_CACHE",
+        os.path.join(os.path.expanduser("~"), ".cache", "sklearn_mle_bench"))
+    d = os.path.join(d, CACHE_VERSION)
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+# --------------------------------------------------------------------------
+# generators
+# --------------------------------------------------------------------------
+
+def _correlated_unscaled(rng, n, d, rho=0.9):
+    """AR(1)-correlated columns plus a common factor, then rescaled.
+
+    Column scales are 10**U(-2, 2) (four decades) and the columns get non-zero
+    means of a few standard deviations, as in raw tabular data.
+    """
+    X = np.empty((n, d))
+    f = rng.standard_normal(n)
+    prev = rng.standard_normal(n)
+    s = np.sqrt(1 - rho ** 2)
+    for j in range(d):
+        col = rho * prev + s * rng.standard_normal(n)
+        prev = col
+        X[:, j] = col + 0.5 * f
+    scales = 10.0 ** rng.uniform(-2, 2, size=d)
+    means = rng.uniform(-3, 3, size=d) * scales
+    X *= scales
+    X += means
+    return X, scales, means
+
+
+def _make_binary(seed, n, d):
+    rng = np.random.default_rng(seed)
+    X, scales, means = _correlated_unscaled(rng, n, d)
+    beta_std = rng.standard_normal(d) / np.sqrt(d) * 1.5
+    beta = beta_std / scales
+    eta = (X - means) @ beta + 0.3
+    y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(np.float64)
+    return X, y
+
+
+def _make_multinomial(seed, n, d, k):
+    rng = np.random.default_rng(seed)
+    X, scales, means = _correlated_unscaled(rng, n, d)
+    B = rng.standard_normal((d, k)) / np.sqrt(d) * 1.5 / scales[:, None]
+    eta = (X - means) @ B + rng.standard_normal(k) * 0.3
+    y = np.argmax(eta + rng.gumbel(size=(n, k)), axis=1).astype(np.float64)
+    return X, y
+
+
+def _make_gaussian(seed, n, d):
+    rng = np.random.default_rng(seed)
+    X, scales, means = _correlated_unscaled(rng, n, d)
+    beta = rng.standard_normal(d) / scales
+    y = X @ beta + 5.0 + rng.standard_normal(n) * 2.0
+    return X, y
+
+
+def _make_sparse_text(seed, n, d, draws=50):
+    rng = np.random.default_rng(seed)
+    ranks = np.arange(d)
+    p = 1.0 / (ranks + 10.0) ** 1.1
+    p /= p.sum()
+    cols = rng.choice(d, size=n * draws, p=p)
+    rows = np.repeat(np.arange(n), draws)
+    X = sp.csr_matrix((np.ones(n * draws), (rows, cols)), shape=(n, d))
+    X.sum_duplicates()
+    X.sort_indices()
+    beta = rng.standard_normal(d) * 0.4
+    eta = X @ beta - 0.2
+    eta = eta - eta.mean()
+    y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(np.float64)
+    return X, y
+
+
+def _generate(name):
+    if name == "breast_cancer":
+        from sklearn.datasets import load_breast_cancer
+        X, y = load_breast_cancer(return_X_y=True)
+        return np.ascontiguousarray(X, dtype=np.float64), y.astype(np.float64)
+    if name == "digits":
+        from sklearn.datasets import load_digits
+        X, y = load_digits(return_X_y=True)
+        return np.ascontiguousarray(X, dtype=np.float64), y.astype(np.float64)
+    if name == "diabetes_ols":
+        from sklearn.datasets import load_diabetes
+        X, y = load_diabetes(return_X_y=True, scaled=False)
+        return np.ascontiguousarray(X, dtype=np.float64), y.astype(np.float64)
+    if name == "binary_100k_50":
+        return _make_binary(1, 100_000, 50)
+    if name == "binary_100k_300":
+        return _make_binary(2, 100_000, 300)
+    if name == "multi5_50k_60":
+        return _make_multinomial(3, 50_000, 60, 5)
+    if name == "sparse_100k_50k":
+        return _make_sparse_text(4, 100_000, 50_000)
+    if name == "gauss_100k_100":
+        return _make_gaussian(5, 100_000, 100)
+    raise KeyError(name)
+
+
+def load(name):
+    """Return (X, y) for a case, X in the case's dtype, y float64 labels."""
+    case = CASES_BY_NAME[name]
+    src = case.base or name
+    d = cache_dir()
+    xs, xd, yp = (os.path.join(d, src + s) for s in ("_X.npz", "_X.npy", "_y.npy"))
+    if os.path.exists(yp) and (os.path.exists(xs) or os.path.exists(xd)):
+        X = sp.load_npz(xs).tocsr() if os.path.exists(xs) else np.load(xd)
+        y = np.load(yp)
+    else:
+        X, y = _generate(src)
+        tmp = yp + ".tmp.npy"
+        if sp.issparse(X):
+            sp.save_npz(xs + ".tmp.npz", X, compressed=False)
+            os.replace(xs + ".tmp.npz", xs)
+        else:
+            np.save(xd + ".tmp.npy", X)
+            os.replace(xd + ".tmp.npy", xd)
+        np.save(tmp, y)
+        os.replace(tmp, yp)
+    if case.dtype == "float32":
+        X = X.astype(np.float32)
+    if not sp.issparse(X):
+        X = np.ascontiguousarray(X)
+    return X, y
