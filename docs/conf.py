@@ -1,0 +1,187 @@
+"""Sphinx configuration for the sklearn_mle documentation.
+
+Build from the repository root with::
+
+    bash docs/build.sh
+
+which runs ``python -m sphinx -W --keep-going -b html docs docs/_build/html``.
+The example gallery (``../examples``) is executed during the build.
+"""
+
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+DOCS_DIR = Path(__file__).resolve().parent
+REPO_DIR = DOCS_DIR.parent
+
+# Prefer the installed package (``pip install .``); fall back to the source tree.
+try:
+    import sklearn_mle
+except ImportError:  # pragma: no cover - only when the package is not installed
+    sys.path.insert(0, str(REPO_DIR))
+    import sklearn_mle
+
+import matplotlib
+
+matplotlib.use("agg")
+
+# -- Project information -------------------------------------------------------
+
+project = "sklearn_mle"
+author = "sklearn_mle developers"
+copyright = "sklearn_mle developers"
+release = getattr(sklearn_mle, "__version__", "0.1.0")
+version = ".".join(release.split(".")[:2])
+
+# -- General configuration -----------------------------------------------------
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.doctest",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+    "myst_parser",
+    "sphinx_design",
+]
+
+templates_path = ["_templates"]
+exclude_patterns = [
+    "_build",
+    "_generated",
+    "Thumbs.db",
+    ".DS_Store",
+    "auto_examples/*.ipynb",
+    "auto_examples/*.py",
+    "auto_examples/*.zip",
+    "auto_examples/*.md5",
+    "auto_examples/*.json",
+]
+source_suffix = {".rst": "restructuredtext"}
+root_doc = "index"
+default_role = "literal"
+nitpicky = False
+
+# autodoc / autosummary
+autosummary_generate = True
+autodoc_default_options = {"inherited-members": True, "show-inheritance": False}
+autodoc_typehints = "none"
+
+# numpydoc: the class template lists the methods itself
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_attributes_as_param_list = False
+
+# doctest builder (python -m sphinx -b doctest docs docs/_build/doctest)
+doctest_global_setup = """
+import numpy as np
+import warnings
+"""
+
+# myst: only used to include benchmarks/RESULTS.md, which is written in Markdown
+myst_enable_extensions = ["dollarmath"]
+myst_heading_anchors = 3
+suppress_warnings = ["myst.header"]
+
+# -- sphinx-gallery ------------------------------------------------------------
+
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    # execute (and include) the plot_* scripts and the README's quickstart demo
+    "filename_pattern": r"/(plot_.*|quickstart)\.py$",
+    "ignore_pattern": r"__init__\.py|^_|/_",
+    "within_subsection_order": "FileNameSortKey",
+    "doc_module": ("sklearn_mle",),
+    "backreferences_dir": "generated/backreferences",
+    "reference_url": {"sklearn_mle": None},
+    "matplotlib_animations": False,
+    "image_scrapers": ("matplotlib",),
+    "remove_config_comments": True,
+    "show_memory": False,
+    "plot_gallery": "True",
+    "min_reported_time": 1,
+    "download_all_examples": False,
+    "first_notebook_cell": None,
+    "write_computation_times": True,
+}
+
+# -- Benchmarks: pull in ../benchmarks/RESULTS.md if another step produced it ---------
+
+_RESULTS_MD = REPO_DIR / "benchmarks" / "RESULTS.md"
+_GENERATED = DOCS_DIR / "_generated"
+_GENERATED.mkdir(exist_ok=True)
+_bench_target = _GENERATED / "benchmark_results.md"
+if _RESULTS_MD.is_file():
+    shutil.copyfile(_RESULTS_MD, _bench_target)
+else:
+    _bench_target.write_text(
+        "*The benchmark results table has not been generated in this checkout "
+        "(`benchmarks/RESULTS.md` is missing).*\n"
+    )
+
+# -- API reference: one autosummary entry per public name in sklearn_mle.__all__ -----
+
+
+def _write_api_listing():
+    """Write the autosummary tables of api.rst from the package's ``__all__``.
+
+    Generating them keeps the reference complete as public names are added, and keeps
+    the ``-W`` build from failing on a name the installed version does not have yet.
+    """
+    public = getattr(sklearn_mle, "__all__", None) or [
+        name for name in dir(sklearn_mle) if not name.startswith("_")
+    ]
+    groups = {"Estimators": [], "Warnings": [], "Other": []}
+    for name in sorted(public):
+        obj = getattr(sklearn_mle, name, None)
+        if isinstance(obj, type) and issubclass(obj, Warning):
+            groups["Warnings"].append(name)
+        elif isinstance(obj, type) and hasattr(obj, "fit"):
+            groups["Estimators"].append(name)
+        elif callable(obj) or isinstance(obj, type):
+            groups["Other"].append(name)
+    lines = []
+    for title, names in groups.items():
+        if not names:
+            continue
+        lines += [title, "-" * len(title), "", ".. autosummary::", "   :toctree: generated/", ""]
+        lines += [f"   {name}" for name in names]
+        lines.append("")
+    (_GENERATED / "api_listing.rst").write_text("\n".join(lines))
+
+
+_write_api_listing()
+
+# -- HTML output ---------------------------------------------------------------
+
+html_theme = "pydata_sphinx_theme"
+html_title = "sklearn_mle"
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
+html_show_sourcelink = False
+html_theme_options = {
+    "navbar_align": "left",
+    "show_prev_next": True,
+    "navigation_with_keys": False,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+}
+html_sidebars = {
+    "index": [],
+    "getting_started": [],
+    "benchmarks": [],
+}
+
+# Matplotlib's agg backend is non-interactive; silence its "cannot show" warning
+warnings.filterwarnings(
+    "ignore",
+    category=UserWarning,
+    message="(?s).*FigureCanvasAgg is non-interactive",
+)
+
