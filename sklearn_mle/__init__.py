@@ -1,0 +1,12 @@
+"""sklearn_mle: maximum-likelihood linear estimators for scikit-learn.
+
+Choose the conditional distribution p(y | x); the cost is its negative
+log-likelihood, minimised exactly by preconditioned L-BFGS over Cython kernels.
+"""
+
+from ._classifier import MLEClassifier
+from ._regressor import MLERegressor
+
+__version__ = "0.1.0"
+
+__all__ = ["MLEClassifier", "MLERegressor", "__version__"]

@@ -1,0 +1,87 @@
+"""Shared fitting machinery of the estimators: input checks, weights, the solver call."""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import _check_sample_weight
+
+from ._solver import DENSE_PRECONDITIONER_MAX_PARAMS, make_preconditioner, minimize_lbfgs
+
+try:  # respects OMP_NUM_THREADS and threadpoolctl limits
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+except ImportError:  # pragma: no cover - private helper moved
+    def _openmp_effective_n_threads():
+        return 1
+
+
+#: Below this many kernel evaluations per call, threads cost more than they save
+#: (and on a loaded machine, spinning OpenMP threads cost far more).
+_MIN_WORK_PER_THREADED_CALL = 50_000
+
+
+def n_threads(n_work=None):
+    """Number of OpenMP threads the kernels use for ``n_work`` per-sample evaluations."""
+    if n_work is not None and n_work < _MIN_WORK_PER_THREADED_CALL:
+        return 1
+    return max(int(_openmp_effective_n_threads()), 1)
+
+
+def ensure_layout(X):
+    """Keep C- or F-contiguous dense X as is (no copy); copy only strided views."""
+    if sp.issparse(X):
+        return X
+    if not (X.flags.c_contiguous or X.flags.f_contiguous):
+        X = np.ascontiguousarray(X)
+    return X
+
+
+def normalised_sample_weight(sample_weight, X):
+    """Validated non-negative weights (float64), and the same divided by their sum.
+
+    Raises a ValueError naming the problem when the weights are all zero.
+    """
+    sample_weight = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
+    total = sample_weight.sum()
+    if not total > 0:
+        raise ValueError(
+            "sample_weight sums to zero: at least one sample must have a positive weight."
+        )
+    return sample_weight, np.ascontiguousarray(sample_weight / total)
+
+
+def fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter,
+                     verbose, estimator_name, preconditioner="auto"):
+    """Minimise the model's objective from ``theta0``; return the OptimizeResult.
+
+    ``weights`` are normalised to sum to one; ``start_raw`` is the constant raw
+    prediction at which the preconditioner's Hessian is taken.
+    """
+    threads = n_threads(X.shape[0] * model.loss.n_raw)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+
+    def fun(theta):
+        return model.objective_gradient(theta, X, y, weights, alpha, threads)
+
+    precond = make_preconditioner(model, X, weights, start_raw, alpha, kind=preconditioner)
+    hessian = None
+    if precond is not None and model.n_params <= DENSE_PRECONDITIONER_MAX_PARAMS:
+        def hessian(theta):
+            return model.hessian(theta, X, y, weights, alpha, threads, expected=True)
+    return minimize_lbfgs(fun, theta0, precond, tol=tol, max_iter=max_iter,
+                          verbose=verbose, estimator_name=estimator_name, hessian=hessian)
+
+
+def total_log_likelihood(loss, y, raw_prediction, sample_weight):
+    """Sum over samples of ``sample_weight * log p(y | x)`` at the given raw predictions."""
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    per_sample, _ = loss.loss_gradient(y, raw_prediction, sample_weight,
+                                        n_threads(raw_prediction.size))
+    return -float(per_sample.sum())
+
+
+def information_criteria(log_likelihood, n_params, n_obs):
+    """AIC and BIC from the log-likelihood, parameter count and number of observations."""
+    aic = -2.0 * log_likelihood + 2.0 * n_params
+    bic = -2.0 * log_likelihood + np.log(n_obs) * n_params
+    return aic, bic

@@ -1,0 +1,289 @@
+"""MLEClassifier: Bernoulli (sigmoid) and categorical (softmax) maximum likelihood."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import (ensure_layout, fit_linear_model, information_criteria,
+                    normalised_sample_weight, total_log_likelihood)
+from ._linear import LinearModel
+from ._loss import BernoulliLoss, CategoricalLoss
+
+
+class MLEClassifier(ClassifierMixin, BaseEstimator):
+    r"""Logistic (Bernoulli) and multinomial (softmax) regression by maximum likelihood.
+
+    The model is ``p(y = 1 | x) = sigmoid(x @ coef_[0] + intercept_[0])`` for two
+    classes and ``p(y = k | x) = softmax(X @ coef_.T + intercept_)_k`` for more.  The
+    fit minimises exactly
+
+    .. math::
+
+        \frac{1}{\sum_i s_i} \sum_i s_i \, \mathrm{NLL}_i
+        + \frac{\alpha}{2} \lVert \mathrm{coef} \rVert^2 ,
+
+    where ``s_i`` are the sample weights (times the class weights), ``NLL_i =
+    -log p(y_i | x_i)`` is the cross-entropy of sample ``i`` and intercepts are never
+    penalised.  This is scikit-learn's ``LogisticRegression(C=1 / (alpha * n))`` for
+    unit weights.  The optimiser is SciPy's L-BFGS run in coordinates whitened by the
+    Hessian at the start, so unscaled data need no preprocessing.
+
+    Parameters
+    ----------
+    alpha : float, default=0.0
+        L2 penalty strength on the coefficients.  ``alpha=0`` is the plain maximum
+        likelihood estimate, which does not exist when the classes are separable.
+    fit_intercept : bool, default=True
+        Whether to estimate an intercept per class (unpenalised).
+    class_weight : dict, "balanced" or None, default=None
+        Weights multiplying the sample weights of each class.
+    max_iter : int, default=1000
+        Maximum number of L-BFGS iterations.
+    tol : float, default=1e-7
+        Stop when the largest component of the preconditioned gradient is below tol.
+    warm_start : bool, default=False
+        Start from the previous fit's coefficients when shapes allow.
+    verbose : int, default=0
+        Print the optimiser's progress when positive.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, sorted.
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Coefficients; one row for two classes (the logit of ``classes_[1]``).
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Intercepts.
+    n_iter_ : int
+        Number of L-BFGS iterations.
+    loglik_ : float
+        Total log-likelihood ``sum_i s_i log p(y_i | x_i)`` of the training data at the
+        fitted parameters, with the user's sample weights (class weights excluded).
+    aic_, bic_ : float
+        Akaike and Bayesian information criteria from ``loglik_`` and the number of
+        free parameters (coefficients and intercepts; BIC uses the sum of weights).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when X has string column names.
+
+    Notes
+    -----
+    With more than two classes the softmax is unchanged when the same vector is added
+    to every class's scores, so a convention fixes the coefficients:
+
+    * ``alpha = 0``: the first class in ``classes_`` is the reference; its row of
+      ``coef_`` and its intercept are zero and every other row is the log-odds against
+      it (the parametrisation of statsmodels' ``MNLogit``).
+    * ``alpha > 0``: the penalty identifies the coefficients, whose rows then sum to
+      zero; the intercepts are shifted to sum to zero.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn_mle import MLEClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = MLEClassifier(alpha=1e-3).fit(X, y)
+    >>> clf.coef_.shape
+    (1, 30)
+    >>> round(clf.score(X, y), 3)
+    0.958
+    >>> clf.predict_proba(X[:2]).sum(axis=1)
+    array([1., 1.])
+    """
+
+    _parameter_constraints: dict = {
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "fit_intercept": ["boolean"],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, *, alpha=0.0, fit_intercept=True, class_weight=None, max_iter=1000,
+                 tol=1e-7, warm_start=False, verbose=0):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.class_weight = class_weight
+        self.max_iter = max_iter
+        self.tol = tol
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # ------------------------------------------------------------------ helpers
+    def _build_model(self, n_features, n_classes):
+        if n_classes == 2:
+            loss = BernoulliLoss()
+            return LinearModel(loss, n_features, [True], [self.fit_intercept])
+        loss = CategoricalLoss(n_classes)
+        coef_free = np.ones(n_classes, dtype=bool)
+        intercept_free = np.full(n_classes, self.fit_intercept)
+        # Fix the shift of the softmax: class 0 is the reference for whatever the
+        # penalty does not identify (all parameters at alpha=0, intercepts otherwise).
+        intercept_free[0] = False
+        if self.alpha == 0:
+            coef_free[0] = False
+        return LinearModel(loss, n_features, coef_free, intercept_free)
+
+    def _start(self, model, y_encoded, weights):
+        """Starting parameters and the constant raw prediction they correspond to."""
+        n_raw = model.loss.n_raw
+        if self.fit_intercept:
+            start_raw = model.loss.constant_raw_prediction(y_encoded, weights)
+            if n_raw > 1:
+                start_raw = start_raw - start_raw[0]
+        else:
+            start_raw = np.zeros(n_raw)
+        coef = np.zeros((n_raw, model.n_features))
+        intercept = start_raw.copy()
+        if (self.warm_start and hasattr(self, "coef_")
+                and self.coef_.shape == (n_raw, model.n_features)):
+            coef = self.coef_ - (self.coef_[0] if (n_raw > 1 and self.alpha == 0) else 0.0)
+            if self.fit_intercept:
+                intercept = self.intercept_ - (self.intercept_[0] if n_raw > 1 else 0.0)
+        return model.pack(coef, intercept), start_raw
+
+    # ---------------------------------------------------------------------- API
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model by maximum (penalised) likelihood.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; CSR/CSC matrices are used without densifying.
+        y : array-like of shape (n_samples,)
+            Class labels of any type (at least two distinct classes).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; integer weights act as repeated rows.
+
+        Returns
+        -------
+        self : MLEClassifier
+            The fitted estimator.
+        """
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
+                             dtype=[np.float64, np.float32])
+        X = ensure_layout(X)
+        check_classification_targets(y)
+        self.classes_, y_encoded = np.unique(y, return_inverse=True)
+        n_classes = self.classes_.size
+        if n_classes < 2:
+            raise ValueError(
+                "MLEClassifier needs samples of at least 2 classes in the data, but the "
+                f"data contain only one class: {self.classes_[0]!r}."
+            )
+        sample_weight, _ = normalised_sample_weight(sample_weight, X)
+        fit_weight = sample_weight
+        if self.class_weight is not None:
+            fit_weight = sample_weight * compute_sample_weight(self.class_weight, y)
+        _, weights = normalised_sample_weight(fit_weight, X)
+        y_encoded = y_encoded.astype(np.float64)
+
+        model = self._build_model(X.shape[1], n_classes)
+        theta0, start_raw = self._start(model, y_encoded, weights)
+        result = fit_linear_model(
+            model, X, y_encoded, weights, self.alpha, theta0, start_raw,
+            tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
+            estimator_name="MLEClassifier",
+        )
+        coef, intercept = model.unpack(result.theta)
+        if n_classes > 2 and self.alpha > 0 and self.fit_intercept:
+            intercept = intercept - intercept.mean()
+        self.coef_ = coef
+        self.intercept_ = intercept
+        self.n_iter_ = result.n_iter
+        self._set_likelihood_attributes(model, X, y_encoded, sample_weight)
+        return self
+
+    def _set_likelihood_attributes(self, model, X, y_encoded, sample_weight):
+        raw = model.raw_prediction(X, self.coef_, self.intercept_)
+        self.loglik_ = total_log_likelihood(model.loss, y_encoded, raw, sample_weight)
+        self.aic_, self.bic_ = information_criteria(
+            self.loglik_, model.n_params, sample_weight.sum())
+
+    def _loss(self):
+        return BernoulliLoss() if self.classes_.size == 2 else CategoricalLoss(
+            self.classes_.size)
+
+    def decision_function(self, X):
+        """Raw predictions: the logit of ``classes_[1]``, or one score per class.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Linear predictor values.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"],
+                          dtype=[np.float64, np.float32], reset=False)
+        model = LinearModel(self._loss(), X.shape[1],
+                            np.ones(self.coef_.shape[0], bool),
+                            np.ones(self.coef_.shape[0], bool))
+        raw = model.raw_prediction(ensure_layout(X), self.coef_, self.intercept_)
+        return raw[:, 0] if raw.shape[1] == 1 else raw
+
+    def predict_log_proba(self, X):
+        """Log-probability of each class, computed by log-sum-exp (never log of a probability).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        return self._loss().log_proba(self.decision_function(X))
+
+    def predict_proba(self, X):
+        """Probability of each class; rows sum to one.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        return self._loss().proba(self.decision_function(X))
+
+    def predict(self, X):
+        """Most probable class label.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Predicted class labels.
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return self.classes_[(scores > 0).astype(np.intp)]
+        return self.classes_[np.argmax(scores, axis=1)]

@@ -1,0 +1,239 @@
+r"""The linear-model layer: coefficient layout, raw predictions, penalty, weighting.
+
+A model has ``n_raw`` raw-prediction columns (one per output of the loss: a logit,
+K class scores, a mean and a log scale).  Column ``j`` is
+
+.. math::  \eta_{ij} = x_i^\top W_j + b_j
+
+where each row ``W_j`` is either free or fixed at zero (a reference class, a shared
+scale that does not depend on x) and each intercept ``b_j`` is either free or fixed at
+zero.  The objective minimised over the free parameters is
+
+.. math::
+
+    F(W, b) = \sum_i \tilde s_i \, \mathrm{NLL}(y_i, \eta_i)
+              + \frac{\alpha}{2} \lVert W \rVert_F^2,
+    \qquad \tilde s_i = s_i / \textstyle\sum_k s_k ,
+
+i.e. the weighted mean negative log-likelihood plus an L2 penalty on the
+coefficients (never on intercepts).
+
+Parameter vector layout: the free rows of ``W`` in row order, each of length
+``n_features``, followed by the free intercepts in column order.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+#: Rows processed at a time when forming Gram matrices, so no copy of X is made.
+_CHUNK_ROWS = 4096
+
+
+class LinearModel:
+    """Coefficient layout and the penalised weighted-mean NLL objective.
+
+    Parameters
+    ----------
+    loss : BaseLoss
+        The distribution.
+    n_features : int
+        Number of columns of X.
+    coef_free : array of bool, shape (n_raw,)
+        Whether row ``j`` of the coefficient matrix is estimated (else fixed at 0).
+    intercept_free : array of bool, shape (n_raw,)
+        Whether intercept ``j`` is estimated (else fixed at 0).
+    """
+
+    def __init__(self, loss, n_features, coef_free, intercept_free):
+        self.loss = loss
+        self.n_features = n_features
+        self.coef_free = np.asarray(coef_free, dtype=bool)
+        self.intercept_free = np.asarray(intercept_free, dtype=bool)
+        self.coef_rows = np.flatnonzero(self.coef_free)
+        self.intercept_rows = np.flatnonzero(self.intercept_free)
+        n_coef = self.coef_rows.size * n_features
+        self.n_params = n_coef + self.intercept_rows.size
+        # For each parameter: its raw-prediction column and its index in the design
+        # [X, 1] (n_features means "the intercept").
+        self.param_column = np.concatenate(
+            [np.repeat(self.coef_rows, n_features), self.intercept_rows]
+        ).astype(np.intp)
+        self.param_design = np.concatenate(
+            [np.tile(np.arange(n_features), self.coef_rows.size),
+             np.full(self.intercept_rows.size, n_features)]
+        ).astype(np.intp)
+        self.penalised = self.param_design < n_features
+
+    # ------------------------------------------------------------------ layout
+    def unpack(self, theta):
+        """Full ``coef`` (n_raw, n_features) and ``intercept`` (n_raw,) from theta."""
+        m, d = self.loss.n_raw, self.n_features
+        coef = np.zeros((m, d))
+        intercept = np.zeros(m)
+        n_coef = self.coef_rows.size * d
+        coef[self.coef_rows] = theta[:n_coef].reshape(-1, d)
+        intercept[self.intercept_rows] = theta[n_coef:]
+        return coef, intercept
+
+    def pack(self, coef, intercept):
+        """Parameter vector from full ``coef`` and ``intercept``."""
+        return np.concatenate(
+            [np.asarray(coef)[self.coef_rows].ravel(),
+             np.asarray(intercept)[self.intercept_rows]]
+        ).astype(np.float64)
+
+    # ------------------------------------------------------------- predictions
+    def raw_prediction(self, X, coef, intercept):
+        """Raw predictions (n, n_raw), C-contiguous float64."""
+        n = X.shape[0]
+        raw = np.empty((n, self.loss.n_raw))
+        raw[:] = intercept
+        if self.coef_rows.size:
+            raw[:, self.coef_rows] += _dot(X, coef[self.coef_rows].T)
+        return raw
+
+    # --------------------------------------------------------------- objective
+    def objective_gradient(self, theta, X, y, sample_weight, alpha, n_threads=1):
+        """Objective F and its gradient wrt theta.
+
+        ``sample_weight`` must already be normalised to sum to one.
+        """
+        coef, intercept = self.unpack(theta)
+        raw = self.raw_prediction(X, coef, intercept)
+        loss, grad_raw = self.loss.loss_gradient(y, raw, sample_weight, n_threads)
+        objective = loss.sum()
+        gradient = np.empty_like(theta)
+        n_coef = self.coef_rows.size * self.n_features
+        if self.coef_rows.size:
+            free = coef[self.coef_rows]
+            objective += 0.5 * alpha * np.dot(free.ravel(), free.ravel())
+            grad_coef = _xt_dot(X, grad_raw[:, self.coef_rows]).T + alpha * free
+            gradient[:n_coef] = grad_coef.ravel()
+        gradient[n_coef:] = grad_raw[:, self.intercept_rows].sum(axis=0)
+        return objective, gradient
+
+    def objective(self, theta, X, y, sample_weight, alpha, n_threads=1):
+        """Objective value only."""
+        return self.objective_gradient(theta, X, y, sample_weight, alpha, n_threads)[0]
+
+    # ----------------------------------------------------------------- Hessians
+    def expand_design_blocks(self, blocks, alpha):
+        """Assemble a parameter-space matrix from design-space blocks.
+
+        ``blocks[j, k]`` is a (d+1, d+1) matrix over the design [X, 1] coupling raw
+        columns j and k; the result is the (n_params, n_params) matrix with the L2
+        penalty added on the coefficient diagonal.
+        """
+        col, des = self.param_column, self.param_design
+        matrix = blocks[col[:, None], col[None, :], des[:, None], des[None, :]]
+        matrix[np.diag_indices_from(matrix)] += alpha * self.penalised
+        return matrix
+
+    def start_hessian(self, gram, unit_hessian, alpha):
+        """Hessian at a constant model: ``unit_hessian ⊗ gram`` on the free parameters."""
+        col, des = self.param_column, self.param_design
+        matrix = unit_hessian[col[:, None], col[None, :]] * gram[des[:, None], des[None, :]]
+        matrix[np.diag_indices_from(matrix)] += alpha * self.penalised
+        return matrix
+
+    def hessian(self, theta, X, y, sample_weight, alpha, n_threads=1, expected=False):
+        """Hessian of the objective wrt theta, shape (n_params, n_params).
+
+        ``expected=True`` uses the Fisher information of each sample (the expected
+        Hessian given x) instead of the observed one; the two agree for the Bernoulli
+        and categorical families, and the expected one is always positive semi-definite.
+        """
+        coef, intercept = self.unpack(theta)
+        raw = self.raw_prediction(X, coef, intercept)
+        if expected:
+            per_sample = self.loss.fisher_information(y, raw, sample_weight, n_threads)
+        else:
+            per_sample = self.loss.hessian(y, raw, sample_weight, n_threads)
+        m = self.loss.n_raw
+        pairs = [(j, k) for j in range(m) for k in range(j, m)]
+        grams = weighted_grams(X, np.stack([per_sample[:, j, k] for j, k in pairs], axis=1))
+        d1 = self.n_features + 1
+        blocks = np.zeros((m, m, d1, d1))
+        for (j, k), gram in zip(pairs, grams):
+            blocks[j, k] = gram
+            blocks[k, j] = gram.T
+        return self.expand_design_blocks(blocks, alpha)
+
+
+def _dot(X, W):
+    """X @ W for dense or sparse X, float64 accumulation, no full copy of X."""
+    if sp.issparse(X) or X.dtype == np.float64:
+        return np.asarray(X @ W)
+    out = np.empty((X.shape[0], W.shape[1]))
+    for start in range(0, X.shape[0], _CHUNK_ROWS):
+        stop = start + _CHUNK_ROWS
+        out[start:stop] = X[start:stop].astype(np.float64) @ W
+    return out
+
+
+def _xt_dot(X, G):
+    """X.T @ G for dense or sparse X, returning a dense (d, k) array."""
+    if sp.issparse(X):
+        return np.asarray(X.T @ G)
+    if X.dtype != np.float64:
+        # float64 accumulation for float32 X, one block of rows at a time.
+        out = np.zeros((X.shape[1], G.shape[1]))
+        for start in range(0, X.shape[0], _CHUNK_ROWS):
+            stop = start + _CHUNK_ROWS
+            out += X[start:stop].T.astype(np.float64) @ G[start:stop]
+        return out
+    return X.T @ G
+
+
+def weighted_gram(X, weights):
+    """Gram matrix of the design [X, 1] with per-row weights, shape (d+1, d+1).
+
+    ``sum_i w_i z_i z_i^T`` with ``z_i = (x_i, 1)``.
+    """
+    return weighted_grams(X, np.asarray(weights, dtype=np.float64)[:, None])[0]
+
+
+def weighted_grams(X, weights):
+    """Gram matrices of [X, 1], one per column of ``weights`` (n, q): shape (q, d+1, d+1).
+
+    Dense X is read once, a block of rows at a time, so no full-size temporary is made.
+    """
+    n, d = X.shape
+    weights = np.asarray(weights, dtype=np.float64)
+    q = weights.shape[1]
+    grams = np.zeros((q, d + 1, d + 1))
+    if sp.issparse(X):
+        X = sp.csr_matrix(X)
+        for c in range(q):
+            w = weights[:, c]
+            xtx = X.T @ sp.csr_matrix(X.multiply(w[:, None]))
+            grams[c, :d, :d] = xtx.toarray() if sp.issparse(xtx) else xtx
+            grams[c, :d, d] = np.asarray(X.T @ w).ravel()
+    else:
+        for start in range(0, n, _CHUNK_ROWS):
+            block = np.asarray(X[start:start + _CHUNK_ROWS], dtype=np.float64)
+            for c in range(q):
+                w = weights[start:start + _CHUNK_ROWS, c]
+                grams[c, :d, :d] += block.T @ (block * w[:, None])
+                grams[c, :d, d] += block.T @ w
+    grams[:, d, :d] = grams[:, :d, d]
+    grams[:, d, d] = weights.sum(axis=0)
+    return grams
+
+
+def weighted_column_moments(X, weights):
+    """Weighted mean and weighted mean of squares of each column of X."""
+    weights = np.asarray(weights, dtype=np.float64)
+    if sp.issparse(X):
+        mean = np.asarray(X.T @ weights).ravel()
+        mean_sq = np.asarray(X.multiply(X).T @ weights).ravel()
+        return mean, mean_sq
+    d = X.shape[1]
+    mean = np.zeros(d)
+    mean_sq = np.zeros(d)
+    for start in range(0, X.shape[0], _CHUNK_ROWS):
+        block = np.asarray(X[start:start + _CHUNK_ROWS], dtype=np.float64)
+        w = weights[start:start + _CHUNK_ROWS]
+        mean += block.T @ w
+        mean_sq += (block * block).T @ w
+    return mean, mean_sq
