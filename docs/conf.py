@@ -98,7 +98,6 @@ sphinx_gallery_conf = {
     "within_subsection_order": "FileNameSortKey",
     "doc_module": ("sklearn_mle",),
     "backreferences_dir": "generated/backreferences",
-    "reference_url": {"sklearn_mle": None},
     "matplotlib_animations": False,
     "image_scrapers": ("matplotlib",),
     "remove_config_comments": True,

@@ -102,11 +102,11 @@ ax.bar(positions + 0.2, coverage["heteroscedastic"], width=0.4,
        label='variance="heteroscedastic"')
 ax.axhline(0.9, color="k", ls="--", label="nominal 90 %")
 ax.set_xticks(positions, [f"Q{k + 1}" for k in range(5)])
-ax.set_ylim(0.5, 1.02)
+ax.set_ylim(0.5, 1.12)
 ax.set_xlabel("quintile of the true noise level (Q1 = quietest)")
 ax.set_ylabel("fraction of test points inside the interval")
 ax.set_title("Coverage of the 90 % prediction intervals on 20 000 new points")
-ax.legend(loc="lower left")
+ax.legend(loc="upper center", ncol=3, fontsize="small")
 fig.tight_layout()
 plt.show()
 

@@ -59,36 +59,37 @@ with warnings.catch_warnings():
 # %%
 # The likelihood keeps improving as the weights grow
 # ---------------------------------------------------
-# Scale the returned coefficients (and intercept) by a factor :math:`t`: the decision
-# boundary does not move, but the sigmoid gets steeper and every training sample's
-# probability moves closer to its label, so the log-likelihood climbs towards its
-# supremum 0 without ever reaching it. The fitted values (:math:`t = 1`) are just where
-# the solver stopped.
+# Move along the direction of the returned coefficients (and intercept), with any
+# length :math:`r = \|w\|`: the decision boundary stays where it is, but the sigmoid
+# gets steeper and every training sample's probability moves closer to its label. The
+# negative log-likelihood falls towards its infimum 0 and never reaches it — there is no
+# "best" length, and the length of the returned coefficients only reflects where the
+# solver stopped.
 w, b = clf.coef_.ravel(), float(np.ravel(clf.intercept_)[0])
-scales = np.logspace(-1, 1.5, 60)
-z = np.outer(scales, X @ w + b)  # raw predictions along the ray, one row per t
-loglik_along_ray = -(np.logaddexp(0, z) - y * z).sum(axis=1)
+direction = np.r_[w, b] / np.linalg.norm(w)
+lengths = np.logspace(-1, 3, 200)
+z = np.outer(lengths, X @ direction[:-1] + direction[-1])  # one row per length
+nll_along_ray = (np.logaddexp(0, z) - y * z).sum(axis=1)
+visible = nll_along_ray > 1e-300  # below that the NLL underflows to 0 in floating point
 
 fig, ax = plt.subplots(figsize=(7, 4))
-ax.plot(scales * np.linalg.norm(w), loglik_along_ray, lw=2,
-        label=r"log-likelihood at $t \cdot$(coef_, intercept_)")
-ax.axvline(np.linalg.norm(w), color="C3", ls="--", label="where the solver stopped ($t = 1$)")
-ax.axhline(0, color="k", lw=0.8)
-ax.set_xscale("log")
-ax.set_yscale("symlog", linthresh=1e-3)
-ax.set_xlabel(r"$\|$coef$\|$")
-ax.set_ylabel("training log-likelihood")
-ax.set_title("Separable data: the likelihood increases without bound in $\\|w\\|$")
-ax.legend()
+ax.loglog(lengths[visible], nll_along_ray[visible], lw=2,
+          label="training NLL along the direction of the fit")
+ax.axvline(np.linalg.norm(w), color="C3", ls="--",
+           label=f"length of the returned coef_ ({np.linalg.norm(w):.3g})")
+ax.set_xlabel(r"length of the coefficient vector $\|w\|$")
+ax.set_ylabel(r"negative log-likelihood ($-$loglik)")
+ax.set_title("Separable data: the NLL decreases for ever as $\\|w\\|$ grows")
+ax.legend(loc="lower left")
 fig.tight_layout()
 
 # %%
 # Regularisation bounds the problem
 # ---------------------------------
-# With ``alpha > 0`` the penalty :math:`\\tfrac{\\alpha}{2}\\|w\\|^2` eventually grows
+# With ``alpha > 0`` the penalty :math:`\tfrac{\alpha}{2}\|w\|^2` eventually grows
 # faster than the log-likelihood can improve, so a unique optimum exists and no warning
 # is raised. As ``alpha`` shrinks the optimal weights grow (roughly like
-# :math:`\\log(1/\\alpha)`) and the fit tends to the unbounded one.
+# :math:`\log(1/\alpha)`) and the fit tends to the unbounded one.
 alphas = np.logspace(-7, 0, 15)
 path = []
 with warnings.catch_warnings(record=True) as caught:
@@ -104,6 +105,7 @@ fig, (ax_norm, ax_ll) = plt.subplots(1, 2, figsize=(11, 4))
 ax_norm.plot(alphas, norms, "o-", label="penalised fit")
 ax_norm.axhline(np.linalg.norm(w), color="C3", ls="--", label="alpha = 0 (solver stopped)")
 ax_norm.set_xscale("log")
+ax_norm.set_yscale("log")
 ax_norm.set_xlabel("alpha")
 ax_norm.set_ylabel(r"$\|$coef_$\|$")
 ax_norm.set_title("Weights grow as the penalty vanishes")
@@ -139,44 +141,68 @@ fig.suptitle("Predicted probability of setosa")
 # %%
 # A collapsing variance
 # ---------------------
-# The second case: a Gaussian regressor that learns its variance, on fewer samples than
-# parameters. With the first 8 patients of the diabetes data and all 10 features (11
-# parameters for the mean), the mean can fit every target exactly; the likelihood then
-# rewards shrinking :math:`\\sigma` without limit.
-Xd, yd = load_diabetes(return_X_y=True)
-Xd, yd = Xd[:8], yd[:8]
+# The second case: a Gaussian regressor that learns its variance. Three groups of
+# measurements, the third with a single observation; the heteroscedastic model gives
+# each group its own mean and its own noise level (through two indicator features). The
+# lone observation is fitted exactly by its group's mean, and the likelihood then
+# rewards shrinking that group's :math:`\sigma` without limit: the density at the
+# observed target, :math:`1/(\sigma\sqrt{2\pi})`, is unbounded.
+rng = np.random.default_rng(0)
+group_sizes = {"A": 40, "B": 40, "C": 1}
+groups = np.repeat(list(group_sizes), list(group_sizes.values()))
+Xg = np.c_[groups == "B", groups == "C"].astype(float)
+yg = 10.0 + 2.0 * Xg[:, 0] - 1.0 * Xg[:, 1] + rng.normal(size=len(groups))
+
+
+def group_sigmas(model):
+    """Fitted noise level of groups A, B, C."""
+    log_sigma = model.scale_intercept_ + np.r_[0.0, np.ravel(model.scale_coef_)]
+    return np.exp(log_sigma)
+
 
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
-    reg = MLERegressor(variance="constant", alpha=0.0).fit(Xd, yd)
+    reg = MLERegressor(variance="heteroscedastic", alpha=0.0).fit(Xg, yg)
 for w_ in caught:
     print(f"{w_.category.__name__}: {w_.message}")
-print("scale_  :", reg.scale_)
+print("sigma of groups A, B, C:", group_sigmas(reg))
 print("loglik_ :", reg.loglik_)
 
 # %%
-# A penalty on the coefficients stops the mean from interpolating, so residuals stay
-# away from zero and so does the learned scale. As ``alpha`` shrinks, the scale
-# collapses and the log-likelihood grows without bound.
-alphas = np.logspace(-8, 0, 17)
-scales_, logliks_ = [], []
-for alpha in alphas:
-    fitted = MLERegressor(variance="constant", alpha=alpha).fit(Xd, yd)
-    scales_.append(fitted.scale_)
-    logliks_.append(fitted.loglik_)
+# Here the penalty does bound the problem: it acts on ``scale_coef_``, the coefficients
+# of :math:`\log\sigma(x)`, so driving the lone group's :math:`\log\sigma` to
+# :math:`-\infty` costs more than it gains. The smaller ``alpha``, the smaller the
+# optimal :math:`\sigma_C` — it collapses as the penalty vanishes, while the two real
+# groups keep their noise level of about 1.
+alphas = np.logspace(-3, 1, 17)
+sigmas = np.array([group_sigmas(MLERegressor(variance="heteroscedastic", alpha=a).fit(Xg, yg))
+                   for a in alphas])
 
-fig, (ax_s, ax_l) = plt.subplots(1, 2, figsize=(11, 4))
-ax_s.loglog(alphas, scales_, "o-")
-ax_s.set_xlabel("alpha")
-ax_s.set_ylabel(r"learned noise level scale_ ($\hat\sigma$)")
-ax_s.set_title(r"$\hat\sigma \to 0$ as the penalty vanishes")
-ax_l.semilogx(alphas, logliks_, "o-", color="C1")
-ax_l.set_xlabel("alpha")
-ax_l.set_ylabel("training log-likelihood (loglik_)")
-ax_l.set_title("... and the log-likelihood diverges")
-fig.suptitle("8 samples, 11 mean parameters: a collapsing variance")
+fig, ax = plt.subplots(figsize=(7, 4))
+for k, name in enumerate(group_sizes):
+    ax.loglog(alphas, sigmas[:, k], "o-", label=f"group {name} ({group_sizes[name]} obs.)")
+ax.axhline(1.0, color="k", ls=":", label="true noise level")
+ax.set_xlabel("alpha")
+ax.set_ylabel(r"fitted noise level $\hat\sigma$")
+ax.set_title(r"A group of one: $\hat\sigma \to 0$ as the penalty vanishes")
+ax.legend()
 fig.tight_layout()
 plt.show()
+
+# %%
+# A caveat: a penalty must reach the parameters that diverge. With
+# ``variance="constant"`` and fewer samples than parameters (below: the first 8
+# patients of the diabetes data, 10 features), the *mean* interpolates the targets and
+# the single :math:`\sigma` collapses. An interpolating mean has finite coefficients,
+# so a penalty on them cannot stop :math:`\log\sigma \to -\infty`; only more
+# data, fewer features or a fixed variance can.
+Xd, yd = load_diabetes(return_X_y=True)
+for alpha in [0.0, 1e-6]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fitted = MLERegressor(variance="constant", alpha=alpha).fit(Xd[:8], yd[:8])
+    print(f"alpha={alpha:g}: scale_ = {fitted.scale_:.3g}, loglik_ = {fitted.loglik_:.1f}, "
+          f"warnings: {[w_.category.__name__ for w_ in caught]}")
 
 # %%
 # In both cases the fix is the same: do not trust an ``alpha=0`` fit that warns; choose

@@ -83,7 +83,7 @@ fig.tight_layout()
 Xd, yd = load_diabetes(return_X_y=True)
 reg_search = GridSearchCV(
     make_pipeline(StandardScaler(), MLERegressor()),
-    {"mleregressor__alpha": alphas,
+    {"mleregressor__alpha": np.logspace(-6, 0, 13),
      "mleregressor__variance": ["constant", "heteroscedastic"]},
     scoring=held_out_log_likelihood,
     cv=KFold(n_splits=5, shuffle=True, random_state=0),
