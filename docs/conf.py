@@ -53,6 +53,7 @@ templates_path = ["_templates"]
 exclude_patterns = [
     "_build",
     "_generated",
+    "_api_listing.rst",
     "Thumbs.db",
     ".DS_Store",
     "auto_examples/*.ipynb",
@@ -67,8 +68,9 @@ default_role = "literal"
 nitpicky = False
 
 # autodoc / autosummary
-autosummary_generate = True
-autodoc_default_options = {"inherited-members": True, "show-inheritance": False}
+# api.rst includes a generated listing (see _write_api_listing); name both so stubs are made
+autosummary_generate = ["api.rst", "_api_listing.rst"]
+autodoc_default_options = {"show-inheritance": False}
 autodoc_typehints = "none"
 
 # numpydoc: the class template lists the methods itself
@@ -144,14 +146,14 @@ def _write_api_listing():
             groups["Estimators"].append(name)
         elif callable(obj) or isinstance(obj, type):
             groups["Other"].append(name)
-    lines = []
+    lines = [".. currentmodule:: sklearn_mle", ""]
     for title, names in groups.items():
         if not names:
             continue
         lines += [title, "-" * len(title), "", ".. autosummary::", "   :toctree: generated/", ""]
         lines += [f"   {name}" for name in names]
         lines.append("")
-    (_GENERATED / "api_listing.rst").write_text("\n".join(lines))
+    (DOCS_DIR / "_api_listing.rst").write_text("\n".join(lines))
 
 
 _write_api_listing()

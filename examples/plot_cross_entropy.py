@@ -70,7 +70,7 @@ fig.tight_layout()
 
 # %%
 # Every amount of regularisation, two and three classes
-# ------------------------------------------------------
+# -----------------------------------------------------
 # ``loglik_`` is the log-likelihood *without* the penalty term, so the identity holds
 # for every ``alpha``. The wine data have three classes, so the classifier uses the
 # softmax model there.

@@ -1,7 +1,7 @@
 """
-=====================================
+============================================
 Gaussian maximum likelihood is least squares
-=====================================
+============================================
 
 With a unit-variance Gaussian model, :math:`p(y \\mid x) = \\mathcal N(y; f(x), 1)`, the
 negative log-likelihood of one sample is
@@ -25,7 +25,7 @@ We check both on the diabetes data that ship with scikit-learn.
 
 # %%
 # Unpenalised: the same coefficients as ordinary least squares
-# -------------------------------------------------------------
+# ------------------------------------------------------------
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_diabetes
@@ -58,7 +58,7 @@ fig.tight_layout()
 
 # %%
 # The objective, evaluated: least squares up to constants
-# ------------------------------------------------------
+# -------------------------------------------------------
 # The mean Gaussian negative log-likelihood with :math:`\sigma = 1` is the mean squared
 # error halved plus :math:`\tfrac12 \log 2\pi`. ``log_likelihood`` returns the mean
 # per-sample log-likelihood, so:

@@ -1,7 +1,7 @@
 """
-=============================================
+==============================================
 Heteroscedastic regression: intervals that fit
-=============================================
+==============================================
 
 Least squares assumes the noise has the same size everywhere. When it does not, the
 likelihood tells us how to model it: let the Gaussian's standard deviation depend on the

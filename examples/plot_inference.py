@@ -1,7 +1,7 @@
 """
-=====================================================
+=======================================
 Inference: summary() beside statsmodels
-=====================================================
+=======================================
 
 The log-likelihood is not only something to maximise. Its curvature at the maximum —
 the observed Fisher information — measures how sharply the data pin each parameter

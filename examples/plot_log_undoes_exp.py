@@ -1,7 +1,7 @@
 """
-==========================================
+=====================================================
 The log undoes the exp: why the NLL does not saturate
-==========================================
+=====================================================
 
 A sigmoid output :math:`\\sigma(z) = 1/(1 + e^{-z})` *saturates*: for large :math:`|z|`
 its slope :math:`\\sigma'(z) = \\sigma(z)(1 - \\sigma(z))` is nearly zero. Whether that
@@ -23,7 +23,7 @@ form :math:`\\log(1 + e^{z}) - yz`.)
 
 # %%
 # Loss and gradient against the raw prediction
-# -------------------------------------------
+# --------------------------------------------
 # Take a positive example, :math:`y = 1`. Large negative :math:`z` means the unit is
 # confidently wrong.
 import matplotlib.pyplot as plt
@@ -81,7 +81,7 @@ for z0 in (-10.0, -5.0, 0.0):
 
 # %%
 # Learning from a confidently wrong start
-# --------------------------------------
+# ---------------------------------------
 # One feature, labels that follow its sign (with a little noise), and a logistic unit
 # :math:`p(y=1 \mid x) = \sigma(wx + b)` started at :math:`w = -6`: it is sure of the
 # wrong answer for almost every sample. Plain gradient descent with the same step size

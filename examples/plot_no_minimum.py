@@ -1,7 +1,7 @@
 """
-==============================================
+==================================
 When the likelihood has no maximum
-==============================================
+==================================
 
 Maximum likelihood assumes there is a maximum. Often there is not:
 
@@ -58,7 +58,7 @@ with warnings.catch_warnings():
 
 # %%
 # The likelihood keeps improving as the weights grow
-# ---------------------------------------------------
+# --------------------------------------------------
 # Move along the direction of the returned coefficients (and intercept), with any
 # length :math:`r = \|w\|`: the decision boundary stays where it is, but the sigmoid
 # gets steeper and every training sample's probability moves closer to its label. The

@@ -1,7 +1,7 @@
 """
-===========================================================
+=======================================================
 Choosing alpha by held-out log-likelihood in a Pipeline
-===========================================================
+=======================================================
 
 ``MLEClassifier`` and ``MLERegressor`` are ordinary scikit-learn estimators, so they work
 inside a :class:`~sklearn.pipeline.Pipeline` and can be tuned with
@@ -76,7 +76,7 @@ fig.tight_layout()
 
 # %%
 # Regressor: the penalty and the noise model together
-# ----------------------------------------------------
+# ---------------------------------------------------
 # For the diabetes data we search over ``alpha`` and the variance model at once. Only a
 # likelihood can compare ``variance="constant"`` with ``variance="heteroscedastic"``:
 # their predicted means may be almost the same, their predictive distributions are not.
