@@ -42,13 +42,17 @@ ALL_SOLVERS = [
     "sk-lbfgs",
     "sk-lbfgs-long",
     "sk-newton-cholesky",
+    "sk-newton-cg",
     "sk-ridge-cholesky",
     "sk-linreg",
     "glum",
     "statsmodels",
 ]
-SKLEARN_PEERS = {"sk-lbfgs", "sk-lbfgs-long", "sk-newton-cholesky",
+SKLEARN_PEERS = {"sk-lbfgs", "sk-lbfgs-long", "sk-newton-cholesky", "sk-newton-cg",
                  "sk-ridge-cholesky", "sk-linreg"}
+
+# skip reasons that are not worth a table row
+NOT_APPLICABLE = {"regression only", "classification only", "sparse case only"}
 
 
 def skip_reason(solver, case, n, d, long_lbfgs=False):
@@ -61,13 +65,15 @@ def skip_reason(solver, case, n, d, long_lbfgs=False):
         if kind != "gaussian":
             return "regression only"
         return None
-    if solver in ("sk-lbfgs", "sk-newton-cholesky", "sk-lbfgs-long"):
+    if solver in ("sk-lbfgs", "sk-newton-cholesky", "sk-lbfgs-long", "sk-newton-cg"):
         if kind == "gaussian":
             return "classification only"
+        if solver == "sk-newton-cg" and not is_sparse:
+            return "sparse case only"
         if solver == "sk-newton-cholesky" and d > 5000:
             return (f"Hessian would be {d + 1}^2 doubles = "
                     f"{(d + 1) ** 2 * 8 / 1e9:.0f} GB")
-        if solver == "sk-lbfgs-long" and not (case.quick or long_lbfgs):
+        if solver == "sk-lbfgs-long" and not (case.quick or is_sparse or long_lbfgs):
             return "large cases only with --long-lbfgs"
         return None
     if solver in ("sk-ridge-cholesky", "sk-linreg"):
@@ -120,11 +126,11 @@ def make(solver, case, X, y, alpha):
                         n_iter=_iters(getattr(est, "n_iter_", None)), extra=extra)
         return fit, extract
 
-    if solver in ("sk-lbfgs", "sk-newton-cholesky", "sk-lbfgs-long"):
+    if solver in ("sk-lbfgs", "sk-newton-cholesky", "sk-lbfgs-long", "sk-newton-cg"):
         from sklearn.linear_model import LogisticRegression
 
         params = dict(C=1.0 / (alpha * n))
-        params["solver"] = "lbfgs" if "lbfgs" in solver else "newton-cholesky"
+        params["solver"] = "lbfgs" if "lbfgs" in solver else solver[3:]
         if solver == "sk-lbfgs-long":
             params["max_iter"] = 10000
 
