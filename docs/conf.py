@@ -8,6 +8,7 @@ which runs ``python -m sphinx -W --keep-going -b html docs docs/_build/html``.
 The example gallery (``../examples``) is executed during the build.
 """
 
+import os
 import shutil
 import sys
 import warnings
@@ -113,17 +114,32 @@ sphinx_gallery_conf = {
 
 # -- Benchmarks: pull in ../benchmarks/RESULTS.md if another step produced it ---------
 
-_RESULTS_MD = REPO_DIR / "benchmarks" / "RESULTS.md"
+_BENCH_DIR = REPO_DIR / "benchmarks"
+# SKLEARN_MLE_BENCH_RESULTS may point at a results file elsewhere (e.g. a CI artefact).
+_RESULTS_MD = Path(os.environ.get("SKLEARN_MLE_BENCH_RESULTS", _BENCH_DIR / "RESULTS.md"))
 _GENERATED = DOCS_DIR / "_generated"
 _GENERATED.mkdir(exist_ok=True)
-_bench_target = _GENERATED / "benchmark_results.md"
-if _RESULTS_MD.is_file():
-    shutil.copyfile(_RESULTS_MD, _bench_target)
-else:
-    _bench_target.write_text(
-        "*The benchmark results table has not been generated in this checkout "
-        "(`benchmarks/RESULTS.md` is missing).*\n"
-    )
+
+
+def _copy_markdown(source, target, missing_text):
+    """Copy a Markdown file for the Benchmarks page, or write a note if it is missing."""
+    if source.is_file():
+        shutil.copyfile(source, target)
+    else:
+        target.write_text(missing_text)
+
+
+_copy_markdown(
+    _RESULTS_MD,
+    _GENERATED / "benchmark_results.md",
+    "*The results table has not been generated in this checkout "
+    "(`benchmarks/RESULTS.md` is missing); run the benchmark to create it.*\n",
+)
+_copy_markdown(
+    _BENCH_DIR / "README.md",
+    _GENERATED / "benchmark_method.md",
+    "*The benchmark's description (`benchmarks/README.md`) is missing in this checkout.*\n",
+)
 
 # -- API reference: one autosummary entry per public name in sklearn_mle.__all__ -----
 
@@ -186,3 +202,23 @@ warnings.filterwarnings(
     message="(?s).*FigureCanvasAgg is non-interactive",
 )
 
+
+
+# -- Hooks ---------------------------------------------------------------------
+
+_SKLEARN_PLUMBING = {"get_metadata_routing"}
+
+
+def _skip_sklearn_plumbing(app, what, name, obj, skip, options):
+    """Leave scikit-learn's metadata-routing methods out of the API pages.
+
+    ``set_fit_request`` and friends are generated on every estimator class by
+    scikit-learn; their docstrings point into scikit-learn's own documentation.
+    """
+    if name in _SKLEARN_PLUMBING or (name.startswith("set_") and name.endswith("_request")):
+        return True
+    return skip
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_sklearn_plumbing)
