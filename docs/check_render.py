@@ -17,9 +17,9 @@ Checks, exit status 1 if any fails:
    * Chromium takes a screenshot (written to ``--out``) of the page.
 
 Chromium comes from the distribution (Debian: ``apt-get install -y chromium``); nothing
-is downloaded. Resources the page would fetch from the network (MathJax from its CDN)
-are not required: failures to reach them are reported but do not fail the check, since
-the build machine may be offline.
+is downloaded. The site serves its own MathJax (sphinx-mathjax-offline); anything a page
+would still fetch from the network is reported but does not fail the check, since the
+build machine may be offline.
 """
 
 import argparse

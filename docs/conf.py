@@ -48,6 +48,7 @@ extensions = [
     "sphinx_gallery.gen_gallery",
     "myst_parser",
     "sphinx_design",
+    "sphinx-mathjax-offline",  # ships MathJax, so formulas render without a CDN
 ]
 
 templates_path = ["_templates"]
@@ -192,6 +193,8 @@ html_theme_options = {
 html_sidebars = {
     "index": [],
     "getting_started": [],
+    "user_guide": [],
+    "api": [],
     "benchmarks": [],
 }
 
