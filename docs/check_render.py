@@ -13,6 +13,7 @@ Checks, exit status 1 if any fails:
    * Chromium loads the page inside a checker page and reports, from the browser itself,
      every image that did not load or decode (``naturalWidth == 0``);
    * no uncaught JavaScript error is logged by the page's own (local) scripts;
+   * MathJax typesets the page's formulas (the site serves MathJax itself);
    * the gallery page shows at least one figure;
    * Chromium takes a screenshot (written to ``--out``) of the page.
 
@@ -60,9 +61,11 @@ document.getElementById("page").addEventListener("load", function () {{
   var imgs = Array.prototype.slice.call(doc.images);
   imgs.forEach(function (img) {{ img.loading = "eager"; }});
   var waited = 0;
+  var nMath = doc.querySelectorAll("span.math, div.math").length;
   (function poll() {{
     var pending = imgs.filter(function (img) {{ return !img.complete; }});
-    if (pending.length && waited < 20000) {{
+    var nTypeset = doc.querySelectorAll("mjx-container").length;
+    if ((pending.length || (nMath && !nTypeset)) && waited < 20000) {{
       waited += 100;
       setTimeout(poll, 100);
       return;
@@ -70,6 +73,8 @@ document.getElementById("page").addEventListener("load", function () {{
     report({{
       title: doc.title,
       text_length: doc.body.innerText.length,
+      math: nMath,
+      typeset: doc.querySelectorAll("mjx-container").length,
       images: imgs.map(function (img) {{
         return {{src: img.getAttribute("src"), complete: img.complete,
                  width: img.naturalWidth, height: img.naturalHeight}};
@@ -164,6 +169,8 @@ def check_page(chromium, page, out_dir, workdir, min_images):
         problems.append(f"image did not load in the browser: {src}")
     if report and len(images) < min_images:
         problems.append(f"expected at least {min_images} image(s), found {len(images)}")
+    if report.get("math") and not report.get("typeset"):
+        problems.append(f"{report['math']} formula(s) were not typeset by MathJax")
     if report and not report.get("title"):
         problems.append("page has no title")
     if report and report.get("text_length", 0) < 200:
@@ -188,7 +195,8 @@ def check_page(chromium, page, out_dir, workdir, min_images):
         problems.append("screenshot is not a PNG")
 
     n_ok = len(images) - len(broken)
-    print(f"  {page.name}: {n_ok}/{len(images)} images rendered, screenshot {shot}")
+    print(f"  {page.name}: {n_ok}/{len(images)} images rendered, "
+          f"{report.get('typeset', 0)} formulas typeset, screenshot {shot}")
     return problems
 
 
