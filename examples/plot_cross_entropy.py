@@ -37,6 +37,8 @@ from sklearn.metrics import log_loss
 
 from sklearn_mle import MLEClassifier
 
+# sphinx_gallery_thumbnail_number = 2
+
 X, y = load_breast_cancer(return_X_y=True)
 n = len(y)
 clf = MLEClassifier(alpha=1e-3).fit(X, y)

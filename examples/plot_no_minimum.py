@@ -32,6 +32,8 @@ from sklearn.datasets import load_diabetes, load_iris
 
 from sklearn_mle import MLEClassifier, MLERegressor, UnboundedLikelihoodWarning
 
+# sphinx_gallery_thumbnail_number = 3
+
 iris = load_iris()
 X = iris.data[:, 2:4]  # petal length, petal width (cm)
 y = (iris.target == 0).astype(int)  # 1 = setosa
