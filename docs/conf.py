@@ -24,6 +24,8 @@ except ImportError:  # pragma: no cover - only when the package is not installed
     sys.path.insert(0, str(REPO_DIR))
     import sklearn_mle
 
+sys.path.insert(0, str(DOCS_DIR))  # for gallery_order
+
 import matplotlib
 
 matplotlib.use("agg")
@@ -99,7 +101,8 @@ sphinx_gallery_conf = {
     # execute (and include) the plot_* scripts and the README's quickstart demo
     "filename_pattern": r"/(plot_.*|quickstart)\.py$",
     "ignore_pattern": r"__init__\.py|^_|/_",
-    "within_subsection_order": "FileNameSortKey",
+    # the order of the user guide's ideas (docs/gallery_order.py)
+    "within_subsection_order": "gallery_order.ExampleOrder",
     "doc_module": ("sklearn_mle",),
     "backreferences_dir": "generated/backreferences",
     "matplotlib_animations": False,
