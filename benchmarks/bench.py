@@ -231,7 +231,19 @@ def info_worker():
             m = __import__(mod)
             vers[mod] = getattr(m, "__version__", "?")
             if mod == "sklearn_mle":
-                vers["sklearn_mle_path"] = os.path.dirname(m.__file__)
+                pkg = os.path.dirname(m.__file__)
+                vers["sklearn_mle_path"] = pkg
+                try:
+                    root = os.path.dirname(pkg)
+                    head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
+                                          capture_output=True, text=True).stdout.strip()
+                    dirty = subprocess.run(["git", "-C", root, "status", "--porcelain",
+                                            "--", "sklearn_mle", "setup.py", "pyproject.toml"],
+                                           capture_output=True, text=True).stdout.strip()
+                    if head:
+                        vers[mod] += f" (git {head}{', uncommitted changes' if dirty else ''})"
+                except OSError:
+                    pass
         except Exception as exc:
             vers[mod] = f"not importable ({type(exc).__name__})"
     _emit(dict(status="ok", versions=vers, threadpools=_threadpools()))
@@ -555,11 +567,15 @@ def render(data):
         if mr is None:
             L.append(f"| {e['name']} | (no result) | | | {tgt} |")
             continue
-        ok = mr["reached"] and not mr["convergence_warning"] and val is not None and val <= lim
+        good = mr["reached"] and not mr["convergence_warning"]
+        if val is None:
+            verdict = ("met (no scikit-learn solver reached the optimum)" if good
+                       else "MISSED (sklearn_mle did not reach the optimum)")
+        else:
+            verdict = "met" if (good and val <= lim) else "MISSED"
         L.append(f"| {e['name']} | {mr['gap']:.1e} | "
                  f"{'yes' if mr['convergence_warning'] else 'no'} | "
-                 f"{'n/a' if val is None else f'{val:.2f}'} | {tgt}: "
-                 f"{'met' if ok else 'MISSED'} |")
+                 f"{'n/a' if val is None else f'{val:.2f}'} | {tgt}: {verdict} |")
     L.append("")
     by = {e["name"]: analyse(e) for e in data["cases"]}
     a64, a32 = by.get("binary_100k_50"), by.get("binary_100k_50_f32")
