@@ -605,6 +605,11 @@ def render(data):
                      f"{100 * tm / xb:.1f} % | "
                      + (f"{rs / 1e6:.2f} | {100 * rs / xb:.1f} % |" if rs is not None else "n/a | |"))
         L.append("\nTarget: peak extra memory during sklearn_mle fit <= 10 % of X.")
+        for r in data["memory"]:
+            if r.get("status") == "ok" and r["solver"] == "sklearn_mle":
+                worst = max(r["tracemalloc_peak"], r["rss_extra"] or 0) / r["x_nbytes"]
+                L.append(f"- {r['case']}: {100 * worst:.1f} % of X "
+                         f"({'met' if worst <= 0.10 else 'MISSED'}).")
     L.append("")
     return "\n".join(L)
 
