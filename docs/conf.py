@@ -197,6 +197,7 @@ html_sidebars = {
     "index": [],
     "getting_started": [],
     "user_guide": [],
+    "auto_examples/*": [],  # room for code and figures; prev/next links remain
     "api": [],
     "benchmarks": [],
 }
