@@ -44,6 +44,7 @@ with warnings.catch_warnings(record=True) as caught:
 
 for w in caught:
     print(f"{w.category.__name__}: {w.message}")
+print("mle_exists_:", clf.mle_exists_)  # the fitted estimator records it too
 print("coef_      :", clf.coef_, " intercept_:", clf.intercept_)
 print("loglik_    :", clf.loglik_)
 print("training accuracy:", clf.score(X, y))
