@@ -51,23 +51,38 @@ def normalised_sample_weight(sample_weight, X):
 
 
 def fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter,
-                     verbose, estimator_name, preconditioner="auto"):
+                     verbose, estimator_name, preconditioner="auto", fallback_ridge=0.0):
     """Minimise the model's objective from ``theta0``; return the OptimizeResult.
 
     ``weights`` are normalised to sum to one; ``start_raw`` is the constant raw
     prediction at which the preconditioner's Hessian is taken.
+
+    ``fallback_ridge > 0`` adds ``fallback_ridge / 2 * ||u||^2``, the squared distance
+    from ``theta0`` in the start preconditioner's whitened coordinates (the data's own
+    Fisher metric, so the penalty does not depend on the units of X).  It is used only
+    when the maximum likelihood does not exist, to return a finite, reproducible fit.
     """
     threads = n_threads(X.shape[0] * model.loss.n_raw)
     y = np.ascontiguousarray(y, dtype=np.float64)
+    precond = make_preconditioner(model, X, weights, start_raw, alpha, kind=preconditioner)
+    if fallback_ridge > 0 and precond is None:
+        raise ValueError("fallback_ridge needs a preconditioner")
 
     def fun(theta):
-        return model.objective_gradient(theta, X, y, weights, alpha, threads)
+        value, gradient = model.objective_gradient(theta, X, y, weights, alpha, threads)
+        if fallback_ridge > 0:
+            pull = fallback_ridge * precond.metric_apply(theta - theta0)
+            value += 0.5 * np.dot(theta - theta0, pull)
+            gradient = gradient + pull
+        return value, gradient
 
-    precond = make_preconditioner(model, X, weights, start_raw, alpha, kind=preconditioner)
     hessian = None
     if precond is not None and model.n_params <= DENSE_PRECONDITIONER_MAX_PARAMS:
+        metric = precond.metric() if fallback_ridge > 0 else 0.0
+
         def hessian(theta):
-            return model.hessian(theta, X, y, weights, alpha, threads, expected=True)
+            return (model.hessian(theta, X, y, weights, alpha, threads, expected=True)
+                    + fallback_ridge * metric)
     return minimize_lbfgs(fun, theta0, precond, tol=tol, max_iter=max_iter,
                           verbose=verbose, estimator_name=estimator_name, hessian=hessian)
 

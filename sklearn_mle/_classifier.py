@@ -1,5 +1,6 @@
 """MLEClassifier: Bernoulli (sigmoid) and categorical (softmax) maximum likelihood."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -13,6 +14,8 @@ from ._base import (ensure_layout, fit_linear_model, information_criteria,
                     normalised_sample_weight, total_log_likelihood)
 from ._linear import LinearModel
 from ._loss import BernoulliLoss, CategoricalLoss
+from ._unbounded import (FALLBACK_TOL_FACTOR, SEPARATION_FALLBACK_RIDGE, UnboundedLikelihoodWarning,
+                         find_separation, separation_message, separation_symptom)
 
 
 class MLEClassifier(ClassifierMixin, BaseEstimator):
@@ -61,6 +64,11 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         Intercepts.
     n_iter_ : int
         Number of L-BFGS iterations.
+    mle_exists_ : bool
+        False when ``alpha=0`` and the classes are separable, so the likelihood has no
+        maximum (an :class:`UnboundedLikelihoodWarning` is emitted).  The returned
+        coefficients then minimise the objective plus a ridge of ``1e-4`` in the data's
+        Fisher metric at the start: finite, reproducible, arbitrary in scale.
     loglik_ : float
         Total log-likelihood ``sum_i s_i log p(y_i | x_i)`` of the training data at the
         fitted parameters, with the user's sample weights (class weights excluded).
@@ -194,11 +202,28 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
 
         model = self._build_model(X.shape[1], n_classes)
         theta0, start_raw = self._start(model, y_encoded, weights)
-        result = fit_linear_model(
-            model, X, y_encoded, weights, self.alpha, theta0, start_raw,
-            tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
-            estimator_name="MLEClassifier",
-        )
+        fit_options = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
+                           estimator_name="MLEClassifier")
+        result = fit_linear_model(model, X, y_encoded, weights, self.alpha, theta0,
+                                  start_raw, **fit_options)
+        self.mle_exists_ = True
+        if self.alpha == 0:
+            coef, intercept = model.unpack(result.theta)
+            proba = model.loss.proba(model.raw_prediction(X, coef, intercept))
+            if separation_symptom(proba, y_encoded, weights):
+                separated = find_separation(X, y_encoded, weights, n_classes,
+                                            self.fit_intercept)
+                if separated is not None:
+                    self.mle_exists_ = False
+                    warnings.warn(
+                        separation_message("MLEClassifier", self.classes_, y_encoded,
+                                           separated),
+                        UnboundedLikelihoodWarning, stacklevel=2)
+                    theta0, start_raw = self._start(model, y_encoded, weights)
+                    fit_options["tol"] = self.tol * FALLBACK_TOL_FACTOR
+                    result = fit_linear_model(
+                        model, X, y_encoded, weights, self.alpha, theta0, start_raw,
+                        fallback_ridge=SEPARATION_FALLBACK_RIDGE, **fit_options)
         coef, intercept = model.unpack(result.theta)
         if n_classes > 2 and self.alpha > 0 and self.fit_intercept:
             intercept = intercept - intercept.mean()
@@ -253,6 +278,7 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
             Columns follow ``classes_``.
         """
+        check_is_fitted(self)
         return self._loss().log_proba(self.decision_function(X))
 
     def predict_proba(self, X):
@@ -268,6 +294,7 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Columns follow ``classes_``.
         """
+        check_is_fitted(self)
         return self._loss().proba(self.decision_function(X))
 
     def predict(self, X):

@@ -1,5 +1,6 @@
 """MLERegressor: Gaussian maximum likelihood with fixed, constant or x-dependent variance."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -11,6 +12,9 @@ from ._base import (ensure_layout, fit_linear_model, information_criteria,
                     normalised_sample_weight, total_log_likelihood)
 from ._linear import LinearModel
 from ._loss import GaussianFixedScaleLoss, GaussianLoss
+from ._unbounded import (FALLBACK_TOL_FACTOR, VARIANCE_COLLAPSE_FALLBACK_RIDGE,
+                         UnboundedLikelihoodWarning, find_variance_collapse,
+                         variance_collapse_message)
 
 #: variance mode -> (coefficients free, intercepts free) for the (mean, log sigma) columns
 _SCALE_COLUMN_FREE_COEF = {"fixed": None, "constant": False, "heteroscedastic": True}
@@ -73,6 +77,11 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         Intercept of ``log sigma(x)`` (heteroscedastic only).
     n_iter_ : int
         Number of L-BFGS iterations.
+    mle_exists_ : bool
+        False when ``alpha=0`` and a learned variance collapses to zero (the mean fits
+        some targets exactly), so the likelihood has no maximum; an
+        :class:`UnboundedLikelihoodWarning` is emitted and the parameters returned
+        minimise the objective plus a ridge of ``1e-3`` in the data's Fisher metric.
     loglik_ : float
         Total weighted log-likelihood of the training data at the fitted parameters.
     aic_, bic_ : float
@@ -187,11 +196,31 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         sample_weight, weights = normalised_sample_weight(sample_weight, X)
         model = self._build_model(X.shape[1])
         theta0, start_raw = self._start(model, y, weights)
-        result = fit_linear_model(
-            model, X, y, weights, self.alpha, theta0, start_raw,
-            tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
-            estimator_name="MLERegressor",
-        )
+        fit_options = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
+                           estimator_name="MLERegressor")
+        check_collapse = self.alpha == 0 and self.variance != "fixed"
+        with warnings.catch_warnings(record=check_collapse) as caught:
+            result = fit_linear_model(model, X, y, weights, self.alpha, theta0, start_raw,
+                                      **fit_options)
+        self.mle_exists_ = True
+        if check_collapse:
+            coef, intercept = model.unpack(result.theta)
+            raw = model.raw_prediction(X, coef, intercept)
+            collapsed = find_variance_collapse(X, y, weights, raw[:, 0], raw[:, 1],
+                                               self.fit_intercept)
+            if collapsed is None:
+                for warning in caught:
+                    warnings.warn_explicit(warning.message, warning.category,
+                                           warning.filename, warning.lineno)
+            else:
+                self.mle_exists_ = False
+                warnings.warn(
+                    variance_collapse_message("MLERegressor", self.variance, collapsed),
+                    UnboundedLikelihoodWarning, stacklevel=2)
+                fit_options["tol"] = self.tol * FALLBACK_TOL_FACTOR
+                result = fit_linear_model(
+                    model, X, y, weights, self.alpha, theta0, start_raw,
+                    fallback_ridge=VARIANCE_COLLAPSE_FALLBACK_RIDGE, **fit_options)
         coef, intercept = model.unpack(result.theta)
         self.coef_ = coef[0]
         self.intercept_ = float(intercept[0])

@@ -8,20 +8,19 @@ with condition number 1e8 into one close to the identity.
 
 Two preconditioners:
 
-* :class:`DensePreconditioner` (moderate number of parameters, dense X): the start
+* :class:`DensePreconditioner` (moderate number of parameters, dense or sparse X): the start
   Hessian ``H0 = A ⊗ Gram([X, 1]) + alpha I`` is Jacobi-scaled and factored by
   Cholesky, ``P = S L^{-T}``.  Directions with no curvature at all (collinear or
   constant columns at alpha=0, along which the objective is exactly flat) are dropped
   via an eigendecomposition, which leaves their coefficients at the start value.
-* :class:`ScalingPreconditioner` (many parameters or sparse X): per-column centring
-  and scaling, done implicitly so sparse X stays sparse.
+* :class:`ScalingPreconditioner` (many parameters): per-column centring and scaling,
+  done implicitly so sparse X stays sparse.
 """
 
 import warnings
 
 import numpy as np
 import scipy.linalg
-import scipy.sparse as sp
 from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
 
@@ -29,6 +28,9 @@ from ._linear import weighted_column_moments, weighted_gram
 
 #: Largest number of parameters for which the dense (Cholesky) preconditioner is used.
 DENSE_PRECONDITIONER_MAX_PARAMS = 3000
+#: A line search that fails in Hessian-whitened coordinates with a gradient this small
+#: has reached the precision limit of floating point.
+_PRECISION_LIMIT_GRADIENT = 1e-5
 #: Relative eigenvalue below which a direction of the scaled start Hessian is flat.
 _FLAT_DIRECTION_RTOL = 1e-11
 
@@ -59,6 +61,14 @@ class DensePreconditioner:
         self.n_flat_directions = 0 if self.basis is None else (
             start_hessian.shape[0] - self.basis.shape[1])
         self.dim = start_hessian.shape[0] - self.n_flat_directions
+        self.start_hessian = start_hessian
+
+    def metric(self):
+        """The matrix Q with ``||u||^2 = delta^T Q delta`` for ``delta = P u``: H0."""
+        return self.start_hessian
+
+    def metric_apply(self, delta):
+        return self.start_hessian @ delta
 
     def apply(self, u):
         """theta offset P u."""
@@ -175,6 +185,32 @@ class ScalingPreconditioner:
         """P as a dense (n_params, dim) array."""
         return _columns(self, self.dim)
 
+    def _inverse(self, theta):
+        u = np.empty_like(theta)
+        u[self.n_coef:] = theta[self.n_coef:] / self.intercept_scale
+        for block, coef_scale, intercept_index in self.blocks:
+            u[block] = theta[block] * coef_scale
+            if intercept_index is not None:
+                u[intercept_index] = (theta[intercept_index] + self.mean @ theta[block]) \
+                    / self.intercept_scale[intercept_index - self.n_coef]
+        return u
+
+    def _inverse_transpose(self, v):
+        out = np.empty_like(v)
+        out[self.n_coef:] = v[self.n_coef:] / self.intercept_scale
+        for block, coef_scale, intercept_index in self.blocks:
+            out[block] = v[block] * coef_scale
+            if intercept_index is not None:
+                out[block] += self.mean * out[intercept_index]
+        return out
+
+    def metric_apply(self, delta):
+        """``P^{-T} P^{-1} delta``: the squared length of ``delta`` in whitened units."""
+        return self._inverse_transpose(self._inverse(delta))
+
+    def metric(self):
+        return np.column_stack([self.metric_apply(e) for e in np.eye(self.dim)])
+
 
 def make_preconditioner(model, X, sample_weight, constant_raw, alpha, kind="auto"):
     """Choose and build the preconditioner for ``model`` on data ``X``.
@@ -183,8 +219,7 @@ def make_preconditioner(model, X, sample_weight, constant_raw, alpha, kind="auto
     """
     unit_hessian = model.loss.unit_hessian_at_constant(constant_raw)
     if kind == "auto":
-        small = model.n_params <= DENSE_PRECONDITIONER_MAX_PARAMS
-        kind = "dense" if small and not sp.issparse(X) else "scaling"
+        kind = "dense" if model.n_params <= DENSE_PRECONDITIONER_MAX_PARAMS else "scaling"
     if kind == "dense":
         gram = weighted_gram(X, sample_weight)
         return DensePreconditioner(model.start_hessian(gram, unit_hessian, alpha))
@@ -222,18 +257,42 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, verbose=0,
     """
     total_iter = 0
     theta = np.asarray(theta0, dtype=np.float64)
+    refreshable = hessian is not None and preconditioner is not None
+    whitened_at_iterate = False
+    step_scale = 1.0
     while True:
         budget = max_iter - total_iter
-        if hessian is not None and preconditioner is not None:
+        if refreshable:
             budget = min(budget, phase_iter)
-        result, theta = _lbfgs_phase(fun, theta, preconditioner, tol, budget, verbose)
+        result, theta = _lbfgs_phase(fun, theta, preconditioner, tol, budget, verbose,
+                                     step_scale)
         total_iter += result.nit
         converged = result.converged
-        if converged or total_iter >= max_iter or hessian is None or preconditioner is None:
+        if not converged and result.status == 2 and whitened_at_iterate:
+            # The objective no longer resolves the remaining decrease (it is below its
+            # rounding error) but the gradient still does: finish with Newton steps
+            # in the Hessian-whitened coordinates, kept while the gradient shrinks.
+            theta, result.gradient_norm = _newton_polish(fun, theta, preconditioner, tol)
+            converged = result.gradient_norm <= max(tol, _PRECISION_LIMIT_GRADIENT)
+        if not refreshable or total_iter >= max_iter or result.status not in (0, 1, 2):
             break
-        if result.status not in (1, 2):
+        if result.nit == 0 and whitened_at_iterate:
             break
+        if converged and whitened_at_iterate and result.nit <= 2:
+            break
+        # Whiten by the Hessian here.  After a converged phase this also verifies the
+        # convergence: the start preconditioner's gradient test is only as good as
+        # the start Hessian is close to this one.
         preconditioner = RefreshedPreconditioner(preconditioner.matrix(), hessian(theta))
+        whitened_at_iterate = True
+        _, gradient = fun(theta)
+        whitened_gradient = preconditioner.apply_transpose(gradient)
+        result.gradient_norm = float(np.max(np.abs(whitened_gradient)))
+        if converged and result.gradient_norm <= tol:
+            break
+        # In Hessian-whitened coordinates the Newton step is -gradient; scale the
+        # variables so that L-BFGS-B's first (unit-length) step is that step.
+        step_scale = max(float(np.linalg.norm(whitened_gradient)), 1e-300)
         phase_iter *= 2
     if not converged:
         if result.status == 1:
@@ -252,30 +311,66 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, verbose=0,
                           result.gradient_norm)
 
 
+def _newton_polish(fun, theta, preconditioner, tol, max_steps=8):
+    """Newton steps ``u -= g_u`` in whitened coordinates while ``max |g_u|`` decreases."""
+    _, gradient = fun(theta)
+    whitened = preconditioner.apply_transpose(gradient)
+    norm = float(np.max(np.abs(whitened)))
+    for _ in range(max_steps):
+        if norm <= tol:
+            break
+        candidate = theta - preconditioner.apply(whitened)
+        value, gradient = fun(candidate)
+        candidate_whitened = preconditioner.apply_transpose(gradient)
+        candidate_norm = float(np.max(np.abs(candidate_whitened)))
+        if not (np.isfinite(value) and candidate_norm < norm):
+            break
+        theta, whitened, norm = candidate, candidate_whitened, candidate_norm
+    return theta, norm
+
+
 class _PhaseResult:
     def __init__(self, **kwargs):
         self.__dict__.update(kwargs)
 
 
-def _lbfgs_phase(fun, theta0, preconditioner, tol, max_iter, verbose):
-    """One L-BFGS-B run on ``theta = theta0 + P u`` from ``u = 0``."""
+def _progress_printer(fun_v, step_scale):
+    """L-BFGS callback printing the objective and gradient size at each iteration."""
+    state = {"iteration": 0}
+
+    def callback(intermediate_result):
+        state["iteration"] += 1
+        value, gradient = fun_v(intermediate_result.x)
+        print(f"iteration {state['iteration']:4d}  objective {value:.12g}  "
+              f"max |preconditioned gradient| {np.max(np.abs(gradient)) / step_scale:.3g}")
+
+    return callback
+
+
+def _lbfgs_phase(fun, theta0, preconditioner, tol, max_iter, verbose, step_scale=1.0):
+    """One L-BFGS-B run on ``theta = theta0 + P (step_scale * v)`` from ``v = 0``.
+
+    L-BFGS-B's first step has unit length in ``v``, i.e. ``step_scale`` in the
+    whitened coordinates ``u``; the gradient test is applied to the ``u`` gradient.
+    """
     if preconditioner is None:
         dim = theta0.size
 
-        def to_theta(u):
-            return theta0 + u
+        def to_theta(v):
+            return theta0 + step_scale * v
 
-        def fun_u(u):
-            return fun(theta0 + u)
+        def fun_v(v):
+            value, gradient = fun(to_theta(v))
+            return value, step_scale * gradient
     else:
         dim = preconditioner.dim
 
-        def to_theta(u):
-            return theta0 + preconditioner.apply(u)
+        def to_theta(v):
+            return theta0 + preconditioner.apply(step_scale * v)
 
-        def fun_u(u):
-            value, gradient = fun(to_theta(u))
-            return value, preconditioner.apply_transpose(gradient)
+        def fun_v(v):
+            value, gradient = fun(to_theta(v))
+            return value, step_scale * preconditioner.apply_transpose(gradient)
 
     if dim == 0:
         value, _ = fun(theta0)
@@ -283,25 +378,31 @@ def _lbfgs_phase(fun, theta0, preconditioner, tol, max_iter, verbose):
                             gradient_norm=0.0, objective=value), theta0
 
     result = minimize(
-        fun_u,
+        fun_v,
         np.zeros(dim),
         method="L-BFGS-B",
         jac=True,
         options={
             "maxiter": max_iter,
             "maxfun": max(2 * max_iter, 50),
-            "gtol": tol,
-            "ftol": 64 * np.finfo(float).eps,
+            "gtol": tol * step_scale,
+            # Stop on the gradient test only: SciPy's relative-reduction test divides
+            # by max(|f|, 1) and so stops early whenever the objective is small.
+            "ftol": 0.0,
             "maxcor": 30,
-            "iprint": verbose - 1 if verbose else -1,
         },
+        callback=_progress_printer(fun_v, step_scale) if verbose else None,
     )
-    gradient_norm = float(np.max(np.abs(result.jac))) if result.jac.size else 0.0
-    converged = bool(result.success) and bool(np.isfinite(result.fun))
-    if not converged and result.status == 2 and gradient_norm <= 10 * tol:
-        # The line search failed because no further decrease is representable:
-        # the gradient test is met up to rounding, which is convergence.
-        converged = True
-    return _PhaseResult(nit=int(result.nit), converged=converged, status=int(result.status),
+    gradient_norm = float(np.max(np.abs(result.jac))) / step_scale if result.jac.size else 0.0
+    finite = bool(np.isfinite(result.fun))
+    converged = finite and gradient_norm <= tol * (1 + 1e-9)
+    status = int(result.status)
+    if not converged and finite and status in (0, 2):
+        # SciPy stopped because no further decrease of the objective is representable
+        # (a failed line search, or no change at all): reported as status 2.
+        status = 2
+        if gradient_norm <= 10 * tol:
+            converged = True  # the gradient test is met up to rounding
+    return _PhaseResult(nit=int(result.nit), converged=converged, status=status,
                         message=str(result.message), gradient_norm=gradient_norm,
                         objective=float(result.fun)), to_theta(result.x)
