@@ -26,6 +26,7 @@ from libc.float cimport DBL_MAX
 import numpy as np
 
 cdef double HALF_LOG_2PI = 0.91893853320467274178032973640562
+cdef double LOG_2 = 0.69314718055994530941723212145818
 # log(DBL_MAX) ~ 709.78: exp of anything above overflows.
 cdef double LOG_DBL_MAX = 709.782712893384
 
@@ -141,15 +142,19 @@ def categorical_loss_gradient(
     """
     cdef Py_ssize_t i, k, n = raw_prediction.shape[0], K = raw_prediction.shape[1]
     cdef Py_ssize_t label
-    cdef double lse, m, w
+    cdef double lse, m, w, others
     for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
         w = sample_weight[i]
         label = <Py_ssize_t> y[i]
         lse = _log_sum_exp(raw_prediction, i, K, &m)
         loss_out[i] = w * (lse - raw_prediction[i, label])
+        others = 0.0
         for k in range(K):
             gradient_out[i, k] = w * exp(raw_prediction[i, k] - lse)
-        gradient_out[i, label] = gradient_out[i, label] - w
+            if k != label:
+                others = others + gradient_out[i, k]
+        # p_y - 1 = -(sum of the other probabilities): no cancellation when p_y ~ 1
+        gradient_out[i, label] = -others
 
 
 def categorical_log_proba(const floating[:, ::1] raw_prediction, double[:, ::1] out,
@@ -171,15 +176,20 @@ def categorical_hessian(
 ):
     """Weighted Hessian diag(p) - p p^T of the softmax cross-entropy, per sample."""
     cdef Py_ssize_t i, j, k, n = raw_prediction.shape[0], K = raw_prediction.shape[1]
-    cdef double lse, m, w, pj
+    cdef double lse, m, w, pj, pk, others
     for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
         w = sample_weight[i]
         lse = _log_sum_exp(raw_prediction, i, K, &m)
         for j in range(K):
             pj = exp(raw_prediction[i, j] - lse)
+            others = 0.0
             for k in range(K):
-                hessian_out[i, j, k] = -w * pj * exp(raw_prediction[i, k] - lse)
-            hessian_out[i, j, j] = hessian_out[i, j, j] + w * pj
+                if k != j:
+                    pk = exp(raw_prediction[i, k] - lse)
+                    others = others + pk
+                    hessian_out[i, j, k] = -w * pj * pk
+            # p_j (1 - p_j) with 1 - p_j summed from the other classes
+            hessian_out[i, j, j] = w * pj * others
 
 
 # ----------------------------------------------------------------------------------
@@ -259,19 +269,20 @@ def gaussian_hessian(
 ):
     """Weighted Hessian of the learned-scale Gaussian NLL with respect to (mu, log sigma)."""
     cdef Py_ssize_t i, n = y.shape[0]
-    cdef double r, s, w, inv_var, q2
+    cdef double r, s, w, inv_var, two_q2
     for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
         w = sample_weight[i]
         r = <double> y[i] - <double> raw_prediction[i, 0]
         s = raw_prediction[i, 1]
         inv_var = _exp_capped(-2.0 * s)
         if r == 0.0:
-            q2 = 0.0
+            two_q2 = 0.0
             hessian_out[i, 0, 1] = 0.0
         else:
-            q2 = _exp_capped(2.0 * (log(fabs(r)) - s))
+            # 2 (r / sigma)^2 and 2 r / sigma^2, saturating instead of overflowing
+            two_q2 = _exp_capped(LOG_2 + 2.0 * (log(fabs(r)) - s))
             hessian_out[i, 0, 1] = w * copysign(
                 _exp_capped(log(2.0 * fabs(r)) - 2.0 * s), r)
         hessian_out[i, 0, 0] = w * inv_var
         hessian_out[i, 1, 0] = hessian_out[i, 0, 1]
-        hessian_out[i, 1, 1] = w * 2.0 * q2
+        hessian_out[i, 1, 1] = w * two_q2
