@@ -34,7 +34,7 @@ MARK = "@@BENCH_JSON@@"
 REACHED = 1e-8  # relative gap counted as "reached the optimum"
 MEM_CASES = ["binary_100k_50", "binary_100k_50_f32"]
 MEM_CASES_QUICK = ["breast_cancer"]
-MEM_SOLVERS = ["sklearn_mle", "sk-lbfgs", "sk-newton-cholesky"]
+MEM_SOLVERS = ["sklearn_mle", "sk-newton-cholesky"]
 
 
 # --------------------------------------------------------------------------
@@ -312,6 +312,9 @@ def main(argv=None):
     ap.add_argument("--wait-idle", type=float, default=15.0, metavar="S",
                     help="before each worker, wait up to S seconds until other processes "
                     "use < 0.3 cores (default 15; 0 disables)")
+    ap.add_argument("--threads", type=int, metavar="N",
+                    help="set OMP_NUM_THREADS/OPENBLAS_NUM_THREADS/MKL_NUM_THREADS=N for "
+                    "the workers (default: leave the environment alone)")
     ap.add_argument("--no-mem", action="store_true", help="skip the memory measurement")
     ap.add_argument("--output", help="markdown output (default benchmarks/RESULTS.md, "
                     "or RESULTS-quick.md with --quick)")
@@ -331,6 +334,9 @@ def main(argv=None):
     if a.info_worker:
         return info_worker()
 
+    if a.threads:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(a.threads)
     out_md = a.output or os.path.join(HERE, "RESULTS-quick.md" if a.quick else "RESULTS.md")
     out_json = os.path.splitext(out_md)[0] + ".json"
     if a.render:
@@ -497,6 +503,21 @@ def render(data):
              "reached the optimum. Floor = time of one pass over X (X @ w) x the number "
              "of sk-newton-cholesky iterations. Solver mappings: solvers.py docstring.\n")
 
+    loads = sorted(r["other_load"] for e in data["cases"] for r in e["results"]
+                   if r.get("status") == "ok" and r.get("other_load") is not None)
+    if loads:
+        med = loads[len(loads) // 2]
+        busy = sum(x > 0.3 for x in loads)
+        if med > 0.3 or busy > len(loads) // 4:
+            L.append(f"> **Contended run**: other processes used a median {med:.2f} cores "
+                     f"during the timed fits ({busy} of {len(loads)} fits above 0.3 cores). "
+                     "Times and ratios in this file are inflated unevenly (multi-threaded "
+                     "code suffers most when a core is taken); re-run on a quiet machine "
+                     "before drawing conclusions.\n")
+        else:
+            L.append(f"Other processes used a median {med:.2f} cores during the timed fits "
+                     f"({busy} of {len(loads)} fits above 0.3 cores).\n")
+
     summary = []
     for e in data["cases"]:
         an = analyse(e)
@@ -545,6 +566,13 @@ def render(data):
                         f"{an['fastest']['time']:.3f} s")
         else:
             line.append("no scikit-learn solver reached the optimum")
+            sk_any = [r for r in e["results"] if r.get("status") == "ok"
+                      and r["solver"] in solvers_mod.SKLEARN_PEERS]
+            if an["mle"] and sk_any:
+                f = min(sk_any, key=lambda r: r["time"])
+                line.append(f"sklearn_mle / fastest scikit-learn solver regardless of gap "
+                            f"({f['solver']}, {f['time']:.3f} s, gap {f['gap']:.1e}) = "
+                            f"{an['mle']['time'] / f['time']:.2f}")
         if an["ratio"] is not None:
             line.append(f"**ratio = {an['ratio']:.2f}**")
         if an["ridge_ratio"] is not None:
