@@ -100,7 +100,7 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
     >>> clf.coef_.shape
     (1, 30)
     >>> round(clf.score(X, y), 3)
-    0.958
+    0.96
     >>> clf.predict_proba(X[:2]).sum(axis=1)
     array([1., 1.])
     """

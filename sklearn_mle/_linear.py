@@ -99,17 +99,22 @@ class LinearModel:
         ``sample_weight`` must already be normalised to sum to one.
         """
         coef, intercept = self.unpack(theta)
-        raw = self.raw_prediction(X, coef, intercept)
-        loss, grad_raw = self.loss.loss_gradient(y, raw, sample_weight, n_threads)
-        objective = loss.sum()
         gradient = np.empty_like(theta)
         n_coef = self.coef_rows.size * self.n_features
-        if self.coef_rows.size:
-            free = coef[self.coef_rows]
-            objective += 0.5 * alpha * np.dot(free.ravel(), free.ravel())
-            grad_coef = _xt_dot(X, grad_raw[:, self.coef_rows]).T + alpha * free
-            gradient[:n_coef] = grad_coef.ravel()
-        gradient[n_coef:] = grad_raw[:, self.intercept_rows].sum(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            raw = self.raw_prediction(X, coef, intercept)
+            loss, grad_raw = self.loss.loss_gradient(y, raw, sample_weight, n_threads)
+            objective = loss.sum()
+            if self.coef_rows.size:
+                free = coef[self.coef_rows]
+                objective += 0.5 * alpha * np.dot(free.ravel(), free.ravel())
+                grad_coef = _xt_dot(X, grad_raw[:, self.coef_rows]).T + alpha * free
+                gradient[:n_coef] = grad_coef.ravel()
+            gradient[n_coef:] = grad_raw[:, self.intercept_rows].sum(axis=0)
+        if not (np.isfinite(objective) and np.all(np.isfinite(gradient))):
+            # Beyond the range of doubles (a step far too long): report an infinite
+            # objective so that the line search backs off.
+            return np.inf, np.zeros_like(theta)
         return objective, gradient
 
     def objective(self, theta, X, y, sample_weight, alpha, n_threads=1):

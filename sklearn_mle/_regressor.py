@@ -78,8 +78,8 @@ class MLERegressor(RegressorMixin, BaseEstimator):
     n_iter_ : int
         Number of L-BFGS iterations.
     mle_exists_ : bool
-        False when ``alpha=0`` and a learned variance collapses to zero (the mean fits
-        some targets exactly), so the likelihood has no maximum; an
+        False when a learned variance collapses to zero (the mean fits some targets
+        exactly, and ``alpha`` cannot prevent it), so the likelihood has no maximum; an
         :class:`UnboundedLikelihoodWarning` is emitted and the parameters returned
         minimise the objective plus a ridge of ``1e-3`` in the data's Fisher metric.
     loglik_ : float
@@ -198,7 +198,9 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         theta0, start_raw = self._start(model, y, weights)
         fit_options = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
                            estimator_name="MLERegressor")
-        check_collapse = self.alpha == 0 and self.variance != "fixed"
+        # Not only at alpha=0: when the mean can fit every target exactly, the penalty
+        # on the coefficients leaves that fit reachable and sigma still collapses.
+        check_collapse = self.variance != "fixed"
         with warnings.catch_warnings(record=check_collapse) as caught:
             result = fit_linear_model(model, X, y, weights, self.alpha, theta0, start_raw,
                                       **fit_options)
@@ -215,7 +217,8 @@ class MLERegressor(RegressorMixin, BaseEstimator):
             else:
                 self.mle_exists_ = False
                 warnings.warn(
-                    variance_collapse_message("MLERegressor", self.variance, collapsed),
+                    variance_collapse_message("MLERegressor", self.variance, collapsed,
+                                              self.alpha),
                     UnboundedLikelihoodWarning, stacklevel=2)
                 fit_options["tol"] = self.tol * FALLBACK_TOL_FACTOR
                 result = fit_linear_model(

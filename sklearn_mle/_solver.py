@@ -283,7 +283,14 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, verbose=0,
         # Whiten by the Hessian here.  After a converged phase this also verifies the
         # convergence: the start preconditioner's gradient test is only as good as
         # the start Hessian is close to this one.
-        preconditioner = RefreshedPreconditioner(preconditioner.matrix(), hessian(theta))
+        with np.errstate(over="ignore", invalid="ignore"):
+            hessian_here = hessian(theta)
+        if not np.all(np.isfinite(hessian_here)):
+            # Curvature beyond the range of doubles (a collapsing variance): keep the
+            # current coordinates for the rest of the budget.
+            refreshable = False
+            continue
+        preconditioner = RefreshedPreconditioner(preconditioner.matrix(), hessian_here)
         whitened_at_iterate = True
         _, gradient = fun(theta)
         whitened_gradient = preconditioner.apply_transpose(gradient)

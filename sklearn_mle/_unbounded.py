@@ -201,19 +201,27 @@ def find_variance_collapse(X, y, weights, mean, log_scale, fit_intercept):
     return collapsed
 
 
-def variance_collapse_message(estimator_name, variance, collapsed):
+def variance_collapse_message(estimator_name, variance, collapsed, alpha):
+    """Warning text naming the collapsing variance and the remedy."""
     n_collapsed = int(collapsed.sum())
-    if variance == "constant":
+    everywhere = variance == "constant" or n_collapsed == collapsed.size
+    if everywhere:
         cause = ("the mean fits every target exactly (an exact linear fit, e.g. fewer "
                  "samples than parameters or a noiseless target), so the learned sigma "
                  "collapses to 0")
+        remedy = ("alpha > 0 does not prevent this (the exact fit stays reachable); use "
+                  "variance='fixed', or check the data for a target that is an exact "
+                  "linear function of X")
     else:
         cause = (f"the mean fits {n_collapsed} of {collapsed.size} targets exactly and "
-                 "the variance model can shrink sigma(x) to 0 on exactly those samples")
+                 "the variance model can shrink sigma(x) to 0 on exactly those samples "
+                 "(e.g. a group of one in the variance model)")
+        remedy = ("set alpha > 0, which penalises the variance coefficients" if alpha == 0
+                  else "increase alpha or remove the feature that isolates those samples")
     return (
         f"{estimator_name}(variance={variance!r}): the maximum likelihood estimate does "
-        f"not exist at alpha=0: {cause}; the density there, and the likelihood, grow "
-        "without bound. The returned parameters minimise the objective plus a small "
-        "ridge: finite, with a very small sigma on those samples. Set alpha > 0 (or use "
-        "variance='fixed') for a well-defined estimate."
+        f"not exist: {cause}; the density there, and the likelihood, grow without "
+        "bound. The returned parameters minimise the objective plus a small ridge in the "
+        f"data's Fisher metric: finite, with a very small sigma on those samples. To fix "
+        f"it, {remedy}."
     )

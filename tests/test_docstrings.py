@@ -1,0 +1,30 @@
+"""Run the Examples sections of the public docstrings (the installed package's)."""
+
+import doctest
+
+import numpy as np
+import pytest
+
+import sklearn_mle
+from sklearn_mle import _classifier, _regressor
+
+MODULES = [_classifier, _regressor]
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
+def test_docstring_examples(module):
+    np.set_printoptions(legacy=False)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+                             raise_on_error=False, verbose=False)
+    assert result.attempted > 0, f"no doctest examples found in {module.__name__}"
+    assert result.failed == 0
+
+
+def test_every_public_name_has_a_docstring_with_examples():
+    for name in sklearn_mle.__all__:
+        obj = getattr(sklearn_mle, name)
+        if isinstance(obj, str):
+            continue
+        assert obj.__doc__, name
+        if name != "UnboundedLikelihoodWarning":
+            assert "Examples" in obj.__doc__, name
