@@ -66,8 +66,9 @@ with warnings.catch_warnings():
 # length :math:`r = \|w\|`: the decision boundary stays where it is, but the sigmoid
 # gets steeper and every training sample's probability moves closer to its label. The
 # negative log-likelihood falls towards its infimum 0 and never reaches it — there is no
-# "best" length, and the length of the returned coefficients only reflects where the
-# solver stopped.
+# "best" length. The coefficients ``sklearn_mle`` returns after the warning are finite
+# and classify the training set perfectly, but their length is arbitrary (they minimise
+# the objective plus a tiny ridge term); only their direction means something.
 w, b = clf.coef_.ravel(), float(np.ravel(clf.intercept_)[0])
 direction = np.r_[w, b] / np.linalg.norm(w)
 lengths = np.logspace(-1, 2.5, 200)
@@ -106,7 +107,7 @@ norms, logliks = np.array(path).T
 
 fig, (ax_norm, ax_ll) = plt.subplots(1, 2, figsize=(11, 4))
 ax_norm.plot(alphas, norms, "o-", label="penalised fit")
-ax_norm.axhline(np.linalg.norm(w), color="C3", ls="--", label="alpha = 0 (solver stopped)")
+ax_norm.axhline(np.linalg.norm(w), color="C3", ls="--", label="alpha = 0 (returned with the warning)")
 ax_norm.set_xscale("log")
 ax_norm.set_yscale("log")
 ax_norm.set_xlabel("alpha")
