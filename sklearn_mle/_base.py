@@ -4,6 +4,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import _check_sample_weight
 
+from ._inference import covariance_from_information
 from ._solver import DENSE_PRECONDITIONER_MAX_PARAMS, make_preconditioner, minimize_lbfgs
 
 try:  # respects OMP_NUM_THREADS and threadpoolctl limits
@@ -100,3 +101,36 @@ def information_criteria(log_likelihood, n_params, n_obs):
     aic = -2.0 * log_likelihood + 2.0 * n_params
     bic = -2.0 * log_likelihood + np.log(n_obs) * n_params
     return aic, bic
+
+
+def output_covariance(model, X, y, weights, total_weight, alpha, theta, to_output):
+    """Covariance of the reported parameters and which of them are aliased.
+
+    The observed information of the total (weighted) log-likelihood is
+    ``total_weight * Hessian(objective)`` (penalty included, so with alpha > 0 it is
+    the penalised information).  ``to_output(theta)`` maps the free parameters to the
+    reported vector (a linear map: unpacking, fixed reference rows, centring).
+    """
+    threads = n_threads(X.shape[0] * model.loss.n_raw)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        hessian = model.hessian(theta, X, y, weights, alpha, threads)
+    if not np.all(np.isfinite(hessian)):
+        hessian = np.nan_to_num(hessian, nan=0.0, posinf=0.0, neginf=0.0)
+    covariance, aliased = covariance_from_information(total_weight * hessian)
+    origin = to_output(np.zeros_like(theta))
+    jacobian = np.column_stack([to_output(e) - origin for e in np.eye(theta.size)]) \
+        if theta.size else np.zeros((origin.size, 0))
+    output = np.nan_to_num(jacobian) @ np.nan_to_num(covariance) @ np.nan_to_num(jacobian).T
+    touches_aliased = (np.abs(jacobian[:, aliased]) > 0).any(axis=1)
+    output[touches_aliased, :] = np.nan
+    output[:, touches_aliased] = np.nan
+    return output, bool(aliased.any())
+
+
+def feature_labels(estimator, n_features):
+    """Feature names for tables: feature_names_in_ if known, else x0, x1, ..."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None:
+        return [str(name) for name in names]
+    return [f"x{j}" for j in range(n_features)]

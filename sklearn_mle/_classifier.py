@@ -10,8 +10,10 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import (ensure_layout, fit_linear_model, information_criteria,
-                    normalised_sample_weight, total_log_likelihood)
+from ._base import (ensure_layout, feature_labels, fit_linear_model,
+                    information_criteria, normalised_sample_weight, output_covariance,
+                    total_log_likelihood)
+from ._inference import ALIASED_NOTE, InferenceSummary, penalised_note
 from ._linear import LinearModel
 from ._loss import BernoulliLoss, CategoricalLoss
 from ._unbounded import (FALLBACK_TOL_FACTOR, SEPARATION_FALLBACK_RIDGE, UnboundedLikelihoodWarning,
@@ -53,6 +55,9 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         Start from the previous fit's coefficients when shapes allow.
     verbose : int, default=0
         Print the optimiser's progress when positive.
+    inference : bool, default=False
+        Also compute the covariance of the estimates (inverse observed information)
+        and their standard errors, for :meth:`summary`.
 
     Attributes
     ----------
@@ -75,6 +80,14 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
     aic_, bic_ : float
         Akaike and Bayesian information criteria from ``loglik_`` and the number of
         free parameters (coefficients and intercepts; BIC uses the sum of weights).
+    covariance_ : ndarray of shape (n_out, n_out)
+        With ``inference=True``: covariance of ``(coef_.ravel(), intercept_)``, the
+        inverse observed Fisher information at the estimate (penalised when alpha > 0).
+        Aliased parameters (collinear or constant columns, the reference class) are NaN.
+    coef_se_ : ndarray of the shape of ``coef_``
+        With ``inference=True``: standard errors of ``coef_``.
+    intercept_se_ : ndarray of the shape of ``intercept_``
+        With ``inference=True``: standard errors of ``intercept_``.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -113,10 +126,11 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="neither")],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
+        "inference": ["boolean"],
     }
 
     def __init__(self, *, alpha=0.0, fit_intercept=True, class_weight=None, max_iter=1000,
-                 tol=1e-7, warm_start=False, verbose=0):
+                 tol=1e-7, warm_start=False, verbose=0, inference=False):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.class_weight = class_weight
@@ -124,6 +138,7 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         self.tol = tol
         self.warm_start = warm_start
         self.verbose = verbose
+        self.inference = inference
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -231,7 +246,134 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         self.intercept_ = intercept
         self.n_iter_ = result.n_iter
         self._set_likelihood_attributes(model, X, y_encoded, sample_weight)
+        self._n_obs = float(sample_weight.sum())
+        self._n_params = model.n_params
+        for name in ("covariance_", "coef_se_", "intercept_se_"):
+            if hasattr(self, name):
+                delattr(self, name)
+        if self.inference:
+            centre = n_classes > 2 and self.alpha > 0 and self.fit_intercept
+
+            def to_output(theta):
+                out_coef, out_intercept = model.unpack(theta)
+                if centre:
+                    out_intercept = out_intercept - out_intercept.mean()
+                return np.concatenate([out_coef.ravel(), out_intercept])
+
+            covariance, aliased = output_covariance(
+                model, X, y_encoded, weights, float(fit_weight.sum()), self.alpha,
+                result.theta, to_output)
+            # Parameters fixed by the convention (reference class) have no variance.
+            fixed = np.concatenate([np.repeat(~model.coef_free, X.shape[1]),
+                                    ~model.intercept_free & (not centre)])
+            covariance[fixed, :] = np.nan
+            covariance[:, fixed] = np.nan
+            self._aliased = aliased
+            self.covariance_ = covariance
+            se = np.sqrt(np.diag(covariance))
+            self.coef_se_ = se[:coef.size].reshape(coef.shape)
+            self.intercept_se_ = se[coef.size:]
         return self
+
+    def summary(self, coverage=0.95):
+        """Table of estimates, standard errors, z, p-values and confidence intervals.
+
+        Requires a fit with ``inference=True``.
+
+        Parameters
+        ----------
+        coverage : float, default=0.95
+            Coverage of the Wald confidence intervals.
+
+        Returns
+        -------
+        summary : InferenceSummary
+            Printable table; ``.to_frame()`` gives a pandas DataFrame.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> from sklearn_mle import MLEClassifier
+        >>> X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+        >>> clf = MLEClassifier(inference=True).fit(X[["mean radius", "mean texture"]], y)
+        >>> table = clf.summary()
+        >>> table.names
+        ['mean radius', 'mean texture', 'intercept']
+        >>> bool(table.p_value[0] < 1e-10)
+        True
+        """
+        check_is_fitted(self)
+        if not hasattr(self, "covariance_"):
+            raise AttributeError(
+                "summary() needs the covariance of the estimates: fit with inference=True.")
+        features = feature_labels(self, self.coef_.shape[1])
+        if self.coef_.shape[0] == 1:
+            names = features + ["intercept"]
+        else:
+            names = [f"{_plain(label)}:{feature}" for label in self.classes_
+                     for feature in features]
+            names += [f"{_plain(label)}:intercept" for label in self.classes_]
+        estimate = np.concatenate([self.coef_.ravel(), self.intercept_])
+        std_err = np.concatenate([self.coef_se_.ravel(), self.intercept_se_])
+        notes = []
+        if self.coef_.shape[0] > 1 and self.alpha == 0:
+            notes.append(f"class {_plain(self.classes_[0])!r} is the reference: its "
+                         "parameters are 0 by convention (no standard error).")
+        if self.alpha > 0:
+            notes.append(penalised_note(self.alpha))
+        if self._aliased:
+            notes.append(ALIASED_NOTE)
+        if not self.mle_exists_:
+            notes.append("the MLE does not exist (separated classes): the estimates and "
+                         "standard errors are not meaningful.")
+        statistics = {"n": self._n_obs, "log-likelihood": self.loglik_, "AIC": self.aic_,
+                      "BIC": self.bic_, "parameters": self._n_params}
+        keep = ~(np.isnan(std_err) & (estimate == 0)) if self.alpha == 0 else slice(None)
+        names = list(np.asarray(names, dtype=object)[keep])
+        return InferenceSummary("MLEClassifier: maximum-likelihood estimates", names,
+                                estimate[keep], std_err[keep], statistics, notes,
+                                coverage=coverage)
+
+    def log_likelihood(self, X, y, sample_weight=None, per_sample=False):
+        """Log-likelihood of labelled data under the fitted model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+        y : array-like of shape (n_samples,)
+            Their labels (classes seen in fit).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the weighted mean.
+        per_sample : bool, default=False
+            Return ``log p(y_i | x_i)`` for every sample instead of the weighted mean.
+
+        Returns
+        -------
+        log_likelihood : float or ndarray of shape (n_samples,)
+            Mean log-likelihood per sample (a held-out score: higher is better), or the
+            per-sample values.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn_mle import MLEClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = MLEClassifier(alpha=0.01).fit(X, y)
+        >>> bool(clf.log_likelihood(X, y) < 0)
+        True
+        """
+        log_proba = self.predict_log_proba(X)
+        y = np.asarray(y)
+        index = np.searchsorted(self.classes_, y)
+        index = np.clip(index, 0, self.classes_.size - 1)
+        if y.shape[0] != log_proba.shape[0] or not np.all(self.classes_[index] == y):
+            raise ValueError("y must have one label per sample, all among classes_ "
+                             f"{list(self.classes_)}.")
+        values = log_proba[np.arange(y.shape[0]), index]
+        if per_sample:
+            return values
+        return float(np.average(values, weights=sample_weight))
 
     def _set_likelihood_attributes(self, model, X, y_encoded, sample_weight):
         raw = model.raw_prediction(X, self.coef_, self.intercept_)
@@ -314,3 +456,8 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         if scores.ndim == 1:
             return self.classes_[(scores > 0).astype(np.intp)]
         return self.classes_[np.argmax(scores, axis=1)]
+
+
+def _plain(label):
+    """A class label as a plain Python value (for names and messages)."""
+    return label.item() if hasattr(label, "item") else label
