@@ -8,8 +8,12 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import (ensure_layout, fit_linear_model, information_criteria,
-                    normalised_sample_weight, total_log_likelihood)
+from scipy import stats
+
+from ._base import (ensure_layout, feature_labels, fit_linear_model,
+                    information_criteria, normalised_sample_weight, output_covariance,
+                    total_log_likelihood)
+from ._inference import ALIASED_NOTE, InferenceSummary, penalised_note
 from ._linear import LinearModel
 from ._loss import GaussianFixedScaleLoss, GaussianLoss
 from ._unbounded import (FALLBACK_TOL_FACTOR, VARIANCE_COLLAPSE_FALLBACK_RIDGE,
@@ -62,6 +66,9 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         Start from the previous fit's parameters when shapes allow.
     verbose : int, default=0
         Print the optimiser's progress when positive.
+    inference : bool, default=False
+        Also compute the covariance of the estimates (inverse observed information)
+        and their standard errors, for :meth:`summary`.
 
     Attributes
     ----------
@@ -86,6 +93,19 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         Total weighted log-likelihood of the training data at the fitted parameters.
     aic_, bic_ : float
         Information criteria counting every free parameter (variance ones included).
+    covariance_ : ndarray
+        With ``inference=True``: covariance of ``(coef_, intercept_, variance
+        parameters)``, the inverse observed Fisher information at the estimate
+        (penalised when alpha > 0); the variance parameters are ``log sigma`` (constant)
+        or ``(scale_coef_, scale_intercept_)``.  Aliased parameters are NaN.
+    coef_se_, intercept_se_ : ndarray, float
+        With ``inference=True``: standard errors of ``coef_`` and ``intercept_``.
+    scale_se_ : float
+        With ``inference=True`` and variance "constant": standard error of ``scale_``
+        (delta method from that of ``log sigma``).
+    scale_coef_se_, scale_intercept_se_ : ndarray, float
+        With ``inference=True`` and variance "heteroscedastic": standard errors of the
+        ``log sigma(x)`` parameters.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -114,10 +134,11 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="neither")],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
+        "inference": ["boolean"],
     }
 
     def __init__(self, *, variance="constant", alpha=0.0, fit_intercept=True, max_iter=1000,
-                 tol=1e-7, warm_start=False, verbose=0):
+                 tol=1e-7, warm_start=False, verbose=0, inference=False):
         self.variance = variance
         self.alpha = alpha
         self.fit_intercept = fit_intercept
@@ -125,6 +146,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         self.tol = tol
         self.warm_start = warm_start
         self.verbose = verbose
+        self.inference = inference
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -243,7 +265,197 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         self.loglik_ = total_log_likelihood(model.loss, y, raw, sample_weight)
         self.aic_, self.bic_ = information_criteria(
             self.loglik_, model.n_params, sample_weight.sum())
+        self._n_obs = float(sample_weight.sum())
+        self._n_params = model.n_params
+        for name in ("covariance_", "coef_se_", "intercept_se_", "scale_se_",
+                     "scale_coef_se_", "scale_intercept_se_"):
+            if hasattr(self, name):
+                delattr(self, name)
+        if self.inference:
+            self._set_inference(model, X, y, weights, sample_weight.sum(), result.theta)
         return self
+
+    def _set_inference(self, model, X, y, weights, total_weight, theta):
+        d = X.shape[1]
+
+        def to_output(t):
+            coef, intercept = model.unpack(t)
+            parts = [coef[0], intercept[:1] if self.fit_intercept else []]
+            if self.variance == "constant":
+                parts.append(intercept[1:])
+            elif self.variance == "heteroscedastic":
+                parts += [coef[1], intercept[1:]]
+            return np.concatenate(parts)
+
+        covariance, self._aliased = output_covariance(
+            model, X, y, weights, total_weight, self.alpha, theta, to_output)
+        self.covariance_ = covariance
+        se = np.sqrt(np.diag(covariance))
+        self.coef_se_ = se[:d]
+        position = d
+        if self.fit_intercept:
+            self.intercept_se_ = float(se[position])
+            position += 1
+        else:
+            self.intercept_se_ = np.nan
+        if self.variance == "constant":
+            self.scale_se_ = float(self.scale_ * se[position])
+        elif self.variance == "heteroscedastic":
+            self.scale_coef_se_ = se[position:position + d]
+            self.scale_intercept_se_ = float(se[position + d])
+
+    def summary(self, coverage=0.95):
+        """Table of estimates, standard errors, z, p-values and confidence intervals.
+
+        Requires a fit with ``inference=True``.  Variance parameters are reported on
+        the ``log sigma`` scale, where the Wald approximation is better.
+
+        Parameters
+        ----------
+        coverage : float, default=0.95
+            Coverage of the Wald confidence intervals.
+
+        Returns
+        -------
+        summary : InferenceSummary
+            Printable table; ``.to_frame()`` gives a pandas DataFrame.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_diabetes
+        >>> from sklearn_mle import MLERegressor
+        >>> X, y = load_diabetes(return_X_y=True, as_frame=True)
+        >>> reg = MLERegressor(inference=True).fit(X[["bmi", "bp"]], y)
+        >>> reg.summary().names
+        ['bmi', 'bp', 'intercept', 'log_scale']
+        """
+        check_is_fitted(self)
+        if not hasattr(self, "covariance_"):
+            raise AttributeError(
+                "summary() needs the covariance of the estimates: fit with inference=True.")
+        features = feature_labels(self, self.coef_.size)
+        names = list(features) + (["intercept"] if self.fit_intercept else [])
+        estimate = [self.coef_] + ([[self.intercept_]] if self.fit_intercept else [])
+        if self.variance == "constant":
+            names.append("log_scale")
+            estimate.append([np.log(self.scale_)])
+        elif self.variance == "heteroscedastic":
+            names += [f"log_scale:{name}" for name in features] + ["log_scale:intercept"]
+            estimate += [self.scale_coef_, [self.scale_intercept_]]
+        estimate = np.concatenate(estimate)
+        std_err = np.sqrt(np.diag(self.covariance_))
+        notes = []
+        if self.alpha > 0:
+            notes.append(penalised_note(self.alpha))
+        if self._aliased:
+            notes.append(ALIASED_NOTE)
+        if not self.mle_exists_:
+            notes.append("the MLE does not exist (a collapsing variance): the estimates "
+                         "and standard errors are not meaningful.")
+        statistics = {"n": self._n_obs, "log-likelihood": self.loglik_, "AIC": self.aic_,
+                      "BIC": self.bic_, "parameters": self._n_params}
+        title = f"MLERegressor(variance={self.variance!r}): maximum-likelihood estimates"
+        return InferenceSummary(title, names, estimate, std_err, statistics, notes,
+                                coverage=coverage)
+
+    def predict_dist(self, X):
+        """Predictive distribution of y given each row of X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        distribution : scipy.stats.norm (frozen)
+            Normal distributions with ``loc`` the predicted means and ``scale`` the
+            predicted standard deviations, vectorised over samples.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_mle import MLERegressor
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(200, 1))
+        >>> y = 2 * X[:, 0] + rng.normal(size=200)
+        >>> dist = MLERegressor().fit(X, y).predict_dist(X[:3])
+        >>> dist.cdf(dist.mean()).tolist()
+        [0.5, 0.5, 0.5]
+        """
+        mean, std = self.predict(X, return_std=True)
+        return stats.norm(loc=mean, scale=std)
+
+    def predict_interval(self, X, coverage=0.9):
+        """Central predictive interval for y at each row of X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+        coverage : float, default=0.9
+            Probability mass of the interval, in (0, 1).
+
+        Returns
+        -------
+        interval : ndarray of shape (n_samples, 2)
+            Lower and upper bounds.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_mle import MLERegressor
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(2000, 1))
+        >>> y = X[:, 0] + np.exp(0.5 * X[:, 0]) * rng.normal(size=2000)
+        >>> reg = MLERegressor(variance="heteroscedastic").fit(X, y)
+        >>> low, high = reg.predict_interval(X, coverage=0.9).T
+        >>> round(float(np.mean((low <= y) & (y <= high))), 2)
+        0.9
+        """
+        if not (isinstance(coverage, (int, float, np.floating)) and 0 < coverage < 1):
+            raise ValueError(f"coverage must be a probability in (0, 1), got {coverage!r}.")
+        low, high = self.predict_dist(X).interval(coverage)
+        return np.column_stack([low, high])
+
+    def log_likelihood(self, X, y, sample_weight=None, per_sample=False):
+        """Gaussian log-density of observed targets under the fitted model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+        y : array-like of shape (n_samples,)
+            Observed targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the weighted mean.
+        per_sample : bool, default=False
+            Return ``log p(y_i | x_i)`` for every sample instead of the weighted mean.
+
+        Returns
+        -------
+        log_likelihood : float or ndarray of shape (n_samples,)
+            Mean log-likelihood per sample (a held-out score: higher is better), or the
+            per-sample values.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_mle import MLERegressor
+        >>> X = np.arange(10.0)[:, None]
+        >>> y = X[:, 0] + np.tile([-1.0, 1.0], 5)
+        >>> reg = MLERegressor().fit(X, y)
+        >>> bool(np.isclose(reg.log_likelihood(X, y) * 10, reg.loglik_))
+        True
+        """
+        mean, std = self.predict(X, return_std=True)
+        y = np.asarray(y, dtype=np.float64)
+        if y.shape != mean.shape:
+            raise ValueError(f"y must have shape {mean.shape}, got {y.shape}.")
+        values = stats.norm.logpdf(y, loc=mean, scale=std)
+        if per_sample:
+            return values
+        return float(np.average(values, weights=sample_weight))
 
     def predict(self, X, return_std=False):
         """Predicted mean, and optionally the predicted standard deviation.
