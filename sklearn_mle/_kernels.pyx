@@ -68,11 +68,13 @@ def bernoulli_loss_gradient(
 ):
     """Weighted Bernoulli NLL and its derivative with respect to the logit, per sample."""
     cdef Py_ssize_t i, n = y.shape[0]
-    cdef double g, w
+    cdef double w
+    # Per-sample results go straight into the outputs through pointers: a local
+    # written only through a pointer would be shared between prange threads.
     for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
         w = sample_weight[i]
-        loss_out[i] = w * _bernoulli_loss_grad(y[i], raw_prediction[i], &g)
-        gradient_out[i] = w * g
+        loss_out[i] = w * _bernoulli_loss_grad(y[i], raw_prediction[i], &gradient_out[i])
+        gradient_out[i] = w * gradient_out[i]
 
 
 def bernoulli_hessian(
@@ -115,8 +117,8 @@ def log_sigmoid(const floating[::1] raw_prediction, double[::1] out, int n_threa
 # ----------------------------------------------------------------------------------
 # Categorical with softmax link:  NLL(y, z) = logsumexp(z) - z_y
 # ----------------------------------------------------------------------------------
-cdef inline double _log_sum_exp(const floating[:, ::1] z, Py_ssize_t i, Py_ssize_t K,
-                                double *max_out) noexcept nogil:
+cdef inline double _log_sum_exp(const floating[:, ::1] z, Py_ssize_t i,
+                                Py_ssize_t K) noexcept nogil:
     cdef Py_ssize_t k
     cdef double m = z[i, 0], s = 0.0
     for k in range(1, K):
@@ -124,7 +126,6 @@ cdef inline double _log_sum_exp(const floating[:, ::1] z, Py_ssize_t i, Py_ssize
             m = z[i, k]
     for k in range(K):
         s = s + exp(z[i, k] - m)
-    max_out[0] = m
     return m + log(s)
 
 
@@ -142,11 +143,11 @@ def categorical_loss_gradient(
     """
     cdef Py_ssize_t i, k, n = raw_prediction.shape[0], K = raw_prediction.shape[1]
     cdef Py_ssize_t label
-    cdef double lse, m, w, others
+    cdef double lse, w, others
     for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
         w = sample_weight[i]
         label = <Py_ssize_t> y[i]
-        lse = _log_sum_exp(raw_prediction, i, K, &m)
+        lse = _log_sum_exp(raw_prediction, i, K)
         loss_out[i] = w * (lse - raw_prediction[i, label])
         others = 0.0
         for k in range(K):
@@ -161,9 +162,9 @@ def categorical_log_proba(const floating[:, ::1] raw_prediction, double[:, ::1] 
                           int n_threads=1):
     """log softmax(z) = z - logsumexp(z), row by row."""
     cdef Py_ssize_t i, k, n = raw_prediction.shape[0], K = raw_prediction.shape[1]
-    cdef double lse, m
+    cdef double lse
     for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
-        lse = _log_sum_exp(raw_prediction, i, K, &m)
+        lse = _log_sum_exp(raw_prediction, i, K)
         for k in range(K):
             out[i, k] = raw_prediction[i, k] - lse
 
@@ -176,10 +177,10 @@ def categorical_hessian(
 ):
     """Weighted Hessian diag(p) - p p^T of the softmax cross-entropy, per sample."""
     cdef Py_ssize_t i, j, k, n = raw_prediction.shape[0], K = raw_prediction.shape[1]
-    cdef double lse, m, w, pj, pk, others
+    cdef double lse, w, pj, pk, others
     for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
         w = sample_weight[i]
-        lse = _log_sum_exp(raw_prediction, i, K, &m)
+        lse = _log_sum_exp(raw_prediction, i, K)
         for j in range(K):
             pj = exp(raw_prediction[i, j] - lse)
             others = 0.0
@@ -251,13 +252,14 @@ def gaussian_loss_gradient(
     A shared (homoscedastic) sigma is the same kernel with a constant second column.
     """
     cdef Py_ssize_t i, n = y.shape[0]
-    cdef double gm, gs, w
+    cdef double w
     for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
         w = sample_weight[i]
         loss_out[i] = w * _gaussian_loss_grad(
-            y[i], raw_prediction[i, 0], raw_prediction[i, 1], &gm, &gs)
-        gradient_out[i, 0] = w * gm
-        gradient_out[i, 1] = w * gs
+            y[i], raw_prediction[i, 0], raw_prediction[i, 1],
+            &gradient_out[i, 0], &gradient_out[i, 1])
+        gradient_out[i, 0] = w * gradient_out[i, 0]
+        gradient_out[i, 1] = w * gradient_out[i, 1]
 
 
 def gaussian_hessian(
