@@ -68,17 +68,27 @@ def _cpu_busy_seconds():
         return None
 
 
+_WAIT_STATE = {"timed_out": 0}
+
+
 def wait_idle(max_wait, threshold=0.3, probe=0.5):
     """Wait (at most max_wait s) until other processes use < threshold cores.
 
-    Returns the busy cores measured in the last probe."""
+    After two waits in a row that timed out (machine persistently busy), later
+    waits are cut to 3 s.  Returns the busy cores measured in the last probe."""
+    if _WAIT_STATE["timed_out"] >= 2:
+        max_wait = min(max_wait, 3.0)
     t_end = time.time() + max_wait
     while True:
         b0 = _cpu_busy_seconds()
         time.sleep(probe)
         b1 = _cpu_busy_seconds()
         busy = None if b0 is None else (b1 - b0) / probe
-        if busy is None or busy < threshold or time.time() >= t_end:
+        if busy is None or busy < threshold:
+            _WAIT_STATE["timed_out"] = 0
+            return busy
+        if time.time() >= t_end:
+            _WAIT_STATE["timed_out"] += 1
             return busy
         time.sleep(1.0)
 
