@@ -102,6 +102,13 @@ print("ratio of OLS to MLE standard errors: %.4f = sqrt(n / (n - p)) = %.4f"
       % (np.mean(ols.bse.values / reg_se), np.sqrt(n / (n - Xs.shape[1] - 1))))
 
 # %%
+# The AICs differ by exactly 2 (one parameter): ``sklearn_mle`` counts the noise level
+# :math:`\sigma` — the ``log_scale`` row of its table — as a parameter, as it is one of
+# the likelihood; statsmodels' OLS counts only the coefficients.
+print("AIC: sklearn_mle %.4f, statsmodels %.4f, difference %.4f"
+      % (reg.aic_, ols.aic, reg.aic_ - ols.aic))
+
+# %%
 fig, ax = plt.subplots(figsize=(7, 3.8))
 plot_intervals(ax, ["intercept", *Xs.columns], reg_est, reg_se,
                ols.params.values, ols_se_mle_scale,
