@@ -9,6 +9,7 @@ The example gallery (``../examples``) is executed during the build.
 """
 
 import os
+import re
 import shutil
 import sys
 import warnings
@@ -227,5 +228,25 @@ def _skip_sklearn_plumbing(app, what, name, obj, skip, options):
     return skip
 
 
+_SHAPE = re.compile(r"shape \(([^()]*)\)")
+_TRAILING_UNDERSCORE_NAME = re.compile(r"(?<![`\w])([A-Za-z]\w*_)(?![`\w])")
+
+
+def _quote_shape_names(app, what, name, obj, options, lines):
+    """Quote attribute names in ``shape (n_features_in_,)``.
+
+    In reST a word ending in ``_`` is a hyperlink reference, so a docstring saying
+    ``ndarray of shape (n_features_in_,)`` fails the ``-W`` build. scikit-learn writes
+    ``(`n_features_in_`,)``; this does the same for docstrings that do not.
+    """
+    for i, line in enumerate(lines):
+        lines[i] = _SHAPE.sub(
+            lambda m: "shape (" + _TRAILING_UNDERSCORE_NAME.sub(r"`\1`", m.group(1)) + ")",
+            line,
+        )
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_sklearn_plumbing)
+    # before numpydoc (priority 500) turns the docstring into reST
+    app.connect("autodoc-process-docstring", _quote_shape_names, priority=100)
