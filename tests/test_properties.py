@@ -291,7 +291,9 @@ def test_regressor_integer_weights_equal_repeated_rows(data, alpha, variance, se
         np.repeat(X, counts, axis=0), np.repeat(y, counts))
     np.testing.assert_allclose(regressor_outputs(a, X), regressor_outputs(b, X),
                                rtol=1e-6, atol=1e-7 * np.std(y))
-    assert a.loglik_ == pytest.approx(b.loglik_, rel=1e-8, abs=1e-8)
+    # at alpha > 0 the log-likelihood is not stationary at the fit, so it inherits the
+    # parameters' solver error to first order
+    assert a.loglik_ == pytest.approx(b.loglik_, rel=1e-6, abs=1e-8)
 
 
 @given(data=classification_data(), alpha=ALPHAS, factor=st.sampled_from([1e-3, 0.5, 7.0, 1e4]),
@@ -369,14 +371,17 @@ def test_shifting_and_scaling_y_transforms_mean_and_sigma(data, variance, shift,
     mean_a, std_a = a.predict(X, return_std=True)
     mean_b, std_b = b.predict(X, return_std=True)
     spread = abs(scale) * np.std(y)
+    # the shifted targets themselves are rounded to ~eps * |shift|: relative to their
+    # spread that is an error the fit cannot undo
+    rounding = 1e-14 * abs(shift) / spread
     np.testing.assert_allclose(mean_b, scale * mean_a + shift, rtol=1e-7,
-                               atol=1e-6 * spread)
-    np.testing.assert_allclose(b.coef_, scale * a.coef_, rtol=1e-6,
-                               atol=1e-6 * abs(scale) * np.abs(a.coef_).max())
+                               atol=(1e-6 + rounding) * spread)
+    np.testing.assert_allclose(b.coef_, scale * a.coef_, rtol=1e-6 + rounding,
+                               atol=(1e-6 + rounding) * abs(scale) * np.abs(a.coef_).max())
     if variance == "fixed":
         np.testing.assert_array_equal(std_b, 1.0)
     else:
-        np.testing.assert_allclose(std_b, abs(scale) * std_a, rtol=1e-6)
+        np.testing.assert_allclose(std_b, abs(scale) * std_a, rtol=1e-6 + 10 * rounding)
     if variance == "heteroscedastic":
         np.testing.assert_allclose(b.scale_coef_, a.scale_coef_, rtol=1e-5,
                                    atol=1e-6 * max(1.0, np.abs(a.scale_coef_).max()))
