@@ -18,12 +18,17 @@ from pathlib import Path
 DOCS_DIR = Path(__file__).resolve().parent
 REPO_DIR = DOCS_DIR.parent
 
-# Prefer the installed package (``pip install .``); fall back to the source tree.
+# Use the installed package (``pip install .``), not the source tree: ``python -m sphinx``
+# run from the repository root puts the root on sys.path, and the source tree of a
+# non-editable install has no compiled kernels. The examples, executed in this process,
+# then import the same installed package. (An editable install works either way.)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO_DIR]
 try:
     import sklearn_mle
-except ImportError:  # pragma: no cover - only when the package is not installed
-    sys.path.insert(0, str(REPO_DIR))
-    import sklearn_mle
+except ImportError as exc:  # pragma: no cover - only when the package is not installed
+    raise ImportError(
+        "the docs document the installed sklearn_mle: run `pip install .` first"
+    ) from exc
 
 sys.path.insert(0, str(DOCS_DIR))  # for gallery_order
 
