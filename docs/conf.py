@@ -22,13 +22,19 @@ REPO_DIR = DOCS_DIR.parent
 # run from the repository root puts the root on sys.path, and the source tree of a
 # non-editable install has no compiled kernels. The examples, executed in this process,
 # then import the same installed package. (An editable install works either way.)
+_full_path = list(sys.path)
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO_DIR]
 try:
     import sklearn_mle
-except ImportError as exc:  # pragma: no cover - only when the package is not installed
-    raise ImportError(
-        "the docs document the installed sklearn_mle: run `pip install .` first"
-    ) from exc
+except ImportError:
+    # e.g. a path-based editable install (`pip install -e .` in compat mode)
+    sys.path[:] = _full_path
+    try:
+        import sklearn_mle
+    except ImportError as exc:
+        raise ImportError(
+            "the docs document the installed sklearn_mle: run `pip install .` first"
+        ) from exc
 
 sys.path.insert(0, str(DOCS_DIR))  # for gallery_order
 
