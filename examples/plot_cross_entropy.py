@@ -17,9 +17,7 @@ distribution — what scikit-learn calls :func:`sklearn.metrics.log_loss`.
 data in ``loglik_``. This example checks, on two data sets that ship with scikit-learn,
 that
 
-.. math::
-
-   \\texttt{loglik\\_} = -\\,n \\cdot \\texttt{log\\_loss}(y, \\texttt{predict\\_proba}(X)),
+``loglik_ == -n * log_loss(y, predict_proba(X))``
 
 for every amount of regularisation, with two classes (sigmoid) and with three (softmax).
 """
