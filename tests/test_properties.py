@@ -275,7 +275,8 @@ def test_classifier_integer_weights_equal_repeated_rows(data, alpha, seed):
     b = MLEClassifier(alpha=alpha, tol=TOL).fit(np.repeat(X, counts, axis=0),
                                                 np.repeat(y, counts))
     np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), rtol=0, atol=1e-7)
-    assert a.loglik_ == pytest.approx(b.loglik_, rel=1e-9, abs=1e-9)
+    # alpha > 0: the log-likelihood inherits the solver error to first order
+    assert a.loglik_ == pytest.approx(b.loglik_, rel=1e-6, abs=1e-8)
 
 
 @given(data=regression_data(), alpha=ALPHAS, variance=VARIANCES,
@@ -306,7 +307,7 @@ def test_scaling_all_weights_changes_no_classifier(data, alpha, factor, seed):
     np.testing.assert_allclose(b.coef_, a.coef_, rtol=1e-6,
                                atol=1e-8 * max(1.0, np.abs(a.coef_).max()))
     np.testing.assert_allclose(b.predict_proba(X), a.predict_proba(X), rtol=0, atol=1e-8)
-    assert b.loglik_ == pytest.approx(factor * a.loglik_, rel=1e-9)
+    assert b.loglik_ == pytest.approx(factor * a.loglik_, rel=1e-6)
 
 
 @given(data=regression_data(), alpha=ALPHAS, variance=VARIANCES,
