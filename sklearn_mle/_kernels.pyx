@@ -288,3 +288,113 @@ def gaussian_hessian(
         hessian_out[i, 0, 0] = w * inv_var
         hessian_out[i, 1, 0] = hessian_out[i, 0, 1]
         hessian_out[i, 1, 1] = w * two_q2
+
+
+# ----------------------------------------------------------------------------------
+# One pass over dense row-major X: raw predictions, per-sample loss and gradient, and
+# the gradient with respect to the coefficients, in a single sweep.
+# ----------------------------------------------------------------------------------
+FAMILY_BERNOULLI = 0
+FAMILY_CATEGORICAL = 1
+FAMILY_GAUSSIAN_FIXED = 2
+FAMILY_GAUSSIAN = 3
+
+#: Rows per accumulation block.  The partial coefficient gradients of each block are
+#: summed in block order afterwards, so the result does not depend on the number of
+#: threads.
+cdef Py_ssize_t BLOCK_ROWS = 2048
+FUSED_BLOCK_ROWS = BLOCK_ROWS
+
+
+cdef inline double _row_loss_gradient(int family, double y, double *row, Py_ssize_t m,
+                                      double w) noexcept nogil:
+    """Overwrite the raw predictions in ``row`` by w * dNLL/draw; return w * NLL."""
+    cdef double loss, lse, mx, s, others, g0, g1
+    cdef Py_ssize_t k, label
+    if family == 0:
+        loss = _bernoulli_loss_grad(y, row[0], &row[0])
+        row[0] = w * row[0]
+        return w * loss
+    if family == 1:
+        label = <Py_ssize_t> y
+        mx = row[0]
+        for k in range(1, m):
+            if row[k] > mx:
+                mx = row[k]
+        s = 0.0
+        for k in range(m):
+            s = s + exp(row[k] - mx)
+        lse = mx + log(s)
+        loss = lse - row[label]
+        others = 0.0
+        for k in range(m):
+            row[k] = exp(row[k] - lse)
+            if k != label:
+                others = others + row[k]
+        row[label] = -others
+        for k in range(m):
+            row[k] = w * row[k]
+        return w * loss
+    if family == 2:
+        g0 = y - row[0]
+        row[0] = -w * g0
+        return w * (_half_square_capped(g0) + HALF_LOG_2PI)
+    loss = _gaussian_loss_grad(y, row[0], row[1], &g0, &g1)
+    row[0] = w * g0
+    row[1] = w * g1
+    return w * loss
+
+
+def fused_loss_gradient(
+    const floating[:, ::1] X,
+    const double[::1] y,
+    const double[::1] sample_weight,
+    const double[:, ::1] coef,
+    const double[::1] intercept,
+    const Py_ssize_t[::1] coef_rows,
+    int family,
+    double[::1] loss_out,
+    double[:, ::1] gradient_out,
+    double[:, :, ::1] block_coef_gradient,
+    int n_threads=1,
+):
+    """One sweep over row-major X for a linear model with ``m = coef.shape[0]`` outputs.
+
+    For each sample: ``raw = X[i] @ coef[j] + intercept[j]`` for the rows ``j`` in
+    ``coef_rows`` (``intercept[j]`` alone for the others), accumulated in double even
+    for float32 X; then the weighted NLL into ``loss_out[i]`` and its gradient with
+    respect to the raw predictions into ``gradient_out[i]``; and the contribution
+    ``gradient_out[i, j] * X[i]`` to ``block_coef_gradient[block, r]`` for the r-th
+    entry of ``coef_rows``, one block per ``FUSED_BLOCK_ROWS`` rows.  Sum the blocks
+    (axis 0) for the gradient with respect to the free coefficient rows.
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], m = coef.shape[0]
+    cdef Py_ssize_t n_free = coef_rows.shape[0]
+    cdef Py_ssize_t n_blocks = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
+    cdef Py_ssize_t b, i, j, r, k, start, stop
+    cdef double acc, g
+    for b in prange(n_blocks, nogil=True, schedule="static", num_threads=n_threads):
+        start = b * BLOCK_ROWS
+        stop = start + BLOCK_ROWS
+        if stop > n:
+            stop = n
+        for r in range(n_free):
+            for k in range(d):
+                block_coef_gradient[b, r, k] = 0.0
+        for i in range(start, stop):
+            for j in range(m):
+                gradient_out[i, j] = intercept[j]
+            for r in range(n_free):
+                j = coef_rows[r]
+                acc = 0.0
+                for k in range(d):
+                    acc = acc + <double> X[i, k] * coef[j, k]
+                gradient_out[i, j] = gradient_out[i, j] + acc
+            loss_out[i] = _row_loss_gradient(family, y[i], &gradient_out[i, 0], m,
+                                             sample_weight[i])
+            for r in range(n_free):
+                g = gradient_out[i, coef_rows[r]]
+                if g != 0.0:
+                    for k in range(d):
+                        block_coef_gradient[b, r, k] = (
+                            block_coef_gradient[b, r, k] + g * <double> X[i, k])

@@ -25,6 +25,10 @@ Parameter vector layout: the free rows of ``W`` in row order, each of length
 import numpy as np
 import scipy.sparse as sp
 
+from . import _kernels
+
+#: Widest float64 X evaluated by the fused one-pass loop rather than BLAS.
+_FUSED_MAX_FLOAT64_COLUMNS = 128
 #: Rows processed at a time when forming Gram matrices, so no copy of X is made.
 _CHUNK_ROWS = 4096
 
@@ -102,20 +106,59 @@ class LinearModel:
         gradient = np.empty_like(theta)
         n_coef = self.coef_rows.size * self.n_features
         with np.errstate(over="ignore", invalid="ignore"):
-            raw = self.raw_prediction(X, coef, intercept)
-            loss, grad_raw = self.loss.loss_gradient(y, raw, sample_weight, n_threads)
+            if self.uses_fused_pass(X):
+                loss, grad_raw, grad_coef = self._fused_pass(X, y, sample_weight, coef,
+                                                             intercept, n_threads)
+            else:
+                raw = self.raw_prediction(X, coef, intercept)
+                loss, grad_raw = self.loss.loss_gradient(y, raw, sample_weight, n_threads)
+                grad_coef = (_xt_dot(X, grad_raw[:, self.coef_rows]).T
+                             if self.coef_rows.size else None)
             objective = loss.sum()
             if self.coef_rows.size:
                 free = coef[self.coef_rows]
                 objective += 0.5 * alpha * np.dot(free.ravel(), free.ravel())
-                grad_coef = _xt_dot(X, grad_raw[:, self.coef_rows]).T + alpha * free
-                gradient[:n_coef] = grad_coef.ravel()
+                gradient[:n_coef] = (grad_coef + alpha * free).ravel()
             gradient[n_coef:] = grad_raw[:, self.intercept_rows].sum(axis=0)
         if not (np.isfinite(objective) and np.all(np.isfinite(gradient))):
             # Beyond the range of doubles (a step far too long): report an infinite
             # objective so that the line search backs off.
             return np.inf, np.zeros_like(theta)
         return objective, gradient
+
+    #: Use the fused one-pass Cython loop for dense row-major X ("auto"), always
+    #: where possible (True) or never (False, BLAS products).
+    fused = "auto"
+
+    def uses_fused_pass(self, X):
+        """Whether an evaluation on X takes the fused one-pass path.
+
+        Row-major dense X, float32 or float64: one sweep reads X once and accumulates
+        in double.  Measured on 2 cores (100000 x 50 binary, 50000 x 60 with 5
+        classes, 100000 x 300 binary): the fused pass takes 0.6x resp. 0.5x the time of
+        the two BLAS products, but 1.2x for 300 columns, where BLAS's blocked
+        kernels win; so float64 X with more than 128 columns uses BLAS.  float32 X
+        always takes the fused path (no float64 copy of X).
+        """
+        if self.fused is False or self.loss.family is None or sp.issparse(X):
+            return False
+        if not (X.flags.c_contiguous and X.dtype in (np.float32, np.float64)):
+            return False
+        if self.fused is True or X.dtype == np.float32:
+            return True
+        return X.shape[1] <= _FUSED_MAX_FLOAT64_COLUMNS
+
+    def _fused_pass(self, X, y, sample_weight, coef, intercept, n_threads):
+        n, d = X.shape
+        n_blocks = -(-n // _kernels.FUSED_BLOCK_ROWS)
+        loss = np.empty(n)
+        grad_raw = np.empty((n, self.loss.n_raw))
+        blocks = np.empty((n_blocks, self.coef_rows.size, d))
+        _kernels.fused_loss_gradient(
+            X, y, sample_weight, np.ascontiguousarray(coef), intercept,
+            self.coef_rows.astype(np.intp), self.loss.family, loss, grad_raw, blocks,
+            n_threads)
+        return loss, grad_raw, blocks.sum(axis=0)
 
     def objective(self, theta, X, y, sample_weight, alpha, n_threads=1):
         """Objective value only."""

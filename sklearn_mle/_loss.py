@@ -33,6 +33,8 @@ class BaseLoss:
     """
 
     n_raw = 1
+    #: Family code of the fused one-pass kernel (``_kernels.FAMILY_*``), or None.
+    family = None
 
     def loss_gradient(self, y, raw_prediction, sample_weight, n_threads=1):
         """Per-sample weighted NLL (n,) and gradient wrt raw predictions (n, n_raw)."""
@@ -70,6 +72,8 @@ class BernoulliLoss(BaseLoss):
 
     Targets are 0/1 floats.
     """
+
+    family = _kernels.FAMILY_BERNOULLI
 
     n_raw = 1
 
@@ -127,6 +131,8 @@ class CategoricalLoss(BaseLoss):
     Targets are class indices 0 .. K-1 stored as floats.
     """
 
+    family = _kernels.FAMILY_CATEGORICAL
+
     def __init__(self, n_classes):
         self.n_classes = n_classes
         self.n_raw = n_classes
@@ -176,6 +182,8 @@ class CategoricalLoss(BaseLoss):
 class GaussianFixedScaleLoss(BaseLoss):
     """Gaussian distribution with unit variance; the raw prediction is the mean."""
 
+    family = _kernels.FAMILY_GAUSSIAN_FIXED
+
     n_raw = 1
 
     def loss_gradient(self, y, raw_prediction, sample_weight, n_threads=1):
@@ -204,6 +212,8 @@ class GaussianLoss(BaseLoss):
     Raw-prediction columns are ``(mean, log sigma)``; a shared sigma is the special
     case of a constant second column.
     """
+
+    family = _kernels.FAMILY_GAUSSIAN
 
     n_raw = 2
 

@@ -122,3 +122,25 @@ def test_sparse_and_float32_objective_agree_with_dense(name):
     value64, grad64 = model.objective_gradient(theta, X32.astype(np.float64), y, w, 0.1)
     np.testing.assert_allclose(value, value64, rtol=1e-12)
     np.testing.assert_allclose(grad, grad64, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_one_pass_matches_blas_path(name, dtype):
+    rng = np.random.default_rng(13)
+    model, X, y = make_problem(name, rng, n=5000, d=6)
+    X = np.ascontiguousarray(X, dtype=dtype)
+    w = rng.uniform(size=y.size)
+    w /= w.sum()
+    theta = rng.normal(size=model.n_params) * 0.05
+    model.fused = False
+    reference = model.objective_gradient(theta, X.astype(np.float64), y, w, 0.1)
+    model.fused = True
+    assert model.uses_fused_pass(X)
+    one_thread = model.objective_gradient(theta, X, y, w, 0.1, n_threads=1)
+    two_threads = model.objective_gradient(theta, X, y, w, 0.1, n_threads=2)
+    np.testing.assert_allclose(one_thread[0], reference[0], rtol=1e-12)
+    np.testing.assert_allclose(one_thread[1], reference[1], rtol=1e-9, atol=1e-12)
+    # fixed-order block reduction: identical for any number of threads
+    assert one_thread[0] == two_threads[0]
+    np.testing.assert_array_equal(one_thread[1], two_threads[1])
