@@ -40,15 +40,18 @@ def normalised_sample_weight(sample_weight, X):
 
     Raises a ValueError naming the problem when the weights are all zero.
     """
+    if sample_weight is not None:
+        weights = np.asarray(sample_weight)
+        if weights.ndim == 1 and weights.size and np.all(weights == 0):
+            raise ValueError("sample_weight contains only zeros: at least one sample "
+                             "must have a non-zero (positive) weight.")
     sample_weight = _check_sample_weight(
         sample_weight, X, dtype=np.float64, ensure_non_negative=True
     )
-    total = sample_weight.sum()
-    if not total > 0:
-        raise ValueError(
-            "sample_weight sums to zero: at least one sample must have a positive weight."
-        )
-    return sample_weight, np.ascontiguousarray(sample_weight / total)
+    # Normalise by the largest weight first so that the sum cannot overflow.
+    largest = sample_weight.max()
+    relative = sample_weight / largest
+    return sample_weight, np.ascontiguousarray(relative / relative.sum())
 
 
 def fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter,
@@ -84,8 +87,12 @@ def fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max
         def hessian(theta):
             return (model.hessian(theta, X, y, weights, alpha, threads, expected=True)
                     + fallback_ridge * metric)
-    return minimize_lbfgs(fun, theta0, precond, tol=tol, max_iter=max_iter,
-                          verbose=verbose, estimator_name=estimator_name, hessian=hessian)
+    # Trial steps far outside the data's range overflow; the objective reports them as
+    # infinite and the line search backs off, so the floating-point warnings are noise.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return minimize_lbfgs(fun, theta0, precond, tol=tol, max_iter=max_iter,
+                              verbose=verbose, estimator_name=estimator_name,
+                              hessian=hessian)
 
 
 def total_log_likelihood(loss, y, raw_prediction, sample_weight):
@@ -93,7 +100,14 @@ def total_log_likelihood(loss, y, raw_prediction, sample_weight):
     y = np.ascontiguousarray(y, dtype=np.float64)
     per_sample, _ = loss.loss_gradient(y, raw_prediction, sample_weight,
                                         n_threads(raw_prediction.size))
-    return -float(per_sample.sum())
+    with np.errstate(over="ignore"):  # a total beyond the doubles is -inf, honestly
+        return -float(per_sample.sum())
+
+
+def total_weight(sample_weight):
+    """Sum of the sample weights (inf, without a warning, if it exceeds the doubles)."""
+    with np.errstate(over="ignore"):
+        return float(np.sum(sample_weight))
 
 
 def information_criteria(log_likelihood, n_params, n_obs):

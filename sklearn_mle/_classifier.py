@@ -10,7 +10,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import (ensure_layout, feature_labels, fit_linear_model,
+from ._base import (ensure_layout, total_weight, feature_labels, fit_linear_model,
                     information_criteria, normalised_sample_weight, output_covariance,
                     total_log_likelihood)
 from ._inference import ALIASED_NOTE, InferenceSummary, penalised_note
@@ -246,7 +246,7 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         self.intercept_ = intercept
         self.n_iter_ = result.n_iter
         self._set_likelihood_attributes(model, X, y_encoded, sample_weight)
-        self._n_obs = float(sample_weight.sum())
+        self._n_obs = float(total_weight(sample_weight))
         self._n_params = model.n_params
         for name in ("covariance_", "coef_se_", "intercept_se_"):
             if hasattr(self, name):
@@ -261,7 +261,7 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
                 return np.concatenate([out_coef.ravel(), out_intercept])
 
             covariance, aliased = output_covariance(
-                model, X, y_encoded, weights, float(fit_weight.sum()), self.alpha,
+                model, X, y_encoded, weights, total_weight(fit_weight), self.alpha,
                 result.theta, to_output)
             # Parameters fixed by the convention (reference class) have no variance.
             fixed = np.concatenate([np.repeat(~model.coef_free, X.shape[1]),
@@ -379,7 +379,7 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         raw = model.raw_prediction(X, self.coef_, self.intercept_)
         self.loglik_ = total_log_likelihood(model.loss, y_encoded, raw, sample_weight)
         self.aic_, self.bic_ = information_criteria(
-            self.loglik_, model.n_params, sample_weight.sum())
+            self.loglik_, model.n_params, total_weight(sample_weight))
 
     def _loss(self):
         return BernoulliLoss() if self.classes_.size == 2 else CategoricalLoss(

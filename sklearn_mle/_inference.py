@@ -23,7 +23,8 @@ def covariance_from_information(information):
     if p == 0:
         return np.zeros((0, 0)), np.zeros(0, dtype=bool)
     diagonal = np.diag(information).copy()
-    scale = np.where(diagonal > 0, 1.0 / np.sqrt(np.abs(diagonal)), 1.0)
+    scale = np.ones_like(diagonal)
+    scale[diagonal > 0] = 1.0 / np.sqrt(diagonal[diagonal > 0])
     scaled = information * scale[:, None] * scale[None, :]
     scaled = 0.5 * (scaled + scaled.T)
     eigenvalues, eigenvectors = np.linalg.eigh(scaled)

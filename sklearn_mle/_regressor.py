@@ -10,9 +10,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from scipy import stats
 
-from ._base import (ensure_layout, feature_labels, fit_linear_model,
-                    information_criteria, normalised_sample_weight, output_covariance,
-                    total_log_likelihood)
+from ._base import (ensure_layout, total_weight, feature_labels, fit_linear_model,
+                    information_criteria, n_threads, normalised_sample_weight,
+                    output_covariance, total_log_likelihood)
 from ._inference import ALIASED_NOTE, InferenceSummary, penalised_note
 from ._linear import LinearModel
 from ._loss import GaussianFixedScaleLoss, GaussianLoss
@@ -264,15 +264,15 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         raw = model.raw_prediction(X, coef, intercept)
         self.loglik_ = total_log_likelihood(model.loss, y, raw, sample_weight)
         self.aic_, self.bic_ = information_criteria(
-            self.loglik_, model.n_params, sample_weight.sum())
-        self._n_obs = float(sample_weight.sum())
+            self.loglik_, model.n_params, total_weight(sample_weight))
+        self._n_obs = float(total_weight(sample_weight))
         self._n_params = model.n_params
         for name in ("covariance_", "coef_se_", "intercept_se_", "scale_se_",
                      "scale_coef_se_", "scale_intercept_se_"):
             if hasattr(self, name):
                 delattr(self, name)
         if self.inference:
-            self._set_inference(model, X, y, weights, sample_weight.sum(), result.theta)
+            self._set_inference(model, X, y, weights, total_weight(sample_weight), result.theta)
         return self
 
     def _set_inference(self, model, X, y, weights, total_weight, theta):
@@ -448,11 +448,18 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         >>> bool(np.isclose(reg.log_likelihood(X, y) * 10, reg.loglik_))
         True
         """
-        mean, std = self.predict(X, return_std=True)
-        y = np.asarray(y, dtype=np.float64)
-        if y.shape != mean.shape:
-            raise ValueError(f"y must have shape {mean.shape}, got {y.shape}.")
-        values = stats.norm.logpdf(y, loc=mean, scale=std)
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"],
+                          dtype=[np.float64, np.float32], reset=False)
+        raw = self._raw_prediction(X)
+        y = np.ascontiguousarray(y, dtype=np.float64)
+        if y.shape != (raw.shape[0],):
+            raise ValueError(f"y must have shape {(raw.shape[0],)}, got {y.shape}.")
+        loss = GaussianLoss() if raw.shape[1] == 2 else GaussianFixedScaleLoss()
+        # The kernels work from log sigma: finite even where sigma itself under- or
+        # overflows.
+        values, _ = loss.loss_gradient(y, raw, np.ones_like(y), n_threads(y.size))
+        values = -values
         if per_sample:
             return values
         return float(np.average(values, weights=sample_weight))
@@ -483,6 +490,9 @@ class MLERegressor(RegressorMixin, BaseEstimator):
             return mean
         if raw.shape[1] == 1:
             return mean, np.ones_like(mean)
-        with np.errstate(over="ignore"):
-            std = np.exp(raw[:, 1])
+        # sigma(x) saturates at the smallest/largest positive doubles instead of
+        # reaching 0 or inf, so that intervals and densities stay defined.
+        tiny, huge = np.finfo(float).tiny, np.finfo(float).max
+        log_std = np.clip(raw[:, 1], np.log(tiny), np.log(huge))
+        std = np.clip(np.exp(log_std), tiny, huge)
         return mean, std

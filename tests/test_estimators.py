@@ -150,7 +150,7 @@ BAD_INPUTS = [
     (np.ones((4, 2)), [0.1, 0.2, 0.3, 0.4], None, "Unknown label type"),
     (np.arange(8.0).reshape(4, 2), [0, 1, 0, 1], [1, -1, 1, 1], "Negative values"),
     (np.arange(8.0).reshape(4, 2), [0, 1, 0, 1], [1, 1], "sample_weight.shape"),
-    (np.arange(8.0).reshape(4, 2), [0, 1, 0, 1], [0, 0, 0, 0], "non-zero"),
+    (np.arange(8.0).reshape(4, 2), [0, 1, 0, 1], [0, 0, 0, 0], "only zeros"),
 ]
 
 

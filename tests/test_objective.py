@@ -128,7 +128,7 @@ def test_sparse_and_float32_objective_agree_with_dense(name):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_fused_one_pass_matches_blas_path(name, dtype):
     rng = np.random.default_rng(13)
-    model, X, y = make_problem(name, rng, n=5000, d=6)
+    model, X, y = make_problem(name, rng, n=5000)
     X = np.ascontiguousarray(X, dtype=dtype)
     w = rng.uniform(size=y.size)
     w /= w.sum()
