@@ -172,7 +172,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         return (np.vstack([self.coef_, self.scale_coef_]),
                 np.array([self.intercept_, self.scale_intercept_]))
 
-    def _start(self, model, y, weights):
+    def _start(self, model, y, weights, y_scale=1.0):
         mean = np.average(y, weights=weights) if self.fit_intercept else 0.0
         mean_square = np.average((y - mean) ** 2, weights=weights)
         log_scale = 0.5 * np.log(mean_square) if mean_square > 0 else 0.0
@@ -183,6 +183,9 @@ class MLERegressor(RegressorMixin, BaseEstimator):
                 and getattr(self, "_fitted_variance", None) == self.variance
                 and self.coef_.shape == (model.n_features,)):
             coef, intercept = self._full_parameters()
+            coef, intercept = coef.copy(), intercept.copy()
+            coef[0] /= y_scale
+            intercept[0] /= y_scale
         return model.pack(coef, intercept), start_raw
 
     def _raw_prediction(self, X):
@@ -217,7 +220,18 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         y = np.ascontiguousarray(y, dtype=np.float64)
         sample_weight, weights = normalised_sample_weight(sample_weight, X)
         model = self._build_model(X.shape[1])
-        theta0, start_raw = self._start(model, y, weights)
+        y_original = y
+        y_scale = 1.0
+        if self.variance == "fixed":
+            # With sigma fixed at 1 the objective is quadratic in y's units: fit on
+            # y / max|y| (an exact rescaling: coefficients, intercept and the penalty
+            # all scale together) so that targets of any magnitude, 1e-12 or 1e150,
+            # meet the same relative tolerance and never overflow.
+            largest = float(np.max(np.abs(y))) if y.size else 0.0
+            if np.isfinite(largest) and largest > 0:
+                y_scale = largest
+                y = y / y_scale
+        theta0, start_raw = self._start(model, y, weights, y_scale)
         fit_options = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
                            estimator_name="MLERegressor")
         # Not only at alpha=0: when the mean can fit every target exactly, the penalty
@@ -247,6 +261,9 @@ class MLERegressor(RegressorMixin, BaseEstimator):
                     model, X, y, weights, self.alpha, theta0, start_raw,
                     fallback_ridge=VARIANCE_COLLAPSE_FALLBACK_RIDGE, **fit_options)
         coef, intercept = model.unpack(result.theta)
+        coef[0] *= y_scale
+        intercept[0] *= y_scale
+        y = y_original
         self.coef_ = coef[0]
         self.intercept_ = float(intercept[0])
         for name in ("scale_", "scale_coef_", "scale_intercept_"):

@@ -274,3 +274,17 @@ def test_fixed_variance_and_heteroscedastic_predictions():
     assert mean.shape == std.shape == (2000,)
     np.testing.assert_allclose(std, np.exp(X @ hetero.scale_coef_ + hetero.scale_intercept_))
     assert isinstance(hetero.predict(X), np.ndarray)
+
+
+@pytest.mark.parametrize("scale", [1e-12, 1e-8, 1e20, 1e150])
+def test_fixed_variance_is_least_squares_at_any_target_scale(scale):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    y = X @ [1.0, 2.0, 3.0] + rng.normal(size=100)
+    reference = MLERegressor(variance="fixed").fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scaled = MLERegressor(variance="fixed", alpha=0.1).fit(X, y * scale)
+    ridge = MLERegressor(variance="fixed", alpha=0.1).fit(X, y)
+    np.testing.assert_allclose(scaled.coef_ / scale, ridge.coef_, rtol=1e-7)
+    assert np.abs(reference.coef_ - ridge.coef_).max() > 1e-3  # the penalty matters
