@@ -100,7 +100,7 @@ fi
 python -m pip install -c "$constraints" "setuptools>=64" wheel "Cython>=3.0"
 python -m pip install --no-build-isolation -c "$constraints" .
 # Test tools: the newest versions compatible with the pinned oldest libraries.
-python -m pip install -c "$constraints" "pytest>=7" "pandas>=1.5" "hypothesis>=6" threadpoolctl
+python -m pip install -c "$constraints" "pytest>=7" "pytest-cov>=4" "pandas>=1.5" "hypothesis>=6" threadpoolctl
 if ! python -m pip install -c "$constraints" "statsmodels>=0.14"; then
     # statsmodels >= 0.14 declares scipy!=1.9.2 (it avoids one bug of that release);
     # the tests only compare fitted models with it, so take the newest 0.14.x (which
