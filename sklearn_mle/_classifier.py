@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._base import (ensure_layout, total_weight, feature_labels, fit_linear_model,
                     information_criteria, normalised_sample_weight, output_covariance,
                     total_log_likelihood)
-from ._inference import ALIASED_NOTE, InferenceSummary, penalised_note
+from ._inference import InferenceSummary, common_notes_and_statistics, require_covariance
 from ._linear import LinearModel
 from ._loss import BernoulliLoss, CategoricalLoss
 from ._unbounded import (FALLBACK_TOL_FACTOR, SEPARATION_FALLBACK_RIDGE, UnboundedLikelihoodWarning,
@@ -303,9 +303,7 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         True
         """
         check_is_fitted(self)
-        if not hasattr(self, "covariance_"):
-            raise AttributeError(
-                "summary() needs the covariance of the estimates: fit with inference=True.")
+        require_covariance(self)
         features = feature_labels(self, self.coef_.shape[1])
         if self.coef_.shape[0] == 1:
             names = features + ["intercept"]
@@ -315,22 +313,13 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
             names += [f"{_plain(label)}:intercept" for label in self.classes_]
         estimate = np.concatenate([self.coef_.ravel(), self.intercept_])
         std_err = np.concatenate([self.coef_se_.ravel(), self.intercept_se_])
-        notes = []
+        notes, statistics = common_notes_and_statistics(self, "separated classes")
         if self.coef_.shape[0] > 1 and self.alpha == 0:
-            notes.append(f"class {_plain(self.classes_[0])!r} is the reference: its "
+            notes.insert(0, f"class {_plain(self.classes_[0])!r} is the reference: its "
                          "parameters are 0 by convention (no standard error).")
-        if self.alpha > 0:
-            notes.append(penalised_note(self.alpha))
-        if self._aliased:
-            notes.append(ALIASED_NOTE)
-        if not self.mle_exists_:
-            notes.append("the MLE does not exist (separated classes): the estimates and "
-                         "standard errors are not meaningful.")
-        statistics = {"n": self._n_obs, "log-likelihood": self.loglik_, "AIC": self.aic_,
-                      "BIC": self.bic_, "parameters": self._n_params}
         keep = ~(np.isnan(std_err) & (estimate == 0)) if self.alpha == 0 else slice(None)
         names = list(np.asarray(names, dtype=object)[keep])
-        return InferenceSummary("MLEClassifier: maximum-likelihood estimates", names,
+        return InferenceSummary(f"MLERegressor(variance={self.variance!r}): {("penalised maximum-likelihood estimates" if self.alpha > 0 else "maximum-likelihood estimates")}", names,
                                 estimate[keep], std_err[keep], statistics, notes,
                                 coverage=coverage)
 

@@ -118,3 +118,26 @@ def penalised_note(alpha):
 
 ALIASED_NOTE = ("some parameters are aliased (collinear or constant columns): the data do "
                 "not identify them, and their standard errors are NaN.")
+
+
+def require_covariance(estimator):
+    """Raise a clear error when ``summary()`` is called without ``inference=True``."""
+    if not hasattr(estimator, "covariance_"):
+        raise AttributeError(
+            "summary() needs the covariance of the estimates: fit with inference=True.")
+
+
+def common_notes_and_statistics(estimator, unbounded_cause):
+    """Notes (penalty, aliasing, non-existent MLE) and fit statistics of a summary."""
+    notes = []
+    if estimator.alpha > 0:
+        notes.append(penalised_note(estimator.alpha))
+    if estimator._aliased:
+        notes.append(ALIASED_NOTE)
+    if not estimator.mle_exists_:
+        notes.append(f"the MLE does not exist ({unbounded_cause}): the estimates and "
+                     "standard errors are not meaningful.")
+    statistics = {"n": estimator._n_obs, "log-likelihood": estimator.loglik_,
+                  "AIC": estimator.aic_, "BIC": estimator.bic_,
+                  "parameters": estimator._n_params}
+    return notes, statistics

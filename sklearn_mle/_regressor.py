@@ -13,7 +13,7 @@ from scipy import stats
 from ._base import (ensure_layout, total_weight, feature_labels, fit_linear_model,
                     information_criteria, n_threads, normalised_sample_weight,
                     output_covariance, total_log_likelihood)
-from ._inference import ALIASED_NOTE, InferenceSummary, penalised_note
+from ._inference import InferenceSummary, common_notes_and_statistics, require_covariance
 from ._linear import LinearModel
 from ._loss import GaussianFixedScaleLoss, GaussianLoss
 from ._unbounded import (FALLBACK_TOL_FACTOR, VARIANCE_COLLAPSE_FALLBACK_RIDGE,
@@ -347,9 +347,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         ['bmi', 'bp', 'intercept', 'log_scale']
         """
         check_is_fitted(self)
-        if not hasattr(self, "covariance_"):
-            raise AttributeError(
-                "summary() needs the covariance of the estimates: fit with inference=True.")
+        require_covariance(self)
         features = feature_labels(self, self.coef_.size)
         names = list(features) + (["intercept"] if self.fit_intercept else [])
         estimate = [self.coef_] + ([[self.intercept_]] if self.fit_intercept else [])
@@ -361,17 +359,8 @@ class MLERegressor(RegressorMixin, BaseEstimator):
             estimate += [self.scale_coef_, [self.scale_intercept_]]
         estimate = np.concatenate(estimate)
         std_err = np.sqrt(np.diag(self.covariance_))
-        notes = []
-        if self.alpha > 0:
-            notes.append(penalised_note(self.alpha))
-        if self._aliased:
-            notes.append(ALIASED_NOTE)
-        if not self.mle_exists_:
-            notes.append("the MLE does not exist (a collapsing variance): the estimates "
-                         "and standard errors are not meaningful.")
-        statistics = {"n": self._n_obs, "log-likelihood": self.loglik_, "AIC": self.aic_,
-                      "BIC": self.bic_, "parameters": self._n_params}
-        title = f"MLERegressor(variance={self.variance!r}): maximum-likelihood estimates"
+        notes, statistics = common_notes_and_statistics(self, "a collapsing variance")
+        title = f"MLERegressor(variance={self.variance!r}): {("penalised maximum-likelihood estimates" if self.alpha > 0 else "maximum-likelihood estimates")}"
         return InferenceSummary(title, names, estimate, std_err, statistics, notes,
                                 coverage=coverage)
 

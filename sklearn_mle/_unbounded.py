@@ -37,8 +37,10 @@ _MAX_LP_ENTRIES = 5e8
 class UnboundedLikelihoodWarning(UserWarning):
     """The likelihood has no maximum: the plain MLE does not exist for this data.
 
-    Raised by the estimators at ``alpha=0`` when the classes are (quasi-)separable or a
-    learned variance collapses to zero.  Use ``alpha > 0`` to make the problem bounded.
+    Emitted by the classifier at ``alpha=0`` when the classes are (quasi-)separable
+    (``alpha > 0`` bounds the problem), and by the regressor when a learned variance
+    collapses to zero; a collapse can happen at any alpha when the mean fits every
+    target exactly, and the message then says what helps.
     """
 
 
