@@ -13,7 +13,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._base import (ensure_layout, total_weight, feature_labels, fit_linear_model,
                     information_criteria, normalised_sample_weight, output_covariance,
                     total_log_likelihood)
-from ._inference import InferenceSummary, common_notes_and_statistics, require_covariance
+from ._inference import (InferenceSummary, common_notes_and_statistics,
+                         require_covariance, title_kind)
 from ._linear import LinearModel
 from ._loss import BernoulliLoss, CategoricalLoss
 from ._unbounded import (FALLBACK_TOL_FACTOR, SEPARATION_FALLBACK_RIDGE, UnboundedLikelihoodWarning,
@@ -319,7 +320,7 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
                          "parameters are 0 by convention (no standard error).")
         keep = ~(np.isnan(std_err) & (estimate == 0)) if self.alpha == 0 else slice(None)
         names = list(np.asarray(names, dtype=object)[keep])
-        return InferenceSummary(f"MLERegressor(variance={self.variance!r}): {("penalised maximum-likelihood estimates" if self.alpha > 0 else "maximum-likelihood estimates")}", names,
+        return InferenceSummary(f"MLEClassifier: " + title_kind(self.alpha), names,
                                 estimate[keep], std_err[keep], statistics, notes,
                                 coverage=coverage)
 

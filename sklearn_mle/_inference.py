@@ -141,3 +141,9 @@ def common_notes_and_statistics(estimator, unbounded_cause):
                   "AIC": estimator.aic_, "BIC": estimator.bic_,
                   "parameters": estimator._n_params}
     return notes, statistics
+
+
+def title_kind(alpha):
+    """What a summary reports: penalised estimates when alpha > 0."""
+    return "penalised maximum-likelihood estimates" if alpha > 0 else \
+        "maximum-likelihood estimates"

@@ -13,7 +13,8 @@ from scipy import stats
 from ._base import (ensure_layout, total_weight, feature_labels, fit_linear_model,
                     information_criteria, n_threads, normalised_sample_weight,
                     output_covariance, total_log_likelihood)
-from ._inference import InferenceSummary, common_notes_and_statistics, require_covariance
+from ._inference import (InferenceSummary, common_notes_and_statistics,
+                         require_covariance, title_kind)
 from ._linear import LinearModel
 from ._loss import GaussianFixedScaleLoss, GaussianLoss
 from ._unbounded import (FALLBACK_TOL_FACTOR, VARIANCE_COLLAPSE_FALLBACK_RIDGE,
@@ -360,7 +361,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         estimate = np.concatenate(estimate)
         std_err = np.sqrt(np.diag(self.covariance_))
         notes, statistics = common_notes_and_statistics(self, "a collapsing variance")
-        title = f"MLERegressor(variance={self.variance!r}): {("penalised maximum-likelihood estimates" if self.alpha > 0 else "maximum-likelihood estimates")}"
+        title = f"MLERegressor(variance={self.variance!r}): " + title_kind(self.alpha)
         return InferenceSummary(title, names, estimate, std_err, statistics, notes,
                                 coverage=coverage)
 
