@@ -174,13 +174,20 @@ class LinearModel:
         """
         col, des = self.param_column, self.param_design
         matrix = blocks[col[:, None], col[None, :], des[:, None], des[None, :]]
-        matrix[np.diag_indices_from(matrix)] += alpha * self.penalised
-        return matrix
+        return self._add_penalty(matrix, alpha)
 
     def start_hessian(self, gram, unit_hessian, alpha):
-        """Hessian at a constant model: ``unit_hessian ⊗ gram`` on the free parameters."""
+        """Hessian at a constant model: ``unit_hessian ⊗ gram`` on the free parameters.
+
+        The same matrix as ``expand_design_blocks`` of the Kronecker blocks, indexed
+        factor by factor so that the (n_raw, n_raw, d+1, d+1) blocks are never formed.
+        """
         col, des = self.param_column, self.param_design
         matrix = unit_hessian[col[:, None], col[None, :]] * gram[des[:, None], des[None, :]]
+        return self._add_penalty(matrix, alpha)
+
+    def _add_penalty(self, matrix, alpha):
+        """Add the L2 penalty's Hessian (alpha on the coefficient diagonal) in place."""
         matrix[np.diag_indices_from(matrix)] += alpha * self.penalised
         return matrix
 

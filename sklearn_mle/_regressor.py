@@ -245,7 +245,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         if check_collapse:
             coef, intercept = model.unpack(result.theta)
             raw = model.raw_prediction(X, coef, intercept)
-            collapsed = find_variance_collapse(X, y, weights, raw[:, 0], raw[:, 1],
+            collapsed = find_variance_collapse(X, y, weights, raw[:, 1],
                                                self.fit_intercept)
             if collapsed is None:
                 for warning in caught:

@@ -173,7 +173,7 @@ def separation_message(estimator_name, classes, y_encoded, separation):
 _COLLAPSE_RATIO = 1e-6
 
 
-def find_variance_collapse(X, y, weights, mean, log_scale, fit_intercept):
+def find_variance_collapse(X, y, weights, log_scale, fit_intercept):
     """Samples on which a learned Gaussian scale collapses to zero, or None.
 
     The symptom comes from the iterates: ``sigma_i`` has fallen below ``1e-6`` of the
