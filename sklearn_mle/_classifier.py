@@ -366,8 +366,8 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         return float(np.average(values, weights=sample_weight))
 
     def _set_likelihood_attributes(self, model, X, y_encoded, sample_weight):
-        raw = model.raw_prediction(X, self.coef_, self.intercept_)
-        self.loglik_ = total_log_likelihood(model.loss, y_encoded, raw, sample_weight)
+        self.loglik_ = total_log_likelihood(model, X, y_encoded, self.coef_,
+                                            self.intercept_, sample_weight)
         self.aic_, self.bic_ = information_criteria(
             self.loglik_, model.n_params, total_weight(sample_weight))
 

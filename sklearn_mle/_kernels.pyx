@@ -22,6 +22,10 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp, log, log1p, fabs, sqrt, copysign
 from libc.float cimport DBL_MAX
+from libc.math cimport NAN
+from libc.stdlib cimport malloc, free
+from libc.string cimport memset
+from scipy.linalg.cython_blas cimport dgemm, dsyrk
 
 import numpy as np
 
@@ -299,17 +303,30 @@ FAMILY_CATEGORICAL = 1
 FAMILY_GAUSSIAN_FIXED = 2
 FAMILY_GAUSSIAN = 3
 
-#: Rows per accumulation block.  The partial coefficient gradients of each block are
-#: summed in block order afterwards, so the result does not depend on the number of
-#: threads.
+#: Rows per accumulation block.  The partial sums of each block are added in block
+#: order afterwards, so the result does not depend on the number of threads.
 cdef Py_ssize_t BLOCK_ROWS = 2048
 FUSED_BLOCK_ROWS = BLOCK_ROWS
+#: Rows per BLAS update when forming Gram matrices (bounds the scratch buffers).
+cdef Py_ssize_t GRAM_ROWS = 256
+
+
+cdef inline double _row_log_sum_exp(const double *row, Py_ssize_t m) noexcept nogil:
+    """``log sum_k exp(row[k])``, shifted by the largest entry so nothing overflows."""
+    cdef double mx = row[0], s = 0.0
+    cdef Py_ssize_t k
+    for k in range(1, m):
+        if row[k] > mx:
+            mx = row[k]
+    for k in range(m):
+        s = s + exp(row[k] - mx)
+    return mx + log(s)
 
 
 cdef inline double _row_loss_gradient(int family, double y, double *row, Py_ssize_t m,
                                       double w) noexcept nogil:
     """Overwrite the raw predictions in ``row`` by w * dNLL/draw; return w * NLL."""
-    cdef double loss, lse, mx, s, others, g0, g1
+    cdef double loss, lse, others, g0, g1
     cdef Py_ssize_t k, label
     if family == 0:
         loss = _bernoulli_loss_grad(y, row[0], &row[0])
@@ -317,14 +334,7 @@ cdef inline double _row_loss_gradient(int family, double y, double *row, Py_ssiz
         return w * loss
     if family == 1:
         label = <Py_ssize_t> y
-        mx = row[0]
-        for k in range(1, m):
-            if row[k] > mx:
-                mx = row[k]
-        s = 0.0
-        for k in range(m):
-            s = s + exp(row[k] - mx)
-        lse = mx + log(s)
+        lse = _row_log_sum_exp(row, m)
         loss = lse - row[label]
         others = 0.0
         for k in range(m):
@@ -345,6 +355,105 @@ cdef inline double _row_loss_gradient(int family, double y, double *row, Py_ssiz
     return w * loss
 
 
+cdef inline void _row_fisher(int family, const double *row, Py_ssize_t m, double w,
+                             double *out) noexcept nogil:
+    """Weighted expected Hessian wrt the raw predictions of one sample, as the upper
+    triangle ``out[pair(j, k)]``, j <= k, in row order: (0,0), (0,1), ..., (1,1), ..."""
+    cdef double lse, pj, others
+    cdef Py_ssize_t j, k, c
+    if family == 0:
+        out[0] = w * _bernoulli_hessian(row[0])
+    elif family == 1:
+        lse = _row_log_sum_exp(row, m)
+        c = 0
+        for j in range(m):
+            pj = exp(row[j] - lse)
+            others = 0.0
+            for k in range(m):
+                if k != j:
+                    others = others + exp(row[k] - lse)
+            # p_j (1 - p_j) with 1 - p_j summed from the other classes
+            out[c] = w * pj * others
+            c = c + 1
+            for k in range(j + 1, m):
+                out[c] = -w * pj * exp(row[k] - lse)
+                c = c + 1
+    elif family == 2:
+        out[0] = w
+    else:
+        # E[d2/dmu2] = 1/sigma^2, E[d2/dmu dlog sigma] = 0, E[d2/dlog sigma2] = 2
+        out[0] = w * _exp_capped(-2.0 * row[1])
+        out[1] = 0.0
+        out[2] = 2.0 * w
+
+
+cdef inline double _dot_row(const floating *x, const double *c, Py_ssize_t d) noexcept nogil:
+    """``sum_k x[k] c[k]`` in double, as four interleaved partial sums added in a fixed
+    order (independent chains the compiler can vectorise; no -ffast-math needed)."""
+    cdef double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0
+    cdef Py_ssize_t k = 0
+    while k + 4 <= d:
+        a0 = a0 + <double> x[k] * c[k]
+        a1 = a1 + <double> x[k + 1] * c[k + 1]
+        a2 = a2 + <double> x[k + 2] * c[k + 2]
+        a3 = a3 + <double> x[k + 3] * c[k + 3]
+        k = k + 4
+    while k < d:
+        a0 = a0 + <double> x[k] * c[k]
+        k = k + 1
+    return (a0 + a1) + (a2 + a3)
+
+
+cdef inline void _axpy_row(double g, const floating *x, double *out,
+                           Py_ssize_t d) noexcept nogil:
+    """``out += g * x`` in double."""
+    cdef Py_ssize_t k
+    for k in range(d):
+        out[k] = out[k] + g * <double> x[k]
+
+
+cdef inline void _raw_row(const floating *x, Py_ssize_t d, const double *coef,
+                          const double *intercept, const Py_ssize_t *coef_rows,
+                          Py_ssize_t n_free, Py_ssize_t m, double *raw) noexcept nogil:
+    """Raw predictions of one row: ``x @ coef[j] + intercept[j]``."""
+    cdef Py_ssize_t j, r
+    for j in range(m):
+        raw[j] = intercept[j]
+    for r in range(n_free):
+        j = coef_rows[r]
+        raw[j] = raw[j] + _dot_row(x, coef + j * d, d)
+
+
+cdef void _fused_block(const floating *X, Py_ssize_t d, Py_ssize_t start, Py_ssize_t stop,
+                       const double *y, const double *sample_weight, const double *coef,
+                       const double *intercept, const Py_ssize_t *coef_rows,
+                       Py_ssize_t n_free, Py_ssize_t m, int family, double *loss,
+                       double *raw_gradient, double *coef_gradient) noexcept nogil:
+    """Loss, raw-prediction gradient and coefficient gradient summed over rows
+    ``start:stop``, written to this block's slots of the outputs."""
+    cdef double *raw = <double *> malloc(m * sizeof(double))
+    cdef const floating *x
+    cdef double total = 0.0, g
+    cdef Py_ssize_t i, j, r
+    if raw == NULL:
+        loss[0] = NAN  # reported to the optimiser as an unusable point
+        return
+    memset(raw_gradient, 0, m * sizeof(double))
+    memset(coef_gradient, 0, n_free * d * sizeof(double))
+    for i in range(start, stop):
+        x = X + i * d
+        _raw_row(x, d, coef, intercept, coef_rows, n_free, m, raw)
+        total = total + _row_loss_gradient(family, y[i], raw, m, sample_weight[i])
+        for j in range(m):
+            raw_gradient[j] = raw_gradient[j] + raw[j]
+        for r in range(n_free):
+            g = raw[coef_rows[r]]
+            if g != 0.0:
+                _axpy_row(g, x, coef_gradient + r * d, d)
+    loss[0] = total
+    free(raw)
+
+
 def fused_loss_gradient(
     const floating[:, ::1] X,
     const double[::1] y,
@@ -353,8 +462,8 @@ def fused_loss_gradient(
     const double[::1] intercept,
     const Py_ssize_t[::1] coef_rows,
     int family,
-    double[::1] loss_out,
-    double[:, ::1] gradient_out,
+    double[::1] block_loss,
+    double[:, ::1] block_raw_gradient,
     double[:, :, ::1] block_coef_gradient,
     int n_threads=1,
 ):
@@ -362,39 +471,173 @@ def fused_loss_gradient(
 
     For each sample: ``raw = X[i] @ coef[j] + intercept[j]`` for the rows ``j`` in
     ``coef_rows`` (``intercept[j]`` alone for the others), accumulated in double even
-    for float32 X; then the weighted NLL into ``loss_out[i]`` and its gradient with
-    respect to the raw predictions into ``gradient_out[i]``; and the contribution
-    ``gradient_out[i, j] * X[i]`` to ``block_coef_gradient[block, r]`` for the r-th
-    entry of ``coef_rows``, one block per ``FUSED_BLOCK_ROWS`` rows.  Sum the blocks
-    (axis 0) for the gradient with respect to the free coefficient rows.
+    for float32 X; then its weighted NLL and gradient ``g`` with respect to ``raw``.
+    Per block of ``FUSED_BLOCK_ROWS`` rows ``b``, ``block_loss[b]`` is the sum of the
+    NLLs, ``block_raw_gradient[b]`` the sum of ``g`` and ``block_coef_gradient[b, r]``
+    the sum of ``g[coef_rows[r]] * X[i]``.  Summing the blocks in order (axis 0) gives
+    the totals; no per-sample array is written.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], m = coef.shape[0]
     cdef Py_ssize_t n_free = coef_rows.shape[0]
     cdef Py_ssize_t n_blocks = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
-    cdef Py_ssize_t b, i, j, r, k, start, stop
-    cdef double acc, g
+    cdef Py_ssize_t b, stop
+    if n == 0 or d == 0:
+        raise ValueError("fused_loss_gradient needs at least one row and one column")
     for b in prange(n_blocks, nogil=True, schedule="static", num_threads=n_threads):
-        start = b * BLOCK_ROWS
-        stop = start + BLOCK_ROWS
+        stop = b * BLOCK_ROWS + BLOCK_ROWS
         if stop > n:
             stop = n
-        for r in range(n_free):
-            for k in range(d):
-                block_coef_gradient[b, r, k] = 0.0
-        for i in range(start, stop):
-            for j in range(m):
-                gradient_out[i, j] = intercept[j]
-            for r in range(n_free):
-                j = coef_rows[r]
-                acc = 0.0
+        _fused_block(&X[0, 0], d, b * BLOCK_ROWS, stop, &y[0], &sample_weight[0],
+                     &coef[0, 0], &intercept[0], &coef_rows[0] if n_free else NULL,
+                     n_free, m, family, &block_loss[b], &block_raw_gradient[b, 0],
+                     &block_coef_gradient[b, 0, 0] if n_free else NULL)
+
+
+# ----------------------------------------------------------------------------------
+# Weighted Gram matrices of the design [X, 1]: sum_i h_i z_i z_i^T, z_i = (x_i, 1),
+# one per column of per-sample weights h (the Hessian is assembled from these).
+# Rows are copied GRAM_ROWS at a time into a double buffer and added with BLAS syrk
+# (non-negative weights, on sqrt(h) z) or gemm (weights of either sign).  Rows are
+# split into a fixed number of partitions, each summed in row order into its own
+# output, so the result does not depend on the number of threads.
+# ----------------------------------------------------------------------------------
+cdef void _gram_update(const double *design, double *scaled, const double *weights,
+                       Py_ssize_t q, Py_ssize_t c, int rows, int d1,
+                       double *gram) noexcept nogil:
+    """``gram += sum_i weights[i, c] z_i z_i^T`` over ``rows`` rows of ``design``
+    (row-major rows x d1); only the lower triangle (row-major) is guaranteed."""
+    cdef Py_ssize_t i, k
+    cdef double w, root
+    cdef bint any_negative = False, any_nonzero = False
+    cdef double one = 1.0
+    cdef char upper = b"U", no_trans = b"N", trans = b"T"
+    for i in range(rows):
+        w = weights[i * q + c]
+        if w != 0.0:
+            any_nonzero = True
+        if w < 0.0:
+            any_negative = True
+    if not any_nonzero:
+        return
+    if not any_negative:
+        for i in range(rows):
+            root = sqrt(weights[i * q + c])
+            for k in range(d1):
+                scaled[i * d1 + k] = root * design[i * d1 + k]
+        # column-major view: scaled is d1 x rows, gram is d1 x d1 (upper = our lower)
+        dsyrk(&upper, &no_trans, &d1, &rows, &one, scaled, &d1, &one, gram, &d1)
+    else:
+        for i in range(rows):
+            w = weights[i * q + c]
+            for k in range(d1):
+                scaled[i * d1 + k] = w * design[i * d1 + k]
+        dgemm(&no_trans, &trans, &d1, &d1, &rows, &one, scaled, &d1, design, &d1, &one,
+              gram, &d1)
+
+
+cdef void _gram_partition(const floating *X, Py_ssize_t d, Py_ssize_t start,
+                          Py_ssize_t stop, const double *given_weights, Py_ssize_t q,
+                          const double *y, const double *sample_weight,
+                          const double *coef, const double *intercept,
+                          const Py_ssize_t *coef_rows, Py_ssize_t n_free, Py_ssize_t m,
+                          int family, double *grams) noexcept nogil:
+    """Add rows ``start:stop`` to ``grams`` (q, d+1, d+1).  Per-sample weights are
+    ``given_weights`` (n, q) if not NULL, else the Fisher information of ``family``
+    at the raw predictions of the model (coef, intercept)."""
+    cdef int d1 = <int> (d + 1), rows
+    cdef Py_ssize_t block, i, k, c
+    cdef double *design = <double *> malloc(GRAM_ROWS * d1 * sizeof(double))
+    cdef double *scaled = <double *> malloc(GRAM_ROWS * d1 * sizeof(double))
+    cdef double *weights = <double *> malloc(GRAM_ROWS * q * sizeof(double))
+    cdef double *raw = <double *> malloc((m if m > 0 else 1) * sizeof(double))
+    cdef const floating *x
+    if design == NULL or scaled == NULL or weights == NULL or raw == NULL:
+        grams[0] = NAN  # detected by the caller
+    else:
+        block = start
+        while block < stop:
+            rows = <int> (stop - block if stop - block < GRAM_ROWS else GRAM_ROWS)
+            for i in range(rows):
+                x = X + (block + i) * d
                 for k in range(d):
-                    acc = acc + <double> X[i, k] * coef[j, k]
-                gradient_out[i, j] = gradient_out[i, j] + acc
-            loss_out[i] = _row_loss_gradient(family, y[i], &gradient_out[i, 0], m,
-                                             sample_weight[i])
-            for r in range(n_free):
-                g = gradient_out[i, coef_rows[r]]
-                if g != 0.0:
-                    for k in range(d):
-                        block_coef_gradient[b, r, k] = (
-                            block_coef_gradient[b, r, k] + g * <double> X[i, k])
+                    design[i * d1 + k] = <double> x[k]
+                design[i * d1 + d] = 1.0
+                if given_weights != NULL:
+                    for c in range(q):
+                        weights[i * q + c] = given_weights[(block + i) * q + c]
+                else:
+                    _raw_row(x, d, coef, intercept, coef_rows, n_free, m, raw)
+                    _row_fisher(family, raw, m, sample_weight[block + i], weights + i * q)
+            for c in range(q):
+                _gram_update(design, scaled, weights, q, c, rows, d1,
+                             grams + c * d1 * d1)
+            block = block + rows
+    free(design)
+    free(scaled)
+    free(weights)
+    free(raw)
+
+
+def weighted_grams_dense(
+    const floating[:, ::1] X,
+    const double[:, ::1] weights,
+    double[:, :, :, ::1] partition_grams,
+    int n_threads=1,
+):
+    """Partial weighted Gram matrices of [X, 1], one per column of ``weights`` (n, q).
+
+    ``partition_grams`` (P, q, d+1, d+1) must be zeroed; rows are split into P equal
+    contiguous partitions.  Sum over axis 0 and mirror the lower triangle (row-major)
+    to the upper one for the full matrices.
+    """
+    _check_gram_shapes(X.shape[0], X.shape[1], partition_grams)
+    if weights.shape[0] != X.shape[0] or weights.shape[1] != partition_grams.shape[1]:
+        raise ValueError("weights must have shape (n_samples, q)")
+    _grams(X, &weights[0, 0], NULL, NULL, NULL, NULL, NULL, 0, 0, -1,
+           partition_grams, n_threads)
+
+
+def fisher_grams(
+    const floating[:, ::1] X,
+    const double[::1] y,
+    const double[::1] sample_weight,
+    const double[:, ::1] coef,
+    const double[::1] intercept,
+    const Py_ssize_t[::1] coef_rows,
+    int family,
+    double[:, :, :, ::1] partition_grams,
+    int n_threads=1,
+):
+    """As :func:`weighted_grams_dense`, with the weights of pair (j, k), j <= k in row
+    order, the weighted Fisher information of ``family`` at the raw predictions
+    ``X @ coef[coef_rows].T + intercept``, computed row by row (no per-sample array)."""
+    cdef Py_ssize_t m = coef.shape[0], n_free = coef_rows.shape[0]
+    _check_gram_shapes(X.shape[0], X.shape[1], partition_grams)
+    if partition_grams.shape[1] != m * (m + 1) // 2:
+        raise ValueError("fisher_grams needs q = m (m + 1) / 2 partial Grams")
+    _grams(X, NULL, &y[0], &sample_weight[0], &coef[0, 0], &intercept[0],
+           &coef_rows[0] if n_free else NULL, n_free, m, family, partition_grams,
+           n_threads)
+
+
+def _check_gram_shapes(Py_ssize_t n, Py_ssize_t d, double[:, :, :, ::1] partition_grams):
+    if n == 0 or d == 0 or partition_grams.shape[0] == 0:
+        raise ValueError("weighted Gram matrices need rows, columns and a partition")
+    if partition_grams.shape[2] != d + 1 or partition_grams.shape[3] != d + 1:
+        raise ValueError("partition_grams must have shape (P, q, d+1, d+1)")
+
+
+cdef void _grams(const floating[:, ::1] X, const double *given, const double *y,
+                 const double *sample_weight, const double *coef,
+                 const double *intercept, const Py_ssize_t *coef_rows,
+                 Py_ssize_t n_free, Py_ssize_t m, int family,
+                 double[:, :, :, ::1] partition_grams, int n_threads) noexcept:
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
+    cdef Py_ssize_t n_parts = partition_grams.shape[0], q = partition_grams.shape[1]
+    cdef Py_ssize_t p, start, stop
+    for p in prange(n_parts, nogil=True, schedule="static", num_threads=n_threads):
+        start = (n * p) // n_parts
+        stop = (n * (p + 1)) // n_parts
+        _gram_partition(&X[0, 0], d, start, stop, given, q, y, sample_weight, coef,
+                        intercept, coef_rows, n_free, m, family,
+                        &partition_grams[p, 0, 0, 0])

@@ -107,19 +107,20 @@ class LinearModel:
         n_coef = self.coef_rows.size * self.n_features
         with np.errstate(over="ignore", invalid="ignore"):
             if self.uses_fused_pass(X):
-                loss, grad_raw, grad_coef = self._fused_pass(X, y, sample_weight, coef,
-                                                             intercept, n_threads)
+                objective, grad_intercept, grad_coef = self._fused_pass(
+                    X, y, sample_weight, coef, intercept, n_threads)
             else:
                 raw = self.raw_prediction(X, coef, intercept)
                 loss, grad_raw = self.loss.loss_gradient(y, raw, sample_weight, n_threads)
+                objective = loss.sum()
+                grad_intercept = grad_raw.sum(axis=0)
                 grad_coef = (_xt_dot(X, grad_raw[:, self.coef_rows]).T
                              if self.coef_rows.size else None)
-            objective = loss.sum()
             if self.coef_rows.size:
                 free = coef[self.coef_rows]
                 objective += 0.5 * alpha * np.dot(free.ravel(), free.ravel())
                 gradient[:n_coef] = (grad_coef + alpha * free).ravel()
-            gradient[n_coef:] = grad_raw[:, self.intercept_rows].sum(axis=0)
+            gradient[n_coef:] = grad_intercept[self.intercept_rows]
         if not (np.isfinite(objective) and np.all(np.isfinite(gradient))):
             # Beyond the range of doubles (a step far too long): report an infinite
             # objective so that the line search backs off.
@@ -149,16 +150,27 @@ class LinearModel:
         return X.shape[1] <= _FUSED_MAX_FLOAT64_COLUMNS
 
     def _fused_pass(self, X, y, sample_weight, coef, intercept, n_threads):
+        """Objective (unpenalised), raw-prediction gradient summed over samples (the
+        intercept gradient) and coefficient gradient, from one sweep over X."""
         n, d = X.shape
         n_blocks = -(-n // _kernels.FUSED_BLOCK_ROWS)
-        loss = np.empty(n)
-        grad_raw = np.empty((n, self.loss.n_raw))
-        blocks = np.empty((n_blocks, self.coef_rows.size, d))
+        block_loss = np.empty(n_blocks)
+        block_raw = np.empty((n_blocks, self.loss.n_raw))
+        block_coef = np.empty((n_blocks, self.coef_rows.size, d))
         _kernels.fused_loss_gradient(
             X, y, sample_weight, np.ascontiguousarray(coef), intercept,
-            self.coef_rows.astype(np.intp), self.loss.family, loss, grad_raw, blocks,
-            n_threads)
-        return loss, grad_raw, blocks.sum(axis=0)
+            self.coef_rows.astype(np.intp), self.loss.family, block_loss, block_raw,
+            block_coef, n_threads)
+        return block_loss.sum(), block_raw.sum(axis=0), block_coef.sum(axis=0)
+
+    def total_nll(self, X, y, sample_weight, coef, intercept, n_threads=1):
+        """``sum_i sample_weight_i * NLL_i`` at full ``coef`` (n_raw, d) and ``intercept``."""
+        coef = np.asarray(coef, dtype=np.float64).reshape(self.loss.n_raw, -1)
+        intercept = np.asarray(intercept, dtype=np.float64).reshape(-1)
+        if self.uses_fused_pass(X):
+            return self._fused_pass(X, y, sample_weight, coef, intercept, n_threads)[0]
+        raw = self.raw_prediction(X, coef, intercept)
+        return self.loss.loss_gradient(y, raw, sample_weight, n_threads)[0].sum()
 
     def objective(self, theta, X, y, sample_weight, alpha, n_threads=1):
         """Objective value only."""
@@ -199,14 +211,26 @@ class LinearModel:
         and categorical families, and the expected one is always positive semi-definite.
         """
         coef, intercept = self.unpack(theta)
-        raw = self.raw_prediction(X, coef, intercept)
-        if expected:
-            per_sample = self.loss.fisher_information(y, raw, sample_weight, n_threads)
-        else:
-            per_sample = self.loss.hessian(y, raw, sample_weight, n_threads)
         m = self.loss.n_raw
         pairs = [(j, k) for j in range(m) for k in range(j, m)]
-        grams = weighted_grams(X, np.stack([per_sample[:, j, k] for j, k in pairs], axis=1))
+        if expected and self.uses_fused_pass(X):
+            # Fisher weights computed row by row inside the Gram kernel.
+            partitions = np.zeros((_gram_partitions(X, len(pairs)), len(pairs),
+                                   self.n_features + 1, self.n_features + 1))
+            _kernels.fisher_grams(X, y, sample_weight, np.ascontiguousarray(coef),
+                                  intercept, self.coef_rows.astype(np.intp),
+                                  self.loss.family, partitions, n_threads)
+            grams = _sum_partitions(partitions)
+        else:
+            raw = self.raw_prediction(X, coef, intercept)
+            if expected:
+                per_sample = self.loss.fisher_information(y, raw, sample_weight,
+                                                          n_threads)
+            else:
+                per_sample = self.loss.hessian(y, raw, sample_weight, n_threads)
+            del raw
+            grams = weighted_grams(
+                X, np.stack([per_sample[:, j, k] for j, k in pairs], axis=1), n_threads)
         d1 = self.n_features + 1
         blocks = np.zeros((m, m, d1, d1))
         for (j, k), gram in zip(pairs, grams):
@@ -240,15 +264,44 @@ def _xt_dot(X, G):
     return X.T @ G
 
 
-def weighted_gram(X, weights):
+def weighted_gram(X, weights, n_threads=1):
     """Gram matrix of the design [X, 1] with per-row weights, shape (d+1, d+1).
 
     ``sum_i w_i z_i z_i^T`` with ``z_i = (x_i, 1)``.
     """
-    return weighted_grams(X, np.asarray(weights, dtype=np.float64)[:, None])[0]
+    return weighted_grams(X, np.asarray(weights, dtype=np.float64)[:, None], n_threads)[0]
 
 
-def weighted_grams(X, weights):
+#: Most row partitions a Gram matrix is split into (each summed by one thread).
+_MAX_GRAM_PARTITIONS = 4
+#: Rows below which a Gram matrix is not split.
+_MIN_GRAM_PARTITION_ROWS = 8192
+#: Memory the partial Gram matrices may take, as a fraction of X's size.
+_GRAM_PARTITION_MEMORY = 0.02
+
+
+def _gram_partitions(X, q):
+    """Number of row partitions for the Gram kernel.
+
+    Fixed by the data's shape, never by the thread count, so that results are the same
+    for any number of threads; limited so the partial matrices stay small next to X.
+    """
+    n, d = X.shape
+    by_rows = n // _MIN_GRAM_PARTITION_ROWS
+    by_memory = int(_GRAM_PARTITION_MEMORY * X.nbytes // (8 * q * (d + 1) ** 2))
+    return int(max(1, min(_MAX_GRAM_PARTITIONS, by_rows, by_memory)))
+
+
+def _sum_partitions(partitions):
+    """Add partial Gram matrices in order and mirror their lower triangles."""
+    grams = partitions.sum(axis=0)
+    lower = np.tril(np.ones(grams.shape[1:], dtype=bool), -1)
+    for gram in grams:
+        gram.T[lower] = gram[lower]
+    return grams
+
+
+def weighted_grams(X, weights, n_threads=1):
     """Gram matrices of [X, 1], one per column of ``weights`` (n, q): shape (q, d+1, d+1).
 
     Dense X is read once, a block of rows at a time, so no full-size temporary is made.
@@ -256,6 +309,12 @@ def weighted_grams(X, weights):
     n, d = X.shape
     weights = np.asarray(weights, dtype=np.float64)
     q = weights.shape[1]
+    if (not sp.issparse(X) and X.flags.c_contiguous
+            and X.dtype in (np.float32, np.float64) and n and d):
+        partitions = np.zeros((_gram_partitions(X, q), q, d + 1, d + 1))
+        _kernels.weighted_grams_dense(X, np.ascontiguousarray(weights), partitions,
+                                      n_threads)
+        return _sum_partitions(partitions)
     grams = np.zeros((q, d + 1, d + 1))
     if sp.issparse(X):
         X = sp.csr_matrix(X)

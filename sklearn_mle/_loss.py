@@ -35,6 +35,9 @@ class BaseLoss:
     n_raw = 1
     #: Family code of the fused one-pass kernel (``_kernels.FAMILY_*``), or None.
     family = None
+    #: Whether the Hessian is the same at every parameter value (then the start
+    #: preconditioner whitens it exactly and is never refreshed).
+    hessian_is_constant = False
 
     def loss_gradient(self, y, raw_prediction, sample_weight, n_threads=1):
         """Per-sample weighted NLL (n,) and gradient wrt raw predictions (n, n_raw)."""
@@ -182,6 +185,8 @@ class CategoricalLoss(BaseLoss):
 class GaussianFixedScaleLoss(BaseLoss):
     """Gaussian distribution with unit variance; the raw prediction is the mean."""
 
+    #: The Hessian does not depend on the parameters (a quadratic objective).
+    hessian_is_constant = True
     family = _kernels.FAMILY_GAUSSIAN_FIXED
 
     n_raw = 1

@@ -279,8 +279,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
             self.scale_intercept_ = float(intercept[1])
         self._fitted_variance = self.variance
         self.n_iter_ = result.n_iter
-        raw = model.raw_prediction(X, coef, intercept)
-        self.loglik_ = total_log_likelihood(model.loss, y, raw, sample_weight)
+        self.loglik_ = total_log_likelihood(model, X, y, coef, intercept, sample_weight)
         self.aic_, self.bic_ = information_criteria(
             self.loglik_, model.n_params, total_weight(sample_weight))
         self._n_obs = float(total_weight(sample_weight))

@@ -212,7 +212,8 @@ class ScalingPreconditioner:
         return np.column_stack([self.metric_apply(e) for e in np.eye(self.dim)])
 
 
-def make_preconditioner(model, X, sample_weight, constant_raw, alpha, kind="auto"):
+def make_preconditioner(model, X, sample_weight, constant_raw, alpha, kind="auto",
+                        n_threads=1):
     """Choose and build the preconditioner for ``model`` on data ``X``.
 
     ``kind`` is "auto", "dense", "scaling" or "none" (plain L-BFGS on theta).
@@ -221,7 +222,7 @@ def make_preconditioner(model, X, sample_weight, constant_raw, alpha, kind="auto
     if kind == "auto":
         kind = "dense" if model.n_params <= DENSE_PRECONDITIONER_MAX_PARAMS else "scaling"
     if kind == "dense":
-        gram = weighted_gram(X, sample_weight)
+        gram = weighted_gram(X, sample_weight, n_threads)
         return DensePreconditioner(model.start_hessian(gram, unit_hessian, alpha))
     if kind == "scaling":
         return ScalingPreconditioner(model, X, sample_weight, unit_hessian, alpha)
@@ -243,7 +244,8 @@ class OptimizeResult:
 
 
 def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, verbose=0,
-                   estimator_name="estimator", hessian=None, phase_iter=20):
+                   estimator_name="estimator", hessian=None, phase_iter=20,
+                   exact_preconditioner=False):
     """Minimise ``fun(theta) -> (value, gradient)`` with preconditioned L-BFGS-B.
 
     Convergence: the largest component of the preconditioned gradient ``P^T g`` falls
@@ -254,12 +256,18 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, verbose=0,
     iterations, the preconditioner is rebuilt from the Hessian at the current iterate
     and L-BFGS restarts there (the budget doubling each phase); near the optimum this
     whitening is nearly exact, so the last phase takes a handful of iterations.
+
+    ``exact_preconditioner=True`` states that the preconditioner whitens the Hessian
+    everywhere (a quadratic objective): the first step is then the Newton step, which
+    lands on the optimum.
     """
     total_iter = 0
     theta = np.asarray(theta0, dtype=np.float64)
     refreshable = hessian is not None and preconditioner is not None
     whitened_at_iterate = False
-    step_scale = 1.0
+    fun = _remember_last(fun)
+    step_scale = _newton_step_scale(fun, theta, preconditioner) if exact_preconditioner \
+        else 1.0
     while True:
         budget = max_iter - total_iter
         if refreshable:
@@ -272,13 +280,18 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, verbose=0,
             # The objective no longer resolves the remaining decrease (it is below its
             # rounding error) but the gradient still does: finish with Newton steps
             # in the Hessian-whitened coordinates, kept while the gradient shrinks.
-            theta, result.gradient_norm = _newton_polish(fun, theta, preconditioner, tol)
+            theta, result.gradient_norm, result.objective = _newton_polish(
+                fun, theta, preconditioner, tol)
             converged = result.gradient_norm <= max(tol, _PRECISION_LIMIT_GRADIENT)
         if not refreshable or total_iter >= max_iter or result.status not in (0, 1, 2):
             break
         if result.nit == 0 and whitened_at_iterate:
             break
         if converged and whitened_at_iterate and result.nit <= 2:
+            # Whitened by a Hessian at most two iterations back: a Newton step in
+            # these coordinates is (nearly) exact; keep it only if it helps.
+            theta, result.gradient_norm, result.objective = _newton_polish(
+                fun, theta, preconditioner, 0.0, max_steps=1)
             break
         # Whiten by the Hessian here.  After a converged phase this also verifies the
         # convergence: the start preconditioner's gradient test is only as good as
@@ -296,6 +309,10 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, verbose=0,
         whitened_gradient = preconditioner.apply_transpose(gradient)
         result.gradient_norm = float(np.max(np.abs(whitened_gradient)))
         if converged and result.gradient_norm <= tol:
+            # One Newton step with the Hessian just formed: near the optimum it makes
+            # the parameters exact to rounding (quadratic convergence) for one pass.
+            theta, result.gradient_norm, result.objective = _newton_polish(
+                fun, theta, preconditioner, 0.0, max_steps=1)
             break
         # In Hessian-whitened coordinates the Newton step is -gradient; scale the
         # variables so that L-BFGS-B's first (unit-length) step is that step.
@@ -318,22 +335,52 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, verbose=0,
                           result.gradient_norm)
 
 
+def _remember_last(fun):
+    """``fun`` with a one-entry cache, so the evaluation at the start point that sets the
+    first step is not repeated by L-BFGS."""
+    last = {}
+
+    def cached(theta):
+        key = theta.tobytes()
+        if last.get("key") != key:
+            last["key"], last["value"] = key, fun(theta)
+        return last["value"]
+
+    return cached
+
+
+def _newton_step_scale(fun, theta, preconditioner):
+    """Length of the preconditioned gradient at ``theta``: the length of the Newton step
+    if the preconditioner whitens the Hessian there.  L-BFGS-B's first step has unit
+    length, so scaling its variables by this makes that step the Newton step."""
+    if preconditioner is None or preconditioner.dim == 0:
+        return 1.0
+    value, gradient = fun(theta)
+    if not np.isfinite(value):
+        return 1.0
+    return max(float(np.linalg.norm(preconditioner.apply_transpose(gradient))), 1e-300)
+
+
 def _newton_polish(fun, theta, preconditioner, tol, max_steps=8):
-    """Newton steps ``u -= g_u`` in whitened coordinates while ``max |g_u|`` decreases."""
-    _, gradient = fun(theta)
+    """Newton steps ``u -= g_u`` in whitened coordinates while ``max |g_u|`` decreases.
+
+    Returns the final point, its ``max |g_u|`` and its objective value.
+    """
+    value, gradient = fun(theta)
     whitened = preconditioner.apply_transpose(gradient)
     norm = float(np.max(np.abs(whitened)))
     for _ in range(max_steps):
         if norm <= tol:
             break
         candidate = theta - preconditioner.apply(whitened)
-        value, gradient = fun(candidate)
+        candidate_value, gradient = fun(candidate)
         candidate_whitened = preconditioner.apply_transpose(gradient)
         candidate_norm = float(np.max(np.abs(candidate_whitened)))
-        if not (np.isfinite(value) and candidate_norm < norm):
+        if not (np.isfinite(candidate_value) and candidate_norm < norm):
             break
-        theta, whitened, norm = candidate, candidate_whitened, candidate_norm
-    return theta, norm
+        theta, whitened, norm, value = candidate, candidate_whitened, candidate_norm, \
+            candidate_value
+    return theta, norm, float(value)
 
 
 class _PhaseResult:
