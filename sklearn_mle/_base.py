@@ -28,6 +28,14 @@ def n_threads(n_work=None):
     return max(int(_openmp_effective_n_threads()), 1)
 
 
+#: L-BFGS iterations before the first Hessian refresh.  Where the refresh uses the
+#: exact Hessian (canonical links) it is worth it early: measured on breast_cancer,
+#: 100000 x 50 binary and 50000 x 60 with 5 classes, 6 cut the fit time by 10-35 %
+#: against 20.  With a learned variance the refresh is only the Fisher information,
+#: and the fit is left to L-BFGS longer.
+_PHASE_ITER_EXACT_REFRESH = 6
+_PHASE_ITER_FISHER_REFRESH = 20
+
 _BLAS_CONTROLLER = []
 
 
@@ -133,7 +141,10 @@ def _fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, threads, *
         return minimize_lbfgs(fun, theta0, precond, tol=tol, max_iter=max_iter,
                               verbose=verbose, estimator_name=estimator_name,
                               hessian=hessian,
-                              exact_preconditioner=model.loss.hessian_is_constant)
+                              exact_preconditioner=model.loss.hessian_is_constant,
+                              phase_iter=(_PHASE_ITER_EXACT_REFRESH
+                                          if model.loss.fisher_is_hessian
+                                          else _PHASE_ITER_FISHER_REFRESH))
 
 
 def total_log_likelihood(model, X, y, coef, intercept, sample_weight):

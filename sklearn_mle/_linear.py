@@ -27,8 +27,6 @@ import scipy.sparse as sp
 
 from . import _kernels
 
-#: Widest float64 X evaluated by the fused one-pass loop rather than BLAS.
-_FUSED_MAX_FLOAT64_COLUMNS = 128
 #: Rows processed at a time when forming Gram matrices, so no copy of X is made.
 _CHUNK_ROWS = 4096
 
@@ -134,20 +132,14 @@ class LinearModel:
     def uses_fused_pass(self, X):
         """Whether an evaluation on X takes the fused one-pass path.
 
-        Row-major dense X, float32 or float64: one sweep reads X once and accumulates
-        in double.  Measured on 2 cores (100000 x 50 binary, 50000 x 60 with 5
-        classes, 100000 x 300 binary): the fused pass takes 0.6x resp. 0.5x the time of
-        the two BLAS products, but 1.2x for 300 columns, where BLAS's blocked
-        kernels win; so float64 X with more than 128 columns uses BLAS.  float32 X
-        always takes the fused path (no float64 copy of X).
+        Row-major dense X, float32 or float64: one sweep reads X once, accumulates in
+        double and runs on the kernels' own threads (BLAS is then held to one thread,
+        see ``_base.kernels_own_the_cores``).  F-ordered and sparse X use BLAS and
+        SciPy's sparse products.
         """
         if self.fused is False or self.loss.family is None or sp.issparse(X):
             return False
-        if not (X.flags.c_contiguous and X.dtype in (np.float32, np.float64)):
-            return False
-        if self.fused is True or X.dtype == np.float32:
-            return True
-        return X.shape[1] <= _FUSED_MAX_FLOAT64_COLUMNS
+        return bool(X.flags.c_contiguous and X.dtype in (np.float32, np.float64))
 
     def _fused_pass(self, X, y, sample_weight, coef, intercept, n_threads):
         """Objective (unpenalised), raw-prediction gradient summed over samples (the

@@ -38,6 +38,9 @@ class BaseLoss:
     #: Whether the Hessian is the same at every parameter value (then the start
     #: preconditioner whitens it exactly and is never refreshed).
     hessian_is_constant = False
+    #: Whether the expected Hessian (Fisher information) equals the observed one, as
+    #: for canonical links; then a Hessian refresh whitens the objective exactly.
+    fisher_is_hessian = True
 
     def loss_gradient(self, y, raw_prediction, sample_weight, n_threads=1):
         """Per-sample weighted NLL (n,) and gradient wrt raw predictions (n, n_raw)."""
@@ -218,6 +221,7 @@ class GaussianLoss(BaseLoss):
     case of a constant second column.
     """
 
+    fisher_is_hessian = False
     family = _kernels.FAMILY_GAUSSIAN
 
     n_raw = 2

@@ -45,22 +45,24 @@ class DensePreconditioner:
         scale[positive] = 1.0 / np.sqrt(diagonal[positive])
         scaled = start_hessian * scale[:, None] * scale[None, :]
         self.scale = scale
-        self.cholesky = None
-        self.basis = None
+        basis = None
         try:
             lower = np.linalg.cholesky(scaled)
             pivots = np.diag(lower) ** 2
             if pivots.min() > _FLAT_DIRECTION_RTOL * pivots.max():
-                self.cholesky = lower
+                # L^{-T}, formed once: applying P is then a matrix-vector product.
+                basis = scipy.linalg.solve_triangular(
+                    lower, np.eye(lower.shape[0]), trans="T", lower=True,
+                    check_finite=False)
         except np.linalg.LinAlgError:
             pass
-        if self.cholesky is None:
+        if basis is None:
             eigenvalues, eigenvectors = np.linalg.eigh(scaled)
             keep = eigenvalues > _FLAT_DIRECTION_RTOL * max(eigenvalues.max(), 1e-300)
-            self.basis = eigenvectors[:, keep] / np.sqrt(eigenvalues[keep])
-        self.n_flat_directions = 0 if self.basis is None else (
-            start_hessian.shape[0] - self.basis.shape[1])
-        self.dim = start_hessian.shape[0] - self.n_flat_directions
+            basis = eigenvectors[:, keep] / np.sqrt(eigenvalues[keep])
+        self.basis = scale[:, None] * basis
+        self.n_flat_directions = start_hessian.shape[0] - self.basis.shape[1]
+        self.dim = self.basis.shape[1]
         self.start_hessian = start_hessian
 
     def metric(self):
@@ -72,24 +74,15 @@ class DensePreconditioner:
 
     def apply(self, u):
         """theta offset P u."""
-        if self.cholesky is not None:
-            v = scipy.linalg.solve_triangular(self.cholesky, u, trans="T", lower=True,
-                                              check_finite=False)
-        else:
-            v = self.basis @ u
-        return self.scale * v
+        return self.basis @ u
 
     def apply_transpose(self, gradient):
         """P^T g, the gradient in the optimiser's coordinates."""
-        g = self.scale * gradient
-        if self.cholesky is not None:
-            return scipy.linalg.solve_triangular(self.cholesky, g, lower=True,
-                                                 check_finite=False)
-        return self.basis.T @ g
+        return self.basis.T @ gradient
 
     def matrix(self):
         """P as a dense (n_params, dim) array."""
-        return _columns(self, self.scale.size)
+        return self.basis
 
 
 def _columns(preconditioner, n_params):
