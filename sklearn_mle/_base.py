@@ -69,23 +69,52 @@ def ensure_layout(X):
     return X
 
 
-def normalised_sample_weight(sample_weight, X):
-    """Validated non-negative weights (float64), and the same divided by their sum.
+class FitWeights:
+    """Sample weights of a fit, kept as lean as the data allow.
 
-    Raises a ValueError naming the problem when the weights are all zero.
+    ``sample_weight`` is None for unit weights (no array is made), else the validated
+    float64 weights.  ``normalised`` are the weights of the objective (summing to one,
+    optionally multiplied by ``extra``, e.g. class weights; ``fit_total`` is the sum before
+    normalising).  ``likelihood`` and
+    ``likelihood_scale`` give the log-likelihood's weights: ``sum_i s_i log p_i`` equals
+    ``likelihood_scale * sum_i likelihood_i log p_i``.  ``total`` is the sum of the
+    sample weights (the number of observations for unit weights).
     """
-    if sample_weight is not None:
-        weights = np.asarray(sample_weight)
-        if weights.ndim == 1 and weights.size and np.all(weights == 0):
-            raise ValueError("sample_weight contains only zeros: at least one sample "
-                             "must have a non-zero (positive) weight.")
-    sample_weight = _check_sample_weight(
-        sample_weight, X, dtype=np.float64, ensure_non_negative=True
-    )
+
+    def __init__(self, sample_weight, X, extra=None):
+        n = X.shape[0]
+        if sample_weight is not None:
+            weights = np.asarray(sample_weight)
+            if weights.ndim == 1 and weights.size and np.all(weights == 0):
+                raise ValueError("sample_weight contains only zeros: at least one sample "
+                                 "must have a non-zero (positive) weight.")
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        self.sample_weight = sample_weight
+        self.total = float(n) if sample_weight is None else total_weight(sample_weight)
+        if extra is None:
+            self.fit_total = self.total
+            self.normalised = _normalise(sample_weight, n)
+        else:
+            fit_weight = (np.ones(n) if sample_weight is None else sample_weight) * extra
+            self.fit_total = total_weight(fit_weight)
+            self.normalised = _normalise(fit_weight, n)
+        if sample_weight is None and extra is None:
+            # unit weights: the objective's weights are exactly 1/n
+            self.likelihood, self.likelihood_scale = self.normalised, float(n)
+        else:
+            self.likelihood = np.ones(n) if sample_weight is None else sample_weight
+            self.likelihood_scale = 1.0
+
+
+def _normalise(weights, n):
+    """Weights divided by their sum (1/n each for None), without overflow."""
+    if weights is None:
+        return np.full(n, 1.0 / n)
     # Normalise by the largest weight first so that the sum cannot overflow.
-    largest = sample_weight.max()
-    relative = sample_weight / largest
-    return sample_weight, np.ascontiguousarray(relative / relative.sum())
+    normalised = weights / weights.max()
+    normalised /= normalised.sum()
+    return normalised
 
 
 def fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter,
@@ -147,16 +176,17 @@ def _fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, threads, *
                                           else _PHASE_ITER_FISHER_REFRESH))
 
 
-def total_log_likelihood(model, X, y, coef, intercept, sample_weight):
-    """Sum over samples of ``sample_weight * log p(y | x)`` for the model at (coef,
-    intercept): one fused pass over X where the kernels allow it."""
+def total_log_likelihood(model, X, y, coef, intercept, fit_weights):
+    """``sum_i s_i log p(y_i | x_i)`` for the model at (coef, intercept) with the sample
+    weights of ``fit_weights`` (a :class:`FitWeights`): one fused pass over X where the
+    kernels allow it."""
     y = np.ascontiguousarray(y, dtype=np.float64)
-    sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
     threads = n_threads(X.shape[0] * model.loss.n_raw)
     # a total beyond the doubles is -inf, honestly
     with np.errstate(over="ignore", invalid="ignore"), \
             kernels_own_the_cores(model, X, threads):
-        return -float(model.total_nll(X, y, sample_weight, coef, intercept, threads))
+        nll = model.total_nll(X, y, fit_weights.likelihood, coef, intercept, threads)
+        return -float(fit_weights.likelihood_scale * nll)
 
 
 def total_weight(sample_weight):

@@ -10,15 +10,28 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import (ensure_layout, total_weight, feature_labels, fit_linear_model,
-                    information_criteria, normalised_sample_weight, output_covariance,
-                    total_log_likelihood)
+from ._base import (FitWeights, ensure_layout, feature_labels, fit_linear_model,
+                    information_criteria, output_covariance, total_log_likelihood)
 from ._inference import (InferenceSummary, common_notes_and_statistics,
                          require_covariance, title_kind)
 from ._linear import LinearModel
 from ._loss import BernoulliLoss, CategoricalLoss
 from ._unbounded import (FALLBACK_TOL_FACTOR, SEPARATION_FALLBACK_RIDGE, UnboundedLikelihoodWarning,
                          find_separation, separation_message, separation_symptom)
+
+
+#: Labels encoded at a time (bounds the integer temporaries of the search).
+_ENCODE_CHUNK = 65536
+
+
+def encode_labels(y, classes):
+    """Index of each label in the sorted ``classes``, as float64 (the kernels' label
+    type), without a full-size integer temporary."""
+    encoded = np.empty(y.shape[0])
+    for start in range(0, y.shape[0], _ENCODE_CHUNK):
+        stop = start + _ENCODE_CHUNK
+        encoded[start:stop] = np.searchsorted(classes, y[start:stop])
+    return encoded
 
 
 class MLEClassifier(ClassifierMixin, BaseEstimator):
@@ -202,19 +215,18 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
                              dtype=[np.float64, np.float32])
         X = ensure_layout(X)
         check_classification_targets(y)
-        self.classes_, y_encoded = np.unique(y, return_inverse=True)
+        self.classes_ = np.unique(y)
         n_classes = self.classes_.size
         if n_classes < 2:
             raise ValueError(
                 "MLEClassifier needs samples of at least 2 classes in the data, but the "
                 f"data contain only one class: {self.classes_[0]!r}."
             )
-        sample_weight, _ = normalised_sample_weight(sample_weight, X)
-        fit_weight = sample_weight
-        if self.class_weight is not None:
-            fit_weight = sample_weight * compute_sample_weight(self.class_weight, y)
-        _, weights = normalised_sample_weight(fit_weight, X)
-        y_encoded = y_encoded.astype(np.float64)
+        y_encoded = encode_labels(y, self.classes_)
+        fit_weights = FitWeights(
+            sample_weight, X, extra=None if self.class_weight is None
+            else compute_sample_weight(self.class_weight, y))
+        weights = fit_weights.normalised
 
         model = self._build_model(X.shape[1], n_classes)
         theta0, start_raw = self._start(model, y_encoded, weights)
@@ -246,8 +258,8 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         self.coef_ = coef
         self.intercept_ = intercept
         self.n_iter_ = result.n_iter
-        self._set_likelihood_attributes(model, X, y_encoded, sample_weight)
-        self._n_obs = float(total_weight(sample_weight))
+        self._set_likelihood_attributes(model, X, y_encoded, fit_weights)
+        self._n_obs = fit_weights.total
         self._n_params = model.n_params
         for name in ("covariance_", "coef_se_", "intercept_se_"):
             if hasattr(self, name):
@@ -262,7 +274,7 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
                 return np.concatenate([out_coef.ravel(), out_intercept])
 
             covariance, aliased = output_covariance(
-                model, X, y_encoded, weights, total_weight(fit_weight), self.alpha,
+                model, X, y_encoded, weights, fit_weights.fit_total, self.alpha,
                 result.theta, to_output)
             # Parameters fixed by the convention (reference class) have no variance.
             fixed = np.concatenate([np.repeat(~model.coef_free, X.shape[1]),
@@ -365,11 +377,11 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
             return values
         return float(np.average(values, weights=sample_weight))
 
-    def _set_likelihood_attributes(self, model, X, y_encoded, sample_weight):
+    def _set_likelihood_attributes(self, model, X, y_encoded, fit_weights):
         self.loglik_ = total_log_likelihood(model, X, y_encoded, self.coef_,
-                                            self.intercept_, sample_weight)
+                                            self.intercept_, fit_weights)
         self.aic_, self.bic_ = information_criteria(
-            self.loglik_, model.n_params, total_weight(sample_weight))
+            self.loglik_, model.n_params, fit_weights.total)
 
     def _loss(self):
         return BernoulliLoss() if self.classes_.size == 2 else CategoricalLoss(

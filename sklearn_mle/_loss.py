@@ -102,7 +102,9 @@ class BernoulliLoss(BaseLoss):
         return hessian.reshape(n, 1, 1)
 
     def constant_raw_prediction(self, y, sample_weight):
-        p = np.clip(np.average(y, weights=sample_weight), 1e-12, 1 - 1e-12)
+        # dot products: no sample-sized temporary
+        p = np.dot(y, sample_weight) / np.sum(sample_weight)
+        p = np.clip(p, 1e-12, 1 - 1e-12)
         return np.array([np.log(p) - np.log1p(-p)])
 
     def unit_hessian_at_constant(self, constant_raw):
@@ -161,8 +163,9 @@ class CategoricalLoss(BaseLoss):
         return hessian
 
     def constant_raw_prediction(self, y, sample_weight):
-        counts = np.bincount(y.astype(np.intp), weights=sample_weight,
-                             minlength=self.n_classes)
+        # one masked sum per class: no sample-sized temporary beyond a boolean mask
+        counts = np.array([np.sum(sample_weight, where=(y == k))
+                           for k in range(self.n_classes)])
         p = np.clip(counts / counts.sum(), 1e-12, None)
         log_p = np.log(p)
         return log_p - log_p.mean()

@@ -10,9 +10,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from scipy import stats
 
-from ._base import (ensure_layout, total_weight, feature_labels, fit_linear_model,
-                    information_criteria, n_threads, normalised_sample_weight,
-                    output_covariance, total_log_likelihood)
+from ._base import (FitWeights, ensure_layout, feature_labels, fit_linear_model,
+                    information_criteria, n_threads, output_covariance,
+                    total_log_likelihood)
 from ._inference import (InferenceSummary, common_notes_and_statistics,
                          require_covariance, title_kind)
 from ._linear import LinearModel
@@ -219,7 +219,8 @@ class MLERegressor(RegressorMixin, BaseEstimator):
                              dtype=[np.float64, np.float32], y_numeric=True)
         X = ensure_layout(X)
         y = np.ascontiguousarray(y, dtype=np.float64)
-        sample_weight, weights = normalised_sample_weight(sample_weight, X)
+        fit_weights = FitWeights(sample_weight, X)
+        weights = fit_weights.normalised
         model = self._build_model(X.shape[1])
         y_original = y
         y_scale = 1.0
@@ -279,17 +280,17 @@ class MLERegressor(RegressorMixin, BaseEstimator):
             self.scale_intercept_ = float(intercept[1])
         self._fitted_variance = self.variance
         self.n_iter_ = result.n_iter
-        self.loglik_ = total_log_likelihood(model, X, y, coef, intercept, sample_weight)
+        self.loglik_ = total_log_likelihood(model, X, y, coef, intercept, fit_weights)
         self.aic_, self.bic_ = information_criteria(
-            self.loglik_, model.n_params, total_weight(sample_weight))
-        self._n_obs = float(total_weight(sample_weight))
+            self.loglik_, model.n_params, fit_weights.total)
+        self._n_obs = fit_weights.total
         self._n_params = model.n_params
         for name in ("covariance_", "coef_se_", "intercept_se_", "scale_se_",
                      "scale_coef_se_", "scale_intercept_se_"):
             if hasattr(self, name):
                 delattr(self, name)
         if self.inference:
-            self._set_inference(model, X, y, weights, total_weight(sample_weight), result.theta)
+            self._set_inference(model, X, y, weights, fit_weights.total, result.theta)
         return self
 
     def _set_inference(self, model, X, y, weights, total_weight, theta):
