@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sklearn_mle._linear import LinearModel
+from sklearn_mle import _kernels
+from sklearn_mle._linear import LinearModel, weighted_grams
 from sklearn_mle._loss import (BernoulliLoss, CategoricalLoss, GaussianFixedScaleLoss,
                                GaussianLoss)
 
@@ -144,3 +145,64 @@ def test_fused_one_pass_matches_blas_path(name, dtype):
     # fixed-order block reduction: identical for any number of threads
     assert one_thread[0] == two_threads[0]
     np.testing.assert_array_equal(one_thread[1], two_threads[1])
+
+
+def numpy_weighted_gram(X, weights):
+    """Reference ``sum_i w_i z_i z_i^T`` with ``z_i = (x_i, 1)``."""
+    Z = np.column_stack([np.asarray(X, dtype=np.float64), np.ones(X.shape[0])])
+    return Z.T @ (Z * weights[:, None])
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_fisher_hessian_matches_per_sample_path(name, dtype):
+    # 40000 rows: the Gram kernel splits them into 4 partitions.
+    rng = np.random.default_rng(17)
+    model, X, y = make_problem(name, rng, n=40000)
+    X = np.ascontiguousarray(X, dtype=dtype)
+    w = rng.uniform(size=y.size)
+    w /= w.sum()
+    theta = rng.normal(size=model.n_params) * 0.05
+    model.fused = False
+    reference = model.hessian(theta, np.asfortranarray(X, dtype=np.float64), y, w, 0.1,
+                              expected=True)
+    model.fused = True
+    one_thread = model.hessian(theta, X, y, w, 0.1, n_threads=1, expected=True)
+    two_threads = model.hessian(theta, X, y, w, 0.1, n_threads=2, expected=True)
+    np.testing.assert_allclose(one_thread, reference, rtol=1e-10,
+                               atol=1e-13 * np.abs(reference).max())
+    np.testing.assert_array_equal(one_thread, two_threads)
+    np.testing.assert_array_equal(one_thread, one_thread.T)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_weighted_gram_kernel_with_weights_of_both_signs(dtype):
+    # Blocks of zero, non-negative (BLAS syrk) and mixed-sign (BLAS gemm) weights.
+    rng = np.random.default_rng(19)
+    n, d = 20000, 7
+    X = np.ascontiguousarray(rng.normal(size=(n, d)) * np.logspace(-3, 3, d), dtype=dtype)
+    weights = np.column_stack([
+        rng.uniform(size=n),                              # all non-negative
+        rng.normal(size=n),                               # mixed signs
+        np.where(np.arange(n) < 5000, 0.0, rng.normal(size=n)),  # zero rows first
+    ])
+    one_thread = weighted_grams(X, weights, n_threads=1)
+    two_threads = weighted_grams(X, weights, n_threads=2)
+    for c in range(weights.shape[1]):
+        reference = numpy_weighted_gram(X, weights[:, c])
+        np.testing.assert_allclose(one_thread[c], reference, rtol=1e-10,
+                                   atol=1e-12 * np.abs(reference).max())
+        np.testing.assert_array_equal(one_thread[c], one_thread[c].T)
+    np.testing.assert_array_equal(one_thread, two_threads)
+
+
+def test_weighted_gram_kernel_rejects_mismatched_shapes():
+    X = np.ones((10, 3))
+    with pytest.raises(ValueError, match="weights must have shape"):
+        _kernels.weighted_grams_dense(X, np.ones((9, 1)), np.zeros((1, 1, 4, 4)))
+    with pytest.raises(ValueError, match="partition_grams must have shape"):
+        _kernels.weighted_grams_dense(X, np.ones((10, 1)), np.zeros((1, 1, 3, 3)))
+    with pytest.raises(ValueError, match="q = m"):
+        _kernels.fisher_grams(X, np.zeros(10), np.ones(10), np.zeros((2, 3)), np.zeros(2),
+                              np.arange(2), _kernels.FAMILY_CATEGORICAL,
+                              np.zeros((1, 2, 4, 4)))
