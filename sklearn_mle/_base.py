@@ -7,6 +7,7 @@ import scipy.sparse as sp
 from sklearn.utils.validation import _check_sample_weight
 
 from ._inference import covariance_from_information
+from ._linear import fused_layout
 from ._solver import DENSE_PRECONDITIONER_MAX_PARAMS, make_preconditioner, minimize_lbfgs
 
 try:  # respects OMP_NUM_THREADS and threadpoolctl limits
@@ -40,16 +41,19 @@ _BLAS_CONTROLLER = []
 
 
 @contextlib.contextmanager
-def kernels_own_the_cores(model, X, threads):
-    """Hold BLAS to one thread while the OpenMP kernels do the heavy passes over X.
+def kernels_own_the_cores(X):
+    """Hold BLAS to one thread during a fit on X, unless BLAS carries it (F-ordered X).
 
     Two thread pools that each spin while idle (the kernels' OpenMP threads and
     OpenBLAS's) take turns on the same cores: measured on 2 cores, a 100000 x 50 fit
-    ran 2.5x slower with both active than with BLAS on one thread.  When the fused
-    kernels (which call BLAS from inside their own threads for Gram matrices) carry
-    the work, BLAS has nothing to parallelise anyway.
+    ran 2x slower with BLAS threads awake (after a single threaded BLAS call such as a
+    long dot product) than with BLAS on one thread.  The kernels do the passes over X
+    (row-major dense or sparse) and call BLAS from inside their own threads for the
+    Gram matrices, so BLAS has nothing to parallelise; and with BLAS on one thread
+    whatever it computes is the same for any number of OpenMP threads, so fits are
+    bit-identical on 1 and 2 threads.
     """
-    if threads <= 1 or not model.uses_fused_pass(X):
+    if not sp.issparse(X) and not fused_layout(X):
         yield
         return
     if not _BLAS_CONTROLLER:
@@ -130,16 +134,6 @@ def fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max
     when the maximum likelihood does not exist, to return a finite, reproducible fit.
     """
     threads = n_threads(X.shape[0] * model.loss.n_raw)
-    with kernels_own_the_cores(model, X, threads):
-        return _fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, threads,
-                                 tol=tol, max_iter=max_iter, verbose=verbose,
-                                 estimator_name=estimator_name,
-                                 preconditioner=preconditioner,
-                                 fallback_ridge=fallback_ridge)
-
-
-def _fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, threads, *, tol,
-                      max_iter, verbose, estimator_name, preconditioner, fallback_ridge):
     y = np.ascontiguousarray(y, dtype=np.float64)
     precond = make_preconditioner(model, X, weights, start_raw, alpha, kind=preconditioner,
                                   n_threads=threads)
@@ -183,8 +177,7 @@ def total_log_likelihood(model, X, y, coef, intercept, fit_weights):
     y = np.ascontiguousarray(y, dtype=np.float64)
     threads = n_threads(X.shape[0] * model.loss.n_raw)
     # a total beyond the doubles is -inf, honestly
-    with np.errstate(over="ignore", invalid="ignore"), \
-            kernels_own_the_cores(model, X, threads):
+    with np.errstate(over="ignore", invalid="ignore"):
         nll = model.total_nll(X, y, fit_weights.likelihood, coef, intercept, threads)
         return -float(fit_weights.likelihood_scale * nll)
 
@@ -212,8 +205,7 @@ def output_covariance(model, X, y, weights, total_weight, alpha, theta, to_outpu
     """
     threads = n_threads(X.shape[0] * model.loss.n_raw)
     y = np.ascontiguousarray(y, dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore"), \
-            kernels_own_the_cores(model, X, threads):
+    with np.errstate(over="ignore", invalid="ignore"):
         hessian = model.hessian(theta, X, y, weights, alpha, threads)
     if not np.all(np.isfinite(hessian)):
         hessian = np.nan_to_num(hessian, nan=0.0, posinf=0.0, neginf=0.0)

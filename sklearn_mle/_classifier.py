@@ -11,7 +11,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import (FitWeights, ensure_layout, feature_labels, fit_linear_model,
-                    information_criteria, output_covariance, total_log_likelihood)
+                    information_criteria, kernels_own_the_cores, output_covariance,
+                    total_log_likelihood)
 from ._inference import (InferenceSummary, common_notes_and_statistics,
                          require_covariance, title_kind)
 from ._linear import LinearModel
@@ -214,6 +215,11 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
                              dtype=[np.float64, np.float32])
         X = ensure_layout(X)
+        with kernels_own_the_cores(X):
+            return self._fit_validated(X, y, sample_weight)
+
+    def _fit_validated(self, X, y, sample_weight):
+        """The fit on validated data (see :meth:`fit`)."""
         check_classification_targets(y)
         self.classes_ = np.unique(y)
         n_classes = self.classes_.size

@@ -137,9 +137,9 @@ class LinearModel:
         see ``_base.kernels_own_the_cores``).  F-ordered and sparse X use BLAS and
         SciPy's sparse products.
         """
-        if self.fused is False or self.loss.family is None or sp.issparse(X):
+        if self.fused is False or self.loss.family is None:
             return False
-        return bool(X.flags.c_contiguous and X.dtype in (np.float32, np.float64))
+        return fused_layout(X)
 
     def _fused_pass(self, X, y, sample_weight, coef, intercept, n_threads):
         """Objective (unpenalised), raw-prediction gradient summed over samples (the
@@ -229,6 +229,12 @@ class LinearModel:
             blocks[j, k] = gram
             blocks[k, j] = gram.T
         return self.expand_design_blocks(blocks, alpha)
+
+
+def fused_layout(X):
+    """Whether X is laid out for the fused kernels: dense, row-major, float32/64."""
+    return bool(not sp.issparse(X) and X.flags.c_contiguous
+                and X.dtype in (np.float32, np.float64))
 
 
 def _dot(X, W):

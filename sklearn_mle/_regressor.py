@@ -11,8 +11,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from scipy import stats
 
 from ._base import (FitWeights, ensure_layout, feature_labels, fit_linear_model,
-                    information_criteria, n_threads, output_covariance,
-                    total_log_likelihood)
+                    information_criteria, kernels_own_the_cores, n_threads,
+                    output_covariance, total_log_likelihood)
 from ._inference import (InferenceSummary, common_notes_and_statistics,
                          require_covariance, title_kind)
 from ._linear import LinearModel
@@ -218,6 +218,11 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
                              dtype=[np.float64, np.float32], y_numeric=True)
         X = ensure_layout(X)
+        with kernels_own_the_cores(X):
+            return self._fit_validated(X, y, sample_weight)
+
+    def _fit_validated(self, X, y, sample_weight):
+        """The fit on validated data (see :meth:`fit`)."""
         y = np.ascontiguousarray(y, dtype=np.float64)
         fit_weights = FitWeights(sample_weight, X)
         weights = fit_weights.normalised
