@@ -152,6 +152,7 @@ class ScalingPreconditioner:
             [1.0 / np.sqrt(max(unit_hessian[j, j], 1e-12)) for j in model.intercept_rows])
         self.n_coef = n_coef
         self.mean = mean
+        self.mean_square = mean_sq
         self.dim = model.n_params
         self.n_flat_directions = 0
 
@@ -205,6 +206,35 @@ class ScalingPreconditioner:
         return np.column_stack([self.metric_apply(e) for e in np.eye(self.dim)])
 
 
+#: Weighted mean squares of a column outside [_SMALLEST_MEAN_SQUARE, inf) mean that the
+#: squares of its values are not representable (or only as subnormals, without
+#: precision): magnitudes above about 1e154 or below about 1e-145.
+_SMALLEST_MEAN_SQUARE = 1e-290
+
+
+def check_column_magnitudes(mean, mean_square):
+    """Raise a ValueError naming the columns whose curvature doubles cannot hold.
+
+    ``mean`` and ``mean_square`` are the weighted (weights summing to one) means of
+    each column and of its square.  A column of zeros is fine (it is flat); a column
+    with non-zero values whose mean square underflows, or whose mean square overflows,
+    would otherwise be treated as flat or break the fit without a clear message.
+    """
+    with np.errstate(invalid="ignore"):
+        unrepresentable = ~np.isfinite(mean_square) | (
+            (mean_square < _SMALLEST_MEAN_SQUARE) & (mean != 0))
+    columns = np.flatnonzero(unrepresentable)
+    if columns.size:
+        shown = ", ".join(str(c) for c in columns[:10]) + (", ..." if columns.size > 10
+                                                             else "")
+        raise ValueError(
+            f"Column(s) {shown} of X hold values whose squares are not representable in "
+            "double precision (magnitudes above about 1e154 or below about 1e-145), so "
+            "the curvature of the likelihood along them cannot be computed. Rescale "
+            "these columns, e.g. divide them by a power of ten: predictions do not "
+            "depend on the units of X.")
+
+
 def make_preconditioner(model, X, sample_weight, constant_raw, alpha, kind="auto",
                         n_threads=1):
     """Choose and build the preconditioner for ``model`` on data ``X``.
@@ -216,9 +246,14 @@ def make_preconditioner(model, X, sample_weight, constant_raw, alpha, kind="auto
         kind = "dense" if model.n_params <= DENSE_PRECONDITIONER_MAX_PARAMS else "scaling"
     if kind == "dense":
         gram = weighted_gram(X, sample_weight, n_threads)
+        d = X.shape[1]
+        check_column_magnitudes(gram[:d, d], np.diag(gram)[:d])
         return DensePreconditioner(model.start_hessian(gram, unit_hessian, alpha))
     if kind == "scaling":
-        return ScalingPreconditioner(model, X, sample_weight, unit_hessian, alpha)
+        preconditioner = ScalingPreconditioner(model, X, sample_weight, unit_hessian,
+                                               alpha)
+        check_column_magnitudes(preconditioner.mean, preconditioner.mean_square)
+        return preconditioner
     if kind == "none":
         return None
     raise ValueError(f"unknown preconditioner {kind!r}")

@@ -521,3 +521,43 @@ def test_extreme_weight_scales(references, scale):
         fitted = fit_strict(estimator, X, y, sample_weight=np.full(y.size, scale))
         np.testing.assert_allclose(outputs(fitted, X), outputs(references[name], X),
                                    rtol=1e-7, atol=1e-8)
+
+
+# ------------------------------------------------- columns beyond the doubles' range
+@pytest.mark.parametrize("factor", [1e155, 1e200, 1e-150, 1e-200])
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+@pytest.mark.parametrize("name", ["binary", "multiclass", "fixed", "constant"])
+def test_columns_whose_squares_leave_the_doubles_are_refused(name, layout, factor):
+    estimator, y = ESTIMATORS[name]
+    X_bad = X.copy()
+    X_bad[:, 1] *= factor
+    if layout == "csr":
+        X_bad = sp.csr_matrix(X_bad)
+    with pytest.raises(ValueError, match=r"Column\(s\) 1 of X .* Rescale these columns"):
+        clone(estimator).fit(X_bad, y)
+
+
+@pytest.mark.parametrize("factor", [1e150, 1e-140])
+def test_columns_at_the_edge_of_the_range_are_fitted_in_their_units(factor):
+    estimator, y = ESTIMATORS["binary"]
+    reference = clone(estimator).fit(X, y)
+    X_scaled = X.copy()
+    X_scaled[:, 1] *= factor
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scaled = clone(estimator).fit(X_scaled, y)
+    np.testing.assert_allclose(scaled.coef_[:, 1] * factor, reference.coef_[:, 1],
+                               rtol=1e-7)
+    np.testing.assert_allclose(scaled.predict_proba(X_scaled), reference.predict_proba(X),
+                               rtol=1e-7, atol=1e-10)
+
+
+def test_wide_sparse_columns_beyond_the_doubles_are_refused():
+    # More than 3000 parameters: the column-scaling preconditioner makes the check.
+    rng = np.random.default_rng(3)
+    X_wide = sp.random(400, 3100, density=0.01, random_state=rng, format="csc")
+    X_wide = sp.hstack([X_wide[:, :7], sp.csc_matrix(np.full((400, 1), 1e-180)),
+                        X_wide[:, 8:]], format="csc")
+    y = rng.integers(0, 2, size=400)
+    with pytest.raises(ValueError, match=r"Column\(s\) 7 of X"):
+        MLEClassifier(alpha=1e-3).fit(X_wide, y)
