@@ -22,7 +22,6 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp, log, log1p, fabs, sqrt, copysign
 from libc.float cimport DBL_MAX
-from libc.math cimport NAN
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport dgemm, dsyrk
@@ -429,20 +428,20 @@ cdef inline void _raw_row(const floating *x, Py_ssize_t d, const double *coef,
         raw[j] = raw[j] + _dot_row(x, coef + j * d, d)
 
 
-cdef void _fused_block(const floating *X, Py_ssize_t d, Py_ssize_t start, Py_ssize_t stop,
+cdef int _fused_block(const floating *X, Py_ssize_t d, Py_ssize_t start, Py_ssize_t stop,
                        const double *y, const double *sample_weight, const double *coef,
                        const double *intercept, const Py_ssize_t *coef_rows,
                        Py_ssize_t n_free, Py_ssize_t m, int family, double *loss,
                        double *raw_gradient, double *coef_gradient) noexcept nogil:
     """Loss, raw-prediction gradient and coefficient gradient summed over rows
-    ``start:stop``, written to this block's slots of the outputs."""
+    ``start:stop``, written to this block's slots of the outputs.  Returns 1 if its
+    scratch memory could not be allocated, else 0."""
     cdef double *raw = <double *> malloc(m * sizeof(double))
     cdef const floating *x
     cdef double total = 0.0, g
     cdef Py_ssize_t i, j, r
     if raw == NULL:
-        loss[0] = NAN  # reported to the optimiser as an unusable point
-        return
+        return 1
     memset(raw_gradient, 0, m * sizeof(double))
     memset(coef_gradient, 0, n_free * d * sizeof(double))
     for i in range(start, stop):
@@ -457,6 +456,7 @@ cdef void _fused_block(const floating *X, Py_ssize_t d, Py_ssize_t start, Py_ssi
                 _axpy_row(g, x, coef_gradient + r * d, d)
     loss[0] = total
     free(raw)
+    return 0
 
 
 def fused_loss_gradient(
@@ -486,16 +486,19 @@ def fused_loss_gradient(
     cdef Py_ssize_t n_free = coef_rows.shape[0]
     cdef Py_ssize_t n_blocks = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
     cdef Py_ssize_t b, stop
+    cdef int failed = 0
     if n == 0 or d == 0:
         raise ValueError("fused_loss_gradient needs at least one row and one column")
     for b in prange(n_blocks, nogil=True, schedule="static", num_threads=n_threads):
         stop = b * BLOCK_ROWS + BLOCK_ROWS
         if stop > n:
             stop = n
-        _fused_block(&X[0, 0], d, b * BLOCK_ROWS, stop, &y[0], &sample_weight[0],
+        failed += _fused_block(&X[0, 0], d, b * BLOCK_ROWS, stop, &y[0], &sample_weight[0],
                      &coef[0, 0], &intercept[0], &coef_rows[0] if n_free else NULL,
                      n_free, m, family, &block_loss[b], &block_raw_gradient[b, 0],
                      &block_coef_gradient[b, 0, 0] if n_free else NULL)
+    if failed:
+        raise MemoryError("fused_loss_gradient: no memory for a row buffer")
 
 
 # ----------------------------------------------------------------------------------
@@ -540,7 +543,7 @@ cdef void _gram_update(const double *design, double *scaled, const double *weigh
               gram, &d1)
 
 
-cdef void _gram_partition(const floating *X, Py_ssize_t d, Py_ssize_t start,
+cdef int _gram_partition(const floating *X, Py_ssize_t d, Py_ssize_t start,
                           Py_ssize_t stop, const double *given_weights, Py_ssize_t q,
                           const double *y, const double *sample_weight,
                           const double *coef, const double *intercept,
@@ -548,7 +551,8 @@ cdef void _gram_partition(const floating *X, Py_ssize_t d, Py_ssize_t start,
                           int family, double *grams) noexcept nogil:
     """Add rows ``start:stop`` to ``grams`` (q, d+1, d+1).  Per-sample weights are
     ``given_weights`` (n, q) if not NULL, else the Fisher information of ``family``
-    at the raw predictions of the model (coef, intercept)."""
+    at the raw predictions of the model (coef, intercept).  Returns 1 if its scratch
+    memory could not be allocated, else 0."""
     cdef int d1 = <int> (d + 1), rows
     cdef Py_ssize_t block, i, k, c
     cdef double *design = <double *> malloc(GRAM_ROWS * d1 * sizeof(double))
@@ -556,9 +560,9 @@ cdef void _gram_partition(const floating *X, Py_ssize_t d, Py_ssize_t start,
     cdef double *weights = <double *> malloc(GRAM_ROWS * q * sizeof(double))
     cdef double *raw = <double *> malloc((m if m > 0 else 1) * sizeof(double))
     cdef const floating *x
-    if design == NULL or scaled == NULL or weights == NULL or raw == NULL:
-        grams[0] = NAN  # detected by the caller
-    else:
+    cdef int failed = (design == NULL or scaled == NULL or weights == NULL
+                       or raw == NULL)
+    if not failed:
         block = start
         while block < stop:
             rows = <int> (stop - block if stop - block < GRAM_ROWS else GRAM_ROWS)
@@ -581,6 +585,7 @@ cdef void _gram_partition(const floating *X, Py_ssize_t d, Py_ssize_t start,
     free(scaled)
     free(weights)
     free(raw)
+    return failed
 
 
 def weighted_grams_dense(
@@ -632,17 +637,21 @@ def _check_gram_shapes(Py_ssize_t n, Py_ssize_t d, double[:, :, :, ::1] partitio
         raise ValueError("partition_grams must have shape (P, q, d+1, d+1)")
 
 
-cdef void _grams(const floating[:, ::1] X, const double *given, const double *y,
+cdef int _grams(const floating[:, ::1] X, const double *given, const double *y,
                  const double *sample_weight, const double *coef,
                  const double *intercept, const Py_ssize_t *coef_rows,
                  Py_ssize_t n_free, Py_ssize_t m, int family,
-                 double[:, :, :, ::1] partition_grams, int n_threads) noexcept:
+                 double[:, :, :, ::1] partition_grams, int n_threads) except -1:
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
     cdef Py_ssize_t n_parts = partition_grams.shape[0], q = partition_grams.shape[1]
     cdef Py_ssize_t p, start, stop
+    cdef int failed = 0
     for p in prange(n_parts, nogil=True, schedule="static", num_threads=n_threads):
         start = (n * p) // n_parts
         stop = (n * (p + 1)) // n_parts
-        _gram_partition(&X[0, 0], d, start, stop, given, q, y, sample_weight, coef,
+        failed += _gram_partition(&X[0, 0], d, start, stop, given, q, y, sample_weight, coef,
                         intercept, coef_rows, n_free, m, family,
                         &partition_grams[p, 0, 0, 0])
+    if failed:
+        raise MemoryError("weighted Gram kernel: no memory for its row buffers")
+    return 0
