@@ -292,11 +292,8 @@ def _gram_partitions(X, q):
 
 def _sum_partitions(partitions):
     """Add partial Gram matrices in order and mirror their lower triangles."""
-    grams = partitions.sum(axis=0)
-    lower = np.tril(np.ones(grams.shape[1:], dtype=bool), -1)
-    for gram in grams:
-        gram.T[lower] = gram[lower]
-    return grams
+    total = partitions.sum(axis=0)
+    return np.tril(total) + np.tril(total, -1).swapaxes(-1, -2)
 
 
 def weighted_grams(X, weights, n_threads=1):
