@@ -252,7 +252,7 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
                     warnings.warn(
                         separation_message("MLEClassifier", self.classes_, y_encoded,
                                            separated),
-                        UnboundedLikelihoodWarning, stacklevel=2)
+                        UnboundedLikelihoodWarning, stacklevel=4)
                     theta0, start_raw = self._start(model, y_encoded, weights)
                     fit_options["tol"] = self.tol * FALLBACK_TOL_FACTOR
                     result = fit_linear_model(

@@ -262,7 +262,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
                 warnings.warn(
                     variance_collapse_message("MLERegressor", self.variance, collapsed,
                                               self.alpha),
-                    UnboundedLikelihoodWarning, stacklevel=2)
+                    UnboundedLikelihoodWarning, stacklevel=4)
                 fit_options["tol"] = self.tol * FALLBACK_TOL_FACTOR
                 result = fit_linear_model(
                     model, X, y, weights, self.alpha, theta0, start_raw,

@@ -32,6 +32,9 @@ DENSE_PRECONDITIONER_MAX_PARAMS = 3000
 #: A line search that fails in Hessian-whitened coordinates with a gradient this small
 #: has reached the precision limit of floating point.
 _PRECISION_LIMIT_GRADIENT = 1e-5
+#: Frames from the ConvergenceWarning up to the caller of ``fit``: minimize_lbfgs,
+#: fit_linear_model, the estimator's _fit_validated and fit, scikit-learn's fit wrapper.
+_USER_STACKLEVEL = 6
 #: Relative eigenvalue below which a direction of the scaled start Hessian is flat.
 _FLAT_DIRECTION_RTOL = 1e-11
 
@@ -369,7 +372,7 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, verbose=0,
             f"gradient component {result.gradient_norm:.3g} > tol={tol:g}. "
             f"To fix it, {advice}.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=_USER_STACKLEVEL,
         )
     return OptimizeResult(theta, result.objective, total_iter, converged, result.message,
                           result.gradient_norm)

@@ -288,3 +288,17 @@ def test_fixed_variance_is_least_squares_at_any_target_scale(scale):
     ridge = MLERegressor(variance="fixed", alpha=0.1).fit(X, y)
     np.testing.assert_allclose(scaled.coef_ / scale, ridge.coef_, rtol=1e-7)
     assert np.abs(reference.coef_ - ridge.coef_).max() > 1e-3  # the penalty matters
+
+
+def test_warnings_point_at_the_callers_line():
+    X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    y = np.array([0, 0, 1, 1])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        MLEClassifier().fit(X, y)                              # separated classes
+        MLEClassifier(alpha=1e-3, max_iter=1).fit(X, y)        # iteration limit
+        MLERegressor().fit(X[:2], np.array([0.5, 1.5]))        # collapsing variance
+    categories = {type(w.message).__name__ for w in caught}
+    assert {"UnboundedLikelihoodWarning", "ConvergenceWarning"} <= categories
+    for w in caught:
+        assert w.filename == __file__, (type(w.message).__name__, w.filename)
