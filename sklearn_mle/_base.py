@@ -1,6 +1,7 @@
 """Shared fitting machinery of the estimators: input checks, weights, the solver call."""
 
 import contextlib
+import threading
 
 import numpy as np
 import scipy.sparse as sp
@@ -37,7 +38,12 @@ def n_threads(n_work=None):
 _PHASE_ITER_EXACT_REFRESH = 6
 _PHASE_ITER_FISHER_REFRESH = 20
 
+#: Rows from which BLAS is held to one thread during a fit (see kernels_own_the_cores).
+_BLAS_HOLD_MIN_ROWS = _MIN_WORK_PER_THREADED_CALL // 10
+
 _BLAS_CONTROLLER = []
+_BLAS_HOLD = {"count": 0}
+_BLAS_HOLD_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -52,16 +58,46 @@ def kernels_own_the_cores(X):
     Gram matrices, so BLAS has nothing to parallelise; and with BLAS on one thread
     whatever it computes is the same for any number of OpenMP threads, so fits are
     bit-identical on 1 and 2 threads.
+
+    Below ``_BLAS_HOLD_MIN_ROWS`` rows (where the kernels run on one thread unless
+    there are more than ten outputs) BLAS is left alone: no threadpoolctl scan of the
+    loaded libraries (~10 ms on a first fit) nor ~50 us per fit on small problems.
+    The choice depends on X only, never on the OpenMP thread count.
     """
-    if not sp.issparse(X) and not fused_layout(X):
+    if X.shape[0] < _BLAS_HOLD_MIN_ROWS or (
+            not sp.issparse(X) and not fused_layout(X)):
         yield
         return
-    if not _BLAS_CONTROLLER:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS_CONTROLLER.append(ThreadpoolController())
-    with _BLAS_CONTROLLER[0].limit(limits=1, user_api="blas"):
+    _hold_blas()
+    try:
         yield
+    finally:
+        _release_blas()
+
+
+def _hold_blas():
+    """Limit BLAS to one thread; holds nest and overlap across Python threads.
+
+    The limit is process-wide, so fits running at the same time in several Python
+    threads share one hold: the first applies it and the last restores the original
+    thread counts (a plain context manager per fit would restore them while other fits
+    are still running).
+    """
+    with _BLAS_HOLD_LOCK:
+        if _BLAS_HOLD["count"] == 0:
+            if not _BLAS_CONTROLLER:
+                from threadpoolctl import ThreadpoolController
+
+                _BLAS_CONTROLLER.append(ThreadpoolController())
+            _BLAS_HOLD["limiter"] = _BLAS_CONTROLLER[0].limit(limits=1, user_api="blas")
+        _BLAS_HOLD["count"] += 1
+
+
+def _release_blas():
+    with _BLAS_HOLD_LOCK:
+        _BLAS_HOLD["count"] -= 1
+        if _BLAS_HOLD["count"] == 0:
+            _BLAS_HOLD.pop("limiter").restore_original_limits()
 
 
 def ensure_layout(X):

@@ -261,3 +261,26 @@ def test_repeated_kernel_calls_on_fresh_arrays_do_not_leak():
         pytest.skip("no /proc/self/statm to read the resident memory from")
     # the inputs and outputs of one round are ~2.5 MB: 150 leaked rounds would be 375 MB
     assert rss_after - rss_before < 20 * 2**20, (rss_before, rss_after)
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+    return sorted(pool["num_threads"] for pool in threadpool_info()
+                  if pool["user_api"] == "blas")
+
+
+def test_overlapping_fits_share_one_blas_hold_and_restore_it():
+    # Above _BLAS_HOLD_MIN_ROWS every fit holds BLAS to one thread; fits overlapping in
+    # Python threads must neither release the hold under each other (their results
+    # would then depend on timing) nor leave BLAS limited afterwards.
+    data = make_data(8000, seed=4)
+    before = _blas_threads()
+    sequential = [fit(job) for job in jobs(*data)[:6]]
+    assert _blas_threads() == before
+    assert _base._BLAS_HOLD["count"] == 0
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        concurrent = list(pool.map(fit, jobs(*data)[:6] * 3))
+    for i, estimator in enumerate(concurrent):
+        assert_same_fit(estimator, sequential[i % 6])
+    assert _blas_threads() == before
+    assert _base._BLAS_HOLD["count"] == 0
