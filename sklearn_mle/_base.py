@@ -38,8 +38,11 @@ def n_threads(n_work=None):
 _PHASE_ITER_EXACT_REFRESH = 6
 _PHASE_ITER_FISHER_REFRESH = 20
 
-#: Rows from which BLAS is held to one thread during a fit (see kernels_own_the_cores).
-_BLAS_HOLD_MIN_ROWS = _MIN_WORK_PER_THREADED_CALL // 10
+#: Size of X (rows x columns) from which BLAS is held to one thread during a fit (see
+#: kernels_own_the_cores).  Measured: digits (1797 x 64, 640 parameters) fits in
+#: 0.27 s held against 0.62 s with BLAS on 2 threads, whose wake-ups on each 640 x 640
+#: matrix-vector product cost more than they save.
+_BLAS_HOLD_MIN_CELLS = 50_000
 
 _BLAS_CONTROLLER = []
 _BLAS_HOLD = {"count": 0}
@@ -59,12 +62,12 @@ def kernels_own_the_cores(X):
     whatever it computes is the same for any number of OpenMP threads, so fits are
     bit-identical on 1 and 2 threads.
 
-    Below ``_BLAS_HOLD_MIN_ROWS`` rows (where the kernels run on one thread unless
-    there are more than ten outputs) BLAS is left alone: no threadpoolctl scan of the
-    loaded libraries (~10 ms on a first fit) nor ~50 us per fit on small problems.
-    The choice depends on X only, never on the OpenMP thread count.
+    On small X (below ``_BLAS_HOLD_MIN_CELLS`` entries, where the kernels run on one
+    thread) BLAS is left alone: no threadpoolctl scan of the loaded libraries (~10 ms
+    on a first fit) nor ~50 us per fit.  The choice depends on X only, never on the
+    OpenMP thread count.
     """
-    if X.shape[0] < _BLAS_HOLD_MIN_ROWS or (
+    if X.shape[0] * X.shape[1] < _BLAS_HOLD_MIN_CELLS or (
             not sp.issparse(X) and not fused_layout(X)):
         yield
         return
@@ -81,7 +84,9 @@ def _hold_blas():
     The limit is process-wide, so fits running at the same time in several Python
     threads share one hold: the first applies it and the last restores the original
     thread counts (a plain context manager per fit would restore them while other fits
-    are still running).
+    are still running).  The hold is for speed only; no result depends on it: the fit
+    makes no BLAS reduction over the samples (OpenBLAS 0.3.31 ignored a limit set from
+    a thread other than the main one, so it cannot be relied on for results).
     """
     with _BLAS_HOLD_LOCK:
         if _BLAS_HOLD["count"] == 0:

@@ -102,8 +102,9 @@ class BernoulliLoss(BaseLoss):
         return hessian.reshape(n, 1, 1)
 
     def constant_raw_prediction(self, y, sample_weight):
-        # dot products: no sample-sized temporary
-        p = np.dot(y, sample_weight) / np.sum(sample_weight)
+        # einsum: no sample-sized temporary, and unlike BLAS's dot its sum does not
+        # depend on how many threads BLAS may use from the calling thread
+        p = np.einsum("i,i->", y, sample_weight) / np.sum(sample_weight)
         p = np.clip(p, 1e-12, 1 - 1e-12)
         return np.array([np.log(p) - np.log1p(-p)])
 

@@ -270,10 +270,11 @@ def _blas_threads():
 
 
 def test_overlapping_fits_share_one_blas_hold_and_restore_it():
-    # Above _BLAS_HOLD_MIN_ROWS every fit holds BLAS to one thread; fits overlapping in
+    # From _BLAS_HOLD_MIN_CELLS on every fit holds BLAS to one thread; fits overlapping in
     # Python threads must neither release the hold under each other (their results
     # would then depend on timing) nor leave BLAS limited afterwards.
-    data = make_data(8000, seed=4)
+    data = make_data(15000, seed=4)
+    assert data[0].size >= _base._BLAS_HOLD_MIN_CELLS
     before = _blas_threads()
     sequential = [fit(job) for job in jobs(*data)[:6]]
     assert _blas_threads() == before
