@@ -125,15 +125,21 @@ def test_sparse_and_float32_objective_agree_with_dense(name):
     np.testing.assert_allclose(grad, grad64, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_fused_one_pass_matches_blas_path(name, dtype):
-    rng = np.random.default_rng(13)
-    model, X, y = make_problem(name, rng, n=5000)
+def fused_problem(name, dtype, seed, n):
+    """Row-major X of ``dtype``, random normalised weights and a small theta."""
+    rng = np.random.default_rng(seed)
+    model, X, y = make_problem(name, rng, n=n)
     X = np.ascontiguousarray(X, dtype=dtype)
     w = rng.uniform(size=y.size)
     w /= w.sum()
     theta = rng.normal(size=model.n_params) * 0.05
+    return model, X, y, w, theta
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_one_pass_matches_blas_path(name, dtype):
+    model, X, y, w, theta = fused_problem(name, dtype, seed=13, n=5000)
     model.fused = False
     reference = model.objective_gradient(theta, X.astype(np.float64), y, w, 0.1)
     model.fused = True
@@ -157,12 +163,7 @@ def numpy_weighted_gram(X, weights):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_fused_fisher_hessian_matches_per_sample_path(name, dtype):
     # 40000 rows: the Gram kernel splits them into 4 partitions.
-    rng = np.random.default_rng(17)
-    model, X, y = make_problem(name, rng, n=40000)
-    X = np.ascontiguousarray(X, dtype=dtype)
-    w = rng.uniform(size=y.size)
-    w /= w.sum()
-    theta = rng.normal(size=model.n_params) * 0.05
+    model, X, y, w, theta = fused_problem(name, dtype, seed=17, n=40000)
     model.fused = False
     reference = model.hessian(theta, np.asfortranarray(X, dtype=np.float64), y, w, 0.1,
                               expected=True)
