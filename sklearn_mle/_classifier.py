@@ -338,7 +338,7 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
                          "parameters are 0 by convention (no standard error).")
         keep = ~(np.isnan(std_err) & (estimate == 0)) if self.alpha == 0 else slice(None)
         names = list(np.asarray(names, dtype=object)[keep])
-        return InferenceSummary(f"MLEClassifier: " + title_kind(self.alpha), names,
+        return InferenceSummary("MLEClassifier: " + title_kind(self.alpha), names,
                                 estimate[keep], std_err[keep], statistics, notes,
                                 coverage=coverage)
 

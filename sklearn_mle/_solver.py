@@ -57,7 +57,6 @@ class DensePreconditioner:
         scale = np.ones_like(diagonal)
         scale[positive] = 1.0 / np.sqrt(diagonal[positive])
         scaled = start_hessian * scale[:, None] * scale[None, :]
-        self.scale = scale
         basis = None
         try:
             lower = np.linalg.cholesky(scaled)
