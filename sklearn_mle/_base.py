@@ -44,8 +44,9 @@ _PHASE_ITER_FISHER_REFRESH = 20
 #: matrix-vector product cost more than they save.
 _BLAS_HOLD_MIN_CELLS = 50_000
 
-_BLAS_CONTROLLER = []
-_BLAS_HOLD = {"count": 0}
+#: The process-wide BLAS hold: how many fits hold it, the threadpoolctl controller
+#: (made on first use) and, while held, the limiter to restore.
+_BLAS_HOLD = {"count": 0, "controller": None}
 _BLAS_HOLD_LOCK = threading.Lock()
 
 
@@ -90,11 +91,12 @@ def _hold_blas():
     """
     with _BLAS_HOLD_LOCK:
         if _BLAS_HOLD["count"] == 0:
-            if not _BLAS_CONTROLLER:
+            if _BLAS_HOLD["controller"] is None:
                 from threadpoolctl import ThreadpoolController
 
-                _BLAS_CONTROLLER.append(ThreadpoolController())
-            _BLAS_HOLD["limiter"] = _BLAS_CONTROLLER[0].limit(limits=1, user_api="blas")
+                _BLAS_HOLD["controller"] = ThreadpoolController()
+            _BLAS_HOLD["limiter"] = _BLAS_HOLD["controller"].limit(limits=1,
+                                                                   user_api="blas")
         _BLAS_HOLD["count"] += 1
 
 
@@ -117,13 +119,13 @@ def ensure_layout(X):
 class FitWeights:
     """Sample weights of a fit, kept as lean as the data allow.
 
-    ``sample_weight`` is None for unit weights (no array is made), else the validated
-    float64 weights.  ``normalised`` are the weights of the objective (summing to one,
-    optionally multiplied by ``extra``, e.g. class weights; ``fit_total`` is the sum before
-    normalising).  ``likelihood`` and
-    ``likelihood_scale`` give the log-likelihood's weights: ``sum_i s_i log p_i`` equals
-    ``likelihood_scale * sum_i likelihood_i log p_i``.  ``total`` is the sum of the
-    sample weights (the number of observations for unit weights).
+    Unit weights (``sample_weight=None``) make no array beyond ``normalised``.
+    ``normalised`` are the weights of the objective: the sample weights, optionally
+    multiplied by ``extra`` (e.g. class weights), divided by their sum ``fit_total``.
+    ``likelihood`` and ``likelihood_scale`` give the log-likelihood's weights:
+    ``sum_i s_i log p_i`` equals ``likelihood_scale * sum_i likelihood_i log p_i``.
+    ``total`` is the sum of the sample weights (the number of observations for unit
+    weights).
     """
 
     def __init__(self, sample_weight, X, extra=None):
@@ -135,7 +137,6 @@ class FitWeights:
                                  "must have a non-zero (positive) weight.")
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-        self.sample_weight = sample_weight
         self.total = float(n) if sample_weight is None else total_weight(sample_weight)
         if extra is None:
             self.fit_total = self.total

@@ -210,12 +210,10 @@ class LinearModel:
         pairs = [(j, k) for j in range(m) for k in range(j, m)]
         if expected and self.uses_fused_pass(X):
             # Fisher weights computed row by row inside the Gram kernel.
-            partitions = np.zeros((_gram_partitions(X, len(pairs)), len(pairs),
-                                   self.n_features + 1, self.n_features + 1))
-            _kernels.fisher_grams(X, y, sample_weight, np.ascontiguousarray(coef),
-                                  intercept, self.coef_rows.astype(np.intp),
-                                  self.loss.family, partitions, n_threads)
-            grams = _sum_partitions(partitions)
+            grams = _partitioned_grams(
+                _kernels.fisher_grams, X, len(pairs), n_threads, y, sample_weight,
+                np.ascontiguousarray(coef), intercept, self.coef_rows.astype(np.intp),
+                self.loss.family)
         else:
             raw = self.raw_prediction(X, coef, intercept)
             if expected:
@@ -293,8 +291,13 @@ def _gram_partitions(X, q):
     return int(max(1, min(_MAX_GRAM_PARTITIONS, by_rows, by_memory)))
 
 
-def _sum_partitions(partitions):
-    """Add partial Gram matrices in order and mirror their lower triangles."""
+def _partitioned_grams(kernel, X, q, n_threads, *kernel_args):
+    """q Gram matrices of [X, 1] from a Gram kernel called as
+    ``kernel(X, *kernel_args, partitions, n_threads)``: its partial matrices are added
+    in partition order and their lower triangles mirrored."""
+    d1 = X.shape[1] + 1
+    partitions = np.zeros((_gram_partitions(X, q), q, d1, d1))
+    kernel(X, *kernel_args, partitions, n_threads)
     total = partitions.sum(axis=0)
     return np.tril(total) + np.tril(total, -1).swapaxes(-1, -2)
 
@@ -307,12 +310,9 @@ def weighted_grams(X, weights, n_threads=1):
     n, d = X.shape
     weights = np.asarray(weights, dtype=np.float64)
     q = weights.shape[1]
-    if (not sp.issparse(X) and X.flags.c_contiguous
-            and X.dtype in (np.float32, np.float64) and n and d):
-        partitions = np.zeros((_gram_partitions(X, q), q, d + 1, d + 1))
-        _kernels.weighted_grams_dense(X, np.ascontiguousarray(weights), partitions,
-                                      n_threads)
-        return _sum_partitions(partitions)
+    if fused_layout(X) and n and d:
+        return _partitioned_grams(_kernels.weighted_grams_dense, X, q, n_threads,
+                                  np.ascontiguousarray(weights))
     grams = np.zeros((q, d + 1, d + 1))
     if sp.issparse(X):
         X = sp.csr_matrix(X)

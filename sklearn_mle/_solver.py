@@ -398,14 +398,12 @@ def _exact_newton_step(fun, theta, preconditioner, tol):
     rounding leaves the gradient above ``tol`` (an ill-conditioned design), L-BFGS
     takes over from the start point.
     """
-    _, gradient = fun(theta)
-    candidate = theta - preconditioner.apply(preconditioner.apply_transpose(gradient))
-    value, gradient = fun(candidate)
-    norm = float(np.max(np.abs(preconditioner.apply_transpose(gradient)))) \
-        if preconditioner.dim else 0.0
+    if preconditioner.dim == 0:
+        return None
+    candidate, norm, value = _newton_polish(fun, theta, preconditioner, 0.0, max_steps=1)
     if not (np.isfinite(value) and norm <= tol):
         return None
-    return OptimizeResult(candidate, float(value), 1, True,
+    return OptimizeResult(candidate, value, 1, True,
                           "Newton step on a quadratic objective", norm)
 
 
