@@ -1,5 +1,6 @@
 """MLEClassifier: Bernoulli (sigmoid) and categorical (softmax) maximum likelihood."""
 
+import time
 import warnings
 from numbers import Integral, Real
 
@@ -11,14 +12,17 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import (FitWeights, ensure_layout, feature_labels, fit_linear_model,
-                    information_criteria, kernels_own_the_cores, output_covariance,
+                    information_criteria, kernels_own_the_cores, n_threads,
+                    output_covariance,
                     total_log_likelihood)
 from ._inference import (InferenceSummary, common_notes_and_statistics,
                          require_covariance, title_kind)
 from ._linear import LinearModel
 from ._loss import BernoulliLoss, CategoricalLoss
-from ._unbounded import (FALLBACK_TOL_FACTOR, SEPARATION_FALLBACK_RIDGE, UnboundedLikelihoodWarning,
-                         find_separation, separation_message, separation_symptom)
+from ._separation import (FALLBACK_SEPARATION_MARGIN, SEPARATION_SYMPTOM,
+                          MaskedCategoricalLoss, certify_existence, find_separation,
+                          own_class_probability, separation_message, suspect_samples)
+from ._unbounded import UnboundedLikelihoodWarning
 
 
 #: Labels encoded at a time (bounds the integer temporaries of the search).
@@ -85,10 +89,20 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
     n_iter_ : int
         Number of L-BFGS iterations.
     mle_exists_ : bool
-        False when ``alpha=0`` and the classes are separable, so the likelihood has no
-        maximum (an :class:`UnboundedLikelihoodWarning` is emitted).  The returned
-        coefficients then minimise the objective plus a ridge of ``1e-4`` in the data's
-        Fisher metric at the start: finite, reproducible, arbitrary in scale.
+        False when ``alpha=0`` and the classes are (quasi-)separable, so the likelihood
+        has no maximum (an :class:`UnboundedLikelihoodWarning` is emitted).  Existence
+        is first certified from the fit itself (a Newton step too small to move any
+        sample's margin, which by Stiemke's theorem rules separation out); only when
+        the certificate fails does a linear program look for the largest separable
+        set.  The returned model is then the MLE of the likelihood that remains (the
+        samples and classes not separated) plus the separating direction, scaled so
+        that every separated pair has a logit margin of at least 20: it classifies
+        every separated training sample correctly.
+    separated_samples_ : ndarray of int
+        Indices of the training samples separated from at least one other class
+        (empty when the MLE exists or ``alpha > 0``).
+    separated_class_pairs_ : list of tuple
+        ``(own class, other class)`` label pairs separated by a linear function of X.
     loglik_ : float
         Total log-likelihood ``sum_i s_i log p(y_i | x_i)`` of the training data at the
         fitted parameters, with the user's sample weights (class weights excluded).
@@ -193,6 +207,76 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
                 intercept = self.intercept_ - (self.intercept_[0] if n_raw > 1 else 0.0)
         return model.pack(coef, intercept), start_raw
 
+    #: Rounds of "restricted fit, then certificate" before the diagnosis is final.
+    _MAX_SEPARATION_ROUNDS = 5
+    #: A sample whose margin growth exceeds this is a candidate for separation.
+    _CANDIDATE_GROWTH = 0.1
+
+    def _check_existence(self, model, X, y_encoded, weights, result):
+        """None if the MLE exists (certified), else the :class:`Separation` found."""
+        threads = n_threads(X.shape[0] * model.loss.n_raw)
+        certified = certify_existence(model, X, y_encoded, weights, result.theta, threads)
+        if certified:
+            return None
+        own = own_class_probability(model, X, y_encoded, result.theta)
+        suspects = (own > SEPARATION_SYMPTOM) & (weights > 0)
+        if certified is not None:
+            suspects |= suspect_samples(model, X, y_encoded, weights, result.theta,
+                                        threads, threshold=self._CANDIDATE_GROWTH)
+        if not suspects.any():
+            return None
+        return find_separation(X, y_encoded, weights, self.classes_.size,
+                               self.fit_intercept, np.flatnonzero(suspects))
+
+    def _restricted_model(self, model, weights, separation):
+        """The model and weights of the likelihood left by the separated pairs."""
+        keep = weights * ~separation.fully_separated
+        keep = keep / keep.sum() if keep.sum() > 0 else keep
+        partial = ~separation.alive.all(axis=1) & ~separation.fully_separated
+        if not partial.any():
+            return model, keep, None
+        masked = LinearModel(MaskedCategoricalLoss(self.classes_.size, separation.alive),
+                             model.n_features, model.coef_free, model.intercept_free)
+        return masked, keep, separation.alive
+
+    def _fit_separated(self, model, X, y_encoded, weights, separation, fit_options,
+                       n_iter):
+        """Fit of separated data: the MLE of the remaining pairs plus the separating
+        direction, scaled so every separated pair has logit margin at least
+        ``FALLBACK_SEPARATION_MARGIN``.  The remaining likelihood is certified in turn;
+        pairs it shows separable are added and the separation is recomputed."""
+        threads = n_threads(X.shape[0] * model.loss.n_raw)
+        for _ in range(self._MAX_SEPARATION_ROUNDS):
+            restricted, keep, alive = self._restricted_model(model, weights, separation)
+            if not np.any(keep > 0):
+                theta = np.zeros(model.n_params)
+                break
+            theta0, start_raw = self._start(restricted, y_encoded, keep)
+            result = fit_linear_model(restricted, X, y_encoded, keep, 0.0, theta0,
+                                      start_raw, **fit_options)
+            n_iter += result.n_iter
+            theta = result.theta
+            flagged = suspect_samples(restricted, X, y_encoded, keep, theta, threads,
+                                      alive, threshold=self._CANDIDATE_GROWTH)
+            if flagged is None or not flagged.any():
+                break
+            suspects = np.union1d(separation.separated_samples, np.flatnonzero(flagged))
+            wider = find_separation(X, y_encoded, weights, self.classes_.size,
+                                    self.fit_intercept, suspects)
+            if wider is None or not (~wider.alive & separation.alive).any():
+                break
+            separation = wider
+        self.separated_samples_ = separation.separated_samples
+        self.separated_class_pairs_ = [
+            (_plain(self.classes_[c]), _plain(self.classes_[k]))
+            for c, k in separation.class_pairs(y_encoded.astype(np.intp))]
+        coef, intercept = model.unpack(theta)
+        scale = _separating_scale(model, X, y_encoded, coef, intercept, separation)
+        direction = model.pack(separation.coef, separation.intercept)
+        theta = theta + scale * direction
+        value, _ = model.objective_gradient(theta, X, y_encoded, weights, 0.0, threads)
+        return _SeparatedResult(theta, value), n_iter
+
     # ---------------------------------------------------------------------- API
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -241,29 +325,30 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         result = fit_linear_model(model, X, y_encoded, weights, self.alpha, theta0,
                                   start_raw, **fit_options)
         self.mle_exists_ = True
+        self.separated_samples_ = np.empty(0, dtype=np.intp)
+        self.separated_class_pairs_ = []
+        n_iter = result.n_iter
         if self.alpha == 0:
-            coef, intercept = model.unpack(result.theta)
-            proba = model.loss.proba(model.raw_prediction(X, coef, intercept))
-            if separation_symptom(proba, y_encoded, weights):
-                separated = find_separation(X, y_encoded, weights, n_classes,
-                                            self.fit_intercept)
-                if separated is not None:
-                    self.mle_exists_ = False
-                    warnings.warn(
-                        separation_message("MLEClassifier", self.classes_, y_encoded,
-                                           separated),
-                        UnboundedLikelihoodWarning, stacklevel=4)
-                    theta0, start_raw = self._start(model, y_encoded, weights)
-                    fit_options["tol"] = self.tol * FALLBACK_TOL_FACTOR
-                    result = fit_linear_model(
-                        model, X, y_encoded, weights, self.alpha, theta0, start_raw,
-                        fallback_ridge=SEPARATION_FALLBACK_RIDGE, **fit_options)
+            started = time.perf_counter()
+            separation = self._check_existence(model, X, y_encoded, weights, result)
+            if self.verbose:
+                print(f"[MLEClassifier] existence check: "
+                      f"{'MLE exists' if separation is None else 'classes separated'} "
+                      f"({time.perf_counter() - started:.3f} s)")
+            if separation is not None:
+                self.mle_exists_ = False
+                warnings.warn(
+                    separation_message("MLEClassifier", self.classes_, y_encoded,
+                                       weights, separation),
+                    UnboundedLikelihoodWarning, stacklevel=4)
+                result, n_iter = self._fit_separated(model, X, y_encoded, weights,
+                                                     separation, fit_options, n_iter)
         coef, intercept = model.unpack(result.theta)
         if n_classes > 2 and self.alpha > 0 and self.fit_intercept:
             intercept = intercept - intercept.mean()
         self.coef_ = coef
         self.intercept_ = intercept
-        self.n_iter_ = result.n_iter
+        self.n_iter_ = n_iter
         self._set_likelihood_attributes(model, X, y_encoded, fit_weights)
         self._n_obs = fit_weights.total
         self._n_params = model.n_params
@@ -464,6 +549,40 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         if scores.ndim == 1:
             return self.classes_[(scores > 0).astype(np.intp)]
         return self.classes_[np.argmax(scores, axis=1)]
+
+
+class _SeparatedResult:
+    """The parameters returned for separated data (for the rest of fit)."""
+
+    def __init__(self, theta, objective):
+        self.theta = theta
+        self.objective = objective
+        self.converged = True
+
+
+def _separating_scale(model, X, y_encoded, coef, intercept, separation):
+    """Smallest multiple of the separating direction that gives every separated pair
+    a logit margin of at least ``FALLBACK_SEPARATION_MARGIN`` on top of the model
+    (coef, intercept)."""
+    rows = separation.separated_samples
+    if rows.size == 0:
+        return 0.0
+    labels = y_encoded[rows].astype(np.intp)
+    scores = _all_class_scores(model.raw_prediction(X[rows], coef, intercept))
+    direction = _all_class_scores(model.raw_prediction(X[rows], separation.coef,
+                                                       separation.intercept))
+    own = np.arange(rows.size), labels
+    dead = ~separation.alive[rows]
+    margin = (scores[own][:, None] - scores)[dead]
+    growth = (direction[own][:, None] - direction)[dead]
+    needed = (FALLBACK_SEPARATION_MARGIN - margin) / np.maximum(growth, 1e-300)
+    return float(max(needed.max(initial=0.0), 0.0))
+
+
+def _all_class_scores(raw):
+    """Scores of every class: (0, logit) for two classes."""
+    return np.column_stack([np.zeros(raw.shape[0]), raw[:, 0]]) if raw.shape[1] == 1 \
+        else raw
 
 
 def _plain(label):

@@ -1,0 +1,617 @@
+r"""Does the classifier's maximum-likelihood estimate exist?  Certificate and diagnosis.
+
+At ``alpha = 0`` the Bernoulli / categorical likelihood has no maximum exactly when
+the classes are (quasi-)separated: some direction ``V`` of the coefficients raises
+every sample's own-class score at least as fast as any other class's score, and
+strictly for some pairs (Albert & Anderson, 1984).  This module decides it in two
+steps, so that ordinary data pay one pass over X and separated data get an exact
+diagnosis.
+
+**1. A certificate of existence** (:func:`newton_margin_growth`).  By Stiemke's
+theorem of the alternative, no separating direction exists if and only if there are
+strictly positive multipliers ``lambda_ik`` (one per sample ``i`` and wrong class
+``k != y_i``) with ``sum_ik lambda_ik (e_{y_i} - e_k) ⊗ z_i = 0``, where ``z_i`` is
+the design row (with a 1 for the intercept).  At any parameter value, the gradient
+of the weighted mean NLL is ``g = -sum_ik w_i p_ik (e_{y_i} - e_k) ⊗ z_i``, and the
+Hessian is ``H = sum_i w_i (diag p_i - p_i p_i^T) ⊗ z_i z_i^T``.  With ``Delta =
+H^{-1} g`` and per-sample steps ``t_i = Delta z_i`` (one entry per class), the
+identity ``(diag p - p p^T) t = p ⊙ (t - p^T t)`` rewrites ``g = H Delta`` as
+``sum_ik c_ik (e_{y_i} - e_k) ⊗ z_i`` with ``c_ik = -w_i p_ik (t_ik - p_i^T t_i)``.
+So ``lambda_ik = w_i p_ik + c_ik`` satisfies the alternative, and it is positive when
+
+.. math::  \max_{k \ne y_i} \bigl(t_{ik} - \textstyle\sum_l p_{il} t_{il}\bigr) < 1
+           \quad\text{for every sample with } w_i > 0 .
+
+(``-Delta`` is the Newton step: the left side is how much a Newton step would raise a
+wrong class's score above the sample's mean score.)  At a converged fit of data whose
+MLE exists the Newton step is tiny and the test passes with a wide margin; it can
+never pass on separated data (it is a proof of existence).  Rounding leaves a
+residual ``g - H Delta`` of relative size ~1e-15, absorbed by testing against 1/2
+instead of 1.  Cost: one Hessian, one solve and one pass over X.
+
+**2. The separation linear program** (:func:`find_separation`), only when the
+certificate fails.  It finds the *largest* set of separable (sample, class) pairs:
+maximise ``sum s_ik`` subject to ``0 <= s_ik <= m_ik(V)``, ``s_ik <= 1``, where
+``m_ik(V) = (V z_i)_{y_i} - (V z_i)_k`` is the margin.  Since separating directions
+form a convex cone, the sum of directions separating each separable pair separates
+all of them at once and can be scaled to margins >= 1, so at the optimum
+``s_ik = 1`` exactly on the separable pairs (a plain "maximise the total margin in a
+box" LP has optima that miss some).  The constraints ``m_ik >= 0`` of every sample
+are generated lazily: the LP starts from the samples the certificate flags, every
+solution is checked against all samples in one pass, and violated rows are added, so
+the LP stays small and sparse on tall data.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+from . import _kernels
+from ._linear import _CHUNK_ROWS, fused_layout, weighted_column_moments, weighted_grams
+from ._loss import CategoricalLoss
+from ._solver import DENSE_PRECONDITIONER_MAX_PARAMS, DensePreconditioner
+
+#: The certificate passes when no sample's margin growth reaches this (exact: 1).
+CERTIFIED_GROWTH = 0.5
+#: Without a certificate (too many parameters for a dense Hessian), a fitted
+#: own-class probability above this sends the fit to the linear program.
+SEPARATION_SYMPTOM = 1.0 - 1e-4
+#: Bound on the standardised LP direction; separable pairs reach margin 1 well within.
+_LP_DIRECTION_BOUND = 1e6
+#: Rows added to the LP per round of constraint generation, at most.
+_LP_ROWS_PER_ROUND = 20_000
+_LP_MAX_ROUNDS = 60
+#: Separated pairs get at least this logit margin in the returned (finite) model:
+#: a separated class has probability below ~2e-9 relative to the sample's own.
+FALLBACK_SEPARATION_MARGIN = 20.0
+
+
+# ------------------------------------------------------------------ certificate
+def _class_scores(raw, n_raw):
+    """Scores of all classes from raw predictions: (0, z) for the Bernoulli logit."""
+    if n_raw == 1:
+        return np.column_stack([np.zeros(raw.shape[0]), raw[:, 0]])
+    return raw
+
+
+def margin_growth_per_sample(raw, step, labels, alive=None):
+    """``max_{k != y_i, k alive} (t_ik - sum_l p_il t_il)`` for each sample (NumPy).
+
+    ``raw`` and ``step`` are (n, n_raw) raw predictions and steps; ``alive`` (n, K),
+    if given, masks classes out of the softmax (a restricted likelihood).  Samples
+    with no alive wrong class get ``-inf``.
+    """
+    scores = _class_scores(raw, raw.shape[1])
+    steps = _class_scores(step, step.shape[1])
+    if alive is not None:
+        scores = np.where(alive, scores, -np.inf)
+    scores = scores - scores.max(axis=1, keepdims=True)
+    proba = np.exp(scores)
+    proba /= proba.sum(axis=1, keepdims=True)
+    mean_step = np.einsum("ik,ik->i", proba, np.where(proba > 0, steps, 0.0))
+    growth = steps - mean_step[:, None]
+    wrong = np.ones_like(growth, dtype=bool)
+    wrong[np.arange(labels.size), labels] = False
+    if alive is not None:
+        wrong &= alive
+    return np.where(wrong, growth, -np.inf).max(axis=1)
+
+
+def newton_solution(model, X, y_encoded, weights, theta, n_threads):
+    """``Delta = H^{-1} g`` at ``theta`` (alpha = 0) and the Hessian's flat directions.
+
+    ``Delta`` is solved on the numerically identified subspace through the
+    Jacobi-scaled Cholesky factor (or eigendecomposition) of the Hessian, with one
+    step of iterative refinement.  The flat directions (columns, in parameter
+    coordinates) are those the Hessian cannot resolve: collinear or constant columns,
+    but also directions of separation whose pairs' probabilities are below rounding.
+    Returns None when the parameters are too many for a dense Hessian.
+    """
+    if model.n_params > DENSE_PRECONDITIONER_MAX_PARAMS or model.n_params == 0:
+        return None
+    _, gradient = model.objective_gradient(theta, X, y_encoded, weights, 0.0, n_threads)
+    hessian = model.hessian(theta, X, y_encoded, weights, 0.0, n_threads, expected=True)
+    if not (np.all(np.isfinite(hessian)) and np.all(np.isfinite(gradient))):
+        return None
+    preconditioner = DensePreconditioner(hessian)
+    basis = preconditioner.basis
+    delta = basis @ (basis.T @ gradient)
+    delta += basis @ (basis.T @ (gradient - hessian @ delta))
+    flat = np.zeros((model.n_params, 0))
+    if preconditioner.n_flat_directions:
+        flat = _flat_directions(hessian, preconditioner.n_flat_directions)
+    return delta, flat
+
+
+def _flat_directions(hessian, n_flat):
+    """The ``n_flat`` directions of least curvature of the Jacobi-scaled Hessian, in
+    parameter coordinates (columns)."""
+    diagonal = np.diag(hessian)
+    positive = diagonal > 0
+    scale = np.ones_like(diagonal)
+    scale[positive] = 1.0 / np.sqrt(diagonal[positive])
+    _, eigenvectors = np.linalg.eigh(hessian * scale[:, None] * scale[None, :])
+    return scale[:, None] * eigenvectors[:, :n_flat]
+
+
+def _point_and_step(model, X, y_encoded, weights, theta, n_threads):
+    """(coef, intercept) at theta, those of ``Delta``, and the flat directions; or None."""
+    solution = newton_solution(model, X, y_encoded, weights, theta, n_threads)
+    if solution is None:
+        return None
+    delta, flat = solution
+    return model.unpack(theta), model.unpack(delta), flat
+
+
+def certify_existence(model, X, y_encoded, weights, theta, n_threads):
+    """True if the certificate proves that the MLE exists, False if it does not
+    prove it, None if it is unavailable (too many parameters for a dense Hessian).
+
+    Two conditions: every pair's margin growth below :data:`CERTIFIED_GROWTH` (the
+    module docstring), and no pair with a margin along a direction the Hessian
+    cannot resolve (there the gradient and Hessian are below rounding, as on
+    separated pairs whose probabilities have underflowed, so the growth cannot be
+    computed).
+    """
+    parts = _point_and_step(model, X, y_encoded, weights, theta, n_threads)
+    if parts is None:
+        return None
+    (coef, intercept), (step_coef, step_intercept), flat = parts
+    if fused_layout(X) and model.loss.family is not None:
+        n_blocks = -(-X.shape[0] // _kernels.FUSED_BLOCK_ROWS)
+        block_max = np.empty(n_blocks)
+        _kernels.margin_growth_max(
+            X, y_encoded, weights, np.ascontiguousarray(coef), intercept,
+            np.ascontiguousarray(step_coef), step_intercept,
+            model.coef_rows.astype(np.intp), model.loss.family, block_max, n_threads)
+        growth = float(block_max.max())
+    else:
+        growth = float(_growth_in_chunks(model, X, y_encoded, weights, coef, intercept,
+                                         step_coef, step_intercept).max(initial=-np.inf))
+    if growth >= CERTIFIED_GROWTH:
+        return False
+    return not (flat.shape[1] and _flat_margins(model, X, y_encoded, weights,
+                                                flat).any())
+
+
+def suspect_samples(model, X, y_encoded, weights, theta, n_threads, alive=None,
+                    threshold=0.1):
+    """Samples that may be separated: margin growth above ``threshold`` or a margin
+    along an unresolved direction (boolean), classes masked by ``alive``; or None
+    when the certificate is unavailable.  With ``threshold`` at most
+    :data:`CERTIFIED_GROWTH`, all False proves that the MLE of the (restricted)
+    likelihood exists."""
+    parts = _point_and_step(model, X, y_encoded, weights, theta, n_threads)
+    if parts is None:
+        return None
+    (coef, intercept), (step_coef, step_intercept), flat = parts
+    suspects = _growth_in_chunks(model, X, y_encoded, weights, coef, intercept,
+                                 step_coef, step_intercept, alive) > threshold
+    if flat.shape[1]:
+        suspects |= _flat_margins(model, X, y_encoded, weights, flat, alive)
+    return suspects
+
+
+#: A pair's margin along a flat direction counts as non-zero above this fraction of
+#: the sum of the absolute terms that make it (rounding of collinear columns is
+#: ~1e-15 of it; a separating direction gives margins of the order of it).
+_FLAT_MARGIN_RTOL = 1e-6
+
+
+def _flat_margins(model, X, y_encoded, weights, flat, alive=None):
+    """Positively weighted samples with an (alive) pair whose margin along some flat
+    direction is non-zero (boolean, a block of rows at a time)."""
+    n = X.shape[0]
+    labels = y_encoded.astype(np.intp)
+    found = np.zeros(n, dtype=bool)
+    for column in flat.T:
+        coef, intercept = model.unpack(column)
+        for start in range(0, n, _CHUNK_ROWS):
+            rows = slice(start, start + _CHUNK_ROWS)
+            block = X[rows]
+            scores = _class_scores(model.raw_prediction(block, coef, intercept),
+                                   model.loss.n_raw)
+            magnitude = np.asarray(abs(block) @ np.abs(coef).T) + np.abs(intercept)
+            magnitude = _class_scores(magnitude, model.loss.n_raw)
+            own = np.arange(scores.shape[0]), labels[rows]
+            margin = np.abs(scores[own][:, None] - scores)
+            reference = magnitude[own][:, None] + magnitude
+            nonzero = margin > _FLAT_MARGIN_RTOL * np.maximum(reference, 1e-300)
+            if alive is not None:
+                nonzero &= alive[rows]
+            found[rows] |= nonzero.any(axis=1)
+    return found & (weights > 0)
+
+
+def _growth_in_chunks(model, X, y_encoded, weights, coef, intercept, step_coef,
+                      step_intercept, alive=None):
+    """Per-sample margin growth (``-inf`` for zero weights), a block of rows at a time."""
+    n = X.shape[0]
+    growth = np.full(n, -np.inf)
+    labels = y_encoded.astype(np.intp)
+    for start in range(0, n, _CHUNK_ROWS):
+        rows = slice(start, start + _CHUNK_ROWS)
+        block = X[rows]
+        raw = model.raw_prediction(block, coef, intercept)
+        step = model.raw_prediction(block, step_coef, step_intercept)
+        growth[rows] = margin_growth_per_sample(
+            raw, step, labels[rows], None if alive is None else alive[rows])
+    growth[weights <= 0] = -np.inf
+    return growth
+
+
+def own_class_probability(model, X, y_encoded, theta):
+    """Fitted probability of each sample's own class, a block of rows at a time."""
+    coef, intercept = model.unpack(theta)
+    labels = y_encoded.astype(np.intp)
+    own = np.empty(X.shape[0])
+    for start in range(0, X.shape[0], _CHUNK_ROWS):
+        rows = slice(start, start + _CHUNK_ROWS)
+        proba = model.loss.proba(model.raw_prediction(X[rows], coef, intercept))
+        own[rows] = proba[np.arange(proba.shape[0]), labels[rows]]
+    return own
+
+
+# --------------------------------------------------------------- linear program
+class Separation:
+    """The largest set of separable (sample, class) pairs and a direction separating them.
+
+    Attributes
+    ----------
+    alive : ndarray of bool, shape (n_samples, n_classes)
+        False for the pairs (i, k), k != y_i, whose probability ratio p_ik / p_iy
+        tends to 0 along the direction (the separated pairs); True elsewhere.
+    coef, intercept : ndarray
+        The separating direction in the model's full layout, shapes (n_raw, d) and
+        (n_raw,); its margin is >= 0 on every pair, > 0 exactly on separated ones.
+    """
+
+    def __init__(self, alive, coef, intercept):
+        self.alive = alive
+        self.coef = coef
+        self.intercept = intercept
+
+    @property
+    def separated_pairs(self):
+        return ~self.alive
+
+    @property
+    def separated_samples(self):
+        """Samples with at least one separated class (indices)."""
+        return np.flatnonzero((~self.alive).any(axis=1))
+
+    @property
+    def fully_separated(self):
+        """Samples whose own class gets probability 1 in the limit (boolean)."""
+        return (~self.alive).sum(axis=1) == self.alive.shape[1] - 1
+
+    def class_pairs(self, labels):
+        """Encoded (own class, separated class) pairs that occur, sorted."""
+        rows, cols = np.nonzero(~self.alive)
+        return sorted({(int(labels[i]), int(k)) for i, k in zip(rows, cols)})
+
+
+class _StandardisedDesign:
+    """``z~_i = ((x_i - mean) / scale, 1)`` on non-constant columns (implicit: X is never
+    copied in full), and the map of a direction back to X's units."""
+
+    def __init__(self, X, weights, fit_intercept):
+        positive = weights > 0
+        w = np.where(positive, weights, 0.0)
+        w = w / w.sum()
+        mean, mean_square = weighted_column_moments(X, w)
+        if fit_intercept:
+            spread = np.sqrt(np.maximum(mean_square - mean**2, 0.0))
+        else:
+            spread = np.sqrt(mean_square)
+            mean = np.zeros_like(mean)
+        self.keep = np.flatnonzero(spread > 1e-12 * max(np.sqrt(mean_square).max(), 1e-300))
+        self.mean = mean[self.keep]
+        self.scale = spread[self.keep]
+        self.fit_intercept = fit_intercept
+        self.n_columns = self.keep.size + int(fit_intercept)
+
+    def rows(self, X, indices):
+        """Dense standardised rows for the given sample indices."""
+        block = X[indices]
+        block = block.toarray() if sp.issparse(block) else np.asarray(block, np.float64)
+        Z = (block[:, self.keep] - self.mean) / self.scale
+        if self.fit_intercept:
+            Z = np.hstack([Z, np.ones((Z.shape[0], 1))])
+        return Z
+
+    def to_original(self, direction, n_features):
+        """Coefficients (K, d) and intercepts (K,) of standardised directions (K, q)."""
+        K = direction.shape[0]
+        coef = np.zeros((K, n_features))
+        coef[:, self.keep] = direction[:, :self.keep.size] / self.scale
+        intercept = np.zeros(K)
+        if self.fit_intercept:
+            intercept = direction[:, -1] - coef[:, self.keep] @ self.mean
+        return coef, intercept
+
+
+def _scores_in_chunks(X, coef, intercept):
+    """``X @ coef.T + intercept`` (n, K), a block of rows at a time."""
+    n = X.shape[0]
+    out = np.empty((n, coef.shape[0]))
+    for start in range(0, n, _CHUNK_ROWS):
+        block = X[start:start + _CHUNK_ROWS]
+        out[start:start + _CHUNK_ROWS] = np.asarray(block @ coef.T) + intercept
+    return out
+
+
+def find_separation(X, y_encoded, weights, n_classes, fit_intercept, candidates):
+    """The largest separable set of (sample, class) pairs, or None if there is none.
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+    y_encoded : ndarray of shape (n_samples,)
+        Class indices (as floats).
+    weights : ndarray of shape (n_samples,)
+        Samples with zero weight are ignored.
+    n_classes : int
+    fit_intercept : bool
+    candidates : ndarray of int
+        Samples whose pairs get a variable ``s_ik`` (the ones that may be separated).
+        The margin constraints of all other samples are generated as needed.
+
+    Returns
+    -------
+    separation : Separation or None
+        None when no pair of the candidates is separable or the LP failed.
+    """
+    design = _StandardisedDesign(X, weights, fit_intercept)
+    labels = y_encoded.astype(np.intp)
+    positive = weights > 0
+    q = design.n_columns
+    if q == 0:
+        return None
+    K = n_classes
+    n_blocks = 1 if K == 2 else K - 1          # direction rows (class 0 is fixed)
+    candidates = np.unique(np.asarray(candidates, dtype=np.intp))
+    candidates = candidates[positive[candidates]]
+    if candidates.size == 0:
+        return None
+    basis = _candidate_subspace(X, labels, positive, candidates, design, K, n_blocks)
+    if basis.shape[1] == 0:
+        return None
+    constrained = candidates.copy()            # samples whose margins are constrained
+    for _ in range(_LP_MAX_ROUNDS):
+        # Identical (row, label) pairs give identical constraints: solve on the unique
+        # ones, in sorted order, so repeated rows and integer weights give the same LP.
+        is_candidate = np.isin(constrained, candidates)
+        keys = np.column_stack([design.rows(X, constrained), labels[constrained]])
+        unique_keys, inverse = np.unique(keys, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        unique_slack = np.zeros(unique_keys.shape[0], dtype=bool)
+        np.logical_or.at(unique_slack, inverse, is_candidate)
+        direction, slack = _solve_lp(unique_keys[:, :-1], unique_keys[:, -1].astype(np.intp),
+                                     unique_slack, K, q, n_blocks, basis)
+        if direction is None:
+            return None
+        coef, intercept = design.to_original(direction, X.shape[1])
+        full_coef, full_intercept = _full_direction(coef, intercept, K)
+        margins = _pair_margins(_scores_in_chunks(X, full_coef, full_intercept), labels)
+        scale = max(np.max(np.abs(margins[constrained])), 1.0)
+        violated = positive & (margins.min(axis=1) < -1e-9 * scale)
+        violated[constrained] = False
+        if not violated.any():
+            break
+        worst = np.flatnonzero(violated)
+        if worst.size > _LP_ROWS_PER_ROUND:
+            order = np.argsort(margins[worst].min(axis=1))
+            worst = worst[order[:_LP_ROWS_PER_ROUND]]
+        constrained = np.union1d(constrained, worst)
+    else:  # pragma: no cover - constraint generation adds rows every round
+        return None
+    alive = np.ones((X.shape[0], K), dtype=bool)
+    separated = (slack[inverse] > 0.5) & is_candidate[:, None]
+    rows, cols = np.nonzero(separated)
+    alive[constrained[rows], _wrong_classes(labels[constrained], K)[rows, cols]] = False
+    if alive.all():
+        return None
+    return Separation(alive, *_model_direction(full_coef, full_intercept, K))
+
+
+#: Relative eigenvalue (Jacobi-scaled) below which a direction carries no margin of
+#: the samples that are not candidates.
+_SUBSPACE_RTOL = 1e-10
+
+
+def _candidate_subspace(X, labels, positive, candidates, design, K, n_blocks):
+    """Orthonormal basis (n_blocks * q, r) of the directions that leave every margin
+    of the non-candidate samples at zero.
+
+    A separating direction has margins >= 0 everywhere and > 0 only on separable
+    pairs; if the non-candidates are not separable their margins must be exactly 0.
+    So the LP searches only this subspace, and needs rows for the candidates alone
+    (a non-candidate that is separable after all shows up when the remaining
+    likelihood is certified, and the LP is run again with it as a candidate).  The
+    subspace is the null space of ``sum (e_y - e_k)(e_y - e_k)^T ⊗ z z^T`` over the
+    non-candidates' pairs, formed from one Gram matrix per class.
+    """
+    others = positive.copy()
+    others[candidates] = False
+    q = design.n_columns
+    if not others.any():
+        return np.eye(n_blocks * q)
+    d = X.shape[1]
+    transform = np.zeros((q, d + 1))          # z~ = transform @ (x, 1)
+    transform[np.arange(design.keep.size), design.keep] = 1.0 / design.scale
+    transform[:design.keep.size, d] = -design.mean / design.scale
+    if design.fit_intercept:
+        transform[-1, d] = 1.0
+    if K == 2:
+        per_class = others[:, None].astype(np.float64)
+    else:
+        per_class = (others[:, None] & (labels[:, None] == np.arange(K))).astype(np.float64)
+    grams = transform @ weighted_grams(X, per_class) @ transform.T
+    if K == 2:
+        matrix = grams[0]
+    else:
+        # blocks of classes 1..K-1 (class 0 is the reference, fixed at 0)
+        matrix = np.zeros((n_blocks * q, n_blocks * q))
+        for c in range(K):
+            pair_weight = np.zeros((K, K))
+            for k in range(K):
+                if k != c:
+                    difference = np.zeros(K)
+                    difference[c], difference[k] = 1.0, -1.0
+                    pair_weight += np.outer(difference, difference)
+            matrix += np.kron(pair_weight[1:, 1:], grams[c])
+    diagonal = np.diag(matrix).copy()
+    scale = np.ones_like(diagonal)
+    scale[diagonal > 0] = 1.0 / np.sqrt(diagonal[diagonal > 0])
+    eigenvalues, eigenvectors = np.linalg.eigh(matrix * scale[:, None] * scale[None, :])
+    null = eigenvalues <= _SUBSPACE_RTOL * max(eigenvalues.max(), 1e-300)
+    if not null.any():
+        return np.zeros((n_blocks * q, 0))
+    basis, _ = np.linalg.qr(scale[:, None] * eigenvectors[:, null])
+    return basis
+
+
+def _wrong_classes(labels, K):
+    """For each label, the K - 1 other classes in increasing order, shape (n, K-1)."""
+    others = np.array([[k for k in range(K) if k != c] for c in range(K)], dtype=np.intp)
+    return others[labels]
+
+
+def _pair_margins(scores, labels):
+    """``score_y - score_k`` for the K - 1 wrong classes k of each sample, (n, K-1)."""
+    K = scores.shape[1]
+    own = scores[np.arange(labels.size), labels]
+    wrong = np.take_along_axis(scores, _wrong_classes(labels, K), axis=1)
+    return own[:, None] - wrong
+
+
+def _full_direction(coef, intercept, K):
+    """Class scores' direction (K, d) from the LP's blocks (class 0 fixed at 0)."""
+    if K == 2:
+        return (np.vstack([np.zeros_like(coef[0]), coef[0]]),
+                np.array([0.0, intercept[0]]))
+    return (np.vstack([np.zeros_like(coef[0]), coef]),
+            np.concatenate([[0.0], intercept]))
+
+
+def _model_direction(full_coef, full_intercept, K):
+    """The direction in the model's layout: one logit row for two classes."""
+    if K == 2:
+        return full_coef[1:], full_intercept[1:]
+    return full_coef, full_intercept
+
+
+def _solve_lp(Z, labels, has_slack, K, q, n_blocks, basis):
+    """Solve the LP on rows ``Z`` (standardised design of the constrained samples).
+
+    Variables: the direction's coordinates ``u`` in ``basis`` (direction = basis @ u,
+    reshaped to (n_blocks, q)), then one ``s`` per (sample with slack, wrong class).
+    Returns (direction, slack (n_rows, K-1), zero for the rows without slack) or
+    (None, None).
+    """
+    n = Z.shape[0]
+    wrong = _wrong_classes(labels, K)                      # (n, K-1)
+    pair_sample = np.repeat(np.arange(n), K - 1)
+    pair_own = np.repeat(labels, K - 1)
+    pair_wrong = wrong.ravel()
+    n_dir = n_blocks * q
+    # margin_ik = (own block - wrong block) . z_i, with class 0 (reference) fixed at 0;
+    # for two classes one block holds class 1's logit.
+    entries_rows, entries_cols, entries_vals = [], [], []
+    values = Z[pair_sample]                                # (n (K-1), q)
+    pair_index = np.arange(pair_sample.size)
+    for block_class, sign in ((pair_own, 1.0), (pair_wrong, -1.0)):
+        free = block_class > 0
+        block = block_class[free] - 1 if K > 2 else np.zeros(free.sum(), dtype=np.intp)
+        entries_rows.append(np.repeat(pair_index[free], q))
+        entries_cols.append((block[:, None] * q + np.arange(q)).ravel())
+        entries_vals.append(sign * values[free].ravel())
+    margin = sp.csr_matrix(
+        (np.concatenate(entries_vals), (np.concatenate(entries_rows),
+                                        np.concatenate(entries_cols))),
+        shape=(pair_sample.size, n_dir))
+    slack_pairs = np.flatnonzero(has_slack[pair_sample])
+    n_slack = slack_pairs.size
+    # s_p - margin_p <= 0 for pairs with slack; -margin_p <= 0 for the others.
+    slack_part = sp.csr_matrix((np.ones(n_slack), (slack_pairs, np.arange(n_slack))),
+                               shape=(pair_sample.size, n_slack))
+    full_space = basis.shape[1] == n_dir
+    if not full_space:
+        margin = sp.csr_matrix(margin @ basis)
+    n_coords = basis.shape[1]
+    A = sp.hstack([-margin, slack_part], format="csr")
+    c = np.concatenate([np.zeros(n_coords), -np.ones(n_slack)])
+    bounds = ([(-_LP_DIRECTION_BOUND, _LP_DIRECTION_BOUND)] * n_coords
+              + [(0.0, 1.0)] * n_slack)
+    result = linprog(c, A_ub=A, b_ub=np.zeros(A.shape[0]), bounds=bounds, method="highs")
+    if result.status != 0:
+        return None, None
+    coordinates = result.x[:n_coords]
+    direction = (coordinates if full_space else basis @ coordinates).reshape(n_blocks, q)
+    slack = np.zeros(pair_sample.size)
+    slack[slack_pairs] = result.x[n_coords:]
+    return direction, slack.reshape(n, K - 1)
+
+
+# ------------------------------------------------------------------- the loss
+class MaskedCategoricalLoss(CategoricalLoss):
+    """Softmax over each sample's alive classes only: the likelihood left when the
+    separated classes' probabilities have gone to 0.  NumPy path (family None): it
+    runs only on the fallback fit of separated data."""
+
+    family = None
+
+    def __init__(self, n_classes, alive):
+        super().__init__(n_classes)
+        self.alive = alive
+
+    def _masked(self, raw_prediction):
+        return np.where(self.alive, raw_prediction, -np.inf)
+
+    def loss_gradient(self, y, raw_prediction, sample_weight, n_threads=1):
+        return super().loss_gradient(y, self._masked(raw_prediction), sample_weight,
+                                     n_threads)
+
+    def hessian(self, y, raw_prediction, sample_weight, n_threads=1):
+        return super().hessian(y, self._masked(raw_prediction), sample_weight, n_threads)
+
+
+# ------------------------------------------------------------------ messaging
+def _label(value):
+    return repr(value.item() if hasattr(value, "item") else value)
+
+
+def separation_kind(separation, weights):
+    """"completely" when every positively weighted sample is separated from every
+    other class, else "quasi-completely"."""
+    positive = weights > 0
+    return "completely" if separation.fully_separated[positive].all() else \
+        "quasi-completely"
+
+
+def separation_message(estimator_name, classes, y_encoded, weights, separation):
+    """Warning text: the kind of separation, the class pairs, what is returned."""
+    labels = y_encoded.astype(np.intp)
+    unordered = sorted({tuple(sorted(pair)) for pair in separation.class_pairs(labels)})
+    described = [f"class {_label(classes[c])} from class {_label(classes[k])}"
+                 for c, k in unordered]
+    kind = separation_kind(separation, weights)
+    positive = weights > 0
+    n_full = int(np.sum(separation.fully_separated & positive))
+    n_partial = separation.separated_samples.size - n_full
+    counts = f"{n_full} of {int(positive.sum())} samples would get probability 1"
+    if n_partial:
+        counts += f", {n_partial} more probability 0 for some class"
+    return (
+        f"{estimator_name}: the maximum likelihood estimate does not exist at alpha=0: "
+        f"the classes are {kind} separated; a linear function of X separates "
+        + "; ".join(described)
+        + f" ({counts}; indices in separated_samples_). "
+        "The likelihood keeps increasing as the coefficients grow without bound. The "
+        "returned model is the MLE of the remaining samples plus a separating "
+        f"direction scaled to a logit margin of at least {FALLBACK_SEPARATION_MARGIN:g} "
+        "on the separated ones: it classifies every separated training sample "
+        "correctly, but its coefficients are arbitrary in scale. Set alpha > 0 for a "
+        "well-defined penalised estimate."
+    )
