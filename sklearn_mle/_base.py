@@ -59,9 +59,10 @@ def kernels_own_the_cores(X):
     ran 2x slower with BLAS threads awake (after a single threaded BLAS call such as a
     long dot product) than with BLAS on one thread.  The kernels do the passes over X
     (row-major dense or sparse) and call BLAS from inside their own threads for the
-    Gram matrices, so BLAS has nothing to parallelise; and with BLAS on one thread
-    whatever it computes is the same for any number of OpenMP threads, so fits are
-    bit-identical on 1 and 2 threads.
+    Gram matrices, so BLAS has nothing to parallelise.  The hold is for speed only:
+    results do not depend on it beyond the last bits that BLAS's own rounding may
+    change (its thread count and CPU kernels are not ours to fix: OpenBLAS ignores a
+    limit set from a worker thread), see the user guide's "How the fit is computed".
 
     On small X (below ``_BLAS_HOLD_MIN_CELLS`` entries, where the kernels run on one
     thread) BLAS is left alone: no threadpoolctl scan of the loaded libraries (~10 ms

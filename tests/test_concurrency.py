@@ -15,6 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from sklearn_mle import MLEClassifier, MLERegressor
 from sklearn_mle import _base, _kernels
+from tolerance import ITERATION_SLACK, assert_blas_close
 
 
 def make_data(n, d=4, seed=0):
@@ -56,10 +57,16 @@ def fitted_state(estimator):
 
 
 def assert_same_fit(a, b):
+    """Same fit up to the rounding BLAS may add (see tolerance.py)."""
     sa, sb = fitted_state(a), fitted_state(b)
     assert sa.keys() == sb.keys()
     for name in sa:
-        np.testing.assert_array_equal(sa[name], sb[name], err_msg=name)
+        if name == "n_iter_":
+            assert abs(int(sa[name]) - int(sb[name])) <= ITERATION_SLACK
+        elif sa[name].dtype == bool or sa[name].dtype.kind in "iu":
+            np.testing.assert_array_equal(sa[name], sb[name], err_msg=name)
+        else:
+            assert_blas_close(sa[name], sb[name], err_msg=name)
 
 
 def fit(job):
@@ -95,7 +102,7 @@ def test_one_fitted_model_predicts_from_four_threads_at_once():
         concurrent = list(pool.map(predict, chunks * 3))
     for i, outputs in enumerate(concurrent):
         for got, expected in zip(outputs, sequential[i % len(chunks)]):
-            np.testing.assert_array_equal(got, expected)
+            assert_blas_close(got, expected)
 
 
 def test_kernels_release_the_gil():
@@ -160,7 +167,7 @@ def test_one_and_two_openmp_threads_give_identical_fits(large_data, index):
         two_outputs = _outputs(two, large_data[0])
     assert_same_fit(one, two)
     for a, b in zip(one_outputs, two_outputs):
-        np.testing.assert_array_equal(a, b)
+        assert_blas_close(a, b)
 
 
 def _outputs(estimator, X):
