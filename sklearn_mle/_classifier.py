@@ -20,8 +20,9 @@ from ._inference import (InferenceSummary, common_notes_and_statistics,
 from ._linear import LinearModel
 from ._loss import BernoulliLoss, CategoricalLoss
 from ._separation import (FALLBACK_SEPARATION_MARGIN, SEPARATION_SYMPTOM,
-                          MaskedCategoricalLoss, certify_existence, find_separation,
-                          own_class_probability, separation_message, suspect_samples)
+                          MaskedCategoricalLoss, certify_existence,
+                          find_complete_separation, find_separation, fitted_margins,
+                          separation_message, suspect_samples)
 from ._unbounded import UnboundedLikelihoodWarning
 
 
@@ -218,7 +219,12 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         certified = certify_existence(model, X, y_encoded, weights, result.theta, threads)
         if certified:
             return None
-        own = own_class_probability(model, X, y_encoded, result.theta)
+        own, smallest = fitted_margins(model, X, y_encoded, result.theta)
+        if np.all(smallest[weights > 0] > 0):
+            # the fit classifies every sample correctly: complete separation
+            return find_complete_separation(X, y_encoded, weights, self.classes_.size,
+                                            self.fit_intercept,
+                                            *model.unpack(result.theta))
         suspects = (own > SEPARATION_SYMPTOM) & (weights > 0)
         if certified is not None:
             suspects |= suspect_samples(model, X, y_encoded, weights, result.theta,

@@ -240,16 +240,21 @@ def _growth_in_chunks(model, X, y_encoded, weights, coef, intercept, step_coef,
     return growth
 
 
-def own_class_probability(model, X, y_encoded, theta):
-    """Fitted probability of each sample's own class, a block of rows at a time."""
+def fitted_margins(model, X, y_encoded, theta):
+    """Each sample's own-class probability at theta, and its own-class score minus
+    its best other class's score, a block of rows at a time."""
     coef, intercept = model.unpack(theta)
     labels = y_encoded.astype(np.intp)
     own = np.empty(X.shape[0])
+    smallest = np.empty(X.shape[0])
     for start in range(0, X.shape[0], _CHUNK_ROWS):
         rows = slice(start, start + _CHUNK_ROWS)
-        proba = model.loss.proba(model.raw_prediction(X[rows], coef, intercept))
+        raw = model.raw_prediction(X[rows], coef, intercept)
+        proba = model.loss.proba(raw)
         own[rows] = proba[np.arange(proba.shape[0]), labels[rows]]
-    return own
+        scores = _class_scores(raw, model.loss.n_raw)
+        smallest[rows] = _pair_margins(scores, labels[rows]).min(axis=1)
+    return own, smallest
 
 
 # --------------------------------------------------------------- linear program
@@ -420,6 +425,53 @@ def find_separation(X, y_encoded, weights, n_classes, fit_intercept, candidates)
 _SUBSPACE_RTOL = 1e-10
 
 
+#: Largest number of (unique row, wrong class) pairs for which complete separation
+#: gets the LP's direction; above it, the fitted model's own direction is used.
+_COMPLETE_LP_MAX_PAIRS = 5000
+
+
+def find_complete_separation(X, y_encoded, weights, n_classes, fit_intercept,
+                             fitted_coef, fitted_intercept):
+    """A direction giving every pair of every positively weighted sample a positive
+    margin (complete separation), given a fitted model (``fitted_coef``,
+    ``fitted_intercept``, in the model's layout) that classifies every sample
+    correctly.
+
+    The fitted model is itself such a direction, but it depends on where the
+    diverging fit stopped.  Up to ``_COMPLETE_LP_MAX_PAIRS`` pairs a feasibility LP
+    (margins >= 1, the direction's coordinates as the only variables) on the unique
+    (row, label) pairs gives one that depends on the data alone, so repeated rows
+    and integer weights give the same model.
+    """
+    labels = y_encoded.astype(np.intp)
+    rows = np.flatnonzero(weights > 0)
+    K = n_classes
+    alive = np.ones((X.shape[0], K), dtype=bool)
+    alive[rows] = False
+    alive[rows, labels[rows]] = True
+    fitted = Separation(alive, fitted_coef, fitted_intercept)
+    design = _StandardisedDesign(X, weights, fit_intercept)
+    q = design.n_columns
+    n_blocks = 1 if K == 2 else K - 1
+    keys = np.column_stack([design.rows(X, rows), labels[rows]]) if q else None
+    if q == 0 or rows.size * (K - 1) > 4 * _COMPLETE_LP_MAX_PAIRS:
+        return fitted
+    keys = np.unique(keys, axis=0)
+    if keys.shape[0] * (K - 1) > _COMPLETE_LP_MAX_PAIRS:
+        return fitted
+    direction, _ = _solve_lp(keys[:, :-1], keys[:, -1].astype(np.intp),
+                             np.zeros(keys.shape[0], dtype=bool), K, q, n_blocks,
+                             np.eye(n_blocks * q), floor=1.0)
+    if direction is None:
+        return fitted
+    coef, intercept = design.to_original(direction, X.shape[1])
+    full_coef, full_intercept = _full_direction(coef, intercept, K)
+    margins = _pair_margins(_scores_in_chunks(X, full_coef, full_intercept), labels)
+    if margins[rows].min() <= 0:
+        return fitted
+    return Separation(alive, *_model_direction(full_coef, full_intercept, K))
+
+
 def _candidate_subspace(X, labels, positive, candidates, design, K, n_blocks):
     """Orthonormal basis (n_blocks * q, r) of the directions that leave every margin
     of the non-candidate samples at zero.
@@ -502,13 +554,13 @@ def _model_direction(full_coef, full_intercept, K):
     return full_coef, full_intercept
 
 
-def _solve_lp(Z, labels, has_slack, K, q, n_blocks, basis):
+def _solve_lp(Z, labels, has_slack, K, q, n_blocks, basis, floor=0.0):
     """Solve the LP on rows ``Z`` (standardised design of the constrained samples).
 
     Variables: the direction's coordinates ``u`` in ``basis`` (direction = basis @ u,
     reshaped to (n_blocks, q)), then one ``s`` per (sample with slack, wrong class).
-    Returns (direction, slack (n_rows, K-1), zero for the rows without slack) or
-    (None, None).
+    Pairs without slack must have margin >= ``floor``.  Returns (direction, slack
+    (n_rows, K-1), zero for the rows without slack) or (None, None).
     """
     n = Z.shape[0]
     wrong = _wrong_classes(labels, K)                      # (n, K-1)
@@ -544,7 +596,9 @@ def _solve_lp(Z, labels, has_slack, K, q, n_blocks, basis):
     c = np.concatenate([np.zeros(n_coords), -np.ones(n_slack)])
     bounds = ([(-_LP_DIRECTION_BOUND, _LP_DIRECTION_BOUND)] * n_coords
               + [(0.0, 1.0)] * n_slack)
-    result = linprog(c, A_ub=A, b_ub=np.zeros(A.shape[0]), bounds=bounds, method="highs")
+    b_ub = np.full(A.shape[0], -float(floor))
+    b_ub[slack_pairs] = 0.0
+    result = linprog(c, A_ub=A, b_ub=b_ub, bounds=bounds, method="highs")
     if result.status != 0:
         return None, None
     coordinates = result.x[:n_coords]
