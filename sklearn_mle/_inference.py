@@ -123,6 +123,7 @@ def fit_statistics(estimator, goodness_of_fit):
 #: How each header statistic is printed (significant digits as in statsmodels' tables).
 _STATISTIC_FORMAT = {"Log-Likelihood": "#.5g", "LL-Null": "#.5g", "LLR p-value": "#.4g",
                      "Pseudo R-squ.": ".4f", "R-squared": ".3f", "Adj. R-squared": ".3f",
+                     "F-statistic": "#.4g", "Prob (F-statistic)": "#.3g",
                      "AIC": "#.4g", "BIC": "#.4g"}
 _COUNTS = ("No. Observations", "Df Residuals", "Df Model")
 

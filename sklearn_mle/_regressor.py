@@ -432,7 +432,8 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         freedom, the convergence flag, R² and adjusted R² of the mean (weighted by the
         sample weights; uncentred without ``fit_intercept``, as statsmodels), the
         log-likelihood, the null log-likelihood (see ``loglik_null_``) with the
-        likelihood-ratio test's p-value, AIC and BIC.
+        likelihood-ratio test's p-value, AIC and BIC; with ``inference="ols"`` also the
+        F test of all slopes being zero.
 
         With ``inference=True`` the tests are Wald z tests; variance parameters are
         reported on the ``log sigma`` scale, where the Wald approximation is better.
@@ -473,7 +474,9 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         Method:                  Least squares   Df Model:                            2
         Converged:                        True   R-squared:                       0.396
         Covariance:          OLS (σ estimated)   Adj. R-squared:                  0.393
-        Scale σ:                        60.051   Log-Likelihood:                -2435.7
+        Scale σ:                        60.051   F-statistic:                     143.9
+                                                 Prob (F-statistic):           8.68e-49
+                                                 Log-Likelihood:                -2435.7
                                                  LL-Null:                       -2547.2
                                                  LLR p-value:                 4.075e-49
                                                  AIC:                             4879.
@@ -533,8 +536,16 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         model_info = [("Model", "MLERegressor"), ("Distribution", distribution),
                       ("Method", method), ("Converged", str(self.converged_)),
                       ("Covariance", covariance), *extra_info]
-        statistics = fit_statistics(self, {"R-squared": self._r_squared,
-                                           "Adj. R-squared": adjusted})
+        goodness_of_fit = {"R-squared": self._r_squared, "Adj. R-squared": adjusted}
+        if ols and self.df_model_ > 0 and self.df_resid_ > 0:
+            # the exact test of all slopes being zero, as statsmodels' OLS header
+            with np.errstate(divide="ignore"):
+                f_statistic = (self._r_squared / self.df_model_) / (
+                    (1.0 - self._r_squared) / self.df_resid_)
+            goodness_of_fit["F-statistic"] = f_statistic
+            goodness_of_fit["Prob (F-statistic)"] = float(
+                stats.f.sf(f_statistic, self.df_model_, self.df_resid_))
+        statistics = fit_statistics(self, goodness_of_fit)
         return InferenceSummary(
             f"MLERegressor(variance={self.variance!r}): {kind}", names, estimate, std_err,
             model_info=model_info, statistics=statistics, notes=notes, coverage=coverage,

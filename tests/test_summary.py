@@ -151,6 +151,9 @@ def test_ols_inference_matches_statsmodels_ols(variance):
     np.testing.assert_allclose(np.append(ours.coef_se_, ours.intercept_se_), theirs.bse,
                                **close)
     assert ours.ols_scale_ == pytest.approx(np.sqrt(theirs.scale), rel=1e-10)
+    assert table.statistics["F-statistic"] == pytest.approx(theirs.fvalue, rel=1e-9)
+    assert table.statistics["Prob (F-statistic)"] == pytest.approx(theirs.f_pvalue,
+                                                                   rel=1e-6)
     assert table.df_resid == theirs.df_resid
     assert list(table.to_frame().columns[2:4]) == ["t", "P>|t|"]
     text = str(ours.summary())
