@@ -4,13 +4,12 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.special import xlogy
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-
-from scipy.special import xlogy
 
 from ._base import (FitWeights, ensure_layout, feature_labels, fit_linear_model,
                     kernels_own_the_cores, output_covariance, total_log_likelihood)

@@ -359,7 +359,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         learned = self.variance != "fixed"
         # Sums of squares on y / max|y|, so that no square overflows or underflows.
         largest = float(np.max(np.abs(y))) if y.size else 0.0
-        y_scale = largest if np.isfinite(largest) and largest > 0 else 1.0
+        y_scale = np.float64(largest if np.isfinite(largest) and largest > 0 else 1.0)
         mean = model.raw_prediction(X, coef, intercept)[:, 0]
 
         def weighted_sum(values):  # einsum, not BLAS: the same sum on any thread
@@ -369,8 +369,10 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         total = fit_weights.total
         centre = weighted_sum(y / y_scale) / total if self.fit_intercept else 0.0
         rss = weighted_sum(((y - mean) / y_scale) ** 2)
-        tss = weighted_sum((y / y_scale - centre) ** 2)
-        with np.errstate(divide="ignore", over="ignore"):
+        # a constant target has no variance to explain (rounding in ``centre`` aside)
+        constant_target = self.fit_intercept and bool(np.all(y == y[0]))
+        tss = 0.0 if constant_target else weighted_sum((y / y_scale - centre) ** 2)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             if learned:  # sigma_0^2 = TSS / total at the null model's maximum
                 loglik_null = -0.5 * total * (np.log(2 * np.pi) + 1.0) - total * (
                     np.log(y_scale) + 0.5 * np.log(tss / total))
@@ -617,6 +619,11 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         >>> dist.cdf(dist.mean()).tolist()
         [0.5, 0.5, 0.5]
         """
+        return self._predictive_distribution(X)
+
+    def _predictive_distribution(self, X, stacklevel=3):
+        """The distribution of :meth:`predict_dist`; the warning points ``stacklevel``
+        frames up (the caller of the public method)."""
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"],
                           dtype=[np.float64, np.float32], reset=False)
@@ -631,7 +638,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
                 f"is {np.sqrt(self._residual_variance):.4g}: the predictive "
                 "distribution and intervals are far too narrow or too wide. Fit with "
                 "inference='ols' (sigma estimated, Student-t intervals) or "
-                "variance='constant'.", UserWarning, stacklevel=2)
+                "variance='constant'.", UserWarning, stacklevel=stacklevel)
         return stats.norm(loc=mean, scale=std)
 
     def predict_interval(self, X, coverage=0.9):
@@ -668,13 +675,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         """
         if not (isinstance(coverage, (int, float, np.floating)) and 0 < coverage < 1):
             raise ValueError(f"coverage must be a probability in (0, 1), got {coverage!r}.")
-        with warnings.catch_warnings():
-            warnings.simplefilter("always", UserWarning)
-            with warnings.catch_warnings(record=True) as caught:
-                distribution = self.predict_dist(X)
-        for warning in caught:  # re-emitted so that it points at the caller
-            warnings.warn(warning.message, warning.category, stacklevel=2)
-        low, high = distribution.interval(coverage)
+        low, high = self._predictive_distribution(X).interval(coverage)
         return np.column_stack([low, high])
 
     def log_likelihood(self, X, y, sample_weight=None, per_sample=False):

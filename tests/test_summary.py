@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import statsmodels.api as sm
 from scipy import stats
 from sklearn.datasets import load_breast_cancer, load_diabetes
@@ -140,7 +141,7 @@ def test_ols_inference_matches_statsmodels_ols(variance):
     theirs = sm.OLS(y, sm.add_constant(X, prepend=False)).fit()
     table = ours.summary(coverage=0.9)
     assert table.names == list(X.columns) + ["intercept"]  # sigma is not a row
-    close = dict(rtol=1e-8)
+    close = {"rtol": 1e-8}
     np.testing.assert_allclose(table.estimate, theirs.params, **close)
     np.testing.assert_allclose(table.std_err, theirs.bse, **close)
     np.testing.assert_allclose(table.statistic, theirs.tvalues, **close)
@@ -216,8 +217,8 @@ def test_fixed_sigma_is_quiet_when_the_noise_has_unit_variance():
 
 
 @pytest.mark.parametrize("params, match", [
-    (dict(variance="heteroscedastic"), "heteroscedastic"),
-    (dict(variance="fixed", alpha=0.1), "alpha=0"),
+    ({"variance": "heteroscedastic"}, "heteroscedastic"),
+    ({"variance": "fixed", "alpha": 0.1}, "alpha=0"),
 ])
 def test_ols_inference_rejects_models_it_does_not_fit(params, match):
     X, y = diabetes()
@@ -329,3 +330,29 @@ def test_numbers_are_formatted_as_statsmodels_formats_them(value, decimals):
     if value == 0:  # statsmodels prints a plain "0"; we keep the decimals
         expected = f"{0:.{decimals}f}"
     assert _format_number(value, decimals) == expected
+
+
+def test_ols_intervals_are_the_same_for_sparse_and_dense_x():
+    X, y = load_diabetes(return_X_y=True)
+    dense = MLERegressor(variance="fixed", inference="ols").fit(X, y)
+    expected = dense.predict_interval(X[:40], coverage=0.8)
+    for to_sparse in (sp.csr_matrix, sp.csc_matrix):
+        sparse = MLERegressor(variance="fixed", inference="ols").fit(to_sparse(X), y)
+        np.testing.assert_allclose(sparse.predict_interval(to_sparse(X[:40]), coverage=0.8),
+                                   expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["predict_dist", "predict_interval"])
+def test_the_fixed_sigma_warning_points_at_the_caller(method):
+    X, y = load_diabetes(return_X_y=True)
+    reg = MLERegressor(variance="fixed").fit(X, y)
+    with pytest.warns(UserWarning, match="assumed, not estimated") as record:
+        getattr(reg, method)(X[:3])
+    assert record[0].filename == __file__
+
+
+def test_a_constant_target_has_no_r_squared():
+    X, _ = load_diabetes(return_X_y=True)
+    reg = MLERegressor(variance="fixed", inference=True).fit(X, np.full(X.shape[0], 3.0))
+    statistics = reg.summary().statistics
+    assert np.isnan(statistics["R-squared"]) and np.isnan(statistics["Adj. R-squared"])
