@@ -9,8 +9,10 @@ down. Its inverse is the asymptotic covariance of the estimates, which gives sta
 errors, Wald :math:`z` statistics, :math:`p`-values and confidence intervals.
 
 With ``inference=True`` both estimators compute these at fit time and ``summary()``
-prints them in one table, together with the log-likelihood, AIC and BIC — the table
-statsmodels users know, from an estimator that also works in a scikit-learn pipeline.
+prints them in one table, under the header statsmodels users know — observations,
+degrees of freedom, convergence, log-likelihood, the intercept-only log-likelihood and
+the likelihood-ratio test, pseudo-R² or R², AIC and BIC — from an estimator that also
+works in a scikit-learn pipeline.
 Here we put it beside statsmodels for two classic data sets that ship with statsmodels.
 """
 
@@ -46,6 +48,9 @@ print("largest relative difference, standard errors: %.1e"
       % np.max(np.abs(ours_se - logit.bse.values) / logit.bse.values))
 print("log-likelihood: sklearn_mle %.6f, statsmodels %.6f" % (clf.loglik_, logit.llf))
 print("AIC           : sklearn_mle %.6f, statsmodels %.6f" % (clf.aic_, logit.aic))
+print("LL-null       : sklearn_mle %.6f, statsmodels %.6f" % (clf.loglik_null_, logit.llnull))
+print("pseudo-R²     : sklearn_mle %.6f, statsmodels %.6f"
+      % (clf.summary().statistics["Pseudo R-squ."], logit.prsquared))
 
 
 def plot_intervals(ax, names, est_a, se_a, est_b, se_b, labels):
@@ -107,6 +112,22 @@ print("ratio of OLS to MLE standard errors: %.4f = sqrt(n / (n - p)) = %.4f"
 # the likelihood; statsmodels' OLS counts only the coefficients.
 print("AIC: sklearn_mle %.4f, statsmodels %.4f, difference %.4f"
       % (reg.aic_, ols.aic, reg.aic_ - ols.aic))
+
+# %%
+# statsmodels' own OLS inference — :math:`\hat\sigma^2 = \mathrm{RSS}/(n - p)`, t tests
+# with :math:`n - p` degrees of freedom, exact t prediction intervals — is
+# ``inference="ols"``; then the standard errors, t values and p-values are statsmodels'.
+# (With ``variance="fixed"`` and ``inference=True`` the tests would instead assume
+# :math:`\sigma = 1`: the summary says so, and ``predict_interval`` warns when the
+# residuals disagree.)
+reg_ols = MLERegressor(inference="ols").fit(Xs, ys)
+print(reg_ols.summary())
+ols_table = reg_ols.summary()
+order = np.r_[len(Xs.columns), np.arange(len(Xs.columns))]  # statsmodels: const first
+print("largest relative difference, OLS standard errors: %.1e"
+      % np.max(np.abs(ols_table.std_err[order] - ols.bse.values) / ols.bse.values))
+print("largest relative difference, p-values           : %.1e"
+      % np.max(np.abs(ols_table.p_value[order] - ols.pvalues.values) / ols.pvalues.values))
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3.8))

@@ -168,6 +168,9 @@ def fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max
                      verbose, estimator_name, preconditioner="auto", fallback_ridge=0.0):
     """Minimise the model's objective from ``theta0``; return the OptimizeResult.
 
+    The result also carries ``design_gram``: the weighted Gram matrix of ``[X, 1]`` when
+    the dense preconditioner formed it, else None.
+
     ``weights`` are normalised to sum to one; ``start_raw`` is the constant raw
     prediction at which the preconditioner's Hessian is taken.
 
@@ -204,13 +207,17 @@ def fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max
     # Trial steps far outside the data's range overflow; the objective reports them as
     # infinite and the line search backs off, so the floating-point warnings are noise.
     with np.errstate(over="ignore", invalid="ignore"):
-        return minimize_lbfgs(fun, theta0, precond, tol=tol, max_iter=max_iter,
-                              verbose=verbose, estimator_name=estimator_name,
-                              hessian=hessian,
-                              exact_preconditioner=model.loss.hessian_is_constant,
-                              phase_iter=(_PHASE_ITER_EXACT_REFRESH
-                                          if model.loss.fisher_is_hessian
-                                          else _PHASE_ITER_FISHER_REFRESH))
+        result = minimize_lbfgs(fun, theta0, precond, tol=tol, max_iter=max_iter,
+                                verbose=verbose, estimator_name=estimator_name,
+                                hessian=hessian,
+                                exact_preconditioner=model.loss.hessian_is_constant,
+                                phase_iter=(_PHASE_ITER_EXACT_REFRESH
+                                            if model.loss.fisher_is_hessian
+                                            else _PHASE_ITER_FISHER_REFRESH))
+    # The weighted Gram of [X, 1], when the dense preconditioner formed it (None
+    # otherwise): the estimators read the rank of the design from it for free.
+    result.design_gram = getattr(precond, "design_gram", None)
+    return result
 
 
 def total_log_likelihood(model, X, y, coef, intercept, fit_weights):
@@ -229,13 +236,6 @@ def total_weight(sample_weight):
     """Sum of the sample weights (inf, without a warning, if it exceeds the doubles)."""
     with np.errstate(over="ignore"):
         return float(np.sum(sample_weight))
-
-
-def information_criteria(log_likelihood, n_params, n_obs):
-    """AIC and BIC from the log-likelihood, parameter count and number of observations."""
-    aic = -2.0 * log_likelihood + 2.0 * n_params
-    bic = -2.0 * log_likelihood + np.log(n_obs) * n_params
-    return aic, bic
 
 
 def output_covariance(model, X, y, weights, total_weight, alpha, theta, to_output):

@@ -5,6 +5,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.special import xlogy
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
@@ -12,11 +13,11 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import (FitWeights, ensure_layout, feature_labels, fit_linear_model,
-                    information_criteria, kernels_own_the_cores, n_threads,
-                    output_covariance,
+                    kernels_own_the_cores, n_threads, output_covariance,
                     total_log_likelihood)
-from ._inference import (InferenceSummary, common_notes_and_statistics,
-                         require_covariance, title_kind)
+from ._inference import (InferenceSummary, common_notes, covariance_kind, design_rank,
+                         fit_statistics, method_name, require_covariance,
+                         set_likelihood_attributes, title_kind)
 from ._linear import LinearModel
 from ._loss import BernoulliLoss, CategoricalLoss
 from ._separation import (FALLBACK_SEPARATION_MARGIN, SEPARATION_SYMPTOM,
@@ -107,9 +108,24 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
     loglik_ : float
         Total log-likelihood ``sum_i s_i log p(y_i | x_i)`` of the training data at the
         fitted parameters, with the user's sample weights (class weights excluded).
+    loglik_null_ : float
+        Log-likelihood of the null model, fitted exactly: with intercepts, the weighted
+        class frequencies on every sample; without, ``1 / n_classes`` for each class.
     aic_, bic_ : float
         Akaike and Bayesian information criteria from ``loglik_`` and the number of
-        free parameters (coefficients and intercepts; BIC uses the sum of weights).
+        identified parameters, ``(n_classes - 1) * rank([X, 1])`` (``rank(X)`` without
+        intercept): aliased parameters (collinear or constant columns) do not count,
+        nor does the softmax's redundant class, as in statsmodels.  BIC uses the sum
+        of the sample weights.  With more than 3000 parameters the rank is not
+        computed and every column counts.
+    df_model_ : int
+        Identified parameters beyond those of the null model (statsmodels'
+        ``df_model``); the degrees of freedom of the likelihood-ratio test.
+    df_resid_ : float
+        Sum of the sample weights minus the identified parameters.
+    converged_ : bool
+        Whether the solver met ``tol`` (when False a ``ConvergenceWarning`` was
+        emitted and the summary says so).
     covariance_ : ndarray of shape (n_out, n_out)
         With ``inference=True``: covariance of ``(coef_.ravel(), intercept_)``, the
         inverse observed Fisher information at the estimate (penalised when alpha > 0).
@@ -246,12 +262,13 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         return masked, keep, separation.alive
 
     def _fit_separated(self, model, X, y_encoded, weights, separation, fit_options,
-                       n_iter):
+                       first_result):
         """Fit of separated data: the MLE of the remaining pairs plus the separating
         direction, scaled so every separated pair has logit margin at least
         ``FALLBACK_SEPARATION_MARGIN``.  The remaining likelihood is certified in turn;
         pairs it shows separable are added and the separation is recomputed."""
         threads = n_threads(X.shape[0] * model.loss.n_raw)
+        n_iter = first_result.n_iter
         for _ in range(self._MAX_SEPARATION_ROUNDS):
             restricted, keep, alive = self._restricted_model(model, weights, separation)
             if not np.any(keep > 0):
@@ -281,7 +298,7 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         direction = model.pack(separation.coef, separation.intercept)
         theta = theta + scale * direction
         value, _ = model.objective_gradient(theta, X, y_encoded, weights, 0.0, threads)
-        return _SeparatedResult(theta, value), n_iter
+        return _SeparatedResult(theta, value, first_result.design_gram), n_iter
 
     # ---------------------------------------------------------------------- API
     @_fit_context(prefer_skip_nested_validation=True)
@@ -348,16 +365,14 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
                                        weights, separation),
                     UnboundedLikelihoodWarning, stacklevel=4)
                 result, n_iter = self._fit_separated(model, X, y_encoded, weights,
-                                                     separation, fit_options, n_iter)
+                                                     separation, fit_options, result)
         coef, intercept = model.unpack(result.theta)
         if n_classes > 2 and self.alpha > 0 and self.fit_intercept:
             intercept = intercept - intercept.mean()
         self.coef_ = coef
         self.intercept_ = intercept
         self.n_iter_ = n_iter
-        self._set_likelihood_attributes(model, X, y_encoded, fit_weights)
-        self._n_obs = fit_weights.total
-        self._n_params = model.n_params
+        self._set_likelihood_attributes(model, X, y_encoded, fit_weights, result)
         for name in ("covariance_", "coef_se_", "intercept_se_"):
             if hasattr(self, name):
                 delattr(self, name)
@@ -386,9 +401,14 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def summary(self, coverage=0.95):
-        """Table of estimates, standard errors, z, p-values and confidence intervals.
+        """Fit statistics and the table of estimates, standard errors, Wald z tests and
+        confidence intervals, laid out as statsmodels' ``Logit``/``MNLogit`` summary.
 
-        Requires a fit with ``inference=True``.
+        Requires a fit with ``inference=True``.  The header names the distribution and
+        which probability is modelled, and gives the number of observations, the
+        degrees of freedom, the convergence flag, the log-likelihood, the null
+        (intercept-only) log-likelihood with the likelihood-ratio test's p-value,
+        McFadden's pseudo-R² ``1 - loglik_ / loglik_null_``, AIC and BIC.
 
         Parameters
         ----------
@@ -398,7 +418,8 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         summary : InferenceSummary
-            Printable table; ``.to_frame()`` gives a pandas DataFrame.
+            Printable table; ``.to_frame()`` gives the parameter table as a pandas
+            DataFrame, ``.statistics`` the header's numbers.
 
         Examples
         --------
@@ -409,8 +430,25 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         >>> table = clf.summary()
         >>> table.names
         ['mean radius', 'mean texture', 'intercept']
-        >>> bool(table.p_value[0] < 1e-10)
-        True
+        >>> print(table)  # doctest: +NORMALIZE_WHITESPACE
+                          MLEClassifier: maximum-likelihood estimates
+        ===============================================================================
+        Model:                   MLEClassifier   No. Observations:                  569
+        Distribution:   Bernoulli (logit link)   Df Residuals:                      566
+        Modelled:                     P(y = 1)   Df Model:                            2
+        Method:             Maximum likelihood   Pseudo R-squ.:                  0.6126
+        Converged:                        True   Log-Likelihood:                -145.56
+        Covariance:         inv. observed info   LL-Null:                       -375.72
+                                                 LLR p-value:                1.105e-100
+                                                 AIC:                             297.1
+                                                 BIC:                             310.2
+        ===============================================================================
+                            coef    std err          z      P>|z|     [0.025     0.975]
+        -------------------------------------------------------------------------------
+        mean radius      -1.0571      0.101    -10.417      0.000     -1.256     -0.858
+        mean texture     -0.2181      0.037     -5.885      0.000     -0.291     -0.145
+        intercept        19.8494      1.774     11.189      0.000     16.373     23.326
+        ===============================================================================
         """
         check_is_fitted(self)
         require_covariance(self)
@@ -423,15 +461,36 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
             names += [f"{_plain(label)}:intercept" for label in self.classes_]
         estimate = np.concatenate([self.coef_.ravel(), self.intercept_])
         std_err = np.concatenate([self.coef_se_.ravel(), self.intercept_se_])
-        notes, statistics = common_notes_and_statistics(self, "separated classes")
-        if self.coef_.shape[0] > 1 and self.alpha == 0:
-            notes.insert(0, f"class {_plain(self.classes_[0])!r} is the reference: its "
-                         "parameters are 0 by convention (no standard error).")
+        notes = common_notes(self, "separated classes")
+        n_classes = self.classes_.size
+        if n_classes == 2:
+            distribution = "Bernoulli (logit link)"
+            modelled = f"P(y = {_plain(self.classes_[1])!r})"
+        else:
+            distribution = "Categorical (softmax)"
+            reference = _plain(self.classes_[0])
+            modelled = (f"log-odds vs y = {reference!r}" if self.alpha == 0
+                        else "class scores, centred")
+        if n_classes > 2 and self.alpha == 0:
+            notes.insert(0, f"class {reference!r} is the reference: its parameters are "
+                         "0 by convention (no standard error).")
+        if self.class_weight is not None:
+            notes.append("class_weight is set: the estimates maximise the class-weighted "
+                         "likelihood; the log-likelihoods, tests and criteria use the "
+                         "sample weights only.")
         keep = ~(np.isnan(std_err) & (estimate == 0)) if self.alpha == 0 else slice(None)
         names = list(np.asarray(names, dtype=object)[keep])
-        return InferenceSummary("MLEClassifier: " + title_kind(self.alpha), names,
-                                estimate[keep], std_err[keep], statistics, notes,
-                                coverage=coverage)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pseudo_r2 = 1.0 - self.loglik_ / self.loglik_null_
+        model_info = [("Model", "MLEClassifier"), ("Distribution", distribution),
+                      ("Modelled", modelled), ("Method", method_name(self.alpha)),
+                      ("Converged", str(self.converged_)),
+                      ("Covariance", covariance_kind(self.alpha))]
+        return InferenceSummary(
+            "MLEClassifier: " + title_kind(self.alpha), names, estimate[keep],
+            std_err[keep], model_info=model_info,
+            statistics=fit_statistics(self, {"Pseudo R-squ.": pseudo_r2}), notes=notes,
+            coverage=coverage)
 
     def log_likelihood(self, X, y, sample_weight=None, per_sample=False):
         """Log-likelihood of labelled data under the fitted model.
@@ -474,11 +533,27 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
             return values
         return float(np.average(values, weights=sample_weight))
 
-    def _set_likelihood_attributes(self, model, X, y_encoded, fit_weights):
-        self.loglik_ = total_log_likelihood(model, X, y_encoded, self.coef_,
-                                            self.intercept_, fit_weights)
-        self.aic_, self.bic_ = information_criteria(
-            self.loglik_, model.n_params, fit_weights.total)
+    def _set_likelihood_attributes(self, model, X, y_encoded, fit_weights, result):
+        """Log-likelihood, its null value, AIC/BIC, degrees of freedom, convergence."""
+        n_classes = self.classes_.size
+        rank = design_rank(result.design_gram, self.fit_intercept)
+        if rank is None:  # Gram not formed (many parameters): count every column
+            rank = X.shape[1] + self.fit_intercept
+        # The null model: intercepts only, whose maximum likelihood puts the weighted
+        # class frequencies on every sample; without intercepts, 1/K each.
+        class_weight = fit_weights.likelihood_scale * np.bincount(
+            y_encoded.astype(np.intp), weights=fit_weights.likelihood, minlength=n_classes)
+        if self.fit_intercept:
+            total = class_weight.sum()
+            loglik_null = float(np.sum(xlogy(class_weight, class_weight / total)))
+        else:
+            loglik_null = -float(class_weight.sum()) * np.log(n_classes)
+        set_likelihood_attributes(
+            self, loglik=total_log_likelihood(model, X, y_encoded, self.coef_,
+                                              self.intercept_, fit_weights),
+            loglik_null=loglik_null, n_identified=(n_classes - 1) * rank,
+            n_null=(n_classes - 1) * self.fit_intercept, n_scale=0, n_obs=fit_weights.total,
+            converged=result.converged)
 
     def _loss(self):
         return BernoulliLoss() if self.classes_.size == 2 else CategoricalLoss(
@@ -560,9 +635,10 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
 class _SeparatedResult:
     """The parameters returned for separated data (for the rest of fit)."""
 
-    def __init__(self, theta, objective):
+    def __init__(self, theta, objective, design_gram):
         self.theta = theta
         self.objective = objective
+        self.design_gram = design_gram
         self.converged = True
 
 

@@ -4,6 +4,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -11,10 +12,11 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from scipy import stats
 
 from ._base import (FitWeights, ensure_layout, feature_labels, fit_linear_model,
-                    information_criteria, kernels_own_the_cores, n_threads,
-                    output_covariance, total_log_likelihood)
-from ._inference import (InferenceSummary, common_notes_and_statistics,
-                         require_covariance, title_kind)
+                    kernels_own_the_cores, n_threads, output_covariance,
+                    total_log_likelihood)
+from ._inference import (InferenceSummary, common_notes, covariance_kind, design_rank,
+                         fit_statistics, method_name, require_covariance,
+                         set_likelihood_attributes, title_kind)
 from ._linear import LinearModel
 from ._loss import GaussianFixedScaleLoss, GaussianLoss
 from ._unbounded import (FALLBACK_TOL_FACTOR, VARIANCE_COLLAPSE_FALLBACK_RIDGE,
@@ -23,6 +25,11 @@ from ._unbounded import (FALLBACK_TOL_FACTOR, VARIANCE_COLLAPSE_FALLBACK_RIDGE,
 
 #: variance mode -> (coefficients free, intercepts free) for the (mean, log sigma) columns
 _SCALE_COLUMN_FREE_COEF = {"fixed": None, "constant": False, "heteroscedastic": True}
+
+#: Two-sided significance level below which the training residuals are reported as
+#: inconsistent with the sigma = 1 that variance="fixed" assumes (chi-square test of the
+#: residual sum of squares on df_resid_ degrees of freedom).
+_SIGMA_ONE_TEST_LEVEL = 1e-3
 
 
 class MLERegressor(RegressorMixin, BaseEstimator):
@@ -67,9 +74,16 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         Start from the previous fit's parameters when shapes allow.
     verbose : int, default=0
         Print the optimiser's progress when positive.
-    inference : bool, default=False
-        Also compute the covariance of the estimates (inverse observed information)
-        and their standard errors, for :meth:`summary`.
+    inference : bool or "ols", default=False
+        Also compute the covariance of the estimates and their standard errors, for
+        :meth:`summary`.  True: Wald inference from the inverse observed information
+        of the model as specified, so with ``variance="fixed"`` it assumes ``sigma = 1``
+        exactly.  ``"ols"`` (``alpha=0`` and ``variance`` "fixed" or "constant" only):
+        classical least-squares inference, as statsmodels' ``OLS``: ``sigma^2`` is
+        estimated by ``RSS / df_resid_`` (``df_resid_ = n - rank``), the covariance of
+        the mean's parameters is ``sigma^2 (X^T S X)^{-1}``, tests and intervals use
+        Student's t with ``df_resid_`` degrees of freedom, and :meth:`predict_dist` /
+        :meth:`predict_interval` give the exact Student-t prediction intervals.
 
     Attributes
     ----------
@@ -91,16 +105,40 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         :class:`UnboundedLikelihoodWarning` is emitted and the parameters returned
         minimise the objective plus a ridge of ``1e-3`` in the data's Fisher metric.
     loglik_ : float
-        Total weighted log-likelihood of the training data at the fitted parameters.
+        Total weighted log-likelihood of the training data at the fitted parameters
+        (with ``variance="fixed"``, at ``sigma = 1``).
+    loglik_null_ : float
+        Log-likelihood of the null model, fitted exactly under the same variance mode:
+        a constant mean (the weighted mean of y; 0 without ``fit_intercept``) and,
+        for learned variances, a constant ``sigma`` (the intercept-only ``log sigma``,
+        so the null of "heteroscedastic" is that of "constant").
     aic_, bic_ : float
-        Information criteria counting every free parameter (variance ones included).
+        Information criteria counting the identified parameters: ``rank`` of the
+        design (``[X, 1]``, or ``X`` without intercept) for the mean, plus ``sigma`` for
+        "constant" or ``rank([X, 1])`` for ``log sigma(x)``.  Aliased parameters
+        (collinear or constant columns) do not count, as in statsmodels, whose OLS AIC
+        leaves ``sigma`` out (so ours is 2 more).  BIC uses the sum of the sample
+        weights.  With more than 3000 parameters every column counts.
+    df_model_ : int
+        Identified parameters beyond those of the null model (statsmodels'
+        ``df_model``); the degrees of freedom of the likelihood-ratio test.
+    df_resid_ : float
+        Sum of the sample weights minus the identified parameters, not counting the
+        constant part of ``sigma`` (``n - rank`` for "fixed" and "constant", as OLS).
+    converged_ : bool
+        Whether the solver met ``tol`` (when False a ``ConvergenceWarning`` was
+        emitted and the summary says so).
+    ols_scale_ : float
+        With ``inference="ols"``: ``sqrt(RSS / df_resid_)``, the estimate of ``sigma``
+        behind the OLS standard errors and prediction intervals.
     covariance_ : ndarray
         With ``inference=True``: covariance of ``(coef_, intercept_, variance
         parameters)``, the inverse observed Fisher information at the estimate
         (penalised when alpha > 0); the variance parameters are ``log sigma`` (constant)
         or ``(scale_coef_, scale_intercept_)``.  Aliased parameters are NaN.
     coef_se_, intercept_se_ : ndarray, float
-        With ``inference=True``: standard errors of ``coef_`` and ``intercept_``.
+        With ``inference=True``: standard errors of ``coef_`` and ``intercept_``
+        (``"ols"``: the OLS ones, with ``sigma`` estimated).
     scale_se_ : float
         With ``inference=True`` and variance "constant": standard error of ``scale_``
         (delta method from that of ``log sigma``).
@@ -135,7 +173,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="neither")],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
-        "inference": ["boolean"],
+        "inference": ["boolean", StrOptions({"ols"})],
     }
 
     def __init__(self, *, variance="constant", alpha=0.0, fit_intercept=True, max_iter=1000,
@@ -223,6 +261,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
 
     def _fit_validated(self, X, y, sample_weight):
         """The fit on validated data (see :meth:`fit`)."""
+        self._check_inference_option()
         y = np.ascontiguousarray(y, dtype=np.float64)
         fit_weights = FitWeights(sample_weight, X)
         weights = fit_weights.normalised
@@ -285,18 +324,69 @@ class MLERegressor(RegressorMixin, BaseEstimator):
             self.scale_intercept_ = float(intercept[1])
         self._fitted_variance = self.variance
         self.n_iter_ = result.n_iter
-        self.loglik_ = total_log_likelihood(model, X, y, coef, intercept, fit_weights)
-        self.aic_, self.bic_ = information_criteria(
-            self.loglik_, model.n_params, fit_weights.total)
-        self._n_obs = fit_weights.total
-        self._n_params = model.n_params
+        self._set_likelihood_attributes(model, X, y, coef, intercept, fit_weights, result)
         for name in ("covariance_", "coef_se_", "intercept_se_", "scale_se_",
-                     "scale_coef_se_", "scale_intercept_se_"):
+                     "scale_coef_se_", "scale_intercept_se_", "ols_scale_"):
             if hasattr(self, name):
                 delattr(self, name)
         if self.inference:
             self._set_inference(model, X, y, weights, fit_weights.total, result.theta)
         return self
+
+    def _check_inference_option(self):
+        if self.inference != "ols":
+            return
+        if self.variance == "heteroscedastic":
+            raise ValueError(
+                "inference='ols' estimates one sigma from the residuals, which needs "
+                "variance='fixed' or 'constant', got variance='heteroscedastic'; use "
+                "inference=True for Wald inference on the heteroscedastic model.")
+        if self.alpha > 0:
+            raise ValueError(
+                f"inference='ols' is least-squares inference, which needs alpha=0, got "
+                f"alpha={self.alpha!r}; use inference=True for Wald inference on the "
+                "penalised estimate.")
+
+    def _set_likelihood_attributes(self, model, X, y, coef, intercept, fit_weights, result):
+        """Log-likelihood and its null value, AIC/BIC, degrees of freedom, convergence,
+        and the residual statistics behind R² and the OLS scale."""
+        rank = design_rank(result.design_gram, self.fit_intercept)
+        full_rank = design_rank(result.design_gram, True)
+        if rank is None:  # Gram not formed (many parameters): count every column
+            rank, full_rank = X.shape[1] + self.fit_intercept, X.shape[1] + 1
+        n_identified = {"fixed": rank, "constant": rank + 1,
+                        "heteroscedastic": rank + full_rank}[self.variance]
+        learned = self.variance != "fixed"
+        # Sums of squares on y / max|y|, so that no square overflows or underflows.
+        largest = float(np.max(np.abs(y))) if y.size else 0.0
+        y_scale = np.float64(largest if np.isfinite(largest) and largest > 0 else 1.0)
+        mean = model.raw_prediction(X, coef, intercept)[:, 0]
+
+        def weighted_sum(values):  # einsum, not BLAS: the same sum on any thread
+            return fit_weights.likelihood_scale * float(
+                np.einsum("i,i->", fit_weights.likelihood, values))
+
+        total = fit_weights.total
+        centre = weighted_sum(y / y_scale) / total if self.fit_intercept else 0.0
+        rss = weighted_sum(((y - mean) / y_scale) ** 2)
+        # a constant target has no variance to explain (rounding in ``centre`` aside)
+        constant_target = self.fit_intercept and bool(np.all(y == y[0]))
+        tss = 0.0 if constant_target else weighted_sum((y / y_scale - centre) ** 2)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            if learned:  # sigma_0^2 = TSS / total at the null model's maximum
+                loglik_null = -0.5 * total * (np.log(2 * np.pi) + 1.0) - total * (
+                    np.log(y_scale) + 0.5 * np.log(tss / total))
+            else:
+                loglik_null = -0.5 * total * np.log(2 * np.pi) - 0.5 * y_scale**2 * tss
+            set_likelihood_attributes(
+                self, loglik=total_log_likelihood(model, X, y, coef, intercept,
+                                                  fit_weights),
+                loglik_null=loglik_null, n_identified=n_identified,
+                n_null=self.fit_intercept + learned, n_scale=int(learned),
+                n_obs=total, converged=result.converged)
+            self._r_squared = 1.0 - rss / tss if tss > 0 else np.nan
+            self._residual_variance = (y_scale**2 * rss / self.df_resid_
+                                       if self.df_resid_ > 0 else np.nan)
 
     def _set_inference(self, model, X, y, weights, total_weight, theta):
         d = X.shape[1]
@@ -312,6 +402,14 @@ class MLERegressor(RegressorMixin, BaseEstimator):
 
         covariance, self._aliased = output_covariance(
             model, X, y, weights, total_weight, self.alpha, theta, to_output)
+        if self.inference == "ols":
+            # The mean's block is sigma^2 (X^T S X)^{-1} at the model's sigma (1, or the
+            # ML one); OLS puts the unbiased estimate in its place.  The cross terms
+            # with log sigma are zero at the least-squares fit.
+            self.ols_scale_ = float(np.sqrt(self._residual_variance))
+            factor = np.ones(covariance.shape[0])
+            factor[:d + self.fit_intercept] = self.ols_scale_ / self.scale_
+            covariance = covariance * factor[:, None] * factor[None, :]
         self.covariance_ = covariance
         se = np.sqrt(np.diag(covariance))
         self.coef_se_ = se[:d]
@@ -328,20 +426,34 @@ class MLERegressor(RegressorMixin, BaseEstimator):
             self.scale_intercept_se_ = float(se[position + d])
 
     def summary(self, coverage=0.95):
-        """Table of estimates, standard errors, z, p-values and confidence intervals.
+        """Fit statistics and the table of estimates, standard errors, tests and
+        confidence intervals, laid out as statsmodels' ``OLS`` summary.
 
-        Requires a fit with ``inference=True``.  Variance parameters are reported on
-        the ``log sigma`` scale, where the Wald approximation is better.
+        Requires a fit with ``inference`` set.  The header names the distribution and
+        how ``sigma`` is treated, and gives the number of observations, the degrees of
+        freedom, the convergence flag, R² and adjusted R² of the mean (weighted by the
+        sample weights; uncentred without ``fit_intercept``, as statsmodels), the
+        log-likelihood, the null log-likelihood (see ``loglik_null_``) with the
+        likelihood-ratio test's p-value, AIC and BIC; with ``inference="ols"`` also the
+        F test of all slopes being zero.
+
+        With ``inference=True`` the tests are Wald z tests; variance parameters are
+        reported on the ``log sigma`` scale, where the Wald approximation is better.
+        With ``variance="fixed"`` they assume ``sigma = 1``, and the notes say so and
+        give the residuals' standard deviation.  With ``inference="ols"`` they are t
+        tests with ``df_resid_`` degrees of freedom and ``sigma`` estimated, as
+        statsmodels' ``OLS``; ``sigma`` itself is then not a row of the table.
 
         Parameters
         ----------
         coverage : float, default=0.95
-            Coverage of the Wald confidence intervals.
+            Coverage of the confidence intervals.
 
         Returns
         -------
         summary : InferenceSummary
-            Printable table; ``.to_frame()`` gives a pandas DataFrame.
+            Printable table; ``.to_frame()`` gives the parameter table as a pandas
+            DataFrame, ``.statistics`` the header's numbers.
 
         Examples
         --------
@@ -351,9 +463,40 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         >>> reg = MLERegressor(inference=True).fit(X[["bmi", "bp"]], y)
         >>> reg.summary().names
         ['bmi', 'bp', 'intercept', 'log_scale']
+
+        Least squares with OLS inference (``sigma`` estimated, t tests), the table of
+        statsmodels' ``OLS``:
+
+        >>> ols = MLERegressor(inference="ols").fit(X[["bmi", "bp"]], y)
+        >>> print(ols.summary())  # doctest: +NORMALIZE_WHITESPACE
+           MLERegressor(variance='constant'): least-squares estimates, OLS inference
+        ===============================================================================
+        Model:                    MLERegressor   No. Observations:                  442
+        Distribution:    Gaussian, σ estimated   Df Residuals:                      439
+        Method:                  Least squares   Df Model:                            2
+        Converged:                        True   R-squared:                       0.396
+        Covariance:          OLS (σ estimated)   Adj. R-squared:                  0.393
+        Scale σ:                        60.051   F-statistic:                     143.9
+                                                 Prob (F-statistic):           8.68e-49
+                                                 Log-Likelihood:                -2435.7
+                                                 LL-Null:                       -2547.2
+                                                 LLR p-value:                 4.075e-49
+                                                 AIC:                             4879.
+                                                 BIC:                             4896.
+        ===============================================================================
+                            coef    std err          t      P>|t|     [0.025     0.975]
+        -------------------------------------------------------------------------------
+        bmi             790.3986     65.379     12.089      0.000    661.903    918.894
+        bp              402.2060     65.379      6.152      0.000    273.710    530.702
+        intercept       152.1335      2.856     53.261      0.000    146.520    157.747
+        ===============================================================================
+        Notes:
+        [1] sigma is estimated by sqrt(RSS / df_resid) = 60.051; the tests and
+            intervals use Student's t with 439 degrees of freedom, as OLS.
         """
         check_is_fitted(self)
         require_covariance(self)
+        ols = self.inference == "ols"
         features = feature_labels(self, self.coef_.size)
         names = list(features) + (["intercept"] if self.fit_intercept else [])
         estimate = [self.coef_] + ([[self.intercept_]] if self.fit_intercept else [])
@@ -365,13 +508,95 @@ class MLERegressor(RegressorMixin, BaseEstimator):
             estimate += [self.scale_coef_, [self.scale_intercept_]]
         estimate = np.concatenate(estimate)
         std_err = np.sqrt(np.diag(self.covariance_))
-        notes, statistics = common_notes_and_statistics(self, "a collapsing variance")
-        title = f"MLERegressor(variance={self.variance!r}): " + title_kind(self.alpha)
-        return InferenceSummary(title, names, estimate, std_err, statistics, notes,
-                                coverage=coverage)
+        notes = common_notes(self, "a collapsing variance")
+        distribution = {"fixed": "Gaussian, σ = 1 assumed", "constant": "Gaussian, σ learned",
+                        "heteroscedastic": "Gaussian, log σ(x) linear"}[self.variance]
+        covariance = ("inv. info at σ = 1" if self.variance == "fixed"
+                      else covariance_kind(self.alpha))
+        method = method_name(self.alpha)
+        extra_info = []
+        kind = title_kind(self.alpha)
+        if ols:
+            keep = slice(0, self.coef_.size + self.fit_intercept)
+            names, estimate, std_err = names[keep], estimate[keep], std_err[keep]
+            distribution, method = "Gaussian, σ estimated", "Least squares"
+            covariance = "OLS (σ estimated)"
+            extra_info = [("Scale σ", f"{self.ols_scale_:.5g}")]
+            kind = "least-squares estimates, OLS inference"
+            notes.insert(0, f"sigma is estimated by sqrt(RSS / df_resid) = "
+                         f"{self.ols_scale_:.5g}; the tests and intervals use Student's "
+                         f"t with {self.df_resid_:g} degrees of freedom, as OLS.")
+            if self.variance == "fixed":
+                notes.insert(1, "the log-likelihoods, AIC and BIC are those of the "
+                             "fitted model, with sigma = 1; variance='constant' gives "
+                             "those of statsmodels' OLS (sigma at its ML estimate).")
+        elif self.variance == "fixed":
+            notes.insert(0, self._fixed_sigma_note())
+        tss_df = self._n_obs - self.fit_intercept
+        adjusted = (1.0 - (1.0 - self._r_squared) * tss_df / self.df_resid_
+                    if self.df_resid_ > 0 else np.nan)
+        model_info = [("Model", "MLERegressor"), ("Distribution", distribution),
+                      ("Method", method), ("Converged", str(self.converged_)),
+                      ("Covariance", covariance), *extra_info]
+        goodness_of_fit = {"R-squared": self._r_squared, "Adj. R-squared": adjusted}
+        if ols and self.df_model_ > 0 and self.df_resid_ > 0:
+            # the exact test of all slopes being zero, as statsmodels' OLS header
+            with np.errstate(divide="ignore"):
+                f_statistic = (self._r_squared / self.df_model_) / (
+                    (1.0 - self._r_squared) / self.df_resid_)
+            goodness_of_fit["F-statistic"] = f_statistic
+            goodness_of_fit["Prob (F-statistic)"] = float(
+                stats.f.sf(f_statistic, self.df_model_, self.df_resid_))
+        statistics = fit_statistics(self, goodness_of_fit)
+        return InferenceSummary(
+            f"MLERegressor(variance={self.variance!r}): {kind}", names, estimate, std_err,
+            model_info=model_info, statistics=statistics, notes=notes, coverage=coverage,
+            df_resid=self.df_resid_ if ols else None)
+
+    def _fixed_sigma_note(self):
+        """What variance="fixed" assumes, against what the residuals say."""
+        residual_scale = np.sqrt(self._residual_variance)
+        verdict = (", not consistent with sigma = 1" if self._sigma_one_rejected()
+                   else "")
+        return ("variance='fixed': sigma = 1 is assumed, not estimated; the standard "
+                "errors, tests and intervals hold only if the noise standard deviation "
+                f"is 1. The residuals' standard deviation, sqrt(RSS / df_resid), is "
+                f"{residual_scale:.4g}{verdict}. For least-squares inference with sigma "
+                "estimated, fit with inference='ols' (or use variance='constant').")
+
+    def _sigma_one_rejected(self):
+        """Whether the training residuals reject sigma = 1 (chi-square test of the
+        residual sum of squares, two-sided at ``_SIGMA_ONE_TEST_LEVEL``)."""
+        df = self.df_resid_
+        if not df > 0 or not np.isfinite(self._residual_variance):
+            return bool(df > 0)
+        tail = stats.chi2.cdf(self._residual_variance * df, df)
+        return bool(min(tail, 1.0 - tail) < _SIGMA_ONE_TEST_LEVEL / 2)
+
+    def _mean_variance(self, X):
+        """Variance of the fitted mean at each row of validated X, ``z^T C z`` with
+        ``z = (x, 1)`` and C the covariance of (coef_, intercept_); aliased
+        directions contribute nothing."""
+        d = self.coef_.size
+        cov = np.nan_to_num(self.covariance_[:d + self.fit_intercept,
+                                             :d + self.fit_intercept])
+        product = X @ cov[:d, :d]
+        quadratic = (np.asarray(X.multiply(product).sum(axis=1)).ravel() if sp.issparse(X)
+                     else np.einsum("ij,ij->i", X, product))
+        if self.fit_intercept:
+            quadratic = quadratic + 2.0 * (X @ cov[:d, d]) + cov[d, d]
+        return np.maximum(quadratic, 0.0)
 
     def predict_dist(self, X):
         """Predictive distribution of y given each row of X.
+
+        With ``inference="ols"`` it is the exact least-squares predictive distribution,
+        Student's t with ``df_resid_`` degrees of freedom, centred on the predicted
+        mean, with scale ``sqrt(ols_scale_**2 + var(mean))`` (noise plus the
+        uncertainty of the fitted mean).  Otherwise it is the fitted Gaussian: with
+        ``variance="fixed"`` that has ``sigma = 1`` by assumption, and a
+        ``UserWarning`` is emitted when the training residuals are inconsistent with
+        it (chi-square test at level 1e-3).
 
         Parameters
         ----------
@@ -380,9 +605,8 @@ class MLERegressor(RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        distribution : scipy.stats.norm (frozen)
-            Normal distributions with ``loc`` the predicted means and ``scale`` the
-            predicted standard deviations, vectorised over samples.
+        distribution : scipy.stats.norm or scipy.stats.t (frozen)
+            Distributions with ``loc`` the predicted means, vectorised over samples.
 
         Examples
         --------
@@ -395,11 +619,35 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         >>> dist.cdf(dist.mean()).tolist()
         [0.5, 0.5, 0.5]
         """
-        mean, std = self.predict(X, return_std=True)
+        return self._predictive_distribution(X)
+
+    def _predictive_distribution(self, X, stacklevel=3):
+        """The distribution of :meth:`predict_dist`; the warning points ``stacklevel``
+        frames up (the caller of the public method)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"],
+                          dtype=[np.float64, np.float32], reset=False)
+        mean, std = self._mean_std(X)
+        if self.inference == "ols":
+            scale = np.sqrt(self.ols_scale_**2 + self._mean_variance(X))
+            return stats.t(df=self.df_resid_, loc=mean, scale=scale)
+        if self.variance == "fixed" and self._sigma_one_rejected():
+            warnings.warn(
+                "MLERegressor(variance='fixed') predicts with sigma = 1, which is "
+                "assumed, not estimated, and the training residuals' standard deviation "
+                f"is {np.sqrt(self._residual_variance):.4g}: the predictive "
+                "distribution and intervals are far too narrow or too wide. Fit with "
+                "inference='ols' (sigma estimated, Student-t intervals) or "
+                "variance='constant'.", UserWarning, stacklevel=stacklevel)
         return stats.norm(loc=mean, scale=std)
 
     def predict_interval(self, X, coverage=0.9):
         """Central predictive interval for y at each row of X.
+
+        The interval of :meth:`predict_dist`: with ``inference="ols"`` the OLS
+        prediction interval (Student's t, ``sigma`` estimated, the mean's uncertainty
+        included); with ``variance="fixed"`` otherwise, ``sigma = 1`` is assumed (a
+        ``UserWarning`` says so when the residuals contradict it).
 
         Parameters
         ----------
@@ -427,7 +675,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         """
         if not (isinstance(coverage, (int, float, np.floating)) and 0 < coverage < 1):
             raise ValueError(f"coverage must be a probability in (0, 1), got {coverage!r}.")
-        low, high = self.predict_dist(X).interval(coverage)
+        low, high = self._predictive_distribution(X).interval(coverage)
         return np.column_stack([low, high])
 
     def log_likelihood(self, X, y, sample_weight=None, per_sample=False):
@@ -496,10 +744,12 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"],
                           dtype=[np.float64, np.float32], reset=False)
+        return self._mean_std(X) if return_std else self._raw_prediction(X)[:, 0].copy()
+
+    def _mean_std(self, X):
+        """Predicted mean and standard deviation at each row of validated X."""
         raw = self._raw_prediction(X)
         mean = raw[:, 0].copy()
-        if not return_std:
-            return mean
         if raw.shape[1] == 1:
             return mean, np.ones_like(mean)
         # sigma(x) saturates at the smallest/largest positive doubles instead of

@@ -49,9 +49,14 @@ def _lower_triangular_inverse(lower):
 
 
 class DensePreconditioner:
-    """``P = S L^{-T}`` from the Jacobi-scaled start Hessian ``S H0 S = L L^T``."""
+    """``P = S L^{-T}`` from the Jacobi-scaled start Hessian ``S H0 S = L L^T``.
 
-    def __init__(self, start_hessian):
+    ``design_gram``, the weighted Gram matrix of ``[X, 1]`` that ``H0`` was built from,
+    is kept for the estimators, which read the rank of the design from it.
+    """
+
+    def __init__(self, start_hessian, design_gram=None):
+        self.design_gram = design_gram
         diagonal = np.diag(start_hessian).copy()
         positive = diagonal > 0
         scale = np.ones_like(diagonal)
@@ -257,7 +262,8 @@ def make_preconditioner(model, X, sample_weight, constant_raw, alpha, kind="auto
         gram = weighted_gram(X, sample_weight, n_threads)
         d = X.shape[1]
         check_column_magnitudes(gram[:d, d], np.diag(gram)[:d])
-        return DensePreconditioner(model.start_hessian(gram, unit_hessian, alpha))
+        return DensePreconditioner(model.start_hessian(gram, unit_hessian, alpha),
+                                   design_gram=gram)
     if kind == "scaling":
         preconditioner = ScalingPreconditioner(model, X, sample_weight, unit_hessian,
                                                alpha)

@@ -110,7 +110,7 @@ def test_summary_formats_and_notes():
     clf = MLEClassifier(inference=True, alpha=0.01).fit(X, y)
     table = clf.summary()
     text = str(table)
-    assert "mean radius" in text and "log-likelihood" in text and "penalised" in text
+    assert "mean radius" in text and "Log-Likelihood" in text and "penalised" in text
     frame = table.to_frame()
     assert isinstance(frame, pd.DataFrame)
     assert list(frame.columns) == ["coef", "std err", "z", "P>|z|", "ci lower", "ci upper"]
