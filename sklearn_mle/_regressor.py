@@ -15,7 +15,7 @@ from ._base import (FitWeights, ensure_layout, feature_labels, fit_linear_model,
                     output_covariance, total_log_likelihood)
 from ._inference import (InferenceSummary, common_notes_and_statistics,
                          require_covariance, title_kind)
-from ._linear import LinearModel
+from ._linear import LevelPenalty, LinearModel, weighted_column_moments
 from ._loss import GaussianFixedScaleLoss, GaussianLoss
 from ._unbounded import (FALLBACK_TOL_FACTOR, VARIANCE_COLLAPSE_FALLBACK_RIDGE,
                          UnboundedLikelihoodWarning, find_variance_collapse,
@@ -155,13 +155,26 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------------ helpers
-    def _build_model(self, n_features):
+    def _build_model(self, n_features, X, weights, log_scale):
+        """The linear model and its penalty.
+
+        With a learned variance the penalty is taken in the units of ``s0 =
+        exp(log_scale)``, the null model's sigma: the mean's coefficients get weight
+        ``1 / s0**2`` and the training mean of ``log sigma`` (from the weighted column
+        means of X) is pulled towards ``log s0``.
+        """
         scale_coef_free = _SCALE_COLUMN_FREE_COEF[self.variance]
         if scale_coef_free is None:
             return LinearModel(GaussianFixedScaleLoss(), n_features, [True],
                                [self.fit_intercept])
+        model = LinearModel(GaussianLoss(), n_features, [True, scale_coef_free],
+                            [self.fit_intercept, True])
+        ridge_weight = model.ridge_weight * np.where(model.param_column == 0,
+                                                     np.exp(-2.0 * log_scale), 1.0)
+        column_means = weighted_column_moments(X, weights)[0]
+        level = LevelPenalty(model.column_mean_direction(1, column_means), log_scale)
         return LinearModel(GaussianLoss(), n_features, [True, scale_coef_free],
-                           [self.fit_intercept, True])
+                           [self.fit_intercept, True], ridge_weight, level)
 
     def _full_parameters(self):
         """Fitted (coef, intercept) in the layout of the linear-model layer."""
@@ -173,10 +186,10 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         return (np.vstack([self.coef_, self.scale_coef_]),
                 np.array([self.intercept_, self.scale_intercept_]))
 
-    def _start(self, model, y, weights, y_scale=1.0):
+    def _start(self, model, y, weights, log_scale, y_scale=1.0):
+        """Start at the null model (constant mean, ``log sigma = log_scale``), or at
+        the previous fit with ``warm_start``."""
         mean = np.average(y, weights=weights) if self.fit_intercept else 0.0
-        mean_square = np.average((y - mean) ** 2, weights=weights)
-        log_scale = 0.5 * np.log(mean_square) if mean_square > 0 else 0.0
         start_raw = np.array([mean] if model.loss.n_raw == 1 else [mean, log_scale])
         coef = np.zeros((model.loss.n_raw, model.n_features))
         intercept = start_raw.copy()
@@ -226,7 +239,6 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         y = np.ascontiguousarray(y, dtype=np.float64)
         fit_weights = FitWeights(sample_weight, X)
         weights = fit_weights.normalised
-        model = self._build_model(X.shape[1])
         y_original = y
         y_scale = 1.0
         if self.variance == "fixed":
@@ -238,12 +250,14 @@ class MLERegressor(RegressorMixin, BaseEstimator):
             if np.isfinite(largest) and largest > 0:
                 y_scale = largest
                 y = y / y_scale
-        theta0, start_raw = self._start(model, y, weights, y_scale)
+        log_scale = null_log_scale(y, weights, self.fit_intercept)
+        model = self._build_model(X.shape[1], X, weights, log_scale)
+        theta0, start_raw = self._start(model, y, weights, log_scale, y_scale)
         fit_options = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
                            estimator_name="MLERegressor")
-        # Not only at alpha=0: when the mean can fit every target exactly, the penalty
-        # on the coefficients leaves that fit reachable and sigma still collapses.
-        check_collapse = self.variance != "fixed"
+        # At alpha > 0 the objective has a finite minimiser (see the class docstring):
+        # nothing can collapse, so the check is only made at alpha = 0.
+        check_collapse = self.variance != "fixed" and self.alpha == 0
         with warnings.catch_warnings(record=check_collapse) as caught:
             result = fit_linear_model(model, X, y, weights, self.alpha, theta0, start_raw,
                                       **fit_options)
@@ -260,8 +274,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
             else:
                 self.mle_exists_ = False
                 warnings.warn(
-                    variance_collapse_message("MLERegressor", self.variance, collapsed,
-                                              self.alpha),
+                    variance_collapse_message("MLERegressor", self.variance, collapsed),
                     UnboundedLikelihoodWarning, stacklevel=4)
                 fit_options["tol"] = self.tol * FALLBACK_TOL_FACTOR
                 result = fit_linear_model(
@@ -508,3 +521,23 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         log_std = np.clip(raw[:, 1], np.log(tiny), np.log(huge))
         std = np.clip(np.exp(log_std), tiny, huge)
         return mean, std
+
+
+def null_log_scale(y, weights, fit_intercept):
+    """``log sigma`` of the null model: the log of the weighted root mean square of y
+    about its weighted mean (about 0 when ``fit_intercept=False``).
+
+    Computed on ``y / max|y|`` so that no square under- or overflows.  When that spread
+    is 0 (a constant target, where the null model itself collapses) the root mean
+    square about 0 is used, and for an all-zero target, which has no scale, 0.
+    Multiplying y by ``c`` adds ``log|c|``.
+    """
+    largest = float(np.max(np.abs(y[weights > 0])))
+    if not largest > 0:
+        return 0.0
+    unit = y / largest
+    mean = np.average(unit, weights=weights) if fit_intercept else 0.0
+    mean_square = np.average((unit - mean) ** 2, weights=weights)
+    if not mean_square > 0:
+        mean_square = np.average(unit**2, weights=weights)
+    return float(np.log(largest) + 0.5 * np.log(mean_square))

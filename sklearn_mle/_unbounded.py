@@ -9,7 +9,9 @@ With ``alpha = 0`` the likelihood can increase forever:
   on the standardised design, the exact criterion of Albert & Anderson (1984).
 * **Variance collapse** (Gaussian with learned scale): the mean fits some targets
   exactly and the scale model can shrink sigma on exactly those samples, so the density
-  there, and the likelihood, grow without bound.
+  there, and the likelihood, grow without bound.  With ``alpha > 0`` the regressor's
+  penalty reaches every direction of ``log sigma`` (the coefficients by the L2 term, its
+  training mean by a divergence from the null model's scale), so it cannot happen.
 
 When it happens the estimators warn with :class:`UnboundedLikelihoodWarning`, set
 ``mle_exists_ = False`` and return the minimiser of the objective plus a tiny ridge in
@@ -37,10 +39,9 @@ _MAX_LP_ENTRIES = 5e8
 class UnboundedLikelihoodWarning(UserWarning):
     """The likelihood has no maximum: the plain MLE does not exist for this data.
 
-    Emitted by the classifier at ``alpha=0`` when the classes are (quasi-)separable
-    (``alpha > 0`` bounds the problem), and by the regressor when a learned variance
-    collapses to zero; a collapse can happen at any alpha when the mean fits every
-    target exactly, and the message then says what helps.
+    Emitted by the classifier at ``alpha=0`` when the classes are (quasi-)separable,
+    and by the regressor at ``alpha=0`` when a learned variance collapses to zero; in
+    both cases ``alpha > 0`` bounds the problem.
     """
 
 
@@ -203,27 +204,24 @@ def find_variance_collapse(X, y, weights, log_scale, fit_intercept):
     return collapsed
 
 
-def variance_collapse_message(estimator_name, variance, collapsed, alpha):
-    """Warning text naming the collapsing variance and the remedy."""
+def variance_collapse_message(estimator_name, variance, collapsed):
+    """Warning text naming the collapsing variance and the remedy (at alpha = 0, the
+    only place a variance can collapse)."""
     n_collapsed = int(collapsed.sum())
-    everywhere = variance == "constant" or n_collapsed == collapsed.size
-    if everywhere:
+    if variance == "constant" or n_collapsed == collapsed.size:
         cause = ("the mean fits every target exactly (an exact linear fit, e.g. fewer "
                  "samples than parameters or a noiseless target), so the learned sigma "
                  "collapses to 0")
-        remedy = ("alpha > 0 does not prevent this (the exact fit stays reachable); use "
-                  "variance='fixed', or check the data for a target that is an exact "
-                  "linear function of X")
     else:
         cause = (f"the mean fits {n_collapsed} of {collapsed.size} targets exactly and "
                  "the variance model can shrink sigma(x) to 0 on exactly those samples "
                  "(e.g. a group of one in the variance model)")
-        remedy = ("set alpha > 0, which penalises the variance coefficients" if alpha == 0
-                  else "increase alpha or remove the feature that isolates those samples")
     return (
         f"{estimator_name}(variance={variance!r}): the maximum likelihood estimate does "
         f"not exist: {cause}; the density there, and the likelihood, grow without "
         "bound. The returned parameters minimise the objective plus a small ridge in the "
-        f"data's Fisher metric: finite, with a very small sigma on those samples. To fix "
-        f"it, {remedy}."
+        "data's Fisher metric: finite, with a very small sigma on those samples. To fix "
+        "it, set alpha > 0: the penalty then also pulls the mean of log sigma towards "
+        "the log of the spread of y, and the penalised estimate always exists; or use "
+        "variance='fixed'."
     )
