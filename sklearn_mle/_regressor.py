@@ -33,8 +33,8 @@ class MLERegressor(RegressorMixin, BaseEstimator):
 
     * ``"fixed"``: ``sigma = 1``, not a parameter.  The NLL is ``(y - mu)^2 / 2`` plus a
       constant, so the fit is least squares (``Ridge(alpha * n)``).
-    * ``"constant"``: one learned ``sigma`` (optimised as ``log sigma``, unpenalised),
-      reported as ``scale_``; at ``alpha=0`` the mean is OLS and ``sigma^2 = RSS / n``.
+    * ``"constant"``: one learned ``sigma`` (optimised as ``log sigma``), reported as
+      ``scale_``; at ``alpha=0`` the mean is OLS and ``sigma^2 = RSS / n``.
     * ``"heteroscedastic"``: ``log sigma(x) = x @ scale_coef_ + scale_intercept_``,
       learned jointly with the mean.
 
@@ -43,19 +43,55 @@ class MLERegressor(RegressorMixin, BaseEstimator):
     .. math::
 
         \frac{1}{\sum_i s_i} \sum_i s_i \, \mathrm{NLL}_i
-        + \frac{\alpha}{2} \left(\lVert \mathrm{coef} \rVert^2
-        + \lVert \mathrm{scale\_coef} \rVert^2\right),
+        + \frac{\alpha}{2} \lVert \mathrm{coef} \rVert^2
+
+    for ``variance="fixed"``, and with a learned variance
+
+    .. math::
+
+        \frac{1}{\sum_i s_i} \sum_i s_i \, \mathrm{NLL}_i
+        + \frac{\alpha}{2} \left(\frac{\lVert \mathrm{coef} \rVert^2}{s_0^2}
+        + \lVert \mathrm{scale\_coef} \rVert^2\right)
+        + \alpha \left(t + \frac{e^{-2t} - 1}{2}\right),
+        \qquad t = \overline{\log\sigma} - \log s_0 ,
 
     with ``NLL_i = log(2 pi)/2 + log sigma_i + (y_i - mu_i)^2 / (2 sigma_i^2)`` the
-    full Gaussian negative log-likelihood of sample ``i`` and ``s_i`` the sample
-    weights.  Intercepts (of the mean and of ``log sigma``) are never penalised.
+    full Gaussian negative log-likelihood of sample ``i``, ``s_i`` the sample weights,
+    ``mean(log sigma) = sum_i s_i log sigma_i / sum_i s_i`` and ``s0`` the null model's
+    ``sigma``: the weighted root mean square of ``y`` about its weighted mean (about 0
+    when ``fit_intercept=False``; for a constant ``y`` about 0, and 1 when ``y`` is 0).
+    The intercept of the mean is never penalised.
+
+    The last term, ``alpha * KL(N(0, s0^2) || N(0, exp(mean(log sigma))^2))``, is what
+    ``alpha`` pseudo-observations per observation with squared residual ``s0^2`` add:
+    with a constant variance the fitted ``sigma^2`` is ``(mean squared residual + alpha
+    s0^2) / (1 + alpha)``.  It pulls the level of ``log sigma`` towards ``log s0`` as
+    the L2 term pulls the coefficients towards 0, so ``alpha -> inf`` gives the
+    intercept-only model and ``alpha -> 0`` the maximum likelihood estimate when it
+    exists.  Taking the mean's coefficients in units of ``s0`` makes the fit
+    equivariant in the units of ``y`` at every ``alpha``.
+
+    **Every** ``alpha > 0`` **bounds the problem.**  As ``NLL_i >= log(2 pi)/2 + log
+    sigma_i`` and the ``log sigma_i`` average to ``mean(log sigma)``, the objective is at
+    least ``log(2 pi)/2 + log s0 + (1 + alpha) t + alpha (exp(-2 t) - 1)/2 + alpha/2
+    (|coef|^2/s0^2 + |scale_coef|^2)``, which is bounded below and grows without bound
+    as ``t -> -inf`` (exponentially), ``t -> inf`` or any coefficient grows; with
+    those bounded every ``sigma_i`` is bounded away from 0 and infinity, and the
+    residuals, hence the mean's intercept, are bounded too.  So a finite minimiser
+    exists, whatever the data: no variance can collapse.  Compared with the null model
+    where the fit starts, the fitted values satisfy
+    ``(1 + alpha) t + alpha (exp(-2t) - 1)/2 <= 1/2`` (so ``exp(mean(log sigma)) >=
+    0.0098 s0`` at ``alpha=1e-3``) and ``alpha/2 (|coef|^2/s0^2 + |scale_coef|^2) <= (1 + alpha)/2 log((1 + alpha) /
+    alpha)``; a single ``sigma_i`` of the heteroscedastic model is bounded through
+    ``scale_coef_``, whose penalty depends on the units of X.
 
     Parameters
     ----------
     variance : {"constant", "fixed", "heteroscedastic"}, default="constant"
         How the noise standard deviation is modelled.
     alpha : float, default=0.0
-        L2 penalty strength on ``coef_`` (and ``scale_coef_``).
+        Penalty strength: L2 on ``coef_`` (and ``scale_coef_``) and, with a learned
+        variance, the pull of the mean ``log sigma`` towards ``log s0`` (see above).
     fit_intercept : bool, default=True
         Whether to estimate an intercept of the mean.  The intercept of ``log sigma``
         (``scale_`` or ``scale_intercept_``) is always estimated for learned variances.
@@ -86,10 +122,11 @@ class MLERegressor(RegressorMixin, BaseEstimator):
     n_iter_ : int
         Number of L-BFGS iterations.
     mle_exists_ : bool
-        False when a learned variance collapses to zero (the mean fits some targets
-        exactly, and ``alpha`` cannot prevent it), so the likelihood has no maximum; an
+        False when ``alpha=0`` and a learned variance collapses to zero (the mean fits
+        some targets exactly), so the likelihood has no maximum; an
         :class:`UnboundedLikelihoodWarning` is emitted and the parameters returned
         minimise the objective plus a ridge of ``1e-3`` in the data's Fisher metric.
+        Always True at ``alpha > 0``, where the penalised estimate exists.
     loglik_ : float
         Total weighted log-likelihood of the training data at the fitted parameters.
     aic_, bic_ : float

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 from scipy.optimize import brentq
+from sklearn.linear_model import Ridge
 
 from sklearn_mle import MLERegressor, UnboundedLikelihoodWarning
 from sklearn_mle._regressor import null_log_scale
@@ -128,6 +129,10 @@ def test_constant_sigma_is_the_penalised_closed_form(alpha):
     s0_square = np.average((y - np.average(y, weights=weights)) ** 2, weights=weights)
     np.testing.assert_allclose(reg.scale_**2, (residual + alpha * s0_square) / (1 + alpha),
                                rtol=1e-8)
+    # given sigma, the mean is ridge regression with the penalty in units of s0
+    ridge = Ridge(alpha=alpha * weights.sum() * reg.scale_**2 / s0_square, tol=1e-12)
+    ridge.fit(X, y, sample_weight=weights)
+    np.testing.assert_allclose(reg.coef_, ridge.coef_, rtol=1e-6)
 
 
 def reference_objective(X, y, weights, alpha, variance, mean_params, scale_params):
