@@ -19,6 +19,7 @@ from ._linear import LevelPenalty, LinearModel, weighted_column_moments
 from ._loss import GaussianFixedScaleLoss, GaussianLoss
 from ._unbounded import (FALLBACK_TOL_FACTOR, VARIANCE_COLLAPSE_FALLBACK_RIDGE,
                          UnboundedLikelihoodWarning, find_variance_collapse,
+                         resolution_message, variance_below_resolution,
                          variance_collapse_message)
 
 #: variance mode -> (coefficients free, intercepts free) for the (mean, log sigma) columns
@@ -83,7 +84,9 @@ class MLERegressor(RegressorMixin, BaseEstimator):
     ``(1 + alpha) t + alpha (exp(-2t) - 1)/2 <= 1/2`` (so ``exp(mean(log sigma)) >=
     0.0098 s0`` at ``alpha=1e-3``) and ``alpha/2 (|coef|^2/s0^2 + |scale_coef|^2) <= (1 + alpha)/2 log((1 + alpha) /
     alpha)``; a single ``sigma_i`` of the heteroscedastic model is bounded through
-    ``scale_coef_``, whose penalty depends on the units of X.
+    ``scale_coef_``, whose penalty depends on the units of X.  On an exact fit sigma is
+    about ``s0 sqrt(alpha)``, so an ``alpha`` near 1e-30 or below can leave it under
+    the rounding error of y; the fit then warns (:class:`UnboundedLikelihoodWarning`).
 
     Parameters
     ----------
@@ -293,16 +296,26 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         fit_options = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
                            estimator_name="MLERegressor")
         # At alpha > 0 the objective has a finite minimiser (see the class docstring):
-        # nothing can collapse, so the check is only made at alpha = 0.
+        # nothing can collapse, so the collapse check is only made at alpha = 0.
         check_collapse = self.variance != "fixed" and self.alpha == 0
         with warnings.catch_warnings(record=check_collapse) as caught:
             result = fit_linear_model(model, X, y, weights, self.alpha, theta0, start_raw,
                                       **fit_options)
         self.mle_exists_ = True
-        if check_collapse:
+        if self.variance != "fixed":
             coef, intercept = model.unpack(result.theta)
-            raw = model.raw_prediction(X, coef, intercept)
-            collapsed = find_variance_collapse(X, y, weights, raw[:, 1],
+            log_sigma = model.raw_prediction(X, coef, intercept)[:, 1]
+        if self.variance != "fixed" and not check_collapse:
+            # The penalised estimate exists, but a tiny alpha can still put sigma below
+            # what the doubles holding y resolve (see variance_below_resolution).
+            smallest = variance_below_resolution(y, weights, log_sigma)
+            if smallest is not None:
+                warnings.warn(
+                    resolution_message("MLERegressor", self.variance, self.alpha,
+                                       smallest, y, weights),
+                    UnboundedLikelihoodWarning, stacklevel=4)
+        if check_collapse:
+            collapsed = find_variance_collapse(X, y, weights, log_sigma,
                                                self.fit_intercept)
             if collapsed is None:
                 for warning in caught:

@@ -41,7 +41,9 @@ class UnboundedLikelihoodWarning(UserWarning):
 
     Emitted by the classifier at ``alpha=0`` when the classes are (quasi-)separable,
     and by the regressor at ``alpha=0`` when a learned variance collapses to zero; in
-    both cases ``alpha > 0`` bounds the problem.
+    both cases ``alpha > 0`` bounds the problem.  The regressor also emits it at an
+    ``alpha > 0`` so small (e.g. 1e-30 on an exact fit) that the bounded sigma still
+    falls below the rounding error of the targets; ``mle_exists_`` is then True.
     """
 
 
@@ -202,6 +204,38 @@ def find_variance_collapse(X, y, weights, log_scale, fit_intercept):
     if np.max(np.abs(residual)) > 1e-8 * max(np.max(np.abs(target)), reference):
         return None
     return collapsed
+
+
+def _resolution(y, weights):
+    """Spacing of the doubles at the largest positively weighted target: the rounding
+    error of the targets themselves, hence of every residual."""
+    return float(np.spacing(np.max(np.abs(y[weights > 0]))))
+
+
+def variance_below_resolution(y, weights, log_scale):
+    """Smallest fitted ``log sigma_i`` (positive weights) if ``sigma_i`` is below the
+    spacing of the doubles at ``max|y|``, else None.
+
+    With ``alpha > 0`` the penalised estimate exists and its sigma is bounded below
+    (see :class:`~sklearn_mle.MLERegressor`), but on an exact fit the bound is about
+    ``s0 sqrt(alpha)``: for a tiny alpha (1e-30 and below) sigma can fall below the
+    rounding error of the targets, where the residuals are rounding noise and the
+    data no longer determine the fit.
+    """
+    positive = weights > 0
+    smallest = float(np.min(log_scale[positive]))
+    return smallest if smallest < np.log(_resolution(y, weights)) else None
+
+
+def resolution_message(estimator_name, variance, alpha, smallest, y, weights):
+    """Warning text for a sigma below the resolution of the targets at alpha > 0."""
+    return (
+        f"{estimator_name}(variance={variance!r}): alpha={alpha:g} is too small to keep "
+        f"the learned sigma above the precision of the data: sigma falls to "
+        f"{np.exp(smallest):.3g} on some samples, below {_resolution(y, weights):.3g}, "
+        "the rounding error of the targets themselves, so rounding, not the data or the "
+        "penalty, decides the fit there. Increase alpha."
+    )
 
 
 def variance_collapse_message(estimator_name, variance, collapsed):

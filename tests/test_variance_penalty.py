@@ -213,3 +213,14 @@ def test_null_log_scale_follows_the_units_of_y(factor):
             base + np.log(abs(factor)), abs=1e-12 * max(1.0, abs(np.log(abs(factor)))))
     assert base == pytest.approx(0.5 * np.log(np.mean(y**2)), rel=1e-14)
     assert null_log_scale(np.zeros(20), weights, True) == 0.0
+
+
+def test_alpha_too_small_for_double_precision_warns():
+    """A bounded sigma below the rounding error of the targets is reported: the
+    estimate exists, but rounding decides it."""
+    X, y, _ = collapsing_problems()["noiseless_target"]
+    with pytest.warns(UnboundedLikelihoodWarning, match="alpha=1e-100 is too small"):
+        reg = MLERegressor(variance="heteroscedastic", alpha=1e-100).fit(X, y)
+    assert reg.mle_exists_ is True
+    assert np.all(np.isfinite(reg.scale_coef_)) and np.isfinite(reg.scale_intercept_)
+    assert np.min(log_scales(reg, X)) < np.log(np.spacing(np.max(np.abs(y))))
