@@ -194,18 +194,22 @@ fig.tight_layout()
 plt.show()
 
 # %%
-# A caveat: a penalty must reach the parameters that diverge. With
-# ``variance="constant"`` and fewer samples than parameters (below: the first 8
-# patients of the diabetes data, 10 features), the *mean* interpolates the targets and
-# the single :math:`\sigma` collapses. An interpolating mean has finite coefficients,
-# so a penalty on them cannot stop :math:`\log\sigma \to -\infty`; only more
-# data, fewer features or a fixed variance can.
+# A penalty must reach the parameters that diverge. With ``variance="constant"`` and
+# fewer samples than parameters (below: the first 8 patients of the diabetes data, 10
+# features), the *mean* interpolates the targets and the single :math:`\sigma`
+# collapses. An interpolating mean has finite coefficients, so a penalty on them alone
+# could not stop :math:`\log\sigma \to -\infty`; the regressor's penalty therefore
+# also pulls the mean of :math:`\log\sigma` towards the log of the spread
+# :math:`s_0` of ``y``. Any ``alpha > 0`` then gives a finite fit without a warning,
+# with :math:`\sigma^2 = (\mathrm{RSS}/n + \alpha s_0^2)/(1 + \alpha)`, at least
+# :math:`\alpha s_0^2/(1 + \alpha)`.
 Xd, yd = load_diabetes(return_X_y=True)
-for alpha in [0.0, 1e-6]:
+for alpha in [0.0, 1e-6, 1e-2]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fitted = MLERegressor(variance="constant", alpha=alpha).fit(Xd[:8], yd[:8])
-    print(f"alpha={alpha:g}: scale_ = {fitted.scale_:.3g}, loglik_ = {fitted.loglik_:.1f}, "
+    print(f"alpha={alpha:g}: scale_ = {fitted.scale_:.3g} (s0 = {np.std(yd[:8]):.3g}), "
+          f"mle_exists_ = {fitted.mle_exists_}, "
           f"warnings: {[w_.category.__name__ for w_ in caught]}")
 
 # %%

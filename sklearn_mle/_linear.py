@@ -11,12 +11,17 @@ zero.  The objective minimised over the free parameters is
 
 .. math::
 
-    F(W, b) = \sum_i \tilde s_i \, \mathrm{NLL}(y_i, \eta_i)
-              + \frac{\alpha}{2} \lVert W \rVert_F^2,
+    F(\theta) = \sum_i \tilde s_i \, \mathrm{NLL}(y_i, \eta_i)
+              + \frac{\alpha}{2} \sum_p \omega_p \theta_p^2
+              + \alpha \, \varphi(a^\top \theta - \ell_0),
     \qquad \tilde s_i = s_i / \textstyle\sum_k s_k ,
 
-i.e. the weighted mean negative log-likelihood plus an L2 penalty on the
-coefficients (never on intercepts).
+i.e. the weighted mean negative log-likelihood plus an L2 penalty with weights
+``omega`` chosen by the estimator (by default 1 on the coefficients and 0 on the
+intercepts, which are then never penalised) and, when the estimator asks for one, a
+:class:`LevelPenalty` pulling a linear function ``a @ theta`` of the parameters (for
+the Gaussian regressor: the training mean of ``log sigma``) towards ``ell_0``, with
+``phi(t) = t + (exp(-2 t) - 1) / 2``.
 
 Parameter vector layout: the free rows of ``W`` in row order, each of length
 ``n_features``, followed by the free intercepts in column order.
@@ -29,6 +34,43 @@ from . import _kernels
 
 #: Rows processed at a time when forming Gram matrices, so no copy of X is made.
 _CHUNK_ROWS = 4096
+
+
+class LevelPenalty:
+    r"""Penalty ``phi(a @ theta - centre)`` on one linear function of the parameters.
+
+    .. math::  arphi(t) = t + 	frac12 \left(e^{-2t} - 1
+ight)
+               = \mathrm{KL}\left(\mathcal N(0, e^{2\ell_0}) \,\middle\|\,
+                 \mathcal N(0, e^{2(\ell_0 + t)})
+ight) \ge 0,
+
+    the Kullback-Leibler divergence of a normal distribution with log standard
+    deviation ``ell_0 + t`` from one with ``ell_0 = centre``: zero at ``t = 0``,
+    ``phi(t) ~ t**2`` near it, exponential as ``t -> -inf`` and linear as ``t -> inf``.
+    Added to a Gaussian mean NLL whose ``log sigma_i`` average to ``a @ theta``, the
+    term ``alpha * phi`` is what ``alpha`` pseudo-observations per observation with
+    squared residual ``exp(2 centre)`` would add (up to a constant): it bounds the
+    objective below for every ``alpha > 0`` (see :class:`~sklearn_mle.MLERegressor`).
+
+    Parameters
+    ----------
+    direction : ndarray of shape (n_params,)
+        The vector ``a``.
+    centre : float
+        The value ``ell_0`` of ``a @ theta`` at which the penalty vanishes.
+    """
+
+    def __init__(self, direction, centre):
+        self.direction = np.asarray(direction, dtype=np.float64)
+        self.centre = float(centre)
+
+    def terms(self, theta):
+        """``phi(t)``, ``phi'(t)`` and ``phi''(t)`` at ``t = a @ theta - centre``."""
+        t = float(self.direction @ theta) - self.centre
+        with np.errstate(over="ignore"):
+            decay = np.exp(-2.0 * t)
+            return t + 0.5 * np.expm1(-2.0 * t), 1.0 - decay, 2.0 * decay
 
 
 class LinearModel:
@@ -44,9 +86,17 @@ class LinearModel:
         Whether row ``j`` of the coefficient matrix is estimated (else fixed at 0).
     intercept_free : array of bool, shape (n_raw,)
         Whether intercept ``j`` is estimated (else fixed at 0).
+    ridge_weight : array of float, shape (n_params,), default=None
+        Weight ``omega_p`` of each parameter in the L2 term
+        ``alpha / 2 * sum_p omega_p theta_p**2``; None: 1 on coefficients, 0 on
+        intercepts.
+    level_penalty : LevelPenalty or None, default=None
+        An extra penalty, also scaled by ``alpha``, on a linear function of the free
+        parameters; the estimator decides which and towards what.
     """
 
-    def __init__(self, loss, n_features, coef_free, intercept_free):
+    def __init__(self, loss, n_features, coef_free, intercept_free, ridge_weight=None,
+                 level_penalty=None):
         self.loss = loss
         self.n_features = n_features
         self.coef_free = np.asarray(coef_free, dtype=bool)
@@ -64,9 +114,21 @@ class LinearModel:
             [np.tile(np.arange(n_features), self.coef_rows.size),
              np.full(self.intercept_rows.size, n_features)]
         ).astype(np.intp)
-        self.penalised = self.param_design < n_features
+        self.ridge_weight = (np.asarray(ridge_weight, dtype=np.float64)
+                             if ridge_weight is not None
+                             else (self.param_design < n_features).astype(np.float64))
+        self.level_penalty = level_penalty
 
     # ------------------------------------------------------------------ layout
+    def column_mean_direction(self, column, column_means):
+        """The vector ``a`` with ``a @ theta`` the training mean of raw column ``column``.
+
+        ``column_means`` are the (weighted) means of the columns of X, so that the
+        mean of ``x_i @ W_j + b_j`` is ``column_means @ W_j + b_j``.
+        """
+        design_means = np.append(np.asarray(column_means, dtype=np.float64), 1.0)
+        return np.where(self.param_column == column, design_means[self.param_design], 0.0)
+
     def unpack(self, theta):
         """Full ``coef`` (n_raw, n_features) and ``intercept`` (n_raw,) from theta."""
         m, d = self.loss.n_raw, self.n_features
@@ -115,10 +177,16 @@ class LinearModel:
                 grad_coef = (_xt_dot(X, grad_raw[:, self.coef_rows]).T
                              if self.coef_rows.size else None)
             if self.coef_rows.size:
-                free = coef[self.coef_rows]
-                objective += 0.5 * alpha * np.dot(free.ravel(), free.ravel())
-                gradient[:n_coef] = (grad_coef + alpha * free).ravel()
+                gradient[:n_coef] = grad_coef.ravel()
             gradient[n_coef:] = grad_intercept[self.intercept_rows]
+            if alpha > 0:
+                pull = alpha * self.ridge_weight * theta
+                objective += 0.5 * np.dot(theta, pull)
+                gradient += pull
+            if alpha > 0 and self.level_penalty is not None:
+                value, slope, _ = self.level_penalty.terms(theta)
+                objective += alpha * value
+                gradient += (alpha * slope) * self.level_penalty.direction
         if not (np.isfinite(objective) and np.all(np.isfinite(gradient))):
             # Beyond the range of doubles (a step far too long): report an infinite
             # objective so that the line search backs off.
@@ -172,30 +240,37 @@ class LinearModel:
         return self.objective_gradient(theta, X, y, sample_weight, alpha, n_threads)[0]
 
     # ----------------------------------------------------------------- Hessians
-    def expand_design_blocks(self, blocks, alpha):
+    def expand_design_blocks(self, blocks, alpha, theta):
         """Assemble a parameter-space matrix from design-space blocks.
 
         ``blocks[j, k]`` is a (d+1, d+1) matrix over the design [X, 1] coupling raw
-        columns j and k; the result is the (n_params, n_params) matrix with the L2
-        penalty added on the coefficient diagonal.
+        columns j and k; the result is the (n_params, n_params) matrix with the
+        penalty's Hessian at ``theta`` added.
         """
         col, des = self.param_column, self.param_design
         matrix = blocks[col[:, None], col[None, :], des[:, None], des[None, :]]
-        return self._add_penalty(matrix, alpha)
+        return self._add_penalty(matrix, alpha, theta)
 
-    def start_hessian(self, gram, unit_hessian, alpha):
-        """Hessian at a constant model: ``unit_hessian ⊗ gram`` on the free parameters.
+    def start_hessian(self, gram, unit_hessian, alpha, constant_raw):
+        """Hessian at a constant model: ``unit_hessian ⊗ gram`` on the free parameters,
+        plus the penalty's Hessian at the constant raw prediction ``constant_raw``.
 
         The same matrix as ``expand_design_blocks`` of the Kronecker blocks, indexed
         factor by factor so that the (n_raw, n_raw, d+1, d+1) blocks are never formed.
         """
         col, des = self.param_column, self.param_design
         matrix = unit_hessian[col[:, None], col[None, :]] * gram[des[:, None], des[None, :]]
-        return self._add_penalty(matrix, alpha)
+        theta = self.pack(np.zeros((self.loss.n_raw, self.n_features)), constant_raw)
+        return self._add_penalty(matrix, alpha, theta)
 
-    def _add_penalty(self, matrix, alpha):
-        """Add the L2 penalty's Hessian (alpha on the coefficient diagonal) in place."""
-        matrix[np.diag_indices_from(matrix)] += alpha * self.penalised
+    def _add_penalty(self, matrix, alpha, theta):
+        """Add the penalty's Hessian at ``theta`` in place: ``alpha omega`` on the
+        diagonal and ``alpha phi'' a a^T`` of the level penalty."""
+        matrix[np.diag_indices_from(matrix)] += alpha * self.ridge_weight
+        if alpha > 0 and self.level_penalty is not None:
+            direction = self.level_penalty.direction
+            curvature = self.level_penalty.terms(theta)[2]
+            matrix += (alpha * curvature) * np.outer(direction, direction)
         return matrix
 
     def hessian(self, theta, X, y, sample_weight, alpha, n_threads=1, expected=False):
@@ -229,7 +304,7 @@ class LinearModel:
         for (j, k), gram in zip(pairs, grams):
             blocks[j, k] = gram
             blocks[k, j] = gram.T
-        return self.expand_design_blocks(blocks, alpha)
+        return self.expand_design_blocks(blocks, alpha, theta)
 
 
 def fused_layout(X):

@@ -17,10 +17,11 @@ from ._base import (FitWeights, ensure_layout, feature_labels, fit_linear_model,
 from ._inference import (InferenceSummary, common_notes, covariance_kind, design_rank,
                          fit_statistics, method_name, require_covariance,
                          set_likelihood_attributes, title_kind)
-from ._linear import LinearModel
+from ._linear import LevelPenalty, LinearModel, weighted_column_moments
 from ._loss import GaussianFixedScaleLoss, GaussianLoss
 from ._unbounded import (FALLBACK_TOL_FACTOR, VARIANCE_COLLAPSE_FALLBACK_RIDGE,
                          UnboundedLikelihoodWarning, find_variance_collapse,
+                         resolution_message, variance_below_resolution,
                          variance_collapse_message)
 
 #: variance mode -> (coefficients free, intercepts free) for the (mean, log sigma) columns
@@ -40,8 +41,8 @@ class MLERegressor(RegressorMixin, BaseEstimator):
 
     * ``"fixed"``: ``sigma = 1``, not a parameter.  The NLL is ``(y - mu)^2 / 2`` plus a
       constant, so the fit is least squares (``Ridge(alpha * n)``).
-    * ``"constant"``: one learned ``sigma`` (optimised as ``log sigma``, unpenalised),
-      reported as ``scale_``; at ``alpha=0`` the mean is OLS and ``sigma^2 = RSS / n``.
+    * ``"constant"``: one learned ``sigma`` (optimised as ``log sigma``), reported as
+      ``scale_``; at ``alpha=0`` the mean is OLS and ``sigma^2 = RSS / n``.
     * ``"heteroscedastic"``: ``log sigma(x) = x @ scale_coef_ + scale_intercept_``,
       learned jointly with the mean.
 
@@ -50,19 +51,57 @@ class MLERegressor(RegressorMixin, BaseEstimator):
     .. math::
 
         \frac{1}{\sum_i s_i} \sum_i s_i \, \mathrm{NLL}_i
-        + \frac{\alpha}{2} \left(\lVert \mathrm{coef} \rVert^2
-        + \lVert \mathrm{scale\_coef} \rVert^2\right),
+        + \frac{\alpha}{2} \lVert \mathrm{coef} \rVert^2
+
+    for ``variance="fixed"``, and with a learned variance
+
+    .. math::
+
+        \frac{1}{\sum_i s_i} \sum_i s_i \, \mathrm{NLL}_i
+        + \frac{\alpha}{2} \left(\frac{\lVert \mathrm{coef} \rVert^2}{s_0^2}
+        + \lVert \mathrm{scale\_coef} \rVert^2\right)
+        + \alpha \left(t + \frac{e^{-2t} - 1}{2}\right),
+        \qquad t = \overline{\log\sigma} - \log s_0 ,
 
     with ``NLL_i = log(2 pi)/2 + log sigma_i + (y_i - mu_i)^2 / (2 sigma_i^2)`` the
-    full Gaussian negative log-likelihood of sample ``i`` and ``s_i`` the sample
-    weights.  Intercepts (of the mean and of ``log sigma``) are never penalised.
+    full Gaussian negative log-likelihood of sample ``i``, ``s_i`` the sample weights,
+    ``mean(log sigma) = sum_i s_i log sigma_i / sum_i s_i`` and ``s0`` the null model's
+    ``sigma``: the weighted root mean square of ``y`` about its weighted mean (about 0
+    when ``fit_intercept=False``; for a constant ``y`` about 0, and 1 when ``y`` is 0).
+    The intercept of the mean is never penalised.
+
+    The last term, ``alpha * KL(N(0, s0^2) || N(0, exp(mean(log sigma))^2))``, is what
+    ``alpha`` pseudo-observations per observation with squared residual ``s0^2`` add:
+    with a constant variance the fitted ``sigma^2`` is ``(mean squared residual + alpha
+    s0^2) / (1 + alpha)``.  It pulls the level of ``log sigma`` towards ``log s0`` as
+    the L2 term pulls the coefficients towards 0, so ``alpha -> inf`` gives the
+    intercept-only model and ``alpha -> 0`` the maximum likelihood estimate when it
+    exists.  Taking the mean's coefficients in units of ``s0`` makes the fit
+    equivariant in the units of ``y`` at every ``alpha``.
+
+    **Every** ``alpha > 0`` **bounds the problem.**  As ``NLL_i >= log(2 pi)/2 + log
+    sigma_i`` and the ``log sigma_i`` average to ``mean(log sigma)``, the objective is at
+    least ``log(2 pi)/2 + log s0 + (1 + alpha) t + alpha (exp(-2 t) - 1)/2 + alpha/2
+    (|coef|^2/s0^2 + |scale_coef|^2)``, which is bounded below and grows without bound
+    as ``t -> -inf`` (exponentially), ``t -> inf`` or any coefficient grows; with
+    those bounded every ``sigma_i`` is bounded away from 0 and infinity, and the
+    residuals, hence the mean's intercept, are bounded too.  So a finite minimiser
+    exists, whatever the data: no variance can collapse.  Compared with the null model
+    where the fit starts, the fitted values satisfy
+    ``(1 + alpha) t + alpha (exp(-2t) - 1)/2 <= 1/2`` (so ``exp(mean(log sigma)) >=
+    0.0098 s0`` at ``alpha=1e-3``) and ``alpha/2 (|coef|^2/s0^2 + |scale_coef|^2) <= (1 + alpha)/2 log((1 + alpha) /
+    alpha)``; a single ``sigma_i`` of the heteroscedastic model is bounded through
+    ``scale_coef_``, whose penalty depends on the units of X.  On an exact fit sigma is
+    about ``s0 sqrt(alpha)``, so an ``alpha`` near 1e-30 or below can leave it under
+    the rounding error of y; the fit then warns (:class:`UnboundedLikelihoodWarning`).
 
     Parameters
     ----------
     variance : {"constant", "fixed", "heteroscedastic"}, default="constant"
         How the noise standard deviation is modelled.
     alpha : float, default=0.0
-        L2 penalty strength on ``coef_`` (and ``scale_coef_``).
+        Penalty strength: L2 on ``coef_`` (and ``scale_coef_``) and, with a learned
+        variance, the pull of the mean ``log sigma`` towards ``log s0`` (see above).
     fit_intercept : bool, default=True
         Whether to estimate an intercept of the mean.  The intercept of ``log sigma``
         (``scale_`` or ``scale_intercept_``) is always estimated for learned variances.
@@ -100,10 +139,11 @@ class MLERegressor(RegressorMixin, BaseEstimator):
     n_iter_ : int
         Number of L-BFGS iterations.
     mle_exists_ : bool
-        False when a learned variance collapses to zero (the mean fits some targets
-        exactly, and ``alpha`` cannot prevent it), so the likelihood has no maximum; an
+        False when ``alpha=0`` and a learned variance collapses to zero (the mean fits
+        some targets exactly), so the likelihood has no maximum; an
         :class:`UnboundedLikelihoodWarning` is emitted and the parameters returned
         minimise the objective plus a ridge of ``1e-3`` in the data's Fisher metric.
+        Always True at ``alpha > 0``, where the penalised estimate exists.
     loglik_ : float
         Total weighted log-likelihood of the training data at the fitted parameters
         (with ``variance="fixed"``, at ``sigma = 1``).
@@ -193,13 +233,26 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------------ helpers
-    def _build_model(self, n_features):
+    def _build_model(self, n_features, X, weights, log_scale):
+        """The linear model and its penalty.
+
+        With a learned variance the penalty is taken in the units of ``s0 =
+        exp(log_scale)``, the null model's sigma: the mean's coefficients get weight
+        ``1 / s0**2`` and the training mean of ``log sigma`` (from the weighted column
+        means of X) is pulled towards ``log s0``.
+        """
         scale_coef_free = _SCALE_COLUMN_FREE_COEF[self.variance]
         if scale_coef_free is None:
             return LinearModel(GaussianFixedScaleLoss(), n_features, [True],
                                [self.fit_intercept])
+        model = LinearModel(GaussianLoss(), n_features, [True, scale_coef_free],
+                            [self.fit_intercept, True])
+        ridge_weight = model.ridge_weight * np.where(model.param_column == 0,
+                                                     np.exp(-2.0 * log_scale), 1.0)
+        column_means = weighted_column_moments(X, weights)[0]
+        level = LevelPenalty(model.column_mean_direction(1, column_means), log_scale)
         return LinearModel(GaussianLoss(), n_features, [True, scale_coef_free],
-                           [self.fit_intercept, True])
+                           [self.fit_intercept, True], ridge_weight, level)
 
     def _full_parameters(self):
         """Fitted (coef, intercept) in the layout of the linear-model layer."""
@@ -211,10 +264,10 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         return (np.vstack([self.coef_, self.scale_coef_]),
                 np.array([self.intercept_, self.scale_intercept_]))
 
-    def _start(self, model, y, weights, y_scale=1.0):
+    def _start(self, model, y, weights, log_scale, y_scale=1.0):
+        """Start at the null model (constant mean, ``log sigma = log_scale``), or at
+        the previous fit with ``warm_start``."""
         mean = np.average(y, weights=weights) if self.fit_intercept else 0.0
-        mean_square = np.average((y - mean) ** 2, weights=weights)
-        log_scale = 0.5 * np.log(mean_square) if mean_square > 0 else 0.0
         start_raw = np.array([mean] if model.loss.n_raw == 1 else [mean, log_scale])
         coef = np.zeros((model.loss.n_raw, model.n_features))
         intercept = start_raw.copy()
@@ -265,7 +318,6 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         y = np.ascontiguousarray(y, dtype=np.float64)
         fit_weights = FitWeights(sample_weight, X)
         weights = fit_weights.normalised
-        model = self._build_model(X.shape[1])
         y_original = y
         y_scale = 1.0
         if self.variance == "fixed":
@@ -277,20 +329,32 @@ class MLERegressor(RegressorMixin, BaseEstimator):
             if np.isfinite(largest) and largest > 0:
                 y_scale = largest
                 y = y / y_scale
-        theta0, start_raw = self._start(model, y, weights, y_scale)
+        log_scale = null_log_scale(y, weights, self.fit_intercept)
+        model = self._build_model(X.shape[1], X, weights, log_scale)
+        theta0, start_raw = self._start(model, y, weights, log_scale, y_scale)
         fit_options = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
                            estimator_name="MLERegressor")
-        # Not only at alpha=0: when the mean can fit every target exactly, the penalty
-        # on the coefficients leaves that fit reachable and sigma still collapses.
-        check_collapse = self.variance != "fixed"
+        # At alpha > 0 the objective has a finite minimiser (see the class docstring):
+        # nothing can collapse, so the collapse check is only made at alpha = 0.
+        check_collapse = self.variance != "fixed" and self.alpha == 0
         with warnings.catch_warnings(record=check_collapse) as caught:
             result = fit_linear_model(model, X, y, weights, self.alpha, theta0, start_raw,
                                       **fit_options)
         self.mle_exists_ = True
-        if check_collapse:
+        if self.variance != "fixed":
             coef, intercept = model.unpack(result.theta)
-            raw = model.raw_prediction(X, coef, intercept)
-            collapsed = find_variance_collapse(X, y, weights, raw[:, 1],
+            log_sigma = model.raw_prediction(X, coef, intercept)[:, 1]
+        if self.variance != "fixed" and not check_collapse:
+            # The penalised estimate exists, but a tiny alpha can still put sigma below
+            # what the doubles holding y resolve (see variance_below_resolution).
+            smallest = variance_below_resolution(y, weights, log_sigma)
+            if smallest is not None:
+                warnings.warn(
+                    resolution_message("MLERegressor", self.variance, self.alpha,
+                                       smallest, y, weights),
+                    UnboundedLikelihoodWarning, stacklevel=4)
+        if check_collapse:
+            collapsed = find_variance_collapse(X, y, weights, log_sigma,
                                                self.fit_intercept)
             if collapsed is None:
                 for warning in caught:
@@ -299,8 +363,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
             else:
                 self.mle_exists_ = False
                 warnings.warn(
-                    variance_collapse_message("MLERegressor", self.variance, collapsed,
-                                              self.alpha),
+                    variance_collapse_message("MLERegressor", self.variance, collapsed),
                     UnboundedLikelihoodWarning, stacklevel=4)
                 fit_options["tol"] = self.tol * FALLBACK_TOL_FACTOR
                 result = fit_linear_model(
@@ -758,3 +821,23 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         log_std = np.clip(raw[:, 1], np.log(tiny), np.log(huge))
         std = np.clip(np.exp(log_std), tiny, huge)
         return mean, std
+
+
+def null_log_scale(y, weights, fit_intercept):
+    """``log sigma`` of the null model: the log of the weighted root mean square of y
+    about its weighted mean (about 0 when ``fit_intercept=False``).
+
+    Computed on ``y / max|y|`` so that no square under- or overflows.  When that spread
+    is 0 (a constant target, where the null model itself collapses) the root mean
+    square about 0 is used, and for an all-zero target, which has no scale, 0.
+    Multiplying y by ``c`` adds ``log|c|``.
+    """
+    largest = float(np.max(np.abs(y[weights > 0])))
+    if not largest > 0:
+        return 0.0
+    unit = y / largest
+    mean = np.average(unit, weights=weights) if fit_intercept else 0.0
+    mean_square = np.average((unit - mean) ** 2, weights=weights)
+    if not mean_square > 0:
+        mean_square = np.average(unit**2, weights=weights)
+    return float(np.log(largest) + 0.5 * np.log(mean_square))

@@ -155,7 +155,8 @@ class ScalingPreconditioner:
             a = max(unit_hessian[j, j], 1e-12)
             centred = bool(model.intercept_free[j])
             second_moment = mean_sq - mean**2 if centred else mean_sq
-            curvature = a * np.maximum(second_moment, 0.0) + alpha
+            curvature = (a * np.maximum(second_moment, 0.0)
+                         + alpha * model.ridge_weight[offset:offset + d])
             coef_scale = np.where(curvature > 0, np.sqrt(curvature), 1.0)
             intercept_index = None
             if centred:
@@ -262,7 +263,8 @@ def make_preconditioner(model, X, sample_weight, constant_raw, alpha, kind="auto
         gram = weighted_gram(X, sample_weight, n_threads)
         d = X.shape[1]
         check_column_magnitudes(gram[:d, d], np.diag(gram)[:d])
-        return DensePreconditioner(model.start_hessian(gram, unit_hessian, alpha),
+        return DensePreconditioner(model.start_hessian(gram, unit_hessian, alpha,
+                                                       constant_raw),
                                    design_gram=gram)
     if kind == "scaling":
         preconditioner = ScalingPreconditioner(model, X, sample_weight, unit_hessian,

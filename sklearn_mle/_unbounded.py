@@ -9,7 +9,9 @@ With ``alpha = 0`` the likelihood can increase forever:
   on the standardised design, the exact criterion of Albert & Anderson (1984).
 * **Variance collapse** (Gaussian with learned scale): the mean fits some targets
   exactly and the scale model can shrink sigma on exactly those samples, so the density
-  there, and the likelihood, grow without bound.
+  there, and the likelihood, grow without bound.  With ``alpha > 0`` the regressor's
+  penalty reaches every direction of ``log sigma`` (the coefficients by the L2 term, its
+  training mean by a divergence from the null model's scale), so it cannot happen.
 
 When it happens the estimators warn with :class:`UnboundedLikelihoodWarning`, set
 ``mle_exists_ = False`` and return the minimiser of the objective plus a tiny ridge in
@@ -37,10 +39,11 @@ _MAX_LP_ENTRIES = 5e8
 class UnboundedLikelihoodWarning(UserWarning):
     """The likelihood has no maximum: the plain MLE does not exist for this data.
 
-    Emitted by the classifier at ``alpha=0`` when the classes are (quasi-)separable
-    (``alpha > 0`` bounds the problem), and by the regressor when a learned variance
-    collapses to zero; a collapse can happen at any alpha when the mean fits every
-    target exactly, and the message then says what helps.
+    Emitted by the classifier at ``alpha=0`` when the classes are (quasi-)separable,
+    and by the regressor at ``alpha=0`` when a learned variance collapses to zero; in
+    both cases ``alpha > 0`` bounds the problem.  The regressor also emits it at an
+    ``alpha > 0`` so small (e.g. 1e-30 on an exact fit) that the bounded sigma still
+    falls below the rounding error of the targets; ``mle_exists_`` is then True.
     """
 
 
@@ -203,27 +206,56 @@ def find_variance_collapse(X, y, weights, log_scale, fit_intercept):
     return collapsed
 
 
-def variance_collapse_message(estimator_name, variance, collapsed, alpha):
-    """Warning text naming the collapsing variance and the remedy."""
+def _resolution(y, weights):
+    """Spacing of the doubles at the largest positively weighted target: the rounding
+    error of the targets themselves, hence of every residual."""
+    return float(np.spacing(np.max(np.abs(y[weights > 0]))))
+
+
+def variance_below_resolution(y, weights, log_scale):
+    """Smallest fitted ``log sigma_i`` (positive weights) if ``sigma_i`` is below the
+    spacing of the doubles at ``max|y|``, else None.
+
+    With ``alpha > 0`` the penalised estimate exists and its sigma is bounded below
+    (see :class:`~sklearn_mle.MLERegressor`), but on an exact fit the bound is about
+    ``s0 sqrt(alpha)``: for a tiny alpha (1e-30 and below) sigma can fall below the
+    rounding error of the targets, where the residuals are rounding noise and the
+    data no longer determine the fit.
+    """
+    positive = weights > 0
+    smallest = float(np.min(log_scale[positive]))
+    return smallest if smallest < np.log(_resolution(y, weights)) else None
+
+
+def resolution_message(estimator_name, variance, alpha, smallest, y, weights):
+    """Warning text for a sigma below the resolution of the targets at alpha > 0."""
+    return (
+        f"{estimator_name}(variance={variance!r}): alpha={alpha:g} is too small to keep "
+        f"the learned sigma above the precision of the data: sigma falls to "
+        f"{np.exp(smallest):.3g} on some samples, below {_resolution(y, weights):.3g}, "
+        "the rounding error of the targets themselves, so rounding, not the data or the "
+        "penalty, decides the fit there. Increase alpha."
+    )
+
+
+def variance_collapse_message(estimator_name, variance, collapsed):
+    """Warning text naming the collapsing variance and the remedy (at alpha = 0, the
+    only place a variance can collapse)."""
     n_collapsed = int(collapsed.sum())
-    everywhere = variance == "constant" or n_collapsed == collapsed.size
-    if everywhere:
+    if variance == "constant" or n_collapsed == collapsed.size:
         cause = ("the mean fits every target exactly (an exact linear fit, e.g. fewer "
                  "samples than parameters or a noiseless target), so the learned sigma "
                  "collapses to 0")
-        remedy = ("alpha > 0 does not prevent this (the exact fit stays reachable); use "
-                  "variance='fixed', or check the data for a target that is an exact "
-                  "linear function of X")
     else:
         cause = (f"the mean fits {n_collapsed} of {collapsed.size} targets exactly and "
                  "the variance model can shrink sigma(x) to 0 on exactly those samples "
                  "(e.g. a group of one in the variance model)")
-        remedy = ("set alpha > 0, which penalises the variance coefficients" if alpha == 0
-                  else "increase alpha or remove the feature that isolates those samples")
     return (
         f"{estimator_name}(variance={variance!r}): the maximum likelihood estimate does "
         f"not exist: {cause}; the density there, and the likelihood, grow without "
         "bound. The returned parameters minimise the objective plus a small ridge in the "
-        f"data's Fisher metric: finite, with a very small sigma on those samples. To fix "
-        f"it, {remedy}."
+        "data's Fisher metric: finite, with a very small sigma on those samples. To fix "
+        "it, set alpha > 0: the penalty then also pulls the mean of log sigma towards "
+        "the log of the spread of y, and the penalised estimate always exists; or use "
+        "variance='fixed'."
     )

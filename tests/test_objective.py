@@ -5,8 +5,8 @@ import pytest
 import scipy.sparse as sp
 
 from sklearn_mle import _kernels
+from sklearn_mle._linear import LevelPenalty, LinearModel, weighted_grams
 from tolerance import GRAM_RTOL, assert_blas_close
-from sklearn_mle._linear import LinearModel, weighted_grams
 from sklearn_mle._loss import (BernoulliLoss, CategoricalLoss, GaussianFixedScaleLoss,
                                GaussianLoss)
 
@@ -18,7 +18,21 @@ MODELS = {
     "gaussian_fixed": (GaussianFixedScaleLoss(), [True], [True]),
     "gaussian_constant": (GaussianLoss(), [True, False], [True, True]),
     "gaussian_heteroscedastic": (GaussianLoss(), [True, True], [False, True]),
+    # with the regressor's penalty on a learned variance (see penalised_gaussian)
+    "gaussian_constant_penalised": (GaussianLoss(), [True, False], [True, True]),
+    "gaussian_heteroscedastic_penalised": (GaussianLoss(), [True, True], [True, True]),
 }
+
+
+def penalised_gaussian(model, X, y):
+    """The model with MLERegressor's penalty: mean coefficients in units of s0, the
+    training mean of log sigma pulled towards log s0."""
+    log_s0 = np.log(np.std(y))
+    ridge_weight = model.ridge_weight * np.where(model.param_column == 0,
+                                                 np.exp(-2 * log_s0), 1.0)
+    level = LevelPenalty(model.column_mean_direction(1, X.mean(axis=0)), log_s0)
+    return LinearModel(model.loss, model.n_features, model.coef_free,
+                       model.intercept_free, ridge_weight, level)
 
 
 def make_problem(name, rng, n=40, d=4):
@@ -31,6 +45,8 @@ def make_problem(name, rng, n=40, d=4):
     else:
         y = rng.normal(size=n) * 2 + 1
     model = LinearModel(loss, d, coef_free, intercept_free)
+    if name.endswith("_penalised"):
+        model = penalised_gaussian(model, X, y)
     return model, X, y
 
 

@@ -357,18 +357,20 @@ def test_rescaling_a_feature_at_alpha_zero_keeps_regressor_predictions(data, var
 
 
 @given(data=regression_data(n_min=20), variance=VARIANCES,
+       alpha=st.sampled_from([0.0, 1e-3, 0.1, 1.0]),
        shift=st.sampled_from([-1e4, -3.0, 0.0, 2.5, 1e6]),
        scale=st.sampled_from([-50.0, -1.0, 1e-4, 0.5, 3.0, 1e5]))
-def test_shifting_and_scaling_y_transforms_mean_and_sigma(data, variance, shift, scale):
+def test_shifting_and_scaling_y_transforms_mean_and_sigma(data, variance, alpha, shift,
+                                                          scale):
     """y -> scale * y + shift: the mean follows, sigma is multiplied by |scale|.
 
-    Exact at alpha=0 for every variance model (and at any alpha for the fixed one,
-    which is ridge regression, linear in y; sigma stays 1 there).
+    Exact at any alpha: the fixed variance is ridge regression, linear in y (sigma
+    stays 1); with a learned variance the penalty is taken in units of the spread of y.
     """
     X, y = data
-    a = fit_quiet(MLERegressor(variance=variance, tol=TOL), X, y)
+    a = fit_quiet(MLERegressor(variance=variance, alpha=alpha, tol=TOL), X, y)
     assume(a is not None)
-    b = MLERegressor(variance=variance, tol=TOL).fit(X, scale * y + shift)
+    b = MLERegressor(variance=variance, alpha=alpha, tol=TOL).fit(X, scale * y + shift)
     mean_a, std_a = a.predict(X, return_std=True)
     mean_b, std_b = b.predict(X, return_std=True)
     spread = abs(scale) * np.std(y)
