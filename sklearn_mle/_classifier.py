@@ -69,7 +69,8 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
     warm_start : bool, default=False
         Start from the previous fit's coefficients when shapes allow.
     verbose : int, default=0
-        Print the optimiser's progress when positive.
+        Progress on stdout: 1 prints one line per iteration and why the fit stopped;
+        2 adds timings and other detail for diagnosing a slow fit; 0 is silent.
     inference : bool, default=False
         Also compute the covariance of the estimates (inverse observed information)
         and their standard errors, for :meth:`summary`.

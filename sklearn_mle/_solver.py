@@ -337,8 +337,6 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
         if newton is not None:
             progress.detail(f"function evaluations: {fun.evaluations}")
             return newton
-        progress.line("the Newton step leaves the gradient above tol: L-BFGS takes over "
-                      "from the start point")
         step_scale = _newton_step_scale(fun, theta, preconditioner)
     while True:
         budget = max_iter - total_iter
@@ -434,7 +432,8 @@ def _stop_reason(result, converged, reason, total_iter, max_iter, tol):
     if total_iter >= max_iter:
         return f"max_iter reached ({max_iter}): {gradient} > tol {tol:g}"
     if result.status == 2:
-        return f"precision limit: the objective no longer decreases, {gradient} > tol {tol:g}"
+        return (f"precision limit: the objective no longer decreases, {gradient} > "
+                f"tol {tol:g}")
     return f"not converged: SciPy reports '{result.message}', {gradient} > tol {tol:g}"
 
 
@@ -458,7 +457,7 @@ class _CountedCache:
 
 
 def _exact_newton_step(fun, theta, preconditioner, tol, progress):
-    """The Newton step ``theta - P P^T g`` refined, if it meets the gradient test; else None.
+    """The Newton step ``theta - P P^T g``, refined; None if it fails the gradient test.
 
     Without SciPy's set-up this is the whole fit for the fixed-variance Gaussian.  The
     Newton step solves the normal equations with the Cholesky factor of the start
@@ -500,12 +499,15 @@ def _exact_newton_step(fun, theta, preconditioner, tol, progress):
             break
         length = candidate_length
     if not (np.isfinite(value) and norm <= tol):
+        progress.line(f"the Newton step leaves max |preconditioned gradient| {norm:.3g} > "
+                      f"tol {tol:g}: L-BFGS takes over from the start point")
         return None
     refined = f" and {refinements} refinement step{'s' if refinements != 1 else ''}" \
         if refinements else ""
+    reason = (f"converged: Newton step on a quadratic objective{refined}, "
+              f"max |preconditioned gradient| {norm:.3g} <= tol {tol:g}")
     return OptimizeResult(theta, value, 1, True, "Newton step on a quadratic objective",
-                          norm, f"converged: Newton step on a quadratic objective{refined}, "
-                          f"max |preconditioned gradient| {norm:.3g} <= tol {tol:g}")
+                          norm, reason)
 
 
 def _largest_relative_change(step, theta):
