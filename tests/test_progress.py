@@ -134,8 +134,13 @@ def test_verbose_one_reports_each_iteration_and_the_stop(name, sparse, capsys):
 @pytest.mark.parametrize("name", sorted(ESTIMATORS))
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
 def test_verbose_two_adds_diagnostics(name, sparse, capsys):
+    silent, _ = fit_and_capture(name, sparse, 0, capsys)
     _, brief = fit_and_capture(name, sparse, 1, capsys)
-    _, detailed = fit_and_capture(name, sparse, 2, capsys)
+    loud, detailed = fit_and_capture(name, sparse, 2, capsys)
+    # reporting changes nothing in the fit
+    np.testing.assert_array_equal(loud.coef_, silent.coef_)
+    np.testing.assert_array_equal(loud.intercept_, silent.intercept_)
+    assert loud.n_iter_ == silent.n_iter_
 
     def untimed(lines):
         return {re.sub(r"\S+ s$", "", line) for line in lines}
