@@ -2,6 +2,7 @@
 
 import contextlib
 import threading
+import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -9,6 +10,7 @@ from sklearn.utils.validation import _check_sample_weight
 
 from ._inference import covariance_from_information
 from ._linear import fused_layout
+from ._progress import as_progress
 from ._solver import DENSE_PRECONDITIONER_MAX_PARAMS, make_preconditioner, minimize_lbfgs
 
 try:  # respects OMP_NUM_THREADS and threadpoolctl limits
@@ -165,7 +167,8 @@ def _normalise(weights, n):
 
 
 def fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter,
-                     verbose, estimator_name, preconditioner="auto", fallback_ridge=0.0):
+                     verbose, estimator_name, preconditioner="auto", fallback_ridge=0.0,
+                     progress=None):
     """Minimise the model's objective from ``theta0``; return the OptimizeResult.
 
     The result also carries ``design_gram``: the weighted Gram matrix of ``[X, 1]`` when
@@ -178,13 +181,23 @@ def fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max
     from ``theta0`` in the start preconditioner's whitened coordinates (the data's own
     Fisher metric, so the penalty does not depend on the units of X).  It is used only
     when the maximum likelihood does not exist, to return a finite, reproducible fit.
+
+    ``progress`` is the :class:`~sklearn_mle._progress.Progress` of the estimator's fit
+    (so that its other steps, e.g. the existence check, report through the same
+    object); if None, one is made from ``verbose`` and ``estimator_name``.  It gets a
+    header, the solver's lines and a final line with the reason the solver stopped.
     """
+    progress = as_progress(progress, verbose, estimator_name)
+    start = time.perf_counter()
     threads = n_threads(X.shape[0] * model.loss.n_raw)
     y = np.ascontiguousarray(y, dtype=np.float64)
     precond = make_preconditioner(model, X, weights, start_raw, alpha, kind=preconditioner,
                                   n_threads=threads)
     if fallback_ridge > 0 and precond is None:
         raise ValueError("fallback_ridge needs a preconditioner")
+    if progress.enabled:
+        _report_fit_start(progress, model, X, precond, tol, max_iter, fallback_ridge,
+                          threads, time.perf_counter() - start)
 
     def fun(theta):
         value, gradient = model.objective_gradient(theta, X, y, weights, alpha, threads)
@@ -208,16 +221,46 @@ def fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max
     # infinite and the line search backs off, so the floating-point warnings are noise.
     with np.errstate(over="ignore", invalid="ignore"):
         result = minimize_lbfgs(fun, theta0, precond, tol=tol, max_iter=max_iter,
-                                verbose=verbose, estimator_name=estimator_name,
+                                progress=progress, estimator_name=estimator_name,
                                 hessian=hessian,
                                 exact_preconditioner=model.loss.hessian_is_constant,
                                 phase_iter=(_PHASE_ITER_EXACT_REFRESH
                                             if model.loss.fisher_is_hessian
                                             else _PHASE_ITER_FISHER_REFRESH))
+    progress.line(f"stopped: {result.stop_reason}; {result.n_iter} iteration"
+                  f"{'s' if result.n_iter != 1 else ''}, "
+                  f"{time.perf_counter() - start:.3g} s")
     # The weighted Gram of [X, 1], when the dense preconditioner formed it (None
     # otherwise): the estimators read the rank of the design from it for free.
     result.design_gram = getattr(precond, "design_gram", None)
     return result
+
+
+def _report_fit_start(progress, model, X, precond, tol, max_iter, fallback_ridge,
+                      threads, build_seconds):
+    """The header of a fit's progress report (and at verbose=2, how it will run)."""
+    if precond is None:
+        kind = "no preconditioner (plain L-BFGS)"
+    else:
+        flat = precond.n_flat_directions
+        kind = (f"{precond.description} preconditioner, {flat} flat direction"
+                f"{'s' if flat != 1 else ''} dropped")
+    penalty = (f", fallback ridge {fallback_ridge:g} (the MLE does not exist)"
+               if fallback_ridge > 0 else "")
+    progress.line(f"fit: {model.n_params} parameters, {kind}, tol {tol:g}, "
+                  f"max_iter {max_iter}{penalty}")
+    if progress.detailed:
+        kernel = ("fused one-pass kernel" if model.uses_fused_pass(X)
+                  else "BLAS / sparse products")
+        with _BLAS_HOLD_LOCK:
+            held = _BLAS_HOLD["count"] > 0
+        progress.detail(f"X: {X.shape[0]} x {X.shape[1]} "
+                        f"{'sparse' if sp.issparse(X) else 'dense'} {X.dtype}; passes over "
+                        f"X by the {kernel}; {threads} OpenMP thread"
+                        f"{'s' if threads != 1 else ''}; BLAS "
+                        f"{'held to one thread' if held else 'not held'}")
+        progress.detail(f"preconditioner (Gram matrix / column moments) built in "
+                        f"{build_seconds:.3g} s")
 
 
 def total_log_likelihood(model, X, y, coef, intercept, fit_weights):

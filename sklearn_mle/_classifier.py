@@ -1,6 +1,5 @@
 """MLEClassifier: Bernoulli (sigmoid) and categorical (softmax) maximum likelihood."""
 
-import time
 import warnings
 from numbers import Integral, Real
 
@@ -19,6 +18,7 @@ from ._inference import (InferenceSummary, common_notes, covariance_kind, design
                          fit_statistics, method_name, require_covariance,
                          set_likelihood_attributes, title_kind)
 from ._linear import LinearModel
+from ._progress import Progress
 from ._loss import BernoulliLoss, CategoricalLoss
 from ._separation import (FALLBACK_SEPARATION_MARGIN, SEPARATION_SYMPTOM,
                           MaskedCategoricalLoss, certify_existence,
@@ -75,7 +75,8 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
     warm_start : bool, default=False
         Start from the previous fit's coefficients when shapes allow.
     verbose : int, default=0
-        Print the optimiser's progress when positive.
+        Progress on stdout: 1 prints one line per iteration and why the fit stopped;
+        2 adds timings and other detail for diagnosing a slow fit; 0 is silent.
     inference : bool, default=False
         Also compute the covariance of the estimates (inverse observed information)
         and their standard errors, for :meth:`summary`.
@@ -343,8 +344,9 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
 
         model = self._build_model(X.shape[1], n_classes)
         theta0, start_raw = self._start(model, y_encoded, weights)
+        progress = Progress(self.verbose, "MLEClassifier")
         fit_options = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
-                           estimator_name="MLEClassifier")
+                           progress=progress, estimator_name="MLEClassifier")
         result = fit_linear_model(model, X, y_encoded, weights, self.alpha, theta0,
                                   start_raw, **fit_options)
         self.mle_exists_ = True
@@ -352,12 +354,11 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         self.separated_class_pairs_ = []
         n_iter = result.n_iter
         if self.alpha == 0:
-            started = time.perf_counter()
-            separation = self._check_existence(model, X, y_encoded, weights, result)
-            if self.verbose:
-                print(f"[MLEClassifier] existence check: "
-                      f"{'MLE exists' if separation is None else 'classes separated'} "
-                      f"({time.perf_counter() - started:.3f} s)")
+            with progress.timed("existence check") as section:
+                separation = self._check_existence(model, X, y_encoded, weights, result)
+                section.outcome = ("MLE exists (certified)" if separation is None else
+                                   f"classes separated "
+                                   f"({separation.separated_samples.size} samples)")
             if separation is not None:
                 self.mle_exists_ = False
                 warnings.warn(

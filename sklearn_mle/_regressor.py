@@ -112,7 +112,8 @@ class MLERegressor(RegressorMixin, BaseEstimator):
     warm_start : bool, default=False
         Start from the previous fit's parameters when shapes allow.
     verbose : int, default=0
-        Print the optimiser's progress when positive.
+        Progress on stdout: 1 prints one line per iteration and why the fit stopped;
+        2 adds timings and other detail for diagnosing a slow fit; 0 is silent.
     inference : bool or "ols", default=False
         Also compute the covariance of the estimates and their standard errors, for
         :meth:`summary`.  True: Wald inference from the inverse observed information

@@ -17,6 +17,7 @@ Two preconditioners:
   done implicitly so sparse X stays sparse.
 """
 
+import time
 import warnings
 
 import numpy as np
@@ -26,6 +27,7 @@ from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
 
 from ._linear import weighted_column_moments, weighted_gram
+from ._progress import as_progress
 
 #: Largest number of parameters for which the dense (Cholesky) preconditioner is used.
 DENSE_PRECONDITIONER_MAX_PARAMS = 3000
@@ -37,6 +39,17 @@ _PRECISION_LIMIT_GRADIENT = 1e-5
 _USER_STACKLEVEL = 6
 #: Relative eigenvalue below which a direction of the scaled start Hessian is flat.
 _FLAT_DIRECTION_RTOL = 1e-11
+#: Iterative refinement of the Newton step on a quadratic objective: at most this many
+#: further steps, each one pass over X ...
+_MAX_REFINEMENTS = 3
+#: ... taken while a step would move some coefficient by more than this relative
+#: amount (just above the rounding floor of the gradient: on 200000 x 80 unscaled
+#: least squares the steps after the first refinement move coefficients by 5e-14,
+#: while Ridge's Cholesky solve is 4e-10 from the exact solution elementwise) ...
+_REFINEMENT_RTOL = 1e-13
+#: ... and while each step shrinks the whitened gradient by this factor at least;
+#: when it does not, the rounding of the gradient itself dominates what is left.
+_REFINEMENT_CONTRACTION = 0.25
 
 
 def _lower_triangular_inverse(lower):
@@ -54,6 +67,8 @@ class DensePreconditioner:
     ``design_gram``, the weighted Gram matrix of ``[X, 1]`` that ``H0`` was built from,
     is kept for the estimators, which read the rank of the design from it.
     """
+
+    description = "dense (Cholesky factor of the start Hessian)"
 
     def __init__(self, start_hessian, design_gram=None):
         self.design_gram = design_gram
@@ -143,6 +158,8 @@ class ScalingPreconditioner:
     In the optimiser's coordinates column ``k`` of raw output ``j`` is
     ``(x_k - mean_k) / sd_k``, with the intercept absorbing the mean when it is free.
     """
+
+    description = "column scaling"
 
     def __init__(self, model, X, sample_weight, unit_hessian, alpha):
         d = model.n_features
@@ -277,18 +294,23 @@ def make_preconditioner(model, X, sample_weight, constant_raw, alpha, kind="auto
 
 
 class OptimizeResult:
-    """What the solver reports back to an estimator."""
+    """What the solver reports back to an estimator.
 
-    def __init__(self, theta, objective, n_iter, converged, message, gradient_norm):
+    ``stop_reason`` says in words why the solver stopped (for progress reports).
+    """
+
+    def __init__(self, theta, objective, n_iter, converged, message, gradient_norm,
+                 stop_reason=""):
         self.theta = theta
         self.objective = objective
         self.n_iter = n_iter
         self.converged = converged
         self.message = message
         self.gradient_norm = gradient_norm
+        self.stop_reason = stop_reason
 
 
-def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, verbose=0,
+def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
                    estimator_name="estimator", hessian=None, phase_iter=20,
                    exact_preconditioner=False):
     """Minimise ``fun(theta) -> (value, gradient)`` with preconditioned L-BFGS-B.
@@ -304,35 +326,45 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, verbose=0,
 
     ``exact_preconditioner=True`` states that the preconditioner whitens the Hessian
     everywhere (a quadratic objective): the first step is then the Newton step, which
-    lands on the optimum.
+    lands on the optimum up to rounding, and iterative refinement removes the rounding.
+
+    ``progress`` (a :class:`~sklearn_mle._progress.Progress`, silent if None) receives
+    one line per iteration and each Hessian refresh and Newton step.
     """
+    progress = as_progress(progress, 0, estimator_name)
     total_iter = 0
     theta = np.asarray(theta0, dtype=np.float64)
     refreshable = hessian is not None and preconditioner is not None
     whitened_at_iterate = False
-    fun = _remember_last(fun)
+    fun = _CountedCache(fun)
     step_scale = 1.0
+    phase = 1
     if exact_preconditioner and preconditioner is not None and max_iter >= 1:
         # A quadratic objective whitened exactly: one Newton step lands on the optimum.
-        newton = _exact_newton_step(fun, theta, preconditioner, tol)
+        newton = _exact_newton_step(fun, theta, preconditioner, tol, progress)
         if newton is not None:
+            progress.detail(f"function evaluations: {fun.evaluations}")
             return newton
         step_scale = _newton_step_scale(fun, theta, preconditioner)
     while True:
         budget = max_iter - total_iter
         if refreshable:
             budget = min(budget, phase_iter)
-        result, theta = _lbfgs_phase(fun, theta, preconditioner, tol, budget, verbose,
-                                     step_scale)
+        result, theta = _lbfgs_phase(fun, theta, preconditioner, tol, budget, step_scale,
+                                     progress=progress, phase=phase,
+                                     first_iteration=total_iter)
         total_iter += result.nit
         converged = result.converged
+        reason = None
         if not converged and result.status == 2 and whitened_at_iterate:
             # The objective no longer resolves the remaining decrease (it is below its
             # rounding error) but the gradient still does: finish with Newton steps
             # in the Hessian-whitened coordinates, kept while the gradient shrinks.
             theta, result.gradient_norm, result.objective = _newton_polish(
-                fun, theta, preconditioner, tol)
+                fun, theta, preconditioner, tol, progress=progress,
+                label="at the precision limit of the objective")
             converged = result.gradient_norm <= max(tol, _PRECISION_LIMIT_GRADIENT)
+            reason = "precision limit of the objective, finished by Newton steps"
         if not refreshable or total_iter >= max_iter or result.status not in (0, 1, 2):
             break
         if result.nit == 0 and whitened_at_iterate:
@@ -341,16 +373,20 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, verbose=0,
             # Whitened by a Hessian at most two iterations back: a Newton step in
             # these coordinates is (nearly) exact; keep it only if it helps.
             theta, result.gradient_norm, result.objective = _newton_polish(
-                fun, theta, preconditioner, 0.0, max_steps=1)
+                fun, theta, preconditioner, 0.0, max_steps=1, progress=progress,
+                label="with the Hessian refreshed at most two iterations back")
             break
         # Whiten by the Hessian here.  After a converged phase this also verifies the
         # convergence: the start preconditioner's gradient test is only as good as
         # the start Hessian is close to this one.
-        with np.errstate(over="ignore", invalid="ignore"):
+        with progress.timed(f"Hessian at iteration {total_iter}", level=2), \
+                np.errstate(over="ignore", invalid="ignore"):
             hessian_here = hessian(theta)
         if not np.all(np.isfinite(hessian_here)):
             # Curvature beyond the range of doubles (a collapsing variance): keep the
             # current coordinates for the rest of the budget.
+            progress.line(f"Hessian at iteration {total_iter} is not finite: L-BFGS "
+                          "continues without refreshing it")
             refreshable = False
             continue
         preconditioner = RefreshedPreconditioner(preconditioner.matrix(), hessian_here)
@@ -358,16 +394,23 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, verbose=0,
         _, gradient = fun(theta)
         whitened_gradient = preconditioner.apply_transpose(gradient)
         result.gradient_norm = float(np.max(np.abs(whitened_gradient)))
+        phase += 1
+        progress.line(f"phase {phase}: Hessian refreshed at iteration {total_iter}, "
+                      f"max |preconditioned gradient| {result.gradient_norm:.3g} in its "
+                      "coordinates")
         if converged and result.gradient_norm <= tol:
             # One Newton step with the Hessian just formed: near the optimum it makes
             # the parameters exact to rounding (quadratic convergence) for one pass.
             theta, result.gradient_norm, result.objective = _newton_polish(
-                fun, theta, preconditioner, 0.0, max_steps=1)
+                fun, theta, preconditioner, 0.0, max_steps=1, progress=progress,
+                label="with the refreshed Hessian")
             break
         # In Hessian-whitened coordinates the Newton step is -gradient; scale the
         # variables so that L-BFGS-B's first (unit-length) step is that step.
         step_scale = max(float(np.linalg.norm(whitened_gradient)), 1e-300)
         phase_iter *= 2
+    reason = _stop_reason(result, converged, reason, total_iter, max_iter, tol)
+    progress.detail(f"function evaluations: {fun.evaluations}")
     if not converged:
         if result.status == 1:
             advice = f"increase max_iter (now {max_iter}) or tol (now {tol:g})"
@@ -382,37 +425,105 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, verbose=0,
             stacklevel=_USER_STACKLEVEL,
         )
     return OptimizeResult(theta, result.objective, total_iter, converged, result.message,
-                          result.gradient_norm)
+                          result.gradient_norm, reason)
 
 
-def _remember_last(fun):
+def _stop_reason(result, converged, reason, total_iter, max_iter, tol):
+    """Why the solver stopped, in words: the final line of a progress report."""
+    gradient = f"max |preconditioned gradient| {result.gradient_norm:.3g}"
+    if converged:
+        reason = f" ({reason})" if reason else ""
+        if result.gradient_norm <= tol:
+            return f"converged: {gradient} <= tol {tol:g}{reason}"
+        return (f"converged up to rounding: {gradient}, tol {tol:g}, at the precision "
+                f"limit of the objective{reason}")
+    if total_iter >= max_iter:
+        return f"max_iter reached ({max_iter}): {gradient} > tol {tol:g}"
+    if result.status == 2:
+        return (f"precision limit: the objective no longer decreases, {gradient} > "
+                f"tol {tol:g}")
+    return f"not converged: SciPy reports '{result.message}', {gradient} > tol {tol:g}"
+
+
+class _CountedCache:
     """``fun`` with a one-entry cache, so the evaluation at the start point that sets the
-    first step is not repeated by L-BFGS."""
-    last = {}
+    first step (or that a progress line shows) is not repeated by L-BFGS; counts the
+    evaluations made."""
 
-    def cached(theta):
+    def __init__(self, fun):
+        self.fun = fun
+        self.evaluations = 0
+        self._key = None
+        self._value = None
+
+    def __call__(self, theta):
         key = theta.tobytes()
-        if last.get("key") != key:
-            last["key"], last["value"] = key, fun(theta)
-        return last["value"]
+        if self._key != key:
+            self._key, self._value = key, self.fun(theta)
+            self.evaluations += 1
+        return self._value
 
-    return cached
 
+def _exact_newton_step(fun, theta, preconditioner, tol, progress):
+    """The Newton step ``theta - P P^T g``, refined; None if it fails the gradient test.
 
-def _exact_newton_step(fun, theta, preconditioner, tol):
-    """The Newton step ``theta - P P^T g`` if it meets the gradient test, else None.
-
-    Without SciPy's set-up this is the whole fit for the fixed-variance Gaussian; if
-    rounding leaves the gradient above ``tol`` (an ill-conditioned design), L-BFGS
-    takes over from the start point.
+    Without SciPy's set-up this is the whole fit for the fixed-variance Gaussian.  The
+    Newton step solves the normal equations with the Cholesky factor of the start
+    Hessian, whose rounding grows with its condition number (on columns with large
+    means, the uncentred Gram matrix is far worse conditioned than the centred one);
+    iterative refinement repairs it: the gradient at the new point, one pass over X
+    accumulated in double, gives the residual of the normal equations, and the same
+    factor solves for the correction.  Refinement steps are taken while they move some
+    coefficient by more than rounding and shrink the gradient (at most
+    ``_MAX_REFINEMENTS``).  If the gradient is still above ``tol`` (a design too
+    ill-conditioned for its Cholesky factor), L-BFGS takes over from the start point.
     """
     if preconditioner.dim == 0:
         return None
-    candidate, norm, value = _newton_polish(fun, theta, preconditioner, 0.0, max_steps=1)
+    theta, norm, value = _newton_polish(fun, theta, preconditioner, 0.0, max_steps=1,
+                                        progress=progress,
+                                        label="on the quadratic objective")
+    _, gradient = fun(theta)
+    whitened = preconditioner.apply_transpose(gradient)
+    length = float(np.linalg.norm(whitened))
+    refinements = 0
+    while refinements < _MAX_REFINEMENTS:
+        step = preconditioner.apply(whitened)
+        change = _largest_relative_change(step, theta)
+        if not change > _REFINEMENT_RTOL:
+            break
+        candidate = theta - step
+        candidate_value, gradient = fun(candidate)
+        candidate_whitened = preconditioner.apply_transpose(gradient)
+        candidate_length = float(np.linalg.norm(candidate_whitened))
+        if not (np.isfinite(candidate_value) and candidate_length <= length):
+            break
+        refinements += 1
+        theta, value, whitened = candidate, float(candidate_value), candidate_whitened
+        norm = float(np.max(np.abs(whitened)))
+        progress.line(f"refinement {refinements}: max |preconditioned gradient| "
+                      f"{norm:.3g}, largest relative coefficient change {change:.3g}")
+        if candidate_length > _REFINEMENT_CONTRACTION * length:
+            break
+        length = candidate_length
     if not (np.isfinite(value) and norm <= tol):
+        progress.line(f"the Newton step leaves max |preconditioned gradient| {norm:.3g} > "
+                      f"tol {tol:g}: L-BFGS takes over from the start point")
         return None
-    return OptimizeResult(candidate, value, 1, True,
-                          "Newton step on a quadratic objective", norm)
+    refined = f" and {refinements} refinement step{'s' if refinements != 1 else ''}" \
+        if refinements else ""
+    reason = (f"converged: Newton step on a quadratic objective{refined}, "
+              f"max |preconditioned gradient| {norm:.3g} <= tol {tol:g}")
+    return OptimizeResult(theta, value, 1, True, "Newton step on a quadratic objective",
+                          norm, reason)
+
+
+def _largest_relative_change(step, theta):
+    """``max_k |step_k| / |theta_k|`` (inf where a zero coefficient would move)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.abs(step) / np.abs(theta)
+    ratio[step == 0] = 0.0
+    return float(np.max(ratio)) if ratio.size else 0.0
 
 
 def _newton_step_scale(fun, theta, preconditioner):
@@ -427,14 +538,17 @@ def _newton_step_scale(fun, theta, preconditioner):
     return max(float(np.linalg.norm(preconditioner.apply_transpose(gradient))), 1e-300)
 
 
-def _newton_polish(fun, theta, preconditioner, tol, max_steps=8):
+def _newton_polish(fun, theta, preconditioner, tol, max_steps=8, progress=None,
+                   label=""):
     """Newton steps ``u -= g_u`` in whitened coordinates while ``max |g_u|`` decreases.
 
-    Returns the final point, its ``max |g_u|`` and its objective value.
+    Returns the final point, its ``max |g_u|`` and its objective value; reports the
+    steps taken to ``progress`` (a Newton step ``label``).
     """
     value, gradient = fun(theta)
     whitened = preconditioner.apply_transpose(gradient)
-    norm = float(np.max(np.abs(whitened)))
+    norm = start_norm = float(np.max(np.abs(whitened)))
+    steps = 0
     for _ in range(max_steps):
         if norm <= tol:
             break
@@ -446,6 +560,12 @@ def _newton_polish(fun, theta, preconditioner, tol, max_steps=8):
             break
         theta, whitened, norm, value = candidate, candidate_whitened, candidate_norm, \
             candidate_value
+        steps += 1
+    if progress is not None:
+        kept = f"{steps} step{'s' if steps != 1 else ''} kept" if max_steps > 1 else \
+            ("kept" if steps else "not kept: it does not reduce the gradient")
+        progress.line(f"Newton step {label}: {kept}, max |preconditioned gradient| "
+                      f"{start_norm:.3g} -> {norm:.3g}")
     return theta, norm, float(value)
 
 
@@ -454,25 +574,31 @@ class _PhaseResult:
         self.__dict__.update(kwargs)
 
 
-def _progress_printer(fun_v, step_scale):
+def _iteration_reporter(fun_v, step_scale, progress, phase, first_iteration):
     """L-BFGS callback printing the objective and gradient size at each iteration."""
-    state = {"iteration": 0}
+    state = {"iteration": first_iteration}
 
     def callback(intermediate_result):
         state["iteration"] += 1
         value, gradient = fun_v(intermediate_result.x)
-        print(f"iteration {state['iteration']:4d}  objective {value:.12g}  "
-              f"max |preconditioned gradient| {np.max(np.abs(gradient)) / step_scale:.3g}")
+        progress.line(f"iteration {state['iteration']:4d}  objective {value:.12g}  "
+                      "max |preconditioned gradient| "
+                      f"{np.max(np.abs(gradient)) / step_scale:.3g}  phase {phase}")
 
     return callback
 
 
-def _lbfgs_phase(fun, theta0, preconditioner, tol, max_iter, verbose, step_scale=1.0):
+def _lbfgs_phase(fun, theta0, preconditioner, tol, max_iter, step_scale=1.0, *,
+                 progress=None, phase=1, first_iteration=0):
     """One L-BFGS-B run on ``theta = theta0 + P (step_scale * v)`` from ``v = 0``.
 
     L-BFGS-B's first step has unit length in ``v``, i.e. ``step_scale`` in the
     whitened coordinates ``u``; the gradient test is applied to the ``u`` gradient.
+    ``progress`` gets a line per iteration (numbered from ``first_iteration + 1``) and
+    at verbose=2 a summary of the phase.
     """
+    progress = as_progress(progress, 0, "estimator")
+    start = time.perf_counter()
     if preconditioner is None:
         dim = theta0.size
 
@@ -511,8 +637,12 @@ def _lbfgs_phase(fun, theta0, preconditioner, tol, max_iter, verbose, step_scale
             "ftol": 0.0,
             "maxcor": 30,
         },
-        callback=_progress_printer(fun_v, step_scale) if verbose else None,
+        callback=(_iteration_reporter(fun_v, step_scale, progress, phase, first_iteration)
+                  if progress.enabled else None),
     )
+    progress.detail(f"phase {phase}: {result.nit} iterations, {result.nfev} function "
+                    f"evaluations, step scale {step_scale:.3g}, "
+                    f"{time.perf_counter() - start:.3g} s")
     gradient_norm = float(np.max(np.abs(result.jac))) / step_scale if result.jac.size else 0.0
     finite = bool(np.isfinite(result.fun))
     converged = finite and gradient_norm <= tol * (1 + 1e-9)

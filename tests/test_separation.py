@@ -245,7 +245,7 @@ def test_verbose_reports_the_existence_check_and_its_time(capsys):
     MLEClassifier(verbose=1).fit(X, y)
     lines = [line for line in capsys.readouterr().out.splitlines()
              if "existence check" in line]
-    assert len(lines) == 1 and "MLE exists" in lines[0] and " s)" in lines[0]
+    assert len(lines) == 1 and "MLE exists (certified)" in lines[0] and " s)" in lines[0]
 
 
 def test_encode_labels_roundtrip_for_the_lp_labels():
