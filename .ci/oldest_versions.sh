@@ -23,10 +23,13 @@ source "$venv/bin/activate"
 python -m pip install --upgrade pip >/dev/null
 
 # ---------------------------------------------------------------- declared minimums
-mapfile -t pins < <(python - <<'EOF'
+pyproject_list() {
+    # The strings of the array "$2" in the table [$1] of pyproject.toml, one a line.
+    python - "$1" "$2" <<'EOF'
 import re
 import sys
 
+table, key = sys.argv[1:]
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -34,12 +37,22 @@ except ModuleNotFoundError:  # Python 3.10
 
 if tomllib is not None:
     with open("pyproject.toml", "rb") as f:
-        deps = tomllib.load(f)["project"]["dependencies"]
+        values = tomllib.load(f)[table][key]
 else:
     text = open("pyproject.toml").read()
-    block = re.search(r"^dependencies\s*=\s*\[(.*?)\]", text, re.S | re.M).group(1)
-    deps = re.findall(r'"([^"]+)"', block)
-for dep in deps:
+    section = re.search(rf"^\[{re.escape(table)}\]\s*$(.*?)(?=^\[|\Z)", text, re.S | re.M)[1]
+    values = re.findall(r'"([^"]+)"', re.search(rf"^{key}\s*=\s*\[(.*?)\]", section,
+                                                  re.S | re.M)[1])
+print("\n".join(values))
+EOF
+}
+
+mapfile -t deps < <(pyproject_list project dependencies)
+mapfile -t pins < <(python - "${deps[@]}" <<'EOF'
+import re
+import sys
+
+for dep in sys.argv[1:]:
     match = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)\s*>=\s*([0-9][0-9A-Za-z.]*)\s*(,.*)?", dep)
     if not match:
         sys.exit(f"oldest_versions.sh: cannot read a minimum version from {dep!r}")
@@ -97,7 +110,10 @@ if ! python -m pip install --only-binary=:all: -c "$constraints" "${pins[@]}"; t
 fi
 
 # ------------------------------------------------- build tools, package, test tools
-python -m pip install -c "$constraints" "setuptools>=64" wheel "Cython>=3.0"
+# The build requirements as [build-system] declares them (setuptools>=77 reads the SPDX
+# license string), numpy and scipy held at the oldest versions by the constraints.
+mapfile -t build_requires < <(pyproject_list build-system requires)
+python -m pip install -c "$constraints" "${build_requires[@]}"
 python -m pip install --no-build-isolation -c "$constraints" .
 # Test tools: the newest versions compatible with the pinned oldest libraries.
 python -m pip install -c "$constraints" "pytest>=7" "pytest-cov>=4" "pandas>=1.5" "hypothesis>=6" threadpoolctl

@@ -82,6 +82,8 @@ source_suffix = {".rst": "restructuredtext"}
 root_doc = "index"
 default_role = "literal"
 nitpicky = False
+# the page's table of contents lists methods as "fit()", not "MLEClassifier.fit()"
+toc_object_entries_show_parents = "hide"
 
 # autodoc / autosummary
 # api.rst includes a generated listing (see _write_api_listing); name both so stubs are made

@@ -539,8 +539,9 @@ cdef void _gram_update(const double *design, double *scaled, const double *weigh
             w = weights[i * q + c]
             for k in range(d1):
                 scaled[i * d1 + k] = w * design[i * d1 + k]
-        dgemm(&no_trans, &trans, &d1, &d1, &rows, &one, scaled, &d1, design, &d1, &one,
-              gram, &d1)
+        # dgemm only reads its B operand; scipy's cython_blas declares it non-const
+        dgemm(&no_trans, &trans, &d1, &d1, &rows, &one, scaled, &d1, <double *> design, &d1,
+              &one, gram, &d1)
 
 
 cdef int _gram_partition(const floating *X, Py_ssize_t d, Py_ssize_t start,
