@@ -233,7 +233,8 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
     def _check_existence(self, model, X, y_encoded, weights, result):
         """None if the MLE exists (certified), else the :class:`Separation` found."""
         threads = n_threads(X.shape[0] * model.loss.n_raw)
-        certified = certify_existence(model, X, y_encoded, weights, result.theta, threads)
+        certified = certify_existence(model, X, y_encoded, weights, result.theta, threads,
+                                      result)
         if certified:
             return None
         own, smallest = fitted_margins(model, X, y_encoded, result.theta)

@@ -660,46 +660,53 @@ cdef int _grams(const floating[:, ::1] X, const double *given, const double *y,
 
 # ----------------------------------------------------------------------------------
 # Existence certificate of the Bernoulli / categorical MLE (see _separation.py): per
-# sample, how much a step of the raw predictions by ``t = X @ step_coef.T +
-# step_intercept`` raises a wrong class's score relative to the probability-weighted
-# mean score:  max_{k != y} (t_k - sum_l p_l t_l)  (Bernoulli: class 0 has score 0).
+# sample, with class probabilities p at the model, q at a reference model (where the
+# Hessian was formed) and a step t of the raw predictions,
+#     max_{k != y} (q_k / p_k) (t_k - sum_l q_l t_l)
+# (Bernoulli: class 0 has score 0 and step 0).  The ratio is taken from log-
+# probabilities, so it is exact where p_k underflows (it is then infinite).
 # ----------------------------------------------------------------------------------
+cdef inline double _log_sigmoid(double z) noexcept nogil:
+    if z >= 0:
+        return -log1p(exp(-z))
+    return z - log1p(exp(z))
+
+
 cdef inline double _row_margin_growth(int family, double y, const double *raw,
-                                      const double *step, Py_ssize_t m,
-                                      double *proba) noexcept nogil:
-    cdef double lse, mean_step, worst, z, p_one
+                                      const double *ref, const double *step,
+                                      Py_ssize_t m, double *ref_proba) noexcept nogil:
+    cdef double lse, ref_lse, mean_step, worst, value
     cdef Py_ssize_t k, label = <Py_ssize_t> y
     if family == 0:
-        # scores (0, raw[0]), steps (0, step[0]); p_one = sigmoid(raw[0])
-        z = raw[0]
-        if z >= 0:
-            p_one = 1.0 / (1.0 + exp(-z))
-        else:
-            p_one = exp(z) / (1.0 + exp(z))
-        mean_step = p_one * step[0]
-        if label == 1:
-            return -mean_step
-        return step[0] - mean_step
+        # classes (0, 1): q_1 = sigmoid(ref), mean step q_1 * step
+        mean_step = exp(_log_sigmoid(ref[0])) * step[0]
+        if label == 1:      # wrong class 0: ratio q_0 / p_0, step 0
+            return exp(_log_sigmoid(-ref[0]) - _log_sigmoid(-raw[0])) * (-mean_step)
+        return exp(_log_sigmoid(ref[0]) - _log_sigmoid(raw[0])) * (step[0] - mean_step)
     lse = _row_log_sum_exp(raw, m)
+    ref_lse = _row_log_sum_exp(ref, m)
     mean_step = 0.0
     for k in range(m):
-        proba[k] = exp(raw[k] - lse)
-        mean_step = mean_step + proba[k] * step[k]
+        ref_proba[k] = exp(ref[k] - ref_lse)
+        mean_step = mean_step + ref_proba[k] * step[k]
     worst = -DBL_MAX
     for k in range(m):
-        if k != label and step[k] - mean_step > worst:
-            worst = step[k] - mean_step
+        if k != label:
+            value = exp((ref[k] - ref_lse) - (raw[k] - lse)) * (step[k] - mean_step)
+            if value > worst:
+                worst = value
     return worst
 
 
 cdef int _margin_growth_block(const floating *X, Py_ssize_t d, Py_ssize_t start,
                               Py_ssize_t stop, const double *y,
                               const double *sample_weight, const double *coef,
-                              const double *intercept, const double *step_coef,
+                              const double *intercept, const double *ref_coef,
+                              const double *ref_intercept, const double *step_coef,
                               const double *step_intercept, const Py_ssize_t *coef_rows,
                               Py_ssize_t n_free, Py_ssize_t m, int family,
                               double *out) noexcept nogil:
-    cdef double *raw = <double *> malloc(3 * m * sizeof(double))
+    cdef double *raw = <double *> malloc(4 * m * sizeof(double))
     cdef double worst = -DBL_MAX, value
     cdef Py_ssize_t i
     if raw == NULL:
@@ -708,8 +715,11 @@ cdef int _margin_growth_block(const floating *X, Py_ssize_t d, Py_ssize_t start,
         if sample_weight[i] <= 0.0:
             continue
         _raw_row(X + i * d, d, coef, intercept, coef_rows, n_free, m, raw)
-        _raw_row(X + i * d, d, step_coef, step_intercept, coef_rows, n_free, m, raw + m)
-        value = _row_margin_growth(family, y[i], raw, raw + m, m, raw + 2 * m)
+        _raw_row(X + i * d, d, ref_coef, ref_intercept, coef_rows, n_free, m, raw + m)
+        _raw_row(X + i * d, d, step_coef, step_intercept, coef_rows, n_free, m,
+                 raw + 2 * m)
+        value = _row_margin_growth(family, y[i], raw, raw + m, raw + 2 * m, m,
+                                   raw + 3 * m)
         if value > worst:
             worst = value
     out[0] = worst
@@ -723,6 +733,8 @@ def margin_growth_max(
     const double[::1] sample_weight,
     const double[:, ::1] coef,
     const double[::1] intercept,
+    const double[:, ::1] ref_coef,
+    const double[::1] ref_intercept,
     const double[:, ::1] step_coef,
     const double[::1] step_intercept,
     const Py_ssize_t[::1] coef_rows,
@@ -732,12 +744,13 @@ def margin_growth_max(
 ):
     """Largest per-sample margin growth over the positively weighted rows of X.
 
-    For each sample with ``sample_weight > 0``: raw predictions ``X[i] @ coef.T +
-    intercept`` (rows ``coef_rows`` of ``coef``, the intercept alone for the others),
-    class probabilities ``p`` from them (``family`` 0: sigmoid of one logit; 1:
-    softmax), the step ``t = X[i] @ step_coef.T + step_intercept`` and the growth
-    ``max_{k != y_i} (t_k - sum_l p_l t_l)``.  ``block_max[b]`` receives the largest
-    growth in block ``b`` of ``FUSED_BLOCK_ROWS`` rows (``-DBL_MAX`` if none).
+    For each sample with ``sample_weight > 0``: class probabilities ``p`` at the raw
+    predictions ``X[i] @ coef.T + intercept`` (rows ``coef_rows`` of ``coef``, the
+    intercept alone for the others; ``family`` 0: sigmoid of one logit, 1: softmax),
+    ``q`` likewise at (``ref_coef``, ``ref_intercept``), the step ``t = X[i] @
+    step_coef.T + step_intercept``, and the growth ``max_{k != y_i} (q_k / p_k) (t_k -
+    sum_l q_l t_l)``.  ``block_max[b]`` receives the largest growth in block ``b`` of
+    ``FUSED_BLOCK_ROWS`` rows (``-DBL_MAX`` if none).
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], m = coef.shape[0]
     cdef Py_ssize_t n_free = coef_rows.shape[0]
@@ -749,7 +762,9 @@ def margin_growth_max(
     if n == 0 or d == 0:
         raise ValueError("margin_growth_max needs at least one row and one column")
     if (step_coef.shape[0] != m or step_coef.shape[1] != d or coef.shape[1] != d
+            or ref_coef.shape[0] != m or ref_coef.shape[1] != d
             or intercept.shape[0] != m or step_intercept.shape[0] != m
+            or ref_intercept.shape[0] != m
             or block_max.shape[0] != n_blocks or y.shape[0] != n
             or sample_weight.shape[0] != n):
         raise ValueError("margin_growth_max: inconsistent shapes")
@@ -759,7 +774,8 @@ def margin_growth_max(
             stop = n
         failed += _margin_growth_block(
             &X[0, 0], d, b * BLOCK_ROWS, stop, &y[0], &sample_weight[0], &coef[0, 0],
-            &intercept[0], &step_coef[0, 0], &step_intercept[0],
-            &coef_rows[0] if n_free else NULL, n_free, m, family, &block_max[b])
+            &intercept[0], &ref_coef[0, 0], &ref_intercept[0], &step_coef[0, 0],
+            &step_intercept[0], &coef_rows[0] if n_free else NULL, n_free, m, family,
+            &block_max[b])
     if failed:
         raise MemoryError("margin_growth_max: no memory for a row buffer")

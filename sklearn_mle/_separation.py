@@ -74,43 +74,60 @@ def _class_scores(raw, n_raw):
     return raw
 
 
-def margin_growth_per_sample(raw, step, labels, alive=None):
-    """``max_{k != y_i, k alive} (t_ik - sum_l p_il t_il)`` for each sample (NumPy).
-
-    ``raw`` and ``step`` are (n, n_raw) raw predictions and steps; ``alive`` (n, K),
-    if given, masks classes out of the softmax (a restricted likelihood).  Samples
-    with no alive wrong class get ``-inf``.
-    """
-    scores = _class_scores(raw, raw.shape[1])
-    steps = _class_scores(step, step.shape[1])
+def _log_proba(scores, alive):
+    """Log-softmax of class scores, masked classes at -inf."""
     if alive is not None:
         scores = np.where(alive, scores, -np.inf)
-    scores = scores - scores.max(axis=1, keepdims=True)
-    proba = np.exp(scores)
-    proba /= proba.sum(axis=1, keepdims=True)
-    mean_step = np.einsum("ik,ik->i", proba, np.where(proba > 0, steps, 0.0))
-    growth = steps - mean_step[:, None]
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def margin_growth_per_sample(raw, step, labels, alive=None, reference=None):
+    """``max_{k != y_i, k alive} (q_ik / p_ik) (t_ik - sum_l q_il t_il)`` per sample.
+
+    ``raw``, ``step`` and ``reference`` are (n, n_raw) raw predictions: ``p`` are the
+    class probabilities at ``raw``, ``q`` at ``reference`` (the point where the
+    Hessian was formed; ``raw`` if None), ``t`` the step.  ``alive`` (n, K), if given,
+    masks classes out of the softmax (a restricted likelihood).  Samples with no
+    alive wrong class get ``-inf``.
+    """
+    log_p = _log_proba(_class_scores(raw, raw.shape[1]), alive)
+    log_q = log_p if reference is None else _log_proba(
+        _class_scores(reference, reference.shape[1]), alive)
+    steps = _class_scores(step, step.shape[1])
+    q = np.exp(log_q)
+    mean_step = np.einsum("ik,ik->i", q, np.where(q > 0, steps, 0.0))
+    with np.errstate(invalid="ignore", over="ignore"):
+        growth = np.exp(log_q - log_p) * (steps - mean_step[:, None])
     wrong = np.ones_like(growth, dtype=bool)
     wrong[np.arange(labels.size), labels] = False
     if alive is not None:
         wrong &= alive
-    return np.where(wrong, growth, -np.inf).max(axis=1)
+    return np.where(wrong, np.nan_to_num(growth, nan=np.inf), -np.inf).max(axis=1)
 
 
-def newton_solution(model, X, y_encoded, weights, theta, n_threads):
-    """``Delta = H^{-1} g`` at ``theta`` (alpha = 0) and the Hessian's flat directions.
+def newton_solution(model, X, y_encoded, weights, theta, n_threads, gradient=None,
+                    hessian=None):
+    """``Delta = H^{-1} g`` (alpha = 0) and the Hessian's flat directions.
 
+    ``g`` is the gradient at ``theta`` and ``H`` the Hessian (at ``theta``, or at a
+    nearby reference point, e.g. the solver's last); both are computed when not given.
     ``Delta`` is solved on the numerically identified subspace through the
-    Jacobi-scaled Cholesky factor (or eigendecomposition) of the Hessian, with one
-    step of iterative refinement.  The flat directions (columns, in parameter
-    coordinates) are those the Hessian cannot resolve: collinear or constant columns,
-    but also directions of separation whose pairs' probabilities are below rounding.
-    Returns None when the parameters are too many for a dense Hessian.
+    Jacobi-scaled Cholesky factor (or eigendecomposition) of ``H``, with one step of
+    iterative refinement.  The flat directions (columns, in parameter coordinates)
+    are those ``H`` cannot resolve: collinear or constant columns, but also directions
+    of separation whose pairs' probabilities are below rounding.  Returns None when
+    the parameters are too many for a dense Hessian.
     """
     if model.n_params > DENSE_PRECONDITIONER_MAX_PARAMS or model.n_params == 0:
         return None
-    _, gradient = model.objective_gradient(theta, X, y_encoded, weights, 0.0, n_threads)
-    hessian = model.hessian(theta, X, y_encoded, weights, 0.0, n_threads, expected=True)
+    if gradient is None:
+        _, gradient = model.objective_gradient(theta, X, y_encoded, weights, 0.0,
+                                               n_threads)
+    if hessian is None:
+        hessian = model.hessian(theta, X, y_encoded, weights, 0.0, n_threads,
+                                expected=True)
     if not (np.all(np.isfinite(hessian)) and np.all(np.isfinite(gradient))):
         return None
     preconditioner = DensePreconditioner(hessian)
@@ -134,16 +151,18 @@ def _flat_directions(hessian, n_flat):
     return scale[:, None] * eigenvectors[:, :n_flat]
 
 
-def _point_and_step(model, X, y_encoded, weights, theta, n_threads):
+def _point_and_step(model, X, y_encoded, weights, theta, n_threads, gradient=None,
+                    hessian=None):
     """(coef, intercept) at theta, those of ``Delta``, and the flat directions; or None."""
-    solution = newton_solution(model, X, y_encoded, weights, theta, n_threads)
+    solution = newton_solution(model, X, y_encoded, weights, theta, n_threads, gradient,
+                               hessian)
     if solution is None:
         return None
     delta, flat = solution
     return model.unpack(theta), model.unpack(delta), flat
 
 
-def certify_existence(model, X, y_encoded, weights, theta, n_threads):
+def certify_existence(model, X, y_encoded, weights, theta, n_threads, result=None):
     """True if the certificate proves that the MLE exists, False if it does not
     prove it, None if it is unavailable (too many parameters for a dense Hessian).
 
@@ -151,24 +170,35 @@ def certify_existence(model, X, y_encoded, weights, theta, n_threads):
     module docstring), and no pair with a margin along a direction the Hessian
     cannot resolve (there the gradient and Hessian are below rounding, as on
     separated pairs whose probabilities have underflowed, so the growth cannot be
-    computed).
+    computed).  ``result``, the solver's result at ``theta``, lends its gradient and
+    its last Hessian (formed at ``result.hessian_theta``, the reference point of the
+    certificate), so that the certificate costs one pass over X.
     """
-    parts = _point_and_step(model, X, y_encoded, weights, theta, n_threads)
+    gradient = hessian = None
+    reference = theta
+    if result is not None and result.hessian is not None and result.gradient is not None:
+        gradient, hessian, reference = result.gradient, result.hessian, result.hessian_theta
+    parts = _point_and_step(model, X, y_encoded, weights, theta, n_threads, gradient,
+                            hessian)
     if parts is None:
         return None
     (coef, intercept), (step_coef, step_intercept), flat = parts
+    ref_coef, ref_intercept = model.unpack(reference)
     if fused_layout(X) and model.loss.family is not None:
         n_blocks = -(-X.shape[0] // _kernels.FUSED_BLOCK_ROWS)
         block_max = np.empty(n_blocks)
-        _kernels.margin_growth_max(
-            X, y_encoded, weights, np.ascontiguousarray(coef), intercept,
-            np.ascontiguousarray(step_coef), step_intercept,
-            model.coef_rows.astype(np.intp), model.loss.family, block_max, n_threads)
+        with np.errstate(over="ignore"):
+            _kernels.margin_growth_max(
+                X, y_encoded, weights, np.ascontiguousarray(coef), intercept,
+                np.ascontiguousarray(ref_coef), ref_intercept,
+                np.ascontiguousarray(step_coef), step_intercept,
+                model.coef_rows.astype(np.intp), model.loss.family, block_max, n_threads)
         growth = float(block_max.max())
     else:
-        growth = float(_growth_in_chunks(model, X, y_encoded, weights, coef, intercept,
-                                         step_coef, step_intercept).max(initial=-np.inf))
-    if growth >= CERTIFIED_GROWTH:
+        growth = float(_growth_in_chunks(
+            model, X, y_encoded, weights, coef, intercept, step_coef, step_intercept,
+            reference=(ref_coef, ref_intercept)).max(initial=-np.inf))
+    if not growth < CERTIFIED_GROWTH:
         return False
     return not (flat.shape[1] and _flat_margins(model, X, y_encoded, weights,
                                                 flat).any())
@@ -224,8 +254,9 @@ def _flat_margins(model, X, y_encoded, weights, flat, alive=None):
 
 
 def _growth_in_chunks(model, X, y_encoded, weights, coef, intercept, step_coef,
-                      step_intercept, alive=None):
-    """Per-sample margin growth (``-inf`` for zero weights), a block of rows at a time."""
+                      step_intercept, alive=None, reference=None):
+    """Per-sample margin growth (``-inf`` for zero weights), a block of rows at a time;
+    ``reference`` is the (coef, intercept) of the Hessian's point (None: the same)."""
     n = X.shape[0]
     growth = np.full(n, -np.inf)
     labels = y_encoded.astype(np.intp)
@@ -234,8 +265,9 @@ def _growth_in_chunks(model, X, y_encoded, weights, coef, intercept, step_coef,
         block = X[rows]
         raw = model.raw_prediction(block, coef, intercept)
         step = model.raw_prediction(block, step_coef, step_intercept)
+        ref = None if reference is None else model.raw_prediction(block, *reference)
         growth[rows] = margin_growth_per_sample(
-            raw, step, labels[rows], None if alive is None else alive[rows])
+            raw, step, labels[rows], None if alive is None else alive[rows], ref)
     growth[weights <= 0] = -np.inf
     return growth
 

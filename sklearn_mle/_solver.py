@@ -297,10 +297,13 @@ class OptimizeResult:
     """What the solver reports back to an estimator.
 
     ``stop_reason`` says in words why the solver stopped (for progress reports).
+    ``gradient`` is the objective's gradient at ``theta`` (None if not kept);
+    ``hessian`` the last Hessian the solver formed and ``hessian_theta`` where (None if
+    it formed none), which the classifier's existence certificate reuses.
     """
 
     def __init__(self, theta, objective, n_iter, converged, message, gradient_norm,
-                 stop_reason=""):
+                 stop_reason="", gradient=None, hessian=None, hessian_theta=None):
         self.theta = theta
         self.objective = objective
         self.n_iter = n_iter
@@ -308,6 +311,9 @@ class OptimizeResult:
         self.message = message
         self.gradient_norm = gradient_norm
         self.stop_reason = stop_reason
+        self.gradient = gradient
+        self.hessian = hessian
+        self.hessian_theta = hessian_theta
 
 
 def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
@@ -336,6 +342,7 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
     theta = np.asarray(theta0, dtype=np.float64)
     refreshable = hessian is not None and preconditioner is not None
     whitened_at_iterate = False
+    last_hessian = (None, None)
     fun = _CountedCache(fun)
     step_scale = 1.0
     phase = 1
@@ -390,6 +397,7 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
             refreshable = False
             continue
         preconditioner = RefreshedPreconditioner(preconditioner.matrix(), hessian_here)
+        last_hessian = (hessian_here, theta.copy())
         whitened_at_iterate = True
         _, gradient = fun(theta)
         whitened_gradient = preconditioner.apply_transpose(gradient)
@@ -424,8 +432,10 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
             ConvergenceWarning,
             stacklevel=_USER_STACKLEVEL,
         )
+    _, final_gradient = fun(theta)   # cached: the last evaluation is usually at theta
     return OptimizeResult(theta, result.objective, total_iter, converged, result.message,
-                          result.gradient_norm, reason)
+                          result.gradient_norm, reason, gradient=final_gradient,
+                          hessian=last_hessian[0], hessian_theta=last_hessian[1])
 
 
 def _stop_reason(result, converged, reason, total_iter, max_iter, tol):

@@ -38,51 +38,62 @@ def tall_overlapping(n, d, n_classes, seed=0):
 
 
 # ------------------------------------------------------------------ the kernel
-def margin_growth_reference(X, y, coef, intercept, step_coef, step_intercept):
-    """Independent NumPy formula: max_{k != y} (t_k - sum_l p_l t_l)."""
-    raw, step = X @ coef.T + intercept, X @ step_coef.T + step_intercept
-    if raw.shape[1] == 1:
-        raw = np.column_stack([np.zeros(len(X)), raw[:, 0]])
-        step = np.column_stack([np.zeros(len(X)), step[:, 0]])
-    proba = np.exp(raw - raw.max(axis=1, keepdims=True))
-    proba /= proba.sum(axis=1, keepdims=True)
-    growth = step - (proba * step).sum(axis=1, keepdims=True)
+def margin_growth_reference(X, y, coef, intercept, ref_coef, ref_intercept, step_coef,
+                            step_intercept):
+    """Independent NumPy formula: max_{k != y} (q_k / p_k) (t_k - sum_l q_l t_l)."""
+    def scores(c, b):
+        raw = X @ c.T + b
+        return np.column_stack([np.zeros(len(X)), raw[:, 0]]) if raw.shape[1] == 1 else raw
+
+    def softmax(s):
+        e = np.exp(s - s.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    p, q = softmax(scores(coef, intercept)), softmax(scores(ref_coef, ref_intercept))
+    step = scores(step_coef, step_intercept)
+    growth = q / p * (step - (q * step).sum(axis=1, keepdims=True))
     growth[np.arange(len(y)), y] = -np.inf
     return growth.max(axis=1)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_classes", [2, 4])
-def test_margin_growth_kernel_matches_numpy_and_is_thread_independent(dtype, n_classes):
+@pytest.mark.parametrize("same_reference", [True, False])
+def test_margin_growth_kernel_matches_numpy_and_is_thread_independent(
+        dtype, n_classes, same_reference):
     rng = np.random.default_rng(1)
     n, d = 5000, 7
     X = rng.normal(size=(n, d)).astype(dtype)
     y = rng.integers(0, n_classes, size=n)
     m = 1 if n_classes == 2 else n_classes
-    coef, step_coef = rng.normal(size=(m, d)) * 3, rng.normal(size=(m, d))
+    coef, step_coef = rng.normal(size=(m, d)), rng.normal(size=(m, d))
     intercept, step_intercept = rng.normal(size=m), rng.normal(size=m)
+    ref_coef, ref_intercept = (coef, intercept) if same_reference else (
+        coef + 0.1 * rng.normal(size=(m, d)), intercept + 0.1 * rng.normal(size=m))
     weights = np.where(rng.random(n) < 0.1, 0.0, 1.0 / n)
-    expected = margin_growth_reference(X.astype(float), y, coef, intercept, step_coef,
-                                       step_intercept)[weights > 0].max()
+    X64 = X.astype(float)
+    expected = margin_growth_reference(X64, y, coef, intercept, ref_coef, ref_intercept,
+                                       step_coef, step_intercept)[weights > 0].max()
     results = []
     for threads in (1, 2):
         blocks = np.empty(-(-n // _kernels.FUSED_BLOCK_ROWS))
         _kernels.margin_growth_max(X, y.astype(float), weights, coef, intercept,
-                                   step_coef, step_intercept, np.arange(m, dtype=np.intp),
-                                   0 if n_classes == 2 else 1, blocks, threads)
+                                   ref_coef, ref_intercept, step_coef, step_intercept,
+                                   np.arange(m, dtype=np.intp), 0 if n_classes == 2 else 1,
+                                   blocks, threads)
         results.append(blocks.max())
     assert results[0] == results[1]
     np.testing.assert_allclose(results[0], expected, rtol=1e-12)
     per_sample = _separation.margin_growth_per_sample(
-        X.astype(float) @ coef.T + intercept, X.astype(float) @ step_coef.T
-        + step_intercept, y)
-    np.testing.assert_allclose(per_sample.max(), expected, rtol=1e-12)
+        X64 @ coef.T + intercept, X64 @ step_coef.T + step_intercept, y,
+        reference=X64 @ ref_coef.T + ref_intercept)
+    np.testing.assert_allclose(per_sample[weights > 0].max(), expected, rtol=1e-12)
 
 
 def test_margin_growth_kernel_refuses_unknown_family_and_bad_shapes():
     X = np.ones((3, 2))
     args = (np.zeros(3), np.ones(3), np.zeros((1, 2)), np.zeros(1), np.zeros((1, 2)),
-            np.zeros(1), np.arange(1, dtype=np.intp))
+            np.zeros(1), np.zeros((1, 2)), np.zeros(1), np.arange(1, dtype=np.intp))
     with pytest.raises(ValueError, match="not a classifier family"):
         _kernels.margin_growth_max(X, *args, 3, np.empty(1))
     with pytest.raises(ValueError, match="inconsistent shapes"):
