@@ -120,23 +120,33 @@ def test_kernels_release_the_gil():
         for _ in range(3):
             _kernels.bernoulli_loss_gradient(y, raw, weight, loss, grad, 1)
 
-    start = time.perf_counter()
-    call_kernel()
-    duration = time.perf_counter() - start
+    def longest_freeze_and_call_time():
+        start = time.perf_counter()
+        call_kernel()
+        duration = time.perf_counter() - start
+        worker = threading.Thread(target=call_kernel)
+        longest_freeze, ticks = 0.0, 0
+        worker.start()
+        last = time.perf_counter()
+        while worker.is_alive():
+            now = time.perf_counter()
+            longest_freeze = max(longest_freeze, now - last)
+            last = now
+            ticks += 1
+        worker.join()
+        assert ticks > 1
+        return longest_freeze, duration / 3
 
-    worker = threading.Thread(target=call_kernel)
-    longest_freeze, ticks = 0.0, 0
-    worker.start()
-    last = time.perf_counter()
-    while worker.is_alive():
-        now = time.perf_counter()
-        longest_freeze = max(longest_freeze, now - last)
-        last = now
-        ticks += 1
-    worker.join()
-    assert ticks > 1
-    # holding the GIL would freeze this loop for a whole kernel call (~duration / 3)
-    assert longest_freeze < 0.5 * duration / 3, (longest_freeze, duration)
+    # Holding the GIL would freeze this loop for a whole kernel call, every time; on a
+    # loaded machine the scheduler alone can freeze it once, so three tries are given.
+    attempts = []
+    for _ in range(3):
+        freeze, call = longest_freeze_and_call_time()
+        attempts.append((freeze, call))
+        if freeze < 0.5 * call:
+            break
+    else:
+        raise AssertionError(f"a kernel call froze the other thread: {attempts}")
 
 
 # ------------------------------------------------------------ OpenMP threads
