@@ -87,8 +87,8 @@ CASES = [
     Case("default_binary_300k_40", "binary",
          "synthetic correlated unscaled binary, 300000 x 40, alpha = 0; linear "
          "predictor scaled to standard deviation 2.5, so most probabilities are "
-         "moderate and a few (about 1e-4 of the rows) exceed 1 - 1e-4; not "
-         "separable", alpha_rule="0"),
+         "moderate and a few hundredths of a per cent of them exceed 1 - 1e-4; "
+         "not separable", alpha_rule="0"),
     Case("default_binary_800k_20", "binary",
          "synthetic correlated unscaled binary, 800000 x 20, alpha = 0, same "
          "generator as default_binary_300k_40", alpha_rule="0"),
