@@ -32,9 +32,13 @@ import solvers as solvers_mod  # noqa: E402
 
 MARK = "@@BENCH_JSON@@"
 REACHED = 1e-8  # relative gap counted as "reached the optimum"
-MEM_CASES = ["binary_100k_50", "binary_100k_50_f32"]
+MEM_CASES = ["binary_100k_50", "binary_100k_50_f32", "default_binary_300k_40",
+             "default_binary_800k_20", "default_multi6_100k_30"]
 MEM_CASES_QUICK = ["breast_cancer"]
 MEM_SOLVERS = ["sklearn_mle", "sk-newton-cholesky"]
+MEM_LIMIT = 0.10  # issue 3: peak extra memory of a sklearn_mle fit, share of X
+DEFAULT_MEM_LIMIT = 0.25  # issue 10, default-parameter cases
+DEFAULT_RATIO_LIMIT = 0.5  # issue 10: sklearn_mle / sk-newton-cholesky(C=np.inf)
 
 
 # --------------------------------------------------------------------------
@@ -146,6 +150,9 @@ def worker(case_name, solver):
                       message=str(w.message)[:300],
                       convergence=_is_convergence_warning(w)) for w in caught]
     extra = info.get("extra", {})
+    if case.is_default:
+        extra.update(objective_mod.fit_summary(
+            case.kind, X, y, info["coef"], info["intercept"]))
     if "loglik_" in extra:
         if solver.endswith("[variance=constant]"):
             # harness log-likelihood at the MLE sigma^2 = RSS / n
@@ -366,7 +373,7 @@ def main(argv=None):
     started = time.time()
     data = dict(command=cmdline, started=datetime.datetime.now().isoformat(timespec="seconds"),
                 machine=machine_info(), timeout=a.timeout, reached=REACHED,
-                wait_idle=a.wait_idle,
+                wait_idle=a.wait_idle, max_rows=cases_mod.max_rows(),
                 cases=[], memory=[])
     log(f"[bench] preparing data for {len(selected)} case(s) ...")
     shapes = {}
@@ -382,7 +389,8 @@ def main(argv=None):
     for c in selected:
         n, d = shapes[c.name]
         entry = dict(name=c.name, kind=c.kind, description=c.description, n=n, d=d,
-                     alpha=c.alpha(n), dtype=c.dtype, results=[])
+                     alpha=c.alpha(n), dtype=c.dtype, default=c.is_default,
+                     separable=c.separable, results=[])
         for s in solver_list:
             reason = solvers_mod.skip_reason(s, c, n, d, long_lbfgs=a.long_lbfgs)
             if reason is not None:
@@ -397,7 +405,12 @@ def main(argv=None):
             entry["results"].append(r)
             log(f"[bench] {c.name:20s} {s:32s} {r['status']:8s} "
                 + (f"t={r['time']:.3f}s it={r['n_iter']} obj={r['objective']:.12g} "
-                   f"warn={r['convergence_warning']}" if r["status"] == "ok"
+                   f"warn={r['convergence_warning']} "
+                   f"warnings={sorted({w['category'] for w in r['warnings']})}"
+                   + (f" acc={r['extra']['train_accuracy']:.4f}"
+                      f" extreme={r['extra']['extreme_share']:.2e}"
+                      if "train_accuracy" in r["extra"] else "")
+                   if r["status"] == "ok"
                    else r.get("error", "")))
         if a.wait_idle > 0:
             wait_idle(a.wait_idle)
@@ -443,10 +456,16 @@ def _save(data, path):
 # --------------------------------------------------------------------------
 
 def analyse(entry):
-    """Best objective, gaps, and the sklearn_mle ratios for one case."""
+    """Best objective, gaps, and the sklearn_mle ratios for one case.
+
+    On a separable case the objective has no minimum: no gap is computed
+    (``gap`` and ``reached`` are None)."""
     ok = [r for r in entry["results"] if r.get("status") == "ok"]
-    best = min((r["objective"] for r in ok), default=None)
+    best = None if entry.get("separable") else min((r["objective"] for r in ok), default=None)
     for r in ok:
+        if entry.get("separable"):
+            r["gap"] = r["reached"] = None
+            continue
         r["gap"] = (r["objective"] - best) / abs(best) if best else 0.0
         r["reached"] = r["gap"] <= REACHED
     mle = next((r for r in ok if r["solver"] == "sklearn_mle"), None)
@@ -456,8 +475,9 @@ def analyse(entry):
     ridge = next((r for r in ok if r["solver"] == "sk-ridge-cholesky"), None)
     ridge_ratio = mle["time"] / ridge["time"] if (mle and ridge) else None
     newton = next((r for r in ok if r["solver"] == "sk-newton-cholesky"), None)
+    newton_ratio = mle["time"] / newton["time"] if (mle and newton) else None
     return dict(best=best, mle=mle, fastest=fastest, ratio=ratio,
-                ridge_ratio=ridge_ratio, newton=newton)
+                ridge_ratio=ridge_ratio, newton=newton, newton_ratio=newton_ratio)
 
 
 def _fmt_warn(r):
@@ -475,6 +495,87 @@ def _fmt_warn(r):
     return "; ".join(parts) or "no"
 
 
+def _warned(r):
+    """Any warning at all (the default-parameter target asks for none)."""
+    return bool(r.get("warnings")) or r.get("extra", {}).get("converged") is False
+
+
+def _case_table(L, e, data):
+    """Per-solver table of one case; separable cases show training accuracy
+    where the others show the relative gap."""
+    last = "train acc." if e.get("separable") else "rel. gap"
+    L.append(f"| solver | time s | cpu s | other load | iterations | objective | {last} | warning |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---|")
+    for r in e["results"]:
+        s = r["solver"]
+        st = r.get("status")
+        if st == "ok":
+            it = "—" if r["n_iter"] is None else str(r["n_iter"])
+            if e.get("separable"):
+                gap = f"{r['extra']['train_accuracy']:.4f}"
+            else:
+                gap = f"{r['gap']:.1e}" if r["gap"] > 0 else "0 (best)"
+            ol = r.get("other_load")
+            ol = "—" if ol is None else f"{ol:.2f}"
+            L.append(f"| {s} | {r['time']:.3f} | {r.get('cpu_time', float('nan')):.3f} | {ol} | "
+                     f"{it} | {r['objective']:.12g} | "
+                     f"{gap} | {_fmt_warn(r)} |")
+        elif st == "skipped":
+            L.append(f"| {s} | skipped: {r['reason']} | | | | | | |")
+        elif st == "timeout":
+            L.append(f"| {s} | timeout (> {data['timeout']:.0f} s) | | | | | | |")
+        else:
+            L.append(f"| {s} | error: {r.get('error', '?').replace('|', '/')} | | | | | | |")
+    L.append("")
+
+
+def _floor_line(L, e, an):
+    fl = e.get("floor", {})
+    if fl.get("status") != "ok":
+        return
+    if an["newton"] and an["newton"]["n_iter"]:
+        L.append(f"Physical floor: one pass X @ w = {fl['pass_time'] * 1e3:.3f} ms x "
+                 f"{an['newton']['n_iter']} Newton iterations = "
+                 f"{fl['pass_time'] * an['newton']['n_iter']:.3g} s.")
+    else:
+        L.append(f"Physical floor: one pass X @ w = {fl['pass_time'] * 1e3:.3f} ms "
+                 "(no Newton iteration count on this case).")
+
+
+def _mem_limit(case_name):
+    case = cases_mod.CASES_BY_NAME.get(case_name)
+    return DEFAULT_MEM_LIMIT if case is not None and case.is_default else MEM_LIMIT
+
+
+def _mem_share(r):
+    """Peak extra memory of one fit as a share of X: max(tracemalloc, RSS growth)."""
+    return max(r["tracemalloc_peak"], r["rss_extra"] or 0) / r["x_nbytes"]
+
+
+def _memory_table(L, rows):
+    L.append("| case | solver | X MB | tracemalloc peak MB | % of X | RSS growth MB | % of X |")
+    L.append("|---|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        if r.get("status") != "ok":
+            L.append(f"| {r.get('case')} | {r.get('solver')} | {r.get('status')}: "
+                     f"{r.get('error', '')} | | | | |")
+            continue
+        xb = r["x_nbytes"]
+        tm = r["tracemalloc_peak"]
+        rs = r["rss_extra"]
+        L.append(f"| {r['case']} | {r['solver']} | {xb / 1e6:.1f} | {tm / 1e6:.2f} | "
+                 f"{100 * tm / xb:.1f} % | "
+                 + (f"{rs / 1e6:.2f} | {100 * rs / xb:.1f} % |" if rs is not None else "n/a | |"))
+    L.append("")
+
+
+MEM_NOTE = ("Measured in a separate process after one warm-up fit: tracemalloc peak "
+            "(allocations through Python/NumPy allocators) and the growth of the "
+            "resident-set high-water mark (VmHWM after resetting it, minus VmRSS "
+            "before the fit; catches C-level malloc and BLAS buffers too). "
+            "Relative to X's nbytes.\n")
+
+
 def render(data):
     L = []
     m = data["machine"]
@@ -483,6 +584,10 @@ def render(data):
     L.append(f"Regenerate with `{data['command']}` (from the repository root; "
              f"about {data.get('total_wall', 0) / 60:.0f} min on this machine). "
              f"Run started {data['started']}.\n")
+    if data.get("max_rows"):
+        L.append(f"> **Not a benchmark**: SKLEARN_MLE_BENCH_MAX_ROWS={data['max_rows']} kept "
+                 "only the first rows of every case (a check that the harness runs); the "
+                 "shapes below are the truncated ones.\n")
     L.append(f"- Machine: {m['cpu']}, {m['cores']} cores, "
              f"{m['mem_gb']:.0f} GB RAM, Python {m['python']}, {m['platform']}; "
              f"shared and noisy: load average {_la(m.get('loadavg_start'))} at start, "
@@ -506,11 +611,13 @@ def render(data):
     L.append("- Objective (computed by the harness in float64 for every solver, "
              "objective.py): mean NLL + alpha/2 ||coef||^2, intercept unpenalised; "
              "Gaussian NLL with sigma = 1. alpha = 1/n (sklearn C = 1) for classification, "
-             "alpha = 0 for the Gaussian cases. Rel. gap = (objective - best) / |best| where "
+             "alpha = 0 for the Gaussian cases and the default-parameter cases. "
+             "Rel. gap = (objective - best) / |best| where "
              "best is the lowest objective any solver reached on that case; "
              f"\"reached\" means rel. gap <= {data['reached']:g}.")
     L.append("- Ratio = sklearn_mle time / time of the fastest scikit-learn solver that "
-             "reached the optimum. Floor = time of one pass over X (X @ w) x the number "
+             "reached the optimum (default-parameter cases: / sk-newton-cholesky with "
+             "C=np.inf). Floor = time of one pass over X (X @ w) x the number "
              "of sk-newton-cholesky iterations. Solver mappings: solvers.py docstring.\n")
 
     loads = sorted(r["other_load"] for e in data["cases"] for r in e["results"]
@@ -528,41 +635,26 @@ def render(data):
             L.append(f"Other processes used a median {med:.2f} cores during the timed fits "
                      f"({busy} of {len(loads)} fits above 0.3 cores).\n")
 
+    regular = [e for e in data["cases"] if not e.get("default")]
+    defaults = [e for e in data["cases"] if e.get("default")]
+    mem_regular = [r for r in data.get("memory", []) if _mem_limit(r.get("case")) == MEM_LIMIT]
+    mem_default = [r for r in data.get("memory", []) if _mem_limit(r.get("case")) != MEM_LIMIT]
+    if regular:
+        _render_regular(L, data, regular, mem_regular)
+    if defaults:
+        _render_defaults(L, data, defaults, mem_default)
+    return "\n".join(L)
+
+
+def _render_regular(L, data, cases, memory):
     summary = []
-    for e in data["cases"]:
+    for e in cases:
         an = analyse(e)
         L.append(f"## {e['name']}\n")
         L.append(f"{e['description']}. n = {e['n']}, d = {e['d']}, {e['dtype']}, "
                  f"alpha = {e['alpha']:.6g}.\n")
-        L.append("| solver | time s | cpu s | other load | iterations | objective | rel. gap | warning |")
-        L.append("|---|---:|---:|---:|---:|---:|---:|---|")
-        for r in e["results"]:
-            s = r["solver"]
-            st = r.get("status")
-            if st == "ok":
-                it = "—" if r["n_iter"] is None else str(r["n_iter"])
-                gap = f"{r['gap']:.1e}" if r["gap"] > 0 else "0 (best)"
-                ol = r.get("other_load")
-                ol = "—" if ol is None else f"{ol:.2f}"
-                L.append(f"| {s} | {r['time']:.3f} | {r.get('cpu_time', float('nan')):.3f} | {ol} | "
-                         f"{it} | {r['objective']:.12g} | "
-                         f"{gap} | {_fmt_warn(r)} |")
-            elif st == "skipped":
-                L.append(f"| {s} | skipped: {r['reason']} | | | | | | |")
-            elif st == "timeout":
-                L.append(f"| {s} | timeout (> {data['timeout']:.0f} s) | | | | | | |")
-            else:
-                L.append(f"| {s} | error: {r.get('error', '?').replace('|', '/')} | | | | | | |")
-        L.append("")
-        fl = e.get("floor", {})
-        if fl.get("status") == "ok":
-            if an["newton"] and an["newton"]["n_iter"]:
-                L.append(f"Physical floor: one pass X @ w = {fl['pass_time'] * 1e3:.3f} ms x "
-                         f"{an['newton']['n_iter']} Newton iterations = "
-                         f"{fl['pass_time'] * an['newton']['n_iter']:.3g} s.")
-            else:
-                L.append(f"Physical floor: one pass X @ w = {fl['pass_time'] * 1e3:.3f} ms "
-                         "(no Newton iteration count on this case).")
+        _case_table(L, e, data)
+        _floor_line(L, e, an)
         line = []
         if an["mle"]:
             mr = an["mle"]
@@ -615,41 +707,103 @@ def render(data):
                  f"{'yes' if mr['convergence_warning'] else 'no'} | "
                  f"{'n/a' if val is None else f'{val:.2f}'} | {tgt}: {verdict} |")
     L.append("")
-    by = {e["name"]: analyse(e) for e in data["cases"]}
+    by = {e["name"]: analyse(e) for e in cases}
     a64, a32 = by.get("binary_100k_50"), by.get("binary_100k_50_f32")
     if a64 and a32 and a64["mle"] and a32["mle"]:
         r = a32["mle"]["time"] / a64["mle"]["time"]
         L.append(f"- float32 / float64 sklearn_mle fit time on binary_100k_50: "
                  f"{a32['mle']['time']:.3f} / {a64['mle']['time']:.3f} = **{r:.2f}** "
                  f"(target <= 0.7: {'met' if r <= 0.7 else 'MISSED'}).")
-    if data.get("memory"):
+    if memory:
         L.append("\n### Peak extra memory during fit\n")
-        L.append("Measured in a separate process after one warm-up fit: tracemalloc peak "
-                 "(allocations through Python/NumPy allocators) and the growth of the "
-                 "resident-set high-water mark (VmHWM after resetting it, minus VmRSS "
-                 "before the fit; catches C-level malloc and BLAS buffers too). "
-                 "Relative to X's nbytes.\n")
-        L.append("| case | solver | X MB | tracemalloc peak MB | % of X | RSS growth MB | % of X |")
-        L.append("|---|---|---:|---:|---:|---:|---:|")
-        for r in data["memory"]:
-            if r.get("status") != "ok":
-                L.append(f"| {r.get('case')} | {r.get('solver')} | {r.get('status')}: "
-                         f"{r.get('error', '')} | | | | |")
-                continue
-            xb = r["x_nbytes"]
-            tm = r["tracemalloc_peak"]
-            rs = r["rss_extra"]
-            L.append(f"| {r['case']} | {r['solver']} | {xb / 1e6:.1f} | {tm / 1e6:.2f} | "
-                     f"{100 * tm / xb:.1f} % | "
-                     + (f"{rs / 1e6:.2f} | {100 * rs / xb:.1f} % |" if rs is not None else "n/a | |"))
-        L.append("\nTarget: peak extra memory during sklearn_mle fit <= 10 % of X.")
-        for r in data["memory"]:
+        L.append(MEM_NOTE)
+        _memory_table(L, memory)
+        L.append(f"Target: peak extra memory during sklearn_mle fit <= {100 * MEM_LIMIT:.0f} % of X.")
+        for r in memory:
             if r.get("status") == "ok" and r["solver"] == "sklearn_mle":
-                worst = max(r["tracemalloc_peak"], r["rss_extra"] or 0) / r["x_nbytes"]
+                worst = _mem_share(r)
                 L.append(f"- {r['case']}: {100 * worst:.1f} % of X "
-                         f"({'met' if worst <= 0.10 else 'MISSED'}).")
+                         f"({'met' if worst <= MEM_LIMIT else 'MISSED'}).")
     L.append("")
-    return "\n".join(L)
+
+
+def _render_defaults(L, data, cases, memory):
+    L.append("# Default parameters (alpha=0)\n")
+    L.append("The path a user meets first: `MLEClassifier()` with every parameter at its "
+             "default, i.e. the unpenalised maximum-likelihood fit, on tall data. Peers fit "
+             "the same unpenalised problem: `LogisticRegression(C=np.inf)` (newton-cholesky "
+             "and lbfgs, defaults otherwise), statsmodels Logit / MNLogit, glum binomial with "
+             "alpha = 0. **Ratio = sklearn_mle time / sk-newton-cholesky (C=np.inf) time** "
+             f"on the same data. Target (issue 10): ratio <= {DEFAULT_RATIO_LIMIT}, the same "
+             "optimum (rel. gap <= "
+             f"{data['reached']:g}), no warning of any kind, and peak extra memory <= "
+             f"{100 * DEFAULT_MEM_LIMIT:.0f} % of X. On the separable case the objective has "
+             "no minimum (infimum 0), so no gap is computed: the table shows each solver's "
+             "training accuracy, and what matters is whether it warns.\n")
+    summary = []
+    for e in cases:
+        an = analyse(e)
+        L.append(f"## {e['name']}\n")
+        L.append(f"{e['description']}. n = {e['n']}, d = {e['d']}, {e['dtype']}.\n")
+        _case_table(L, e, data)
+        _floor_line(L, e, an)
+        mr, nr = an["mle"], an["newton"]
+        line = []
+        if mr and e.get("separable"):
+            first = next((w for w in mr["warnings"]), None)
+            line.append("sklearn_mle: " + (f"warned {first['category']}: "
+                                           f"\"{_clip(first['message'])}\""
+                                           if first else "NO warning"))
+        elif mr:
+            line.append(f"sklearn_mle: rel. gap {mr['gap']:.1e} "
+                        f"({'reached' if mr['reached'] else 'NOT reached'}), "
+                        f"{'warned: ' + _fmt_warn(mr) if _warned(mr) else 'no warning'}")
+        if mr and "extreme_share" in mr.get("extra", {}):
+            line.append(f"fitted max-probability > 1 - 1e-4 on {100 * mr['extra']['extreme_share']:.3g} "
+                        f"% of rows, training accuracy {mr['extra']['train_accuracy']:.4f}")
+        if nr and not e.get("separable"):
+            line.append(f"sk-newton-cholesky rel. gap {nr['gap']:.1e}")
+        if an["newton_ratio"] is not None:
+            line.append(f"**ratio = {an['newton_ratio']:.2f}**")
+        L.append(" ".join(x + "." for x in line) + "\n")
+        summary.append((e, an))
+
+    mem_by = {r.get("case"): r for r in memory
+              if r.get("solver") == "sklearn_mle" and r.get("status") == "ok"}
+    L.append("## Summary against the issue-10 targets\n")
+    L.append(f"| case | rel. gap | warning | ratio | <= {DEFAULT_RATIO_LIMIT} | "
+             f"peak memory, % of X | <= {100 * DEFAULT_MEM_LIMIT:.0f} % |")
+    L.append("|---|---:|---|---:|---|---:|---|")
+    for e, an in summary:
+        mr = an["mle"]
+        if mr is None:
+            L.append(f"| {e['name']} | (no result) | | | | | |")
+            continue
+        val = an["newton_ratio"]
+        ratio = "n/a" if val is None else f"{val:.2f}"
+        warned = "yes" if _warned(mr) else "no"
+        mem = mem_by.get(e["name"])
+        mem_pct = "—" if mem is None else f"{100 * _mem_share(mem):.1f} %"
+        mem_ok = "—" if mem is None else ("met" if _mem_share(mem) <= DEFAULT_MEM_LIMIT
+                                         else "MISSED")
+        if e.get("separable"):
+            L.append(f"| {e['name']} | no optimum (separable) | {warned} | {ratio} | "
+                     f"n/a: should warn ({'met' if _warned(mr) else 'MISSED'}) | "
+                     f"{mem_pct} | {mem_ok} |")
+            continue
+        ok = mr["reached"] and not _warned(mr) and val is not None and val <= DEFAULT_RATIO_LIMIT
+        L.append(f"| {e['name']} | {mr['gap']:.1e} | {warned} | {ratio} | "
+                 f"{'met' if ok else 'MISSED'} | {mem_pct} | {mem_ok} |")
+    L.append("")
+    if memory:
+        L.append("### Peak extra memory during fit (default parameters)\n")
+        L.append(MEM_NOTE)
+        _memory_table(L, memory)
+
+
+def _clip(text, width=160):
+    """The first ``width`` characters of a message, "…" marking a cut."""
+    return text if len(text) <= width else text[:width].rstrip() + "…"
 
 
 def _dedupe(pools):

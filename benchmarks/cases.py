@@ -15,6 +15,18 @@ penalised optimum exists even on separable data (digits).  The Gaussian
 regression cases use ``alpha = 0`` (ordinary least squares), which is the one
 penalty for which LinearRegression, statsmodels OLS and the learned-variance
 MLE all share the coefficient optimum.
+
+The "default" cases (``Case.is_default``: classification with ``alpha = 0``)
+measure what a user meets first: ``MLEClassifier()`` with its default
+parameters, i.e. the unpenalised maximum-likelihood fit, against the
+unpenalised fits of the peers (scikit-learn ``C = np.inf``, statsmodels
+Logit/MNLogit, glum ``alpha = 0``).  One of them is completely separable
+(``Case.separable``): there the objective has no minimum (its infimum is 0).
+
+``SKLEARN_MLE_BENCH_MAX_ROWS=N`` keeps only the first N rows of every case
+(the cache still holds the full data).  It exists to check quickly that the
+harness runs on a loaded machine; the report states it in a banner, and its
+times are not benchmark results.
 """
 
 import os
@@ -35,10 +47,16 @@ class Case:
     dtype: str = "float64"
     base: str = None  # case whose data this one is a copy of (float32 copy)
     alpha_rule: str = "1/n"  # "1/n" or "0"
+    separable: bool = False  # the unpenalised objective has no minimum
     notes: list = field(default_factory=list)
 
     def alpha(self, n):
         return 1.0 / n if self.alpha_rule == "1/n" else 0.0
+
+    @property
+    def is_default(self):
+        """Classification at alpha = 0: the default MLEClassifier() fit."""
+        return self.kind != "gaussian" and self.alpha_rule == "0"
 
 
 CASES = [
@@ -65,6 +83,22 @@ CASES = [
     Case("gauss_100k_100", "gaussian",
          "synthetic correlated unscaled Gaussian regression, 100000 x 100, "
          "fixed sigma, alpha = 0", alpha_rule="0"),
+    # default parameters (alpha = 0): the cases of issue 10
+    Case("default_binary_300k_40", "binary",
+         "synthetic correlated unscaled binary, 300000 x 40, alpha = 0; linear "
+         "predictor scaled to standard deviation 2.5, so most probabilities are "
+         "moderate and a few hundredths of a per cent of them exceed 1 - 1e-4; "
+         "not separable", alpha_rule="0"),
+    Case("default_binary_800k_20", "binary",
+         "synthetic correlated unscaled binary, 800000 x 20, alpha = 0, same "
+         "generator as default_binary_300k_40", alpha_rule="0"),
+    Case("default_multi6_100k_30", "multinomial",
+         "synthetic correlated unscaled 6-class, 100000 x 30, alpha = 0; class "
+         "scores scaled to standard deviation 2; not separable", alpha_rule="0"),
+    Case("default_breast_cancer_separable", "binary",
+         "load_breast_cancer, raw features, 569 x 30, alpha = 0: completely "
+         "separable, so the MLE does not exist", quick=True, base="breast_cancer",
+         alpha_rule="0", separable=True),
 ]
 CASES_BY_NAME = {c.name: c for c in CASES}
 
@@ -103,21 +137,29 @@ def _correlated_unscaled(rng, n, d, rho=0.9):
     return X, scales, means
 
 
-def _make_binary(seed, n, d):
+def _make_binary(seed, n, d, eta_sd=None):
+    """Bernoulli labels from a linear predictor; eta_sd rescales its spread."""
     rng = np.random.default_rng(seed)
     X, scales, means = _correlated_unscaled(rng, n, d)
     beta_std = rng.standard_normal(d) / np.sqrt(d) * 1.5
     beta = beta_std / scales
-    eta = (X - means) @ beta + 0.3
+    eta = (X - means) @ beta
+    if eta_sd is not None:
+        eta *= eta_sd / eta.std()
+    eta += 0.3
     y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(np.float64)
     return X, y
 
 
-def _make_multinomial(seed, n, d, k):
+def _make_multinomial(seed, n, d, k, eta_sd=None):
+    """Gumbel-max class labels; eta_sd rescales the spread of the scores."""
     rng = np.random.default_rng(seed)
     X, scales, means = _correlated_unscaled(rng, n, d)
     B = rng.standard_normal((d, k)) / np.sqrt(d) * 1.5 / scales[:, None]
-    eta = (X - means) @ B + rng.standard_normal(k) * 0.3
+    eta = (X - means) @ B
+    if eta_sd is not None:
+        eta *= eta_sd / eta.std()
+    eta += rng.standard_normal(k) * 0.3
     y = np.argmax(eta + rng.gumbel(size=(n, k)), axis=1).astype(np.float64)
     return X, y
 
@@ -170,11 +212,35 @@ def _generate(name):
         return _make_sparse_text(4, 100_000, 50_000)
     if name == "gauss_100k_100":
         return _make_gaussian(5, 100_000, 100)
+    if name == "default_binary_300k_40":
+        return _make_binary(11, 300_000, 40, eta_sd=2.5)
+    if name == "default_binary_800k_20":
+        return _make_binary(12, 800_000, 20, eta_sd=2.5)
+    if name == "default_multi6_100k_30":
+        return _make_multinomial(13, 100_000, 30, 6, eta_sd=2.0)
     raise KeyError(name)
 
 
+def max_rows():
+    """Row limit from $SKLEARN_MLE_BENCH_MAX_ROWS (None: all rows)."""
+    v = os.environ.get("SKLEARN_MLE_BENCH_MAX_ROWS")
+    if not v:
+        return None
+    try:
+        limit = int(v)
+    except ValueError:
+        raise ValueError(
+            f"SKLEARN_MLE_BENCH_MAX_ROWS must be a positive integer, got {v!r}") from None
+    if limit < 1:
+        raise ValueError(f"SKLEARN_MLE_BENCH_MAX_ROWS must be >= 1, got {limit}")
+    return limit
+
+
 def load(name):
-    """Return (X, y) for a case, X in the case's dtype, y float64 labels."""
+    """Return (X, y) for a case, X in the case's dtype, y float64 labels.
+
+    Only the first ``max_rows()`` rows when $SKLEARN_MLE_BENCH_MAX_ROWS is set.
+    """
     case = CASES_BY_NAME[name]
     src = case.base or name
     d = cache_dir()
@@ -193,6 +259,9 @@ def load(name):
             os.replace(xd + ".tmp.npy", xd)
         np.save(tmp, y)
         os.replace(tmp, yp)
+    limit = max_rows()
+    if limit is not None:
+        X, y = X[:limit], y[:limit]
     if case.dtype == "float32":
         X = X.astype(np.float32)
     if not sp.issparse(X):

@@ -5,10 +5,14 @@
 Mappings (n = number of samples):
 
 * sklearn_mle      MLEClassifier(alpha=alpha) / MLERegressor(variance="fixed",
-                   alpha=alpha); defaults otherwise.
+                   alpha=alpha); defaults otherwise.  At alpha = 0 the
+                   classifier is built as MLEClassifier(), every parameter at
+                   its default (the "default" cases of cases.py).
 * sk-lbfgs, sk-newton-cholesky
                    LogisticRegression(C=1/(alpha n), solver=...); defaults
-                   otherwise (so max_iter=100, tol=1e-4).  sk-lbfgs-long is
+                   otherwise (so max_iter=100, tol=1e-4).  At alpha = 0,
+                   C=np.inf (no penalty; scikit-learn >= 1.8 accepts it with no
+                   warning and no penalty argument).  sk-lbfgs-long is
                    the same with max_iter=10000, to show what reaching the
                    optimum costs (small cases only unless --long-lbfgs).
 * sk-ridge-cholesky Ridge(alpha=alpha n, solver="cholesky")  (sum of squares/2
@@ -24,11 +28,15 @@ Mappings (n = number of samples):
 * statsmodels      binary: Logit with statsmodels' PenalizedMixin and an L2
                    penalty, pen_weight=n and weights alpha/2 (0 on the
                    constant), fit(method="newton") (defaults otherwise);
+                   binary at alpha = 0: Logit(...).fit(method="newton");
                    gaussian: OLS(...).fit() (alpha = 0).  The constant column
-                   is added outside the timed region.  Multinomial: skipped,
-                   MNLogit uses K-1 free coefficient vectors, so a penalised
-                   fit is a different problem than the symmetric K-vector
-                   penalty.  Sparse: skipped (no sparse support; dense X would
+                   is added outside the timed region.  Multinomial at alpha =
+                   0: MNLogit(...).fit(method="newton"); its K-1 coefficient
+                   vectors (class 0 is the reference) are mapped to K rows with
+                   row 0 = 0, which leaves every softmax probability, hence the
+                   unpenalised objective, unchanged.  Multinomial at alpha > 0:
+                   skipped, since penalising K-1 vectors is a different problem
+                   than the symmetric K-vector penalty.  Sparse: skipped (no sparse support; dense X would
                    be 40 GB).  float32 case: skipped (statsmodels computes in
                    float64; see the float64 case).
 """
@@ -87,7 +95,7 @@ def skip_reason(solver, case, n, d, long_lbfgs=False):
             return "glum has no multinomial family"
         return None
     if solver == "statsmodels":
-        if kind == "multinomial":
+        if kind == "multinomial" and case.alpha_rule != "0":
             return "MNLogit's K-1 parametrisation: penalised problem differs"
         if is_sparse:
             return "no sparse support (dense X = 40 GB)"
@@ -115,8 +123,11 @@ def make(solver, case, X, y, alpha):
             def fit():
                 return MLERegressor(variance=variance, alpha=alpha).fit(X, y)
         else:
+            # alpha = 0 is the default: build MLEClassifier() untouched
+            params = dict(alpha=alpha) if alpha else {}
+
             def fit():
-                return MLEClassifier(alpha=alpha).fit(X, y)
+                return MLEClassifier(**params).fit(X, y)
 
         def extract(est):
             extra = {}
@@ -129,7 +140,7 @@ def make(solver, case, X, y, alpha):
     if solver in ("sk-lbfgs", "sk-newton-cholesky", "sk-lbfgs-long", "sk-newton-cg"):
         from sklearn.linear_model import LogisticRegression
 
-        params = dict(C=1.0 / (alpha * n))
+        params = dict(C=1.0 / (alpha * n) if alpha else np.inf)
         params["solver"] = "lbfgs" if "lbfgs" in solver else solver[3:]
         if solver == "sk-lbfgs-long":
             params["max_iter"] = 10000
@@ -202,19 +213,29 @@ def make(solver, case, X, y, alpha):
                 else:
                     model = LogitL2(y, Xc, penal=L2(weights=w), pen_weight=n)
                 return model.fit(method="newton", disp=0)
+        elif kind == "multinomial":
+            from statsmodels.discrete.discrete_model import MNLogit
+
+            y_int = y.astype(np.intp)
+
+            def fit():
+                return MNLogit(y_int, Xc).fit(method="newton", disp=0)
         else:
             def fit():
                 return sm.OLS(y, Xc).fit()
 
         def extract(res):
             p = np.asarray(res.params, dtype=np.float64)
+            if p.ndim == 2:
+                # MNLogit: (1 + d, K - 1), class 0 the reference -> (K, 1 + d)
+                p = np.vstack([np.zeros(p.shape[0]), p.T])
             it = None
             extra = {}
             rv = getattr(res, "mle_retvals", None)
             if rv:
                 it = rv.get("iterations")
                 extra["converged"] = bool(rv.get("converged", True))
-            return dict(coef=p[1:], intercept=p[0], n_iter=it, extra=extra)
+            return dict(coef=p[..., 1:], intercept=p[..., 0], n_iter=it, extra=extra)
         return fit, extract
 
     raise ValueError(solver)
