@@ -543,8 +543,10 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
             rank = X.shape[1] + self.fit_intercept
         # The null model: intercepts only, whose maximum likelihood puts the weighted
         # class frequencies on every sample; without intercepts, 1/K each.
-        class_weight = fit_weights.likelihood_scale * np.bincount(
-            y_encoded.astype(np.intp), weights=fit_weights.likelihood, minlength=n_classes)
+        # one masked sum per class: no sample-sized integer copy of the labels
+        class_weight = fit_weights.likelihood_scale * np.array(
+            [np.sum(fit_weights.likelihood, where=(y_encoded == k))
+             for k in range(n_classes)])
         if self.fit_intercept:
             total = class_weight.sum()
             loglik_null = float(np.sum(xlogy(class_weight, class_weight / total)))
