@@ -421,7 +421,9 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         """Log-likelihood and its null value, AIC/BIC, degrees of freedom, convergence,
         and the residual statistics behind R² and the OLS scale."""
         rank = design_rank(result.design_gram, self.fit_intercept)
-        full_rank = design_rank(result.design_gram, True)
+        # the log-sigma model always has an intercept
+        full_rank = rank if (self.fit_intercept or self.variance != "heteroscedastic") \
+            else design_rank(result.design_gram, True)
         if rank is None:  # Gram not formed (many parameters): count every column
             rank, full_rank = X.shape[1] + self.fit_intercept, X.shape[1] + 1
         n_identified = {"fixed": rank, "constant": rank + 1,
