@@ -450,9 +450,12 @@ class MLERegressor(RegressorMixin, BaseEstimator):
                     np.log(y_scale) + 0.5 * np.log(tss / total))
             else:
                 loglik_null = -0.5 * total * np.log(2 * np.pi) - 0.5 * y_scale**2 * tss
+            if learned:
+                loglik = total_log_likelihood(model, X, y, coef, intercept, fit_weights)
+            else:  # sigma = 1: the Gaussian log-likelihood from the RSS, no other pass
+                loglik = -0.5 * total * np.log(2 * np.pi) - 0.5 * y_scale**2 * rss
             set_likelihood_attributes(
-                self, loglik=total_log_likelihood(model, X, y, coef, intercept,
-                                                  fit_weights),
+                self, loglik=loglik,
                 loglik_null=loglik_null, n_identified=n_identified,
                 n_null=self.fit_intercept + learned, n_scale=int(learned),
                 n_obs=total, converged=result.converged)
