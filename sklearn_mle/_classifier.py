@@ -299,6 +299,17 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         scale = _separating_scale(model, X, y_encoded, coef, intercept, separation)
         direction = model.pack(separation.coef, separation.intercept)
         theta = theta + scale * direction
+        restricted, keep, _ = self._restricted_model(model, weights, separation)
+        if np.any(keep > 0):
+            # The LP's direction leaves the remaining pairs' margins at zero only to
+            # its tolerance; one more fit of the remaining likelihood from here takes
+            # that drift out.  The separating part is a flat direction of that
+            # likelihood, which the solver leaves where it is.
+            _, start_raw = self._start(restricted, y_encoded, keep)
+            result = fit_linear_model(restricted, X, y_encoded, keep, 0.0, theta,
+                                      start_raw, **fit_options)
+            n_iter += result.n_iter
+            theta = result.theta
         value, _ = model.objective_gradient(theta, X, y_encoded, weights, 0.0, threads)
         return _SeparatedResult(theta, value, first_result.design_gram), n_iter
 

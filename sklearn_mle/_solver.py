@@ -590,7 +590,9 @@ def _iteration_reporter(fun_v, step_scale, progress, phase, first_iteration):
 
     def callback(intermediate_result):
         state["iteration"] += 1
-        value, gradient = fun_v(intermediate_result.x)
+        # SciPy >= 1.11 passes an OptimizeResult to a parameter of this name; older
+        # versions pass the iterate itself
+        value, gradient = fun_v(getattr(intermediate_result, "x", intermediate_result))
         progress.line(f"iteration {state['iteration']:4d}  objective {value:.12g}  "
                       "max |preconditioned gradient| "
                       f"{np.max(np.abs(gradient)) / step_scale:.3g}  phase {phase}")
