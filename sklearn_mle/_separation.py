@@ -485,10 +485,9 @@ def find_complete_separation(X, y_encoded, weights, n_classes, fit_intercept,
     design = _StandardisedDesign(X, weights, fit_intercept)
     q = design.n_columns
     n_blocks = 1 if K == 2 else K - 1
-    keys = np.column_stack([design.rows(X, rows), labels[rows]]) if q else None
     if q == 0 or rows.size * (K - 1) > 4 * _COMPLETE_LP_MAX_PAIRS:
-        return fitted
-    keys = np.unique(keys, axis=0)
+        return fitted                # no copy of the rows beyond the LP's size
+    keys = np.unique(np.column_stack([design.rows(X, rows), labels[rows]]), axis=0)
     if keys.shape[0] * (K - 1) > _COMPLETE_LP_MAX_PAIRS:
         return fitted
     direction, _ = _solve_lp(keys[:, :-1], keys[:, -1].astype(np.intp),
