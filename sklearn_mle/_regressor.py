@@ -331,7 +331,9 @@ class MLERegressor(RegressorMixin, BaseEstimator):
             if np.isfinite(largest) and largest > 0:
                 y_scale = largest
                 y = y / y_scale
-        log_scale = null_log_scale(y, weights, self.fit_intercept)
+        # the null model's log sigma sets the penalty's units; unused with sigma fixed
+        log_scale = (0.0 if self.variance == "fixed"
+                     else null_log_scale(y, weights, self.fit_intercept))
         model = self._build_model(X.shape[1], X, weights, log_scale)
         theta0, start_raw = self._start(model, y, weights, log_scale, y_scale)
         fit_options = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
