@@ -57,6 +57,14 @@ def text_cells(summary_text, names):
     return rows
 
 
+def assert_cells_as_statsmodels(text, columns, theirs):
+    """Every parameter row of our text table reads as statsmodels prints it."""
+    ours_cells = text_cells(text, list(columns))
+    theirs_cells = statsmodels_cells(theirs)
+    for name in columns:
+        assert ours_cells[name] == theirs_cells[name], name
+
+
 def statsmodels_cells(result):
     table = result.summary().tables[1].data[1:]
     return {row[0].strip(): [cell.strip() for cell in row[1:]] for row in table}
@@ -78,10 +86,7 @@ def test_logit_header_matches_statsmodels_on_spector():
                   "LL-Null:", "LLR p-value:", "Pseudo R-squ.:", "P>|z|"):
         assert piece in text, piece
     # Every cell of the parameter table is printed as statsmodels prints it.
-    ours_cells = text_cells(text, list(X.columns))
-    theirs_cells = statsmodels_cells(theirs)
-    for name in X.columns:
-        assert ours_cells[name] == theirs_cells[name], name
+    assert_cells_as_statsmodels(text, X.columns, theirs)
 
 
 def test_mnlogit_header_matches_statsmodels_on_anes96():
@@ -157,11 +162,7 @@ def test_ols_inference_matches_statsmodels_ols(variance):
                                                                    rel=1e-6)
     assert table.df_resid == theirs.df_resid
     assert list(table.to_frame().columns[2:4]) == ["t", "P>|t|"]
-    text = str(ours.summary())
-    ours_cells = text_cells(text, list(X.columns))
-    theirs_cells = statsmodels_cells(theirs)
-    for name in X.columns:
-        assert ours_cells[name] == theirs_cells[name], name
+    assert_cells_as_statsmodels(str(ours.summary()), X.columns, theirs)
 
 
 def test_ols_prediction_intervals_are_statsmodels_and_cover_held_out_targets():
