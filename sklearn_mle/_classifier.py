@@ -21,7 +21,7 @@ from ._linear import LinearModel
 from ._progress import Progress
 from ._loss import BernoulliLoss, CategoricalLoss
 from ._separation import (FALLBACK_SEPARATION_MARGIN, SEPARATION_SYMPTOM,
-                          MaskedCategoricalLoss, certify_existence,
+                          MaskedCategoricalLoss, certify_existence, class_scores,
                           find_complete_separation, find_separation, fitted_margins,
                           separation_message, suspect_samples)
 from ._unbounded import UnboundedLikelihoodWarning
@@ -665,21 +665,16 @@ def _separating_scale(model, X, y_encoded, coef, intercept, separation):
     if rows.size == 0:
         return 0.0
     labels = y_encoded[rows].astype(np.intp)
-    scores = _all_class_scores(model.raw_prediction(X[rows], coef, intercept))
-    direction = _all_class_scores(model.raw_prediction(X[rows], separation.coef,
-                                                       separation.intercept))
+    scores = class_scores(model.raw_prediction(X[rows], coef, intercept),
+                          model.loss.n_raw)
+    direction = class_scores(model.raw_prediction(X[rows], separation.coef,
+                                                  separation.intercept), model.loss.n_raw)
     own = np.arange(rows.size), labels
     dead = ~separation.alive[rows]
     margin = (scores[own][:, None] - scores)[dead]
     growth = (direction[own][:, None] - direction)[dead]
     needed = (FALLBACK_SEPARATION_MARGIN - margin) / np.maximum(growth, 1e-300)
     return float(max(needed.max(initial=0.0), 0.0))
-
-
-def _all_class_scores(raw):
-    """Scores of every class: (0, logit) for two classes."""
-    return np.column_stack([np.zeros(raw.shape[0]), raw[:, 0]]) if raw.shape[1] == 1 \
-        else raw
 
 
 def _plain(label):

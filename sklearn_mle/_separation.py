@@ -67,7 +67,7 @@ FALLBACK_SEPARATION_MARGIN = 20.0
 
 
 # ------------------------------------------------------------------ certificate
-def _class_scores(raw, n_raw):
+def class_scores(raw, n_raw):
     """Scores of all classes from raw predictions: (0, z) for the Bernoulli logit."""
     if n_raw == 1:
         return np.column_stack([np.zeros(raw.shape[0]), raw[:, 0]])
@@ -92,10 +92,10 @@ def margin_growth_per_sample(raw, step, labels, alive=None, reference=None):
     masks classes out of the softmax (a restricted likelihood).  Samples with no
     alive wrong class get ``-inf``.
     """
-    log_p = _log_proba(_class_scores(raw, raw.shape[1]), alive)
+    log_p = _log_proba(class_scores(raw, raw.shape[1]), alive)
     log_q = log_p if reference is None else _log_proba(
-        _class_scores(reference, reference.shape[1]), alive)
-    steps = _class_scores(step, step.shape[1])
+        class_scores(reference, reference.shape[1]), alive)
+    steps = class_scores(step, step.shape[1])
     q = np.exp(log_q)
     mean_step = np.einsum("ik,ik->i", q, np.where(q > 0, steps, 0.0))
     with np.errstate(invalid="ignore", over="ignore"):
@@ -239,10 +239,10 @@ def _flat_margins(model, X, y_encoded, weights, flat, alive=None):
         for start in range(0, n, _CHUNK_ROWS):
             rows = slice(start, start + _CHUNK_ROWS)
             block = X[rows]
-            scores = _class_scores(model.raw_prediction(block, coef, intercept),
+            scores = class_scores(model.raw_prediction(block, coef, intercept),
                                    model.loss.n_raw)
             magnitude = np.asarray(abs(block) @ np.abs(coef).T) + np.abs(intercept)
-            magnitude = _class_scores(magnitude, model.loss.n_raw)
+            magnitude = class_scores(magnitude, model.loss.n_raw)
             own = np.arange(scores.shape[0]), labels[rows]
             margin = np.abs(scores[own][:, None] - scores)
             reference = magnitude[own][:, None] + magnitude
@@ -284,7 +284,7 @@ def fitted_margins(model, X, y_encoded, theta):
         raw = model.raw_prediction(X[rows], coef, intercept)
         proba = model.loss.proba(raw)
         own[rows] = proba[np.arange(proba.shape[0]), labels[rows]]
-        scores = _class_scores(raw, model.loss.n_raw)
+        scores = class_scores(raw, model.loss.n_raw)
         smallest[rows] = _pair_margins(scores, labels[rows]).min(axis=1)
     return own, smallest
 
@@ -307,10 +307,6 @@ class Separation:
         self.alive = alive
         self.coef = coef
         self.intercept = intercept
-
-    @property
-    def separated_pairs(self):
-        return ~self.alive
 
     @property
     def separated_samples(self):
@@ -424,8 +420,9 @@ def find_separation(X, y_encoded, weights, n_classes, fit_intercept, candidates)
         inverse = inverse.reshape(-1)
         unique_slack = np.zeros(unique_keys.shape[0], dtype=bool)
         np.logical_or.at(unique_slack, inverse, is_candidate)
-        direction, slack = _solve_lp(unique_keys[:, :-1], unique_keys[:, -1].astype(np.intp),
-                                     unique_slack, K, q, n_blocks, basis)
+        direction, slack = _solve_lp(unique_keys[:, :-1],
+                                     unique_keys[:, -1].astype(np.intp), unique_slack, K,
+                                     q, n_blocks, basis)
         if direction is None:
             return None
         coef, intercept = design.to_original(direction, X.shape[1])
