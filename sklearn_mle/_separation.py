@@ -170,13 +170,14 @@ def certify_existence(model, X, y_encoded, weights, theta, n_threads, result=Non
     module docstring), and no pair with a margin along a direction the Hessian
     cannot resolve (there the gradient and Hessian are below rounding, as on
     separated pairs whose probabilities have underflowed, so the growth cannot be
-    computed).  ``result``, the solver's result at ``theta``, lends its gradient and
-    its last Hessian (formed at ``result.hessian_theta``, the reference point of the
-    certificate), so that the certificate costs one pass over X.
+    computed).  ``result``, the solver's result at ``theta``, lends its last Hessian
+    (formed at ``result.hessian_theta``, the reference point of the certificate) and,
+    when it kept it, the gradient at ``theta``, so that the certificate costs one pass
+    over X.
     """
     gradient = hessian = None
     reference = theta
-    if result is not None and result.hessian is not None and result.gradient is not None:
+    if result is not None and result.hessian is not None:
         gradient, hessian, reference = result.gradient, result.hessian, result.hessian_theta
     parts = _point_and_step(model, X, y_encoded, weights, theta, n_threads, gradient,
                             hessian)

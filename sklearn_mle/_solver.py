@@ -432,7 +432,7 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
             ConvergenceWarning,
             stacklevel=_USER_STACKLEVEL,
         )
-    _, final_gradient = fun(theta)   # cached: the last evaluation is usually at theta
+    final_gradient = fun.cached_gradient(theta)  # no pass over X just for the result
     return OptimizeResult(theta, result.objective, total_iter, converged, result.message,
                           result.gradient_norm, reason, gradient=final_gradient,
                           hessian=last_hessian[0], hessian_theta=last_hessian[1])
@@ -465,6 +465,10 @@ class _CountedCache:
         self.evaluations = 0
         self._key = None
         self._value = None
+
+    def cached_gradient(self, theta):
+        """The gradient at ``theta`` if it was the last point evaluated, else None."""
+        return self._value[1] if self._key == theta.tobytes() else None
 
     def __call__(self, theta):
         key = theta.tobytes()
