@@ -1,39 +1,126 @@
-"""Loss objects: one class per conditional distribution p(y | x).
+"""Families: one class per conditional distribution p(y | raw prediction).
 
-A loss object knows its family and nothing about coefficients: how many raw-prediction
-columns it needs, how to encode and check targets, the per-sample negative
-log-likelihood with its gradient and Hessian on raw predictions (delegated to the
-Cython kernels), the best constant raw prediction, and the inverse link used for
-prediction.  Adding a distribution means one kernel in ``_kernels.pyx`` plus one class
-here.
+A family knows the distribution and nothing about coefficients or the model f(x; theta)
+that produces the raw predictions: the names of its raw-prediction columns and which
+of them may depend on x, its link and inverse link, the targets it accepts, the
+per-sample negative log-likelihood with its gradient, Hessian and Fisher information
+on raw predictions (delegated to the Cython kernels for the built-in families), the
+best constant (intercept-only) raw prediction, the predictive distribution as a frozen
+``scipy.stats`` object, and what makes its maximum-likelihood estimate fail to exist.
+The estimators ask the family; they never branch on its name.  A built-in family is
+one kernel in ``_kernels.pyx`` plus one class here; a user's family is one subclass of
+:class:`Family` written in NumPy.
 
 All ``loss_gradient`` methods return the per-sample *weighted* loss (shape (n,)) and
 gradient (shape (n, n_raw)), where ``raw_prediction`` always has shape (n, n_raw).
 """
 
 import numpy as np
+from scipy import optimize, stats
 from scipy.special import logsumexp
 
 from . import _kernels
 
 HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 
+#: Relative step of the central differences behind :meth:`Family.hessian`'s default.
+_HESSIAN_STEP = 1e-5
+
 
 def _as_contiguous(array):
     return np.ascontiguousarray(array, dtype=np.float64)
 
 
-class BaseLoss:
-    """Interface shared by the distributions.
+class Family:
+    r"""A conditional distribution ``p(y | x)`` through raw predictions: the public
+    base class of every family, built-in or written by a user.
+
+    The model produces, for each sample, ``n_raw`` raw predictions ``eta_i`` (with the
+    linear model, ``eta_ij = x_i @ W_j + b_j``).  Column 0 is the linear predictor of
+    the mean, ``E[y | x] = inverse_link(eta_i0)``; further columns are the family's
+    other parameters on an unconstrained scale (a log scale, log degrees of freedom,
+    ...).  The fit minimises the weighted mean of :meth:`loss_gradient`'s per-sample
+    negative log-likelihood, so the family fixes the cost, as the seed says.
+
+    A subclass written in NumPy must define :attr:`name`, :attr:`raw_columns`,
+    :meth:`loss_gradient` (the *full* NLL, constants included, so that
+    log-likelihoods, AIC/BIC and held-out scores compare across families),
+    :meth:`mean` and :meth:`distribution`.  :meth:`hessian` (default: central
+    differences of the gradient), :meth:`fisher_information` (default: the Hessian),
+    :meth:`validate_target` (default: finite reals), :meth:`constant_raw_prediction`
+    (default: the intercept-only fit, computed numerically from
+    :meth:`initial_raw_prediction`) and :meth:`recession_signs` (default: none) are
+    optional.
 
     Attributes
     ----------
-    n_raw : int
-        Number of raw-prediction columns per sample.
+    name : str
+        Name of the distribution, used in messages and summaries.
+    raw_columns : tuple of str
+        Names of the raw-prediction columns; the first is the mean's linear
+        predictor.  Its length is :attr:`n_raw`.
+    column_modes : tuple
+        For each raw column, how the model treats it unless the estimator says
+        otherwise: ``"x"`` (a linear function of x), ``"constant"`` (one learned
+        value) or a float (fixed at that raw value).  Column 0 is always ``"x"``.
+    dispersion_column : int or None
+        Index of the column holding the log of the dispersion parameter, which the
+        estimator's ``dispersion`` option sets; None if the family has none.
+    dispersion_name : str
+        Name of that parameter (``"sigma"``, ``"alpha"``, ...).
+    link : str
+        Name of the link of the mean, for summaries.
+    target_kind : str
+        What ``y`` must be, for error messages ("real numbers", "counts", ...).
+    family : int or None
+        Code of the built-in Cython kernel (the fused one-pass loops); None for
+        families written in NumPy, which the linear model evaluates through
+        :meth:`loss_gradient` and BLAS products.
+    hessian_is_constant : bool
+        Whether the Hessian is the same at every parameter value.
+    fisher_is_hessian : bool
+        Whether the Fisher information equals the observed Hessian (canonical links).
+
+    Examples
+    --------
+    A Laplace distribution with a learned scale, written in NumPy:
+
+    >>> import numpy as np
+    >>> from scipy import stats
+    >>> from sklearn_mle import Family, MLERegressor
+    >>> class Laplace(Family):
+    ...     name = "Laplace"
+    ...     raw_columns = ("mean", "log_scale")
+    ...     column_modes = ("x", "constant")
+    ...     dispersion_column, dispersion_name = 1, "scale"
+    ...     def loss_gradient(self, y, raw, sample_weight, n_threads=1):
+    ...         r, s = y - raw[:, 0], raw[:, 1]
+    ...         loss = np.log(2) + s + np.abs(r) * np.exp(-s)
+    ...         grad = np.column_stack([-np.sign(r) * np.exp(-s),
+    ...                                 1 - np.abs(r) * np.exp(-s)])
+    ...         return sample_weight * loss, sample_weight[:, None] * grad
+    ...     def initial_raw_prediction(self, y, sample_weight):
+    ...         return np.array([np.median(y), np.log(np.std(y))])
+    ...     def mean(self, raw):
+    ...         return raw[:, 0]
+    ...     def distribution(self, raw):
+    ...         return stats.laplace(loc=raw[:, 0], scale=np.exp(raw[:, 1]))
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(400, 1))
+    >>> y = 1 + 2 * X[:, 0] + rng.laplace(size=400)
+    >>> reg = MLERegressor(distribution=Laplace()).fit(X, y)
+    >>> np.round(reg.coef_, 1)
+    array([2.])
     """
 
-    n_raw = 1
-    #: Family code of the fused one-pass kernel (``_kernels.FAMILY_*``), or None.
+    name = "custom"
+    raw_columns = ("mean",)
+    column_modes = ("x",)
+    dispersion_column = None
+    dispersion_name = "dispersion"
+    link = "identity"
+    target_kind = "real numbers"
+    #: Code of the fused one-pass kernel (``_kernels.FAMILY_*``), or None.
     family = None
     #: Whether the Hessian is the same at every parameter value (then the start
     #: preconditioner whitens it exactly and is never refreshed).
@@ -42,35 +129,153 @@ class BaseLoss:
     #: for canonical links; then a Hessian refresh whitens the objective exactly.
     fisher_is_hessian = True
 
+    @property
+    def n_raw(self):
+        """Number of raw-prediction columns per sample."""
+        return len(self.raw_columns)
+
+    # ------------------------------------------------------------------ targets
+    def validate_target(self, y):
+        """Targets as float64, or a ValueError naming the family and the bad values.
+
+        The default accepts finite real numbers; families with a restricted domain
+        (counts, positive values, proportions) override it.
+        """
+        y = np.ascontiguousarray(y, dtype=np.float64)
+        if not np.all(np.isfinite(y)):
+            raise ValueError(f"The {self.name} distribution needs finite targets; y "
+                             "contains NaN or infinity.")
+        return y
+
+    def _reject(self, y, bad, requirement):
+        """Raise the domain error: ``bad`` marks the targets outside the domain."""
+        first = np.flatnonzero(bad)
+        shown = ", ".join(f"y[{i}] = {y[i]!r}" for i in first[:3])
+        raise ValueError(f"The {self.name} distribution needs {requirement}; "
+                         f"{first.size} target(s) are not: {shown}"
+                         f"{', ...' if first.size > 3 else ''}.")
+
+    # ------------------------------------------------------------- per sample
     def loss_gradient(self, y, raw_prediction, sample_weight, n_threads=1):
-        """Per-sample weighted NLL (n,) and gradient wrt raw predictions (n, n_raw)."""
-        raise NotImplementedError
+        """Per-sample weighted NLL (n,) and its gradient wrt raw predictions (n, n_raw)."""
+        raise NotImplementedError(f"{type(self).__name__} must define loss_gradient")
 
     def hessian(self, y, raw_prediction, sample_weight, n_threads=1):
-        """Per-sample weighted Hessian wrt raw predictions, shape (n, n_raw, n_raw)."""
-        raise NotImplementedError
+        """Per-sample weighted Hessian wrt raw predictions, shape (n, n_raw, n_raw).
+
+        The default differentiates :meth:`loss_gradient` by central differences.
+        """
+        raw = np.array(raw_prediction, dtype=np.float64)
+        n, m = raw.shape
+        out = np.empty((n, m, m))
+        for k in range(m):
+            step = _HESSIAN_STEP * np.maximum(1.0, np.abs(raw[:, k]))
+            raw[:, k] += step
+            _, upper = self.loss_gradient(y, raw, sample_weight, n_threads)
+            raw[:, k] -= 2 * step
+            _, lower = self.loss_gradient(y, raw, sample_weight, n_threads)
+            raw[:, k] += step
+            out[:, :, k] = (upper - lower) / (2 * step)[:, None]
+        return 0.5 * (out + out.transpose(0, 2, 1))
 
     def fisher_information(self, y, raw_prediction, sample_weight, n_threads=1):
         """Per-sample expected Hessian (Fisher information) wrt raw predictions.
 
-        Equal to :meth:`hessian` for canonical-link families; always positive
-        semi-definite, so it serves as a preconditioner where the observed Hessian
-        may be indefinite.
+        Equal to :meth:`hessian` for canonical-link families (the default); always
+        positive semi-definite, so it serves as a preconditioner where the observed
+        Hessian may be indefinite.
         """
         return self.hessian(y, raw_prediction, sample_weight, n_threads)
 
-    def constant_raw_prediction(self, y, sample_weight):
-        """Raw prediction (n_raw,) of the best intercept-only model."""
-        raise NotImplementedError
+    # ------------------------------------------------------------------- start
+    def initial_raw_prediction(self, y, sample_weight):
+        """A rough constant raw prediction (n_raw,) from which
+        :meth:`constant_raw_prediction` starts; the default is 0 for every column
+        but the mean's, which gets the weighted mean of y."""
+        start = np.zeros(self.n_raw)
+        start[0] = np.average(y, weights=sample_weight)
+        return start
 
-    def unit_hessian_at_constant(self, constant_raw):
-        """Hessian (n_raw, n_raw) of one unit-weight sample's expected NLL at a constant model.
+    def constant_raw_prediction(self, y, sample_weight, free=None, fixed=None):
+        """Raw prediction (n_raw,) of the best constant model: the intercept-only MLE.
 
-        Used to build the preconditioner: at the intercept-only optimum the expected
-        Hessian is the same for every sample, so the Hessian of the objective is
-        ``unit_hessian ⊗ Gram(X)``.
+        ``free`` marks the columns whose constant is estimated (default all) and
+        ``fixed`` gives the raw values of the others.  The default minimises the
+        weighted NLL numerically from :meth:`initial_raw_prediction`.
         """
-        raise NotImplementedError
+        start = np.asarray(self.initial_raw_prediction(y, sample_weight), dtype=float)
+        free = np.ones(self.n_raw, bool) if free is None else np.asarray(free, bool)
+        if fixed is not None:
+            start = np.where(free, start, fixed)
+        weights = np.asarray(sample_weight, dtype=np.float64)
+        weights = weights / weights.sum()
+
+        def objective(values):
+            raw = np.tile(start, (y.size, 1))
+            raw[:, free] = values
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss, gradient = self.loss_gradient(y, raw, weights)
+                value = float(loss.sum())
+            if not np.isfinite(value):
+                return np.inf, np.zeros(values.size)
+            return value, gradient[:, free].sum(axis=0)
+
+        if free.any():
+            solution = optimize.minimize(objective, start[free], jac=True,
+                                         method="L-BFGS-B",
+                                         options={"gtol": 1e-10, "ftol": 0.0})
+            start[free] = solution.x
+        return start
+
+    def unit_hessian_at_constant(self, constant_raw, y=None, sample_weight=None):
+        """Hessian (n_raw, n_raw) of the expected NLL of one unit-weight sample at a
+        constant model, used to build the preconditioner (``unit_hessian ⊗ Gram``).
+
+        The default averages the Fisher information over the training targets ``y``
+        (weights ``sample_weight``) at the constant raw prediction.
+        """
+        if y is None:
+            raise ValueError(f"{type(self).__name__}.unit_hessian_at_constant needs the "
+                             "targets y")
+        weights = np.asarray(sample_weight, dtype=np.float64)
+        weights = weights / weights.sum()
+        raw = np.tile(np.asarray(constant_raw, dtype=np.float64), (y.size, 1))
+        with np.errstate(over="ignore", invalid="ignore"):
+            info = self.fisher_information(y, raw, weights).sum(axis=0)
+        info = np.nan_to_num(0.5 * (info + info.T))
+        # never a column without curvature: the preconditioner divides by it
+        diagonal = np.maximum(np.diag(info), 1e-6)
+        info[np.diag_indices_from(info)] = diagonal
+        return info
+
+    # -------------------------------------------------------------- prediction
+    def mean(self, raw_prediction):
+        """Expected value of y at each row of raw predictions (the inverse link)."""
+        raise NotImplementedError(f"{type(self).__name__} must define mean")
+
+    def distribution(self, raw_prediction):
+        """Predictive distribution of y at each row: a frozen ``scipy.stats`` object
+        vectorised over samples."""
+        raise NotImplementedError(f"{type(self).__name__} must define distribution")
+
+    # --------------------------------------------------------------- existence
+    def recession_signs(self, y):
+        """How the NLL of each sample behaves along its mean's linear predictor.
+
+        None if no sample's NLL keeps decreasing as the linear predictor runs off to
+        infinity (then a linear model cannot make the likelihood unbounded through
+        the mean).  Otherwise an int8 array: ``-1`` where the NLL decreases for ever
+        as the predictor goes to ``-inf`` (a zero count under a log link), ``+1``
+        where it does as the predictor goes to ``+inf`` (a proportion of 1 under a
+        logit link), ``0`` where it has a minimum.  The maximum likelihood estimate
+        then fails to exist exactly when some direction of the coefficients moves
+        every sample's predictor only in its sign's direction (and some strictly).
+        """
+        return None
+
+
+#: The internal name of the base class before it became public.
+BaseLoss = Family
 
 
 class BernoulliLoss(BaseLoss):
@@ -79,9 +284,11 @@ class BernoulliLoss(BaseLoss):
     Targets are 0/1 floats.
     """
 
+    name = "Bernoulli"
+    raw_columns = ("logit",)
+    link = "logit"
+    target_kind = "0/1 labels"
     family = _kernels.FAMILY_BERNOULLI
-
-    n_raw = 1
 
     def loss_gradient(self, y, raw_prediction, sample_weight, n_threads=1):
         n = y.shape[0]
@@ -140,11 +347,15 @@ class CategoricalLoss(BaseLoss):
     Targets are class indices 0 .. K-1 stored as floats.
     """
 
+    name = "categorical"
+    link = "softmax"
+    target_kind = "class indices"
     family = _kernels.FAMILY_CATEGORICAL
 
     def __init__(self, n_classes):
         self.n_classes = n_classes
-        self.n_raw = n_classes
+        self.raw_columns = tuple(f"score_{k}" for k in range(n_classes))
+        self.column_modes = ("x",) * n_classes
 
     def loss_gradient(self, y, raw_prediction, sample_weight, n_threads=1):
         n = y.shape[0]
@@ -189,14 +400,35 @@ class CategoricalLoss(BaseLoss):
         return proba
 
 
-class GaussianFixedScaleLoss(BaseLoss):
+class _GaussianPrediction:
+    """Mean and predictive distribution shared by the two Gaussian families."""
+
+    name = "Gaussian"
+    dispersion_name = "sigma"
+
+    def mean(self, raw_prediction):
+        return np.array(raw_prediction[:, 0], dtype=np.float64)
+
+    def scale(self, raw_prediction):
+        """sigma at each row, saturating at the smallest/largest positive doubles
+        instead of reaching 0 or inf, so that intervals and densities stay defined."""
+        if raw_prediction.shape[1] == 1:
+            return np.ones(raw_prediction.shape[0])
+        tiny, huge = np.finfo(float).tiny, np.finfo(float).max
+        log_std = np.clip(raw_prediction[:, 1], np.log(tiny), np.log(huge))
+        return np.clip(np.exp(log_std), tiny, huge)
+
+    def distribution(self, raw_prediction):
+        return stats.norm(loc=self.mean(raw_prediction), scale=self.scale(raw_prediction))
+
+
+class GaussianFixedScaleLoss(_GaussianPrediction, BaseLoss):
     """Gaussian distribution with unit variance; the raw prediction is the mean."""
 
+    raw_columns = ("mean",)
     #: The Hessian does not depend on the parameters (a quadratic objective).
     hessian_is_constant = True
     family = _kernels.FAMILY_GAUSSIAN_FIXED
-
-    n_raw = 1
 
     def loss_gradient(self, y, raw_prediction, sample_weight, n_threads=1):
         n = y.shape[0]
@@ -218,17 +450,18 @@ class GaussianFixedScaleLoss(BaseLoss):
         return np.ones((1, 1))
 
 
-class GaussianLoss(BaseLoss):
+class GaussianLoss(_GaussianPrediction, BaseLoss):
     """Gaussian distribution with learned scale.
 
     Raw-prediction columns are ``(mean, log sigma)``; a shared sigma is the special
     case of a constant second column.
     """
 
+    raw_columns = ("mean", "log_scale")
+    column_modes = ("x", "constant")
+    dispersion_column = 1
     fisher_is_hessian = False
     family = _kernels.FAMILY_GAUSSIAN
-
-    n_raw = 2
 
     def loss_gradient(self, y, raw_prediction, sample_weight, n_threads=1):
         n = y.shape[0]
