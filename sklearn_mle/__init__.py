@@ -5,9 +5,10 @@ log-likelihood, minimised exactly by preconditioned L-BFGS over Cython kernels.
 """
 
 from ._classifier import MLEClassifier
+from ._loss import Family
 from ._regressor import MLERegressor
 from ._unbounded import UnboundedLikelihoodWarning
 
 __version__ = "0.1.0"
 
-__all__ = ["MLEClassifier", "MLERegressor", "UnboundedLikelihoodWarning", "__version__"]
+__all__ = ["Family", "MLEClassifier", "MLERegressor", "UnboundedLikelihoodWarning", "__version__"]

@@ -168,7 +168,7 @@ def _normalise(weights, n):
 
 def fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter,
                      verbose, estimator_name, preconditioner="auto", fallback_ridge=0.0,
-                     progress=None):
+                     progress=None, unit_hessian=None):
     """Minimise the model's objective from ``theta0``; return the OptimizeResult.
 
     The result also carries ``design_gram``: the weighted Gram matrix of ``[X, 1]`` when
@@ -182,6 +182,9 @@ def fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max
     Fisher metric, so the penalty does not depend on the units of X).  It is used only
     when the maximum likelihood does not exist, to return a finite, reproducible fit.
 
+    ``unit_hessian`` is the family's expected per-sample Hessian at ``start_raw``
+    (asked of the family when None).
+
     ``progress`` is the :class:`~sklearn_mle._progress.Progress` of the estimator's fit
     (so that its other steps, e.g. the existence check, report through the same
     object); if None, one is made from ``verbose`` and ``estimator_name``.  It gets a
@@ -192,7 +195,7 @@ def fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max
     threads = n_threads(X.shape[0] * model.loss.n_raw)
     y = np.ascontiguousarray(y, dtype=np.float64)
     precond = make_preconditioner(model, X, weights, start_raw, alpha, kind=preconditioner,
-                                  n_threads=threads)
+                                  n_threads=threads, unit_hessian=unit_hessian)
     if fallback_ridge > 0 and precond is None:
         raise ValueError("fallback_ridge needs a preconditioner")
     if progress.enabled:

@@ -93,10 +93,13 @@ class LinearModel:
     level_penalty : LevelPenalty or None, default=None
         An extra penalty, also scaled by ``alpha``, on a linear function of the free
         parameters; the estimator decides which and towards what.
+    intercept_value : array of float, shape (n_raw,), default=None
+        Value of each intercept that is not free (default 0): e.g. the log of a
+        dispersion fixed by the user.
     """
 
     def __init__(self, loss, n_features, coef_free, intercept_free, ridge_weight=None,
-                 level_penalty=None):
+                 level_penalty=None, intercept_value=None):
         self.loss = loss
         self.n_features = n_features
         self.coef_free = np.asarray(coef_free, dtype=bool)
@@ -118,6 +121,8 @@ class LinearModel:
                              if ridge_weight is not None
                              else (self.param_design < n_features).astype(np.float64))
         self.level_penalty = level_penalty
+        self.intercept_value = (np.zeros(loss.n_raw) if intercept_value is None
+                                else np.asarray(intercept_value, dtype=np.float64))
 
     # ------------------------------------------------------------------ layout
     def column_mean_direction(self, column, column_means):
@@ -133,7 +138,7 @@ class LinearModel:
         """Full ``coef`` (n_raw, n_features) and ``intercept`` (n_raw,) from theta."""
         m, d = self.loss.n_raw, self.n_features
         coef = np.zeros((m, d))
-        intercept = np.zeros(m)
+        intercept = np.where(self.intercept_free, 0.0, self.intercept_value)
         n_coef = self.coef_rows.size * d
         coef[self.coef_rows] = theta[:n_coef].reshape(-1, d)
         intercept[self.intercept_rows] = theta[n_coef:]

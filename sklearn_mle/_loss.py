@@ -83,32 +83,34 @@ class Family:
 
     Examples
     --------
-    A Laplace distribution with a learned scale, written in NumPy:
+    The logistic distribution (a smooth, heavier-tailed alternative to the Gaussian)
+    with a learned scale, written in NumPy: NLL ``= z + 2 log(1 + exp(-z)) + log s``
+    with ``z = (y - mu) / s``:
 
     >>> import numpy as np
     >>> from scipy import stats
     >>> from sklearn_mle import Family, MLERegressor
-    >>> class Laplace(Family):
-    ...     name = "Laplace"
+    >>> class Logistic(Family):
+    ...     name = "logistic"
     ...     raw_columns = ("mean", "log_scale")
     ...     column_modes = ("x", "constant")
     ...     dispersion_column, dispersion_name = 1, "scale"
     ...     def loss_gradient(self, y, raw, sample_weight, n_threads=1):
-    ...         r, s = y - raw[:, 0], raw[:, 1]
-    ...         loss = np.log(2) + s + np.abs(r) * np.exp(-s)
-    ...         grad = np.column_stack([-np.sign(r) * np.exp(-s),
-    ...                                 1 - np.abs(r) * np.exp(-s)])
+    ...         z = (y - raw[:, 0]) * np.exp(-raw[:, 1])
+    ...         loss = z + 2 * np.logaddexp(0, -z) + raw[:, 1]
+    ...         slope = np.tanh(z / 2)
+    ...         grad = np.column_stack([-slope * np.exp(-raw[:, 1]), 1 - z * slope])
     ...         return sample_weight * loss, sample_weight[:, None] * grad
     ...     def initial_raw_prediction(self, y, sample_weight):
     ...         return np.array([np.median(y), np.log(np.std(y))])
     ...     def mean(self, raw):
     ...         return raw[:, 0]
     ...     def distribution(self, raw):
-    ...         return stats.laplace(loc=raw[:, 0], scale=np.exp(raw[:, 1]))
+    ...         return stats.logistic(loc=raw[:, 0], scale=np.exp(raw[:, 1]))
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(400, 1))
-    >>> y = 1 + 2 * X[:, 0] + rng.laplace(size=400)
-    >>> reg = MLERegressor(distribution=Laplace()).fit(X, y)
+    >>> y = 1 + 2 * X[:, 0] + rng.logistic(size=400)
+    >>> reg = MLERegressor(distribution=Logistic()).fit(X, y)
     >>> np.round(reg.coef_, 1)
     array([2.])
     """
@@ -258,7 +260,81 @@ class Family:
         vectorised over samples."""
         raise NotImplementedError(f"{type(self).__name__} must define distribution")
 
+    def std(self, raw_prediction):
+        """Standard deviation of y at each row (that of :meth:`distribution`, inf
+        where it exceeds the doubles)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            std = np.asarray(self.distribution(raw_prediction).std(), dtype=np.float64)
+        return np.where(np.isnan(std), np.inf, std)
+
+    def log_likelihood_constant(self, y, sample_weight):
+        """Per-sample part of the log-likelihood that is not ``-sample_weight * NLL``
+        (zeros; a binomial's log C(n, k) with n trials passed as weights is one)."""
+        return np.zeros(np.shape(y)[0])
+
+    # ------------------------------------------------------------ for the fit
+    #: Whether y must be positive (or non-negative): sets the estimator's tags.
+    positive_target = False
+    #: Whether the option ``variance=`` of the Gaussian applies.
+    variance_option = False
+    #: Whether the mean is a least-squares fit (R², OLS inference apply).
+    least_squares = False
+    #: Whether a sample weight is a number of trials behind the target (binomial
+    #: proportions) rather than a count of repeated rows; then a held-out per-sample
+    #: log-likelihood depends on it.
+    weights_are_trials = False
+
+    def specialise(self, column_modes):
+        """The family and column modes to fit for the modes the user chose: a family
+        may hand over to a cheaper equivalent (the Gaussian with sigma fixed at 1
+        to the unit-variance one, whose objective is quadratic)."""
+        return self, tuple(column_modes)
+
+    def mean_penalty_weight(self, null_raw):
+        """Weight of the mean's coefficients in the L2 penalty, given the null model's
+        raw prediction: 1, or ``1 / s0**2`` where the mean is in the units of y (so
+        that a fit is equivariant in those units)."""
+        return 1.0
+
+    def equivariant_target_scale(self, y):
+        """A factor c such that fitting y / c and multiplying the mean's parameters by
+        c is exactly the fit of y (1.0: no such rescaling)."""
+        return 1.0
+
+    def describe(self, column_modes):
+        """One line naming the distribution, its link and how its dispersion is
+        treated (for summaries)."""
+        text = f"{self.name} ({self.link} link)"
+        j = self.dispersion_column
+        if j is None:
+            return text
+        mode = column_modes[j]
+        if mode == "x":
+            return f"{text}, log {self.dispersion_name}(x) linear"
+        if mode == "constant":
+            return f"{text}, {self.dispersion_name} learned"
+        return f"{text}, {self.dispersion_name} = {np.exp(mode):.6g} fixed"
+
+    def boundary_note(self, constant_raw):
+        """A sentence when the fit sits on the boundary of the parameter space where
+        the family becomes another one (e.g. Student-t degrees of freedom running to
+        infinity: the Gaussian), else None.  A boundary is not an unbounded
+        likelihood: the estimators report it without a warning."""
+        return None
+
     # --------------------------------------------------------------- existence
+    def collapse_log_scale(self, raw_prediction):
+        """Log of a spread in the units of the mean's target (sigma for a Gaussian),
+        per sample, for families whose dispersion can collapse to 0 where the mean
+        fits the targets exactly (then the density, and the likelihood, grow without
+        bound); None for families where it cannot."""
+        return None
+
+    def collapse_target(self, y):
+        """The target the mean's linear predictor fits exactly when a dispersion
+        collapses (y for an identity link, log y for a log link)."""
+        return y
+
     def recession_signs(self, y):
         """How the NLL of each sample behaves along its mean's linear predictor.
 
@@ -315,7 +391,7 @@ class BernoulliLoss(BaseLoss):
         p = np.clip(p, 1e-12, 1 - 1e-12)
         return np.array([np.log(p) - np.log1p(-p)])
 
-    def unit_hessian_at_constant(self, constant_raw):
+    def unit_hessian_at_constant(self, constant_raw, y=None, sample_weight=None):
         p = 1.0 / (1.0 + np.exp(-constant_raw[0]))
         return np.array([[max(p * (1.0 - p), 1e-6)]])
 
@@ -382,7 +458,7 @@ class CategoricalLoss(BaseLoss):
         log_p = np.log(p)
         return log_p - log_p.mean()
 
-    def unit_hessian_at_constant(self, constant_raw):
+    def unit_hessian_at_constant(self, constant_raw, y=None, sample_weight=None):
         p = np.exp(constant_raw - logsumexp(constant_raw))
         return np.diag(p) - np.outer(p, p)
 
@@ -401,10 +477,55 @@ class CategoricalLoss(BaseLoss):
 
 
 class _GaussianPrediction:
-    """Mean and predictive distribution shared by the two Gaussian families."""
+    """Mean, predictive distribution and fit hooks shared by the two Gaussian
+    families."""
 
     name = "Gaussian"
     dispersion_name = "sigma"
+    variance_option = True
+    least_squares = True
+
+    def describe(self, column_modes):
+        if len(column_modes) == 1 or column_modes[1] == 0.0:
+            return "Gaussian, σ = 1 assumed"
+        mode = column_modes[1]
+        if mode == "x":
+            return "Gaussian, log σ(x) linear"
+        if mode == "constant":
+            return "Gaussian, σ learned"
+        return f"Gaussian, σ = {np.exp(mode):.6g} fixed"
+
+    def variance_label(self, column_modes):
+        """The ``variance=`` option equivalent to these modes (for titles)."""
+        if len(column_modes) == 1:
+            return "fixed"
+        return {"x": "heteroscedastic", "constant": "constant"}.get(column_modes[1],
+                                                                   "fixed")
+
+    def constant_raw_prediction(self, y, sample_weight, free=None, fixed=None):
+        """The null model: the weighted mean of y (0 when the mean's intercept is not
+        free) and, with a scale column, ``log sigma`` from :func:`null_log_scale` (or
+        its fixed value)."""
+        free = np.ones(self.n_raw, bool) if free is None else np.asarray(free, bool)
+        fixed = np.zeros(self.n_raw) if fixed is None else np.asarray(fixed, float)
+        raw = np.array(fixed, dtype=np.float64)
+        if free[0]:
+            raw[0] = np.average(y, weights=sample_weight)
+        if self.n_raw == 2 and free[1]:
+            raw[1] = null_log_scale(y, sample_weight, bool(free[0]))
+        return raw
+
+    def unit_hessian_at_constant(self, constant_raw, y=None, sample_weight=None):
+        # E[d2/dmu2] = 1/sigma^2, E[d2/ds2] = 2, E[d2/dmu ds] = 0 at the constant MLE.
+        if self.n_raw == 1:
+            return np.ones((1, 1))
+        return np.diag([np.exp(-2.0 * constant_raw[1]), 2.0])
+
+    def mean_penalty_weight(self, null_raw):
+        return 1.0 if self.n_raw == 1 else float(np.exp(-2.0 * null_raw[1]))
+
+    def collapse_log_scale(self, raw_prediction):
+        return raw_prediction[:, 1] if raw_prediction.shape[1] == 2 else None
 
     def mean(self, raw_prediction):
         return np.array(raw_prediction[:, 0], dtype=np.float64)
@@ -420,6 +541,9 @@ class _GaussianPrediction:
 
     def distribution(self, raw_prediction):
         return stats.norm(loc=self.mean(raw_prediction), scale=self.scale(raw_prediction))
+
+    def std(self, raw_prediction):
+        return self.scale(raw_prediction)
 
 
 class GaussianFixedScaleLoss(_GaussianPrediction, BaseLoss):
@@ -443,11 +567,16 @@ class GaussianFixedScaleLoss(_GaussianPrediction, BaseLoss):
     def hessian(self, y, raw_prediction, sample_weight, n_threads=1):
         return np.asarray(sample_weight, dtype=np.float64).reshape(-1, 1, 1).copy()
 
-    def constant_raw_prediction(self, y, sample_weight):
-        return np.array([np.average(y, weights=sample_weight)])
+    def specialise(self, column_modes):
+        return self, ("x",)
 
-    def unit_hessian_at_constant(self, constant_raw):
-        return np.ones((1, 1))
+    def equivariant_target_scale(self, y):
+        """max|y|: with sigma fixed at 1 the objective is quadratic in y's units, so
+        fitting y / max|y| is an exact rescaling (coefficients, intercept and penalty
+        scale together) under which targets of any magnitude, 1e-12 or 1e150, meet
+        the same relative tolerance and never overflow."""
+        largest = float(np.max(np.abs(y))) if y.size else 0.0
+        return largest if np.isfinite(largest) and largest > 0 else 1.0
 
 
 class GaussianLoss(_GaussianPrediction, BaseLoss):
@@ -491,12 +620,31 @@ class GaussianLoss(_GaussianPrediction, BaseLoss):
         info[:, 1, 1] = 2.0 * weight
         return info
 
-    def constant_raw_prediction(self, y, sample_weight):
-        mean = np.average(y, weights=sample_weight)
-        variance = np.average((y - mean) ** 2, weights=sample_weight)
-        scale = np.sqrt(variance) if variance > 0 else 1.0
-        return np.array([mean, np.log(scale)])
+    def specialise(self, column_modes):
+        if column_modes[1] == 0.0:  # sigma fixed at 1: the quadratic objective
+            return GaussianFixedScaleLoss(), ("x",)
+        return self, tuple(column_modes)
 
-    def unit_hessian_at_constant(self, constant_raw):
-        # E[d2/dmu2] = 1/sigma^2, E[d2/ds2] = 2, E[d2/dmu ds] = 0 at the constant MLE.
-        return np.diag([np.exp(-2.0 * constant_raw[1]), 2.0])
+
+def null_log_scale(y, weights, fit_intercept):
+    """``log sigma`` of the Gaussian null model: the log of the weighted root mean
+    square of y about its weighted mean (about 0 when ``fit_intercept=False``).
+
+    Computed on ``y / max|y|`` so that no square under- or overflows.  When that spread
+    is 0 (a constant target, where the null model itself collapses) the root mean
+    square about 0 is used, and for an all-zero target, which has no scale, 0.
+    Multiplying y by ``c`` adds ``log|c|``.
+    """
+    largest = float(np.max(np.abs(y[weights > 0])))
+    if not largest > 0:
+        return 0.0
+    unit = y / largest
+    mean = np.average(unit, weights=weights) if fit_intercept else 0.0
+    mean_square = np.average((unit - mean) ** 2, weights=weights)
+    if not mean_square > 0:
+        mean_square = np.average(unit**2, weights=weights)
+    return float(np.log(largest) + 0.5 * np.log(mean_square))
+
+
+#: The built-in distributions, by the name ``MLERegressor(distribution=...)`` takes.
+DISTRIBUTIONS = {"gaussian": GaussianLoss}

@@ -1,5 +1,11 @@
-"""MLERegressor: Gaussian maximum likelihood with fixed, constant or x-dependent variance."""
+"""MLERegressor: maximum likelihood for the conditional distribution you choose.
 
+The estimator is generic: the family object (:mod:`sklearn_mle._loss`) says which raw
+columns there are, what the targets may be, the starting point and the predictive
+distribution; :mod:`sklearn_mle._existence` decides whether the MLE exists.
+"""
+
+import copy
 import warnings
 from numbers import Integral, Real
 
@@ -8,25 +14,23 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from scipy import stats
 
 from ._base import (FitWeights, ensure_layout, feature_labels, fit_linear_model,
                     kernels_own_the_cores, n_threads, output_covariance,
                     total_log_likelihood)
+from ._existence import find_unbounded, unbounded_message
 from ._inference import (InferenceSummary, common_notes, covariance_kind, design_rank,
                          fit_statistics, method_name, require_covariance,
                          set_likelihood_attributes, title_kind)
 from ._linear import LevelPenalty, LinearModel, weighted_column_moments
-from ._loss import GaussianFixedScaleLoss, GaussianLoss
+from ._loss import DISTRIBUTIONS, Family, null_log_scale  # noqa: F401 (re-exported)
+from ._progress import Progress
 from ._unbounded import (FALLBACK_TOL_FACTOR, VARIANCE_COLLAPSE_FALLBACK_RIDGE,
-                         UnboundedLikelihoodWarning, find_variance_collapse,
-                         resolution_message, variance_below_resolution,
-                         variance_collapse_message)
-
-#: variance mode -> (coefficients free, intercepts free) for the (mean, log sigma) columns
-_SCALE_COLUMN_FREE_COEF = {"fixed": None, "constant": False, "heteroscedastic": True}
+                         UnboundedLikelihoodWarning, resolution_message,
+                         variance_below_resolution)
 
 #: Two-sided significance level below which the training residuals are reported as
 #: inconsistent with the sigma = 1 that variance="fixed" assumes (chi-square test of the
@@ -208,7 +212,10 @@ class MLERegressor(RegressorMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "variance": [StrOptions({"fixed", "constant", "heteroscedastic"})],
+        "distribution": [StrOptions(set(DISTRIBUTIONS)), Family],
+        "dispersion": [None, StrOptions({"constant", "linear"}),
+                       Interval(Real, 0, None, closed="neither")],
+        "variance": [None, StrOptions({"fixed", "constant", "heteroscedastic"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "fit_intercept": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -218,8 +225,11 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         "inference": ["boolean", StrOptions({"ols"})],
     }
 
-    def __init__(self, *, variance="constant", alpha=0.0, fit_intercept=True, max_iter=1000,
-                 tol=1e-7, warm_start=False, verbose=0, inference=False):
+    def __init__(self, distribution="gaussian", *, dispersion=None, variance=None,
+                 alpha=0.0, fit_intercept=True, max_iter=1000, tol=1e-7, warm_start=False,
+                 verbose=0, inference=False):
+        self.distribution = distribution
+        self.dispersion = dispersion
         self.variance = variance
         self.alpha = alpha
         self.fit_intercept = fit_intercept
@@ -232,76 +242,125 @@ class MLERegressor(RegressorMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        try:
+            family = self._family()[0]
+        except (KeyError, TypeError, ValueError):
+            return tags
+        tags.target_tags.positive_only = bool(family.positive_target)
         return tags
 
     # ------------------------------------------------------------------ helpers
-    def _build_model(self, n_features, X, weights, log_scale):
-        """The linear model and its penalty.
+    def _family(self):
+        """The family to fit and its column modes, from ``distribution``,
+        ``dispersion`` and (Gaussian only) ``variance``."""
+        if isinstance(self.distribution, str):
+            family = DISTRIBUTIONS[self.distribution]()
+        else:
+            family = copy.deepcopy(self.distribution)
+        modes = list(family.column_modes)
+        modes[0] = "x"
+        dispersion = self.dispersion
+        if self.variance is not None:
+            if not family.variance_option:
+                raise ValueError(
+                    f"variance={self.variance!r} is an option of the Gaussian "
+                    f"distribution; the {family.name} distribution takes dispersion= "
+                    "('constant', 'linear' or a fixed positive value).")
+            if dispersion is not None:
+                raise ValueError(
+                    f"Set either variance= or dispersion=, not both (got "
+                    f"variance={self.variance!r}, dispersion={dispersion!r}).")
+            dispersion = _VARIANCE_AS_DISPERSION[self.variance]
+        if dispersion is not None:
+            j = family.dispersion_column
+            if j is None:
+                raise ValueError(
+                    f"The {family.name} distribution has no dispersion parameter, so "
+                    f"dispersion must be None; got dispersion={dispersion!r}.")
+            modes[j] = _DISPERSION_MODES.get(dispersion) if isinstance(dispersion, str) \
+                else float(np.log(dispersion))
+        return family.specialise(modes)
 
-        With a learned variance the penalty is taken in the units of ``s0 =
-        exp(log_scale)``, the null model's sigma: the mean's coefficients get weight
-        ``1 / s0**2`` and the training mean of ``log sigma`` (from the weighted column
-        means of X) is pulled towards ``log s0``.
+    def _label(self, family, modes):
+        """How the estimator was configured, for titles and warnings."""
+        if family.variance_option and self.dispersion is None:
+            return f"variance={family.variance_label(modes)!r}"
+        distribution = (self.distribution if isinstance(self.distribution, str)
+                        else family.name)
+        label = f"distribution={distribution!r}"
+        if self.dispersion is not None:
+            label += f", dispersion={self.dispersion!r}"
+        return label
+
+    def _build_model(self, family, modes, n_features, X, weights, null_raw):
+        """The linear model of the family's raw columns, and its penalty.
+
+        Column 0 (the mean) has coefficients and, with ``fit_intercept``, an
+        intercept; a column in mode "x" is linear in x, "constant" has an intercept
+        only, and a fixed column none (its intercept holds the fixed raw value).  The
+        mean's coefficients are penalised with the family's weight (``1 / s0**2`` where
+        the mean is in the units of y) and the training mean of a learned dispersion
+        column is pulled towards its null-model value (see :class:`LevelPenalty`).
         """
-        scale_coef_free = _SCALE_COLUMN_FREE_COEF[self.variance]
-        if scale_coef_free is None:
-            return LinearModel(GaussianFixedScaleLoss(), n_features, [True],
-                               [self.fit_intercept])
-        model = LinearModel(GaussianLoss(), n_features, [True, scale_coef_free],
-                            [self.fit_intercept, True])
-        ridge_weight = model.ridge_weight * np.where(model.param_column == 0,
-                                                     np.exp(-2.0 * log_scale), 1.0)
-        column_means = weighted_column_moments(X, weights)[0]
-        level = LevelPenalty(model.column_mean_direction(1, column_means), log_scale)
-        return LinearModel(GaussianLoss(), n_features, [True, scale_coef_free],
-                           [self.fit_intercept, True], ridge_weight, level)
+        coef_free = [mode == "x" for mode in modes]
+        intercept_free = [self.fit_intercept] + [mode in ("x", "constant")
+                                                 for mode in modes[1:]]
+        intercept_value = [0.0] + [0.0 if isinstance(mode, str) else mode
+                                   for mode in modes[1:]]
+        model = LinearModel(family, n_features, coef_free, intercept_free,
+                            intercept_value=intercept_value)
+        ridge_weight = model.ridge_weight * np.where(
+            model.param_column == 0, family.mean_penalty_weight(null_raw), 1.0)
+        level = None
+        j = family.dispersion_column
+        if j is not None and j < len(modes) and modes[j] in ("x", "constant"):
+            column_means = weighted_column_moments(X, weights)[0]
+            level = LevelPenalty(model.column_mean_direction(j, column_means), null_raw[j])
+        return LinearModel(family, n_features, coef_free, intercept_free, ridge_weight,
+                           level, intercept_value)
 
-    def _full_parameters(self):
-        """Fitted (coef, intercept) in the layout of the linear-model layer."""
-        if self.variance == "fixed":
-            return self.coef_[None, :], np.array([self.intercept_])
-        if self.variance == "constant":
-            coef = np.vstack([self.coef_, np.zeros_like(self.coef_)])
-            return coef, np.array([self.intercept_, np.log(self.scale_)])
-        return (np.vstack([self.coef_, self.scale_coef_]),
-                np.array([self.intercept_, self.scale_intercept_]))
+    def _null_raw(self, family, modes, y, weights):
+        """Raw prediction of the null model: every learned column constant, the mean's
+        at 0 without ``fit_intercept``, fixed columns at their value."""
+        free = [self.fit_intercept] + [mode in ("x", "constant") for mode in modes[1:]]
+        fixed = [0.0] + [0.0 if isinstance(mode, str) else mode for mode in modes[1:]]
+        return np.asarray(family.constant_raw_prediction(y, weights, free=free,
+                                                         fixed=fixed), dtype=np.float64)
 
-    def _start(self, model, y, weights, log_scale, y_scale=1.0):
-        """Start at the null model (constant mean, ``log sigma = log_scale``), or at
-        the previous fit with ``warm_start``."""
-        mean = np.average(y, weights=weights) if self.fit_intercept else 0.0
-        start_raw = np.array([mean] if model.loss.n_raw == 1 else [mean, log_scale])
+    def _start(self, model, null_raw, y_scale=1.0):
+        """Start at the null model, or at the previous fit with ``warm_start``."""
         coef = np.zeros((model.loss.n_raw, model.n_features))
-        intercept = start_raw.copy()
-        if (self.warm_start and hasattr(self, "coef_")
-                and getattr(self, "_fitted_variance", None) == self.variance
-                and self.coef_.shape == (model.n_features,)):
-            coef, intercept = self._full_parameters()
-            coef, intercept = coef.copy(), intercept.copy()
+        intercept = null_raw.copy()
+        previous = getattr(self, "_raw_coef", None)
+        if (self.warm_start and previous is not None
+                and previous.shape == coef.shape
+                and getattr(self, "_fitted_modes", None) == self._modes):
+            coef, intercept = previous.copy(), self._raw_intercept.copy()
             coef[0] /= y_scale
             intercept[0] /= y_scale
-        return model.pack(coef, intercept), start_raw
+        return model.pack(coef, intercept)
 
     def _raw_prediction(self, X):
-        coef, intercept = self._full_parameters()
-        model = LinearModel(GaussianLoss() if coef.shape[0] == 2 else GaussianFixedScaleLoss(),
-                            X.shape[1], np.ones(coef.shape[0], bool),
-                            np.ones(coef.shape[0], bool))
-        return model.raw_prediction(ensure_layout(X), coef, intercept)
+        model = LinearModel(self.family_, X.shape[1], np.ones(self.family_.n_raw, bool),
+                            np.ones(self.family_.n_raw, bool))
+        return model.raw_prediction(ensure_layout(X), self._raw_coef, self._raw_intercept)
 
     # ---------------------------------------------------------------------- API
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
-        """Fit the Gaussian model by maximum (penalised) likelihood.
+        """Fit the model by maximum (penalised) likelihood.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data; CSR/CSC matrices are used without densifying.
         y : array-like of shape (n_samples,)
-            Real-valued targets.
+            Targets in the distribution's domain (real numbers for the Gaussian and
+            Student-t, non-negative counts for the Poisson and negative binomial,
+            positive values for the Gamma, proportions in [0, 1] for the binomial).
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; integer weights act as repeated rows.
+            Non-negative weights; integer weights act as repeated rows.  For the
+            binomial, the number of trials behind each proportion.
 
         Returns
         -------
@@ -316,121 +375,189 @@ class MLERegressor(RegressorMixin, BaseEstimator):
 
     def _fit_validated(self, X, y, sample_weight):
         """The fit on validated data (see :meth:`fit`)."""
-        self._check_inference_option()
-        y = np.ascontiguousarray(y, dtype=np.float64)
+        family, modes = self._family()
+        self._modes = modes
+        self._check_inference_option(family, modes)
+        y = family.validate_target(y)
         fit_weights = FitWeights(sample_weight, X)
         weights = fit_weights.normalised
         y_original = y
-        y_scale = 1.0
-        if self.variance == "fixed":
-            # With sigma fixed at 1 the objective is quadratic in y's units: fit on
-            # y / max|y| (an exact rescaling: coefficients, intercept and the penalty
-            # all scale together) so that targets of any magnitude, 1e-12 or 1e150,
-            # meet the same relative tolerance and never overflow.
-            largest = float(np.max(np.abs(y))) if y.size else 0.0
-            if np.isfinite(largest) and largest > 0:
-                y_scale = largest
-                y = y / y_scale
-        # the null model's log sigma sets the penalty's units; unused with sigma fixed
-        log_scale = (0.0 if self.variance == "fixed"
-                     else null_log_scale(y, weights, self.fit_intercept))
-        model = self._build_model(X.shape[1], X, weights, log_scale)
-        theta0, start_raw = self._start(model, y, weights, log_scale, y_scale)
+        y_scale = family.equivariant_target_scale(y)
+        if y_scale != 1.0:
+            y = y / y_scale
+        null_raw = self._null_raw(family, modes, y, weights)
+        model = self._build_model(family, modes, X.shape[1], X, weights, null_raw)
+        theta0 = self._start(model, null_raw, y_scale)
+        progress = Progress(self.verbose, "MLERegressor")
         fit_options = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
-                           estimator_name="MLERegressor")
+                           estimator_name="MLERegressor", progress=progress,
+                           unit_hessian=family.unit_hessian_at_constant(null_raw, y,
+                                                                        weights))
         # At alpha > 0 the objective has a finite minimiser (see the class docstring):
-        # nothing can collapse, so the collapse check is only made at alpha = 0.
-        check_collapse = self.variance != "fixed" and self.alpha == 0
-        with warnings.catch_warnings(record=check_collapse) as caught:
-            result = fit_linear_model(model, X, y, weights, self.alpha, theta0, start_raw,
+        # the existence check is only made at alpha = 0.
+        check = self.alpha == 0
+        with warnings.catch_warnings(record=check) as caught:
+            result = fit_linear_model(model, X, y, weights, self.alpha, theta0, null_raw,
                                       **fit_options)
         self.mle_exists_ = True
-        if self.variance != "fixed":
-            coef, intercept = model.unpack(result.theta)
-            log_sigma = model.raw_prediction(X, coef, intercept)[:, 1]
-        if self.variance != "fixed" and not check_collapse:
-            # The penalised estimate exists, but a tiny alpha can still put sigma below
-            # what the doubles holding y resolve (see variance_below_resolution).
-            smallest = variance_below_resolution(y, weights, log_sigma)
+        coef, intercept = model.unpack(result.theta)
+        raw = None
+        if family.collapse_log_scale(np.zeros((1, family.n_raw))) is not None:
+            raw = model.raw_prediction(X, coef, intercept)
+        if not check and raw is not None:
+            # The penalised estimate exists, but a tiny alpha can still put the spread
+            # below what the doubles holding y resolve (see variance_below_resolution).
+            smallest = variance_below_resolution(
+                family.collapse_target(y), weights, family.collapse_log_scale(raw))
             if smallest is not None:
                 warnings.warn(
-                    resolution_message("MLERegressor", self.variance, self.alpha,
-                                       smallest, y, weights),
+                    resolution_message("MLERegressor", self._label(family, modes),
+                                       self.alpha, smallest, family.collapse_target(y),
+                                       weights),
                     UnboundedLikelihoodWarning, stacklevel=4)
-        if check_collapse:
-            collapsed = find_variance_collapse(X, y, weights, log_sigma,
-                                               self.fit_intercept)
-            if collapsed is None:
+        if check:
+            with progress.timed("existence check") as section:
+                unbounded = find_unbounded(family, modes, X, y, weights,
+                                           raw if raw is not None else
+                                           np.zeros((X.shape[0], family.n_raw)),
+                                           self.fit_intercept)
+                section.outcome = ("MLE exists" if unbounded is None else
+                                   f"likelihood unbounded ({unbounded.kind})")
+            if unbounded is None:
                 for warning in caught:
                     warnings.warn_explicit(warning.message, warning.category,
                                            warning.filename, warning.lineno)
             else:
                 self.mle_exists_ = False
                 warnings.warn(
-                    variance_collapse_message("MLERegressor", self.variance, collapsed),
+                    unbounded_message("MLERegressor", self._label(family, modes), family,
+                                      modes, unbounded, int(np.sum(weights > 0))),
                     UnboundedLikelihoodWarning, stacklevel=4)
                 fit_options["tol"] = self.tol * FALLBACK_TOL_FACTOR
                 # The user has just been told that the MLE does not exist; the ridge
                 # fit is a finite stand-in, and whether its tightened tolerance was met
-                # to the last digits is no news (it is flat along the collapse).
+                # to the last digits is no news (it is flat along the recession).
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
                     result = fit_linear_model(
-                        model, X, y, weights, self.alpha, theta0, start_raw,
+                        model, X, y, weights, self.alpha, theta0, null_raw,
                         fallback_ridge=VARIANCE_COLLAPSE_FALLBACK_RIDGE, **fit_options)
-        coef, intercept = model.unpack(result.theta)
+                coef, intercept = model.unpack(result.theta)
         coef[0] *= y_scale
         intercept[0] *= y_scale
         y = y_original
-        self.coef_ = coef[0]
-        self.intercept_ = float(intercept[0])
-        for name in ("scale_", "scale_coef_", "scale_intercept_"):
-            if hasattr(self, name):
-                delattr(self, name)
-        if self.variance == "fixed":
-            self.scale_ = 1.0
-        elif self.variance == "constant":
-            self.scale_ = float(np.exp(intercept[1]))
-        else:
-            self.scale_coef_ = coef[1]
-            self.scale_intercept_ = float(intercept[1])
-        self._fitted_variance = self.variance
+        self.family_ = family
+        self._raw_coef, self._raw_intercept = coef, intercept
+        self._fitted_modes = modes
+        self._set_parameter_attributes(family, modes, coef, intercept)
+        self.boundary_note_ = family.boundary_note(intercept)
+        if self.boundary_note_ is not None:
+            progress.line(f"boundary: {self.boundary_note_}")
         self.n_iter_ = result.n_iter
-        self._set_likelihood_attributes(model, X, y, coef, intercept, fit_weights, result)
-        for name in ("covariance_", "coef_se_", "intercept_se_", "scale_se_",
-                     "scale_coef_se_", "scale_intercept_se_", "ols_scale_"):
+        self._set_likelihood_attributes(model, X, y, coef, intercept, fit_weights, result,
+                                        null_raw * np.where(np.arange(family.n_raw) == 0,
+                                                            y_scale, 1.0))
+        for name in ["covariance_", "coef_se_", "intercept_se_", "ols_scale_",
+                     *self._se_attribute_names]:
             if hasattr(self, name):
                 delattr(self, name)
         if self.inference:
-            self._set_inference(model, X, y, weights, fit_weights.total, result.theta)
+            self._set_inference(model, X, y, weights, fit_weights.total, coef, intercept)
         return self
 
-    def _check_inference_option(self):
+    #: Fitted attributes of the other columns, removed before a refit.
+    _se_attribute_names = ()
+
+    def _column_attribute(self, family, j):
+        """Attribute stem of raw column j: ``log_scale`` -> ``scale``, etc."""
+        name = family.raw_columns[j]
+        return name[4:] if name.startswith("log_") else name
+
+    def _set_parameter_attributes(self, family, modes, coef, intercept):
+        """``coef_``, ``intercept_`` of the mean; for each other column ``<p>_`` (its
+        value, ``exp`` of a log column) when constant or fixed, ``<p>_coef_`` and
+        ``<p>_intercept_`` (on the raw, log scale) when linear in x; the dispersion
+        column also as ``dispersion_`` / ``dispersion_coef_`` /
+        ``dispersion_intercept_``."""
+        for name in getattr(self, "_parameter_attribute_names", ()):
+            if hasattr(self, name):
+                delattr(self, name)
+        names = []
+        self.coef_ = coef[0]
+        self.intercept_ = float(intercept[0])
+        if len(modes) == 1 and family.variance_option:
+            self.scale_ = 1.0   # the Gaussian with sigma fixed at 1
+            names.append("scale_")
+        for j in range(1, family.n_raw):
+            stems = [self._column_attribute(family, j)]
+            if j == family.dispersion_column and stems[0] != "dispersion":
+                stems.append("dispersion")
+            log_column = family.raw_columns[j].startswith("log_")
+            for stem in stems:
+                if modes[j] == "x":
+                    setattr(self, f"{stem}_coef_", coef[j])
+                    setattr(self, f"{stem}_intercept_", float(intercept[j]))
+                    names += [f"{stem}_coef_", f"{stem}_intercept_"]
+                else:
+                    value = float(np.exp(intercept[j]) if log_column else intercept[j])
+                    setattr(self, f"{stem}_", value)
+                    names.append(f"{stem}_")
+        self._parameter_attribute_names = names
+        self._se_attribute_names = [name[:-1] + "_se_" for name in names] + [
+            "coef_se_", "intercept_se_"]
+
+    def _check_inference_option(self, family, modes):
         if self.inference != "ols":
             return
-        if self.variance == "heteroscedastic":
+        if not family.least_squares or (len(modes) > 1 and modes[1] != "constant"):
             raise ValueError(
-                "inference='ols' estimates one sigma from the residuals, which needs "
-                "variance='fixed' or 'constant', got variance='heteroscedastic'; use "
-                "inference=True for Wald inference on the heteroscedastic model.")
+                "inference='ols' estimates one sigma from the residuals, which needs the "
+                "Gaussian distribution with a constant sigma (variance='fixed' or "
+                f"'constant'), got {self._label(family, modes)}; use inference=True for "
+                "Wald inference on this model.")
         if self.alpha > 0:
             raise ValueError(
                 f"inference='ols' is least-squares inference, which needs alpha=0, got "
                 f"alpha={self.alpha!r}; use inference=True for Wald inference on the "
                 "penalised estimate.")
 
-    def _set_likelihood_attributes(self, model, X, y, coef, intercept, fit_weights, result):
-        """Log-likelihood and its null value, AIC/BIC, degrees of freedom, convergence,
-        and the residual statistics behind R² and the OLS scale."""
+    def _count_parameters(self, modes, result, n_features):
+        """Identified parameters: the rank of the design for each column linear in x
+        (the mean's with or without intercept), 1 for each other learned column; and
+        how many of them the null model has."""
         rank = design_rank(result.design_gram, self.fit_intercept)
-        # the log-sigma model always has an intercept
-        full_rank = rank if (self.fit_intercept or self.variance != "heteroscedastic") \
-            else design_rank(result.design_gram, True)
+        full_rank = rank if self.fit_intercept else design_rank(result.design_gram, True)
         if rank is None:  # Gram not formed (many parameters): count every column
-            rank, full_rank = X.shape[1] + self.fit_intercept, X.shape[1] + 1
-        n_identified = {"fixed": rank, "constant": rank + 1,
-                        "heteroscedastic": rank + full_rank}[self.variance]
-        learned = self.variance != "fixed"
+            rank, full_rank = n_features + self.fit_intercept, n_features + 1
+        n_learned = sum(mode in ("x", "constant") for mode in modes[1:])
+        n_identified = rank + sum(full_rank if mode == "x" else 1
+                                  for mode in modes[1:] if mode in ("x", "constant"))
+        return n_identified, self.fit_intercept + n_learned, n_learned
+
+    def _set_likelihood_attributes(self, model, X, y, coef, intercept, fit_weights, result,
+                                   null_raw):
+        """Log-likelihood and its null value, AIC/BIC, degrees of freedom, convergence,
+        and for least-squares families the residual statistics behind R² and the OLS
+        scale."""
+        family, modes = model.loss, self._modes
+        n_identified, n_null, n_learned = self._count_parameters(modes, result, X.shape[1])
+        total = fit_weights.total
+        weights = fit_weights.likelihood * fit_weights.likelihood_scale
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            constant = float(np.sum(family.log_likelihood_constant(y, weights)))
+            loglik = total_log_likelihood(model, X, y, coef, intercept, fit_weights)
+            null_loss, _ = family.loss_gradient(
+                y, np.tile(null_raw, (y.size, 1)), fit_weights.likelihood)
+            loglik_null = -fit_weights.likelihood_scale * float(null_loss.sum())
+            set_likelihood_attributes(
+                self, loglik=loglik + constant, loglik_null=loglik_null + constant,
+                n_identified=n_identified, n_null=n_null, n_scale=n_learned,
+                n_obs=total, converged=result.converged)
+        if family.least_squares:
+            self._set_residual_statistics(model, X, y, coef, intercept, fit_weights)
+
+    def _set_residual_statistics(self, model, X, y, coef, intercept, fit_weights):
+        """R² of the mean and the residual variance ``RSS / df_resid_``."""
         # Sums of squares on y / max|y|, so that no square overflows or underflows.
         largest = float(np.max(np.abs(y))) if y.size else 0.0
         y_scale = np.float64(largest if np.isfinite(largest) and largest > 0 else 1.0)
@@ -440,45 +567,52 @@ class MLERegressor(RegressorMixin, BaseEstimator):
             return fit_weights.likelihood_scale * float(
                 np.einsum("i,i->", fit_weights.likelihood, values))
 
-        total = fit_weights.total
-        centre = weighted_sum(y / y_scale) / total if self.fit_intercept else 0.0
+        centre = (weighted_sum(y / y_scale) / fit_weights.total if self.fit_intercept
+                  else 0.0)
         rss = weighted_sum(((y - mean) / y_scale) ** 2)
         # a constant target has no variance to explain (rounding in ``centre`` aside)
         constant_target = self.fit_intercept and bool(np.all(y == y[0]))
         tss = 0.0 if constant_target else weighted_sum((y / y_scale - centre) ** 2)
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            if learned:  # sigma_0^2 = TSS / total at the null model's maximum
-                loglik_null = -0.5 * total * (np.log(2 * np.pi) + 1.0) - total * (
-                    np.log(y_scale) + 0.5 * np.log(tss / total))
-            else:
-                loglik_null = -0.5 * total * np.log(2 * np.pi) - 0.5 * y_scale**2 * tss
-            if learned:
-                loglik = total_log_likelihood(model, X, y, coef, intercept, fit_weights)
-            else:  # sigma = 1: the Gaussian log-likelihood from the RSS, no other pass
-                loglik = -0.5 * total * np.log(2 * np.pi) - 0.5 * y_scale**2 * rss
-            set_likelihood_attributes(
-                self, loglik=loglik,
-                loglik_null=loglik_null, n_identified=n_identified,
-                n_null=self.fit_intercept + learned, n_scale=int(learned),
-                n_obs=total, converged=result.converged)
             self._r_squared = 1.0 - rss / tss if tss > 0 else np.nan
             self._residual_variance = (y_scale**2 * rss / self.df_resid_
                                        if self.df_resid_ > 0 else np.nan)
 
-    def _set_inference(self, model, X, y, weights, total_weight, theta):
+    def _parameter_table(self, feature_names=None):
+        """Names of the reported parameters and, per raw column, which of its
+        coefficient/intercept entries are reported: the mean's coefficients and (with
+        ``fit_intercept``) intercept, then for each learned column its coefficients
+        (linear in x) and intercept, or its constant, on the raw (log) scale."""
+        family, modes = self.family_, self._modes
+        features = feature_names or feature_labels(self, self.coef_.size)
+        names = list(features) + (["intercept"] if self.fit_intercept else [])
+        for j in range(1, family.n_raw):
+            column = family.raw_columns[j]
+            if modes[j] == "x":
+                names += [f"{column}:{name}" for name in features] + [
+                    f"{column}:intercept"]
+            elif modes[j] == "constant":
+                names.append(column)
+        return names
+
+    def _to_output(self, model, theta):
+        """The reported parameter vector (see :meth:`_parameter_table`) from theta."""
+        coef, intercept = model.unpack(theta)
+        parts = [coef[0], intercept[:1] if self.fit_intercept else []]
+        for j in range(1, model.loss.n_raw):
+            if self._modes[j] == "x":
+                parts += [coef[j], intercept[j:j + 1]]
+            elif self._modes[j] == "constant":
+                parts.append(intercept[j:j + 1])
+        return np.concatenate(parts)
+
+    def _set_inference(self, model, X, y, weights, total_weight, coef, intercept):
         d = X.shape[1]
-
-        def to_output(t):
-            coef, intercept = model.unpack(t)
-            parts = [coef[0], intercept[:1] if self.fit_intercept else []]
-            if self.variance == "constant":
-                parts.append(intercept[1:])
-            elif self.variance == "heteroscedastic":
-                parts += [coef[1], intercept[1:]]
-            return np.concatenate(parts)
-
+        # (with sigma fixed at 1 the fit ran on y / max|y|, but the information does
+        # not depend on y: the parameters in y's units give the same Hessian)
         covariance, self._aliased = output_covariance(
-            model, X, y, weights, total_weight, self.alpha, theta, to_output)
+            model, X, y, weights, total_weight, self.alpha, model.pack(coef, intercept),
+            lambda t: self._to_output(model, t))
         if self.inference == "ols":
             # The mean's block is sigma^2 (X^T S X)^{-1} at the model's sigma (1, or the
             # ML one); OLS puts the unbiased estimate in its place.  The cross terms
@@ -496,11 +630,24 @@ class MLERegressor(RegressorMixin, BaseEstimator):
             position += 1
         else:
             self.intercept_se_ = np.nan
-        if self.variance == "constant":
-            self.scale_se_ = float(self.scale_ * se[position])
-        elif self.variance == "heteroscedastic":
-            self.scale_coef_se_ = se[position:position + d]
-            self.scale_intercept_se_ = float(se[position + d])
+        family = model.loss
+        for j in range(1, family.n_raw):
+            stems = [self._column_attribute(family, j)]
+            if j == family.dispersion_column and stems[0] != "dispersion":
+                stems.append("dispersion")
+            if self._modes[j] == "x":
+                for stem in stems:
+                    setattr(self, f"{stem}_coef_se_", se[position:position + d])
+                    setattr(self, f"{stem}_intercept_se_", float(se[position + d]))
+                position += d + 1
+            elif self._modes[j] == "constant":
+                for stem in stems:
+                    value = getattr(self, f"{stem}_")
+                    log_column = family.raw_columns[j].startswith("log_")
+                    # delta method from the standard error on the raw (log) scale
+                    setattr(self, f"{stem}_se_", float((value if log_column else 1.0)
+                                                       * se[position]))
+                position += 1
 
     def summary(self, coverage=0.95):
         """Fit statistics and the table of estimates, standard errors, tests and
@@ -574,22 +721,14 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         require_covariance(self)
         ols = self.inference == "ols"
-        features = feature_labels(self, self.coef_.size)
-        names = list(features) + (["intercept"] if self.fit_intercept else [])
-        estimate = [self.coef_] + ([[self.intercept_]] if self.fit_intercept else [])
-        if self.variance == "constant":
-            names.append("log_scale")
-            estimate.append([np.log(self.scale_)])
-        elif self.variance == "heteroscedastic":
-            names += [f"log_scale:{name}" for name in features] + ["log_scale:intercept"]
-            estimate += [self.scale_coef_, [self.scale_intercept_]]
-        estimate = np.concatenate(estimate)
+        family, modes = self.family_, self._modes
+        names = self._parameter_table()
+        estimate = self._to_output(_FittedLayout(self), None)
         std_err = np.sqrt(np.diag(self.covariance_))
-        notes = common_notes(self, "a collapsing variance")
-        distribution = {"fixed": "Gaussian, σ = 1 assumed", "constant": "Gaussian, σ learned",
-                        "heteroscedastic": "Gaussian, log σ(x) linear"}[self.variance]
-        covariance = ("inv. info at σ = 1" if self.variance == "fixed"
-                      else covariance_kind(self.alpha))
+        notes = common_notes(self, "an unbounded likelihood")
+        sigma_one = family.least_squares and len(modes) == 1
+        distribution = family.describe(modes)
+        covariance = ("inv. info at σ = 1" if sigma_one else covariance_kind(self.alpha))
         method = method_name(self.alpha)
         extra_info = []
         kind = title_kind(self.alpha)
@@ -603,19 +742,25 @@ class MLERegressor(RegressorMixin, BaseEstimator):
             notes.insert(0, f"sigma is estimated by sqrt(RSS / df_resid) = "
                          f"{self.ols_scale_:.5g}; the tests and intervals use Student's "
                          f"t with {self.df_resid_:g} degrees of freedom, as OLS.")
-            if self.variance == "fixed":
+            if sigma_one:
                 notes.insert(1, "the log-likelihoods, AIC and BIC are those of the "
                              "fitted model, with sigma = 1; variance='constant' gives "
                              "those of statsmodels' OLS (sigma at its ML estimate).")
-        elif self.variance == "fixed":
+        elif sigma_one:
             notes.insert(0, self._fixed_sigma_note())
-        tss_df = self._n_obs - self.fit_intercept
-        adjusted = (1.0 - (1.0 - self._r_squared) * tss_df / self.df_resid_
-                    if self.df_resid_ > 0 else np.nan)
+        if self.boundary_note_ is not None:
+            notes.append(self.boundary_note_)
         model_info = [("Model", "MLERegressor"), ("Distribution", distribution),
                       ("Method", method), ("Converged", str(self.converged_)),
                       ("Covariance", covariance), *extra_info]
-        goodness_of_fit = {"R-squared": self._r_squared, "Adj. R-squared": adjusted}
+        if family.least_squares:
+            tss_df = self._n_obs - self.fit_intercept
+            adjusted = (1.0 - (1.0 - self._r_squared) * tss_df / self.df_resid_
+                        if self.df_resid_ > 0 else np.nan)
+            goodness_of_fit = {"R-squared": self._r_squared, "Adj. R-squared": adjusted}
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                goodness_of_fit = {"Pseudo R-squ.": 1.0 - self.loglik_ / self.loglik_null_}
         if ols and self.df_model_ > 0 and self.df_resid_ > 0:
             # the exact test of all slopes being zero, as statsmodels' OLS header
             with np.errstate(divide="ignore"):
@@ -626,9 +771,9 @@ class MLERegressor(RegressorMixin, BaseEstimator):
                 stats.f.sf(f_statistic, self.df_model_, self.df_resid_))
         statistics = fit_statistics(self, goodness_of_fit)
         return InferenceSummary(
-            f"MLERegressor(variance={self.variance!r}): {kind}", names, estimate, std_err,
-            model_info=model_info, statistics=statistics, notes=notes, coverage=coverage,
-            df_resid=self.df_resid_ if ols else None)
+            f"MLERegressor({self._label(family, modes)}): {kind}", names, estimate,
+            std_err, model_info=model_info, statistics=statistics, notes=notes,
+            coverage=coverage, df_resid=self.df_resid_ if ols else None)
 
     def _fixed_sigma_note(self):
         """What variance="fixed" assumes, against what the residuals say."""
@@ -704,11 +849,12 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"],
                           dtype=[np.float64, np.float32], reset=False)
-        mean, std = self._mean_std(X)
+        raw = self._raw_prediction(X)
         if self.inference == "ols":
             scale = np.sqrt(self.ols_scale_**2 + self._mean_variance(X))
-            return stats.t(df=self.df_resid_, loc=mean, scale=scale)
-        if self.variance == "fixed" and self._sigma_one_rejected():
+            return stats.t(df=self.df_resid_, loc=self.family_.mean(raw), scale=scale)
+        if (self.family_.least_squares and len(self._modes) == 1
+                and self._sigma_one_rejected()):
             warnings.warn(
                 "MLERegressor(variance='fixed') predicts with sigma = 1, which is "
                 "assumed, not estimated, and the training residuals' standard deviation "
@@ -716,7 +862,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
                 "distribution and intervals are far too narrow or too wide. Fit with "
                 "inference='ols' (sigma estimated, Student-t intervals) or "
                 "variance='constant'.", UserWarning, stacklevel=stacklevel)
-        return stats.norm(loc=mean, scale=std)
+        return self.family_.distribution(raw)
 
     def predict_interval(self, X, coverage=0.9):
         """Central predictive interval for y at each row of X.
@@ -789,17 +935,25 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         X = validate_data(self, X, accept_sparse=["csr", "csc"],
                           dtype=[np.float64, np.float32], reset=False)
         raw = self._raw_prediction(X)
-        y = np.ascontiguousarray(y, dtype=np.float64)
+        y = np.asarray(y)
         if y.shape != (raw.shape[0],):
             raise ValueError(f"y must have shape {(raw.shape[0],)}, got {y.shape}.")
-        loss = GaussianLoss() if raw.shape[1] == 2 else GaussianFixedScaleLoss()
-        # The kernels work from log sigma: finite even where sigma itself under- or
+        family = self.family_
+        y = family.validate_target(y)
+        weights = (np.ones_like(y) if sample_weight is None
+                   else _check_sample_weight(sample_weight, y, dtype=np.float64,
+                                             ensure_non_negative=True))
+        # The kernels work from log scales: finite even where a scale itself under- or
         # overflows.
-        values, _ = loss.loss_gradient(y, raw, np.ones_like(y), n_threads(y.size))
-        values = -values
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss, _ = family.loss_gradient(y, raw, weights, n_threads(y.size))
+        contribution = family.log_likelihood_constant(y, weights) - loss
         if per_sample:
-            return values
-        return float(np.average(values, weights=sample_weight))
+            if family.weights_are_trials:
+                return contribution
+            with np.errstate(over="ignore", invalid="ignore"):
+                return -family.loss_gradient(y, raw, np.ones_like(y), n_threads(y.size))[0]
+        return float(np.sum(contribution) / np.sum(weights))
 
     def predict(self, X, return_std=False):
         """Predicted mean, and optionally the predicted standard deviation.
@@ -821,37 +975,26 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"],
                           dtype=[np.float64, np.float32], reset=False)
-        return self._mean_std(X) if return_std else self._raw_prediction(X)[:, 0].copy()
-
-    def _mean_std(self, X):
-        """Predicted mean and standard deviation at each row of validated X."""
         raw = self._raw_prediction(X)
-        mean = raw[:, 0].copy()
-        if raw.shape[1] == 1:
-            return mean, np.ones_like(mean)
-        # sigma(x) saturates at the smallest/largest positive doubles instead of
-        # reaching 0 or inf, so that intervals and densities stay defined.
-        tiny, huge = np.finfo(float).tiny, np.finfo(float).max
-        log_std = np.clip(raw[:, 1], np.log(tiny), np.log(huge))
-        std = np.clip(np.exp(log_std), tiny, huge)
-        return mean, std
+        mean = self.family_.mean(raw)
+        if not return_std:
+            return mean
+        return mean, self.family_.std(raw)
 
 
-def null_log_scale(y, weights, fit_intercept):
-    """``log sigma`` of the null model: the log of the weighted root mean square of y
-    about its weighted mean (about 0 when ``fit_intercept=False``).
+class _FittedLayout:
+    """The fitted raw coefficients in the shape :meth:`MLERegressor._to_output` reads."""
 
-    Computed on ``y / max|y|`` so that no square under- or overflows.  When that spread
-    is 0 (a constant target, where the null model itself collapses) the root mean
-    square about 0 is used, and for an all-zero target, which has no scale, 0.
-    Multiplying y by ``c`` adds ``log|c|``.
-    """
-    largest = float(np.max(np.abs(y[weights > 0])))
-    if not largest > 0:
-        return 0.0
-    unit = y / largest
-    mean = np.average(unit, weights=weights) if fit_intercept else 0.0
-    mean_square = np.average((unit - mean) ** 2, weights=weights)
-    if not mean_square > 0:
-        mean_square = np.average(unit**2, weights=weights)
-    return float(np.log(largest) + 0.5 * np.log(mean_square))
+    def __init__(self, estimator):
+        self.loss = estimator.family_
+        self._coef, self._intercept = estimator._raw_coef, estimator._raw_intercept
+
+    def unpack(self, theta):
+        return self._coef, self._intercept
+
+
+#: variance= of the Gaussian, as dispersion=
+_VARIANCE_AS_DISPERSION = {"fixed": 1.0, "constant": "constant",
+                           "heteroscedastic": "linear"}
+#: dispersion= -> column mode
+_DISPERSION_MODES = {"constant": "constant", "linear": "x"}

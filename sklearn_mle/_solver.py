@@ -268,12 +268,15 @@ def check_column_magnitudes(mean, mean_square):
 
 
 def make_preconditioner(model, X, sample_weight, constant_raw, alpha, kind="auto",
-                        n_threads=1):
+                        n_threads=1, unit_hessian=None):
     """Choose and build the preconditioner for ``model`` on data ``X``.
 
     ``kind`` is "auto", "dense", "scaling" or "none" (plain L-BFGS on theta).
+    ``unit_hessian`` is the family's expected per-sample Hessian at the constant raw
+    prediction ``constant_raw`` (computed from the family when None).
     """
-    unit_hessian = model.loss.unit_hessian_at_constant(constant_raw)
+    if unit_hessian is None:
+        unit_hessian = model.loss.unit_hessian_at_constant(constant_raw)
     if kind == "auto":
         kind = "dense" if model.n_params <= DENSE_PRECONDITIONER_MAX_PARAMS else "scaling"
     if kind == "dense":

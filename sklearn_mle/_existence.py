@@ -1,0 +1,92 @@
+"""Whether a family's maximum-likelihood estimate exists on the data: the check every
+regression family gets from what it declares (see :class:`~sklearn_mle.Family`).
+
+Two ways a likelihood of a linear model can increase for ever:
+
+* **Recession of the mean** (``Family.recession_signs``): some samples' NLL decreases
+  for ever as their mean's linear predictor runs off in one direction (zero counts
+  under a log link towards ``-inf``, proportions of 0 or 1 under a logit link).  The
+  MLE fails to exist exactly when a direction ``d`` of the mean's parameters moves
+  every such sample's predictor only in its own direction, some strictly, and leaves
+  every other sample's predictor unchanged (``z_i d = 0``).  This is the same linear
+  program as separation in classification, with the signed samples as the candidate
+  pairs, so :func:`~sklearn_mle._separation.find_separation` decides it.  It is cheap
+  in the common case: the LP lives in the null space of the unsigned samples' design
+  vectors, which is empty as soon as they span the design.
+* **Collapse of a dispersion** (``Family.collapse_log_scale``): the mean fits some
+  targets exactly and the dispersion model can shrink the spread to 0 on exactly
+  those samples (:func:`~sklearn_mle._unbounded.find_variance_collapse`).
+"""
+
+import numpy as np
+
+from ._separation import find_separation
+from ._unbounded import find_variance_collapse
+
+
+class Unbounded:
+    """Why the likelihood has no maximum: ``kind`` ("recession" or "collapse") and the
+    indices of the samples involved."""
+
+    def __init__(self, kind, samples, direction=None):
+        self.kind = kind
+        self.samples = np.asarray(samples, dtype=np.intp)
+        self.direction = direction
+
+
+def find_unbounded(family, column_modes, X, y, weights, raw_prediction, fit_intercept):
+    """An :class:`Unbounded` diagnosis of the fit of ``family`` on (X, y), or None if
+    its maximum likelihood estimate exists.
+
+    ``raw_prediction`` are the fitted raw predictions (the symptom of a collapse);
+    ``column_modes`` say which columns were learned.
+    """
+    signs = family.recession_signs(y)
+    if signs is not None:
+        signs = np.asarray(signs)
+        candidates = np.flatnonzero((signs != 0) & (weights > 0))
+        if candidates.size:
+            labels = (signs > 0).astype(np.float64)
+            separation = find_separation(X, labels, weights, 2, fit_intercept, candidates)
+            if separation is not None:
+                return Unbounded("recession", separation.separated_samples,
+                                 (separation.coef, separation.intercept))
+    j = family.dispersion_column
+    if j is not None and column_modes[j] in ("x", "constant"):
+        log_scale = family.collapse_log_scale(raw_prediction)
+        if log_scale is not None:
+            collapsed = find_variance_collapse(X, family.collapse_target(y), weights,
+                                               log_scale, fit_intercept)
+            if collapsed is not None:
+                return Unbounded("collapse", np.flatnonzero(collapsed))
+    return None
+
+
+def unbounded_message(estimator_name, label, family, column_modes, unbounded, n_samples):
+    """Warning text: what makes the likelihood unbounded, and the remedy."""
+    count = unbounded.samples.size
+    if unbounded.kind == "recession":
+        cause = (f"{count} of {n_samples} samples sit at the edge of the {family.name} "
+                 "distribution's range (e.g. zero counts, or proportions of 0 or 1) in a "
+                 "region that a linear function of x separates from the other samples, "
+                 "so their predicted mean runs off to that edge and the likelihood keeps "
+                 "increasing")
+        remedy = "set alpha > 0 (the L2 penalty bounds the coefficients)"
+    else:
+        name = family.dispersion_name
+        if column_modes[family.dispersion_column] == "constant" or count == n_samples:
+            cause = (f"the mean fits every target exactly (an exact linear fit, e.g. "
+                     f"fewer samples than parameters or a noiseless target), so the "
+                     f"learned {name} collapses to 0")
+        else:
+            cause = (f"the mean fits {count} of {n_samples} targets exactly and the "
+                     f"dispersion model can shrink {name}(x) to 0 on exactly those "
+                     "samples (e.g. a group of one in the dispersion model)")
+        cause += "; the density there, and the likelihood, grow without bound"
+        remedy = (f"set alpha > 0: the penalty then also pulls the mean of log {name} "
+                  "towards its value in the null model, and the penalised estimate "
+                  "always exists")
+    return (f"{estimator_name}({label}): the maximum likelihood estimate does not exist: "
+            f"{cause}. The returned parameters minimise the objective plus a small ridge "
+            "in the data's Fisher metric: finite, but far out along that direction. To "
+            f"fix it, {remedy}.")
