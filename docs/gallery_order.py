@@ -13,6 +13,9 @@ ORDER = [
     "plot_log_undoes_exp.py",
     "plot_no_minimum.py",
     "plot_heteroscedastic.py",
+    "plot_choose_distribution.py",
+    "plot_robust_regression.py",
+    "plot_custom_family.py",
     "plot_pipeline_gridsearch.py",
     "plot_inference.py",
 ]
