@@ -27,8 +27,8 @@ the line and the scale by maximum likelihood.
 # %%
 # Data with outliers
 # ------------------
-# A line with Gaussian noise, and 10 % of the points replaced by gross errors that sit
-# well above the line for large x (a faulty sensor, a unit mix-up).
+# A line with Gaussian noise (standard deviation 0.5); where x > 4, one point in ten is
+# a gross error 5 to 15 above the line (a faulty sensor, a unit mix-up).
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -72,14 +72,17 @@ ax.plot(grid[:, 0], student.predict(grid), color="C0", lw=2,
         label=f'distribution="student_t" (ν = {student.df_:.1f})')
 ax.set_xlabel("x")
 ax.set_ylabel("y")
-ax.set_title("10 % gross errors drag the Gaussian fit, not the Student-t")
+ax.set_title("Gross errors drag the Gaussian fit, not the Student-t")
 ax.legend(loc="upper left")
 fig.tight_layout()
 plt.show()
 
 # %%
-# The Student-t line stays on the bulk of the data, and its scale is that of the clean
-# noise (0.5), while the Gaussian widens its :math:`\sigma` to cover the outliers.
+# The Student-t line stays on the bulk of the data: with :math:`\nu` near 1 its tails
+# are heavy enough to take the gross errors as what they are, and its scale describes
+# the clean noise (for :math:`\nu` this small :math:`\sigma` is a half-width, not a
+# standard deviation). The Gaussian can only tilt its line towards the outliers and
+# widen its :math:`\sigma` five-fold to cover them.
 #
 # Which model predicts new data better?
 # -------------------------------------
