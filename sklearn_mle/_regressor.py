@@ -287,7 +287,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         model = LinearModel(GaussianLoss() if coef.shape[0] == 2 else GaussianFixedScaleLoss(),
                             X.shape[1], np.ones(coef.shape[0], bool),
                             np.ones(coef.shape[0], bool))
-        return model.raw_prediction(ensure_layout(X), coef, intercept)
+        return model.linear_predictor(ensure_layout(X), coef, intercept)
 
     # ---------------------------------------------------------------------- API
     @_fit_context(prefer_skip_nested_validation=True)
@@ -347,7 +347,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         self.mle_exists_ = True
         if self.variance != "fixed":
             coef, intercept = model.unpack(result.theta)
-            log_sigma = model.raw_prediction(X, coef, intercept)[:, 1]
+            log_sigma = model.linear_predictor(X, coef, intercept)[:, 1]
         if self.variance != "fixed" and not check_collapse:
             # The penalised estimate exists, but a tiny alpha can still put sigma below
             # what the doubles holding y resolve (see variance_below_resolution).
@@ -434,7 +434,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         # Sums of squares on y / max|y|, so that no square overflows or underflows.
         largest = float(np.max(np.abs(y))) if y.size else 0.0
         y_scale = np.float64(largest if np.isfinite(largest) and largest > 0 else 1.0)
-        mean = model.raw_prediction(X, coef, intercept)[:, 0]
+        mean = model.linear_predictor(X, coef, intercept)[:, 0]
 
         def weighted_sum(values):  # einsum, not BLAS: the same sum on any thread
             return fit_weights.likelihood_scale * float(
@@ -453,7 +453,8 @@ class MLERegressor(RegressorMixin, BaseEstimator):
             else:
                 loglik_null = -0.5 * total * np.log(2 * np.pi) - 0.5 * y_scale**2 * tss
             if learned:
-                loglik = total_log_likelihood(model, X, y, coef, intercept, fit_weights)
+                loglik = total_log_likelihood(model, X, y, model.pack(coef, intercept),
+                                              fit_weights)
             else:  # sigma = 1: the Gaussian log-likelihood from the RSS, no other pass
                 loglik = -0.5 * total * np.log(2 * np.pi) - 0.5 * y_scale**2 * rss
             set_likelihood_attributes(
