@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import sklearn_mle
-from sklearn_mle import _classifier, _regressor
+from sklearn_mle import _classifier, _linear, _model, _regressor
 
-MODULES = [_classifier, _regressor]
+MODULES = [_classifier, _regressor, _model, _linear]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
