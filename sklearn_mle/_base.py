@@ -303,14 +303,14 @@ def output_covariance(model, X, y, weights, total_weight, alpha, theta, to_outpu
     the penalised information).  ``to_output(theta)`` maps the free parameters to the
     reported vector (a linear map: unpacking, fixed reference rows, centring).
     """
-    if not model.has_hessian:
-        raise ValueError(f"{type(model).__name__} has no Hessian, so standard errors "
-                         "(the inverse observed information) cannot be computed for it; "
-                         "fit without inference.")
     threads = n_threads(model.work_per_pass(X))
     y = np.ascontiguousarray(y, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         hessian = model.hessian(theta, X, y, weights, alpha, threads)
+    if hessian is None:
+        raise ValueError(f"{type(model).__name__} has no observed Hessian, so standard "
+                         "errors (the inverse observed information) cannot be computed "
+                         "for it; fit without inference.")
     if not np.all(np.isfinite(hessian)):
         hessian = np.nan_to_num(hessian, nan=0.0, posinf=0.0, neginf=0.0)
     covariance, aliased = covariance_from_information(total_weight * hessian)

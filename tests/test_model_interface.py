@@ -188,8 +188,12 @@ def test_what_a_model_without_hessian_or_preconditioner_refuses():
                                          "'dense'"):
         fit_model(model, X, y, weights, 0.0, theta0, np.zeros(1), tol=1e-8,
                   max_iter=10, verbose=0, estimator_name="test", preconditioner="dense")
-    with pytest.raises(ValueError, match="TanhMean has no Hessian"):
+    with pytest.raises(ValueError, match="TanhMean has no observed Hessian"):
         output_covariance(model, X, y, weights, 1.0, 0.0, theta0, lambda t: t)
+    # a model with the expected Hessian only (Gauss-Newton) has none either
+    with pytest.raises(ValueError, match="PreconditionedTanhMean has no observed"):
+        output_covariance(PreconditionedTanhMean(loss, X.shape[1], theta0), X, y,
+                          weights, 1.0, 0.0, theta0, lambda t: t)
 
 
 # ----------------------------------------------- the linear model's Jacobian

@@ -182,8 +182,8 @@ def test_fit_model_reports_through_the_given_progress(capsys):
     progress = Progress(1, "Shared")
     with progress.timed("whole fit"):
         result = fit_model(model, X, y, weights, 0.0, theta0, start_raw, tol=1e-8,
-                                  max_iter=100, verbose=0, estimator_name="ignored",
-                                  progress=progress)
+                           max_iter=100, verbose=0, estimator_name="ignored",
+                           progress=progress)
     lines = capsys.readouterr().out.splitlines()
     assert all(line.startswith("[Shared] ") for line in lines)
     assert lines[-2].startswith(f"[Shared] stopped: {result.stop_reason}")
