@@ -312,9 +312,11 @@ def test_objective_with_a_fixed_nonzero_intercept(layout):
     free_value, free_gradient = free.objective_gradient(theta_free, X, y, weights, alpha)
     assert value == pytest.approx(free_value, rel=1e-14)
     np.testing.assert_allclose(gradient, free_gradient[:-1], rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(fixed.hessian(theta, X, y, weights, alpha),
-                               free.hessian(theta_free, X, y, weights, alpha)[:-1, :-1],
-                               rtol=1e-12)
+    for expected in (False, True):
+        np.testing.assert_allclose(
+            fixed.hessian(theta, X, y, weights, alpha, expected=expected),
+            free.hessian(theta_free, X, y, weights, alpha, expected=expected)[:-1, :-1],
+            rtol=1e-12)
     # the NLL in closed form, sigma = 0.5
     residual = y - fixed.raw_prediction(theta, X)[:, 0]
     closed_form = np.sum(weights * (HALF_LOG_2PI + log_scale + 2.0 * residual**2))
@@ -323,7 +325,7 @@ def test_objective_with_a_fixed_nonzero_intercept(layout):
 
 def test_fit_with_a_fixed_scale_is_weighted_least_squares():
     """With sigma fixed (at 0.5), the mean's MLE does not depend on sigma: it is the
-    weighted least-squares fit."""
+    weighted least-squares fit; the objective there is the NLL at sigma = 0.5."""
     rng = np.random.default_rng(9)
     n, d = 300, 3
     X = rng.normal(size=(n, d)) * np.array([1.0, 20.0, 0.05]) + np.array([0.0, 100.0, 0.0])
@@ -339,3 +341,6 @@ def test_fit_with_a_fixed_scale_is_weighted_least_squares():
     design = np.column_stack([X, np.ones(n)]) * np.sqrt(weights)[:, None]
     expected = np.linalg.lstsq(design, y * np.sqrt(weights), rcond=None)[0]
     np.testing.assert_allclose(result.theta, expected, rtol=1e-9)
+    residual = y - np.column_stack([X, np.ones(n)]) @ expected
+    assert result.objective == pytest.approx(
+        weights @ (HALF_LOG_2PI + np.log(0.5) + 2.0 * residual**2), rel=1e-12)
