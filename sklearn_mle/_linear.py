@@ -120,8 +120,8 @@ class LinearModel(Model):
     >>> coef
     array([[1., 2.],
            [0., 0.]])
-    >>> np.exp(intercept[1])
-    np.float64(0.5)
+    >>> print(np.exp(intercept[1]))
+    0.5
     """
 
     def __init__(self, loss, n_features, coef_free, intercept_free, ridge_weight=None,
