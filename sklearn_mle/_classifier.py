@@ -11,7 +11,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import (FitWeights, ensure_layout, feature_labels, fit_linear_model,
+from ._base import (FitWeights, ensure_layout, feature_labels, fit_model,
                     kernels_own_the_cores, n_threads, output_covariance,
                     total_log_likelihood)
 from ._inference import (InferenceSummary, common_notes, covariance_kind, design_rank,
@@ -277,8 +277,8 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
                 theta = np.zeros(model.n_params)
                 break
             theta0, start_raw = self._start(restricted, y_encoded, keep)
-            result = fit_linear_model(restricted, X, y_encoded, keep, 0.0, theta0,
-                                      start_raw, **fit_options)
+            result = fit_model(restricted, X, y_encoded, keep, 0.0, theta0, start_raw,
+                               **fit_options)
             n_iter += result.n_iter
             theta = result.theta
             flagged = suspect_samples(restricted, X, y_encoded, keep, theta, threads,
@@ -306,8 +306,8 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
             # that drift out.  The separating part is a flat direction of that
             # likelihood, which the solver leaves where it is.
             _, start_raw = self._start(restricted, y_encoded, keep)
-            result = fit_linear_model(restricted, X, y_encoded, keep, 0.0, theta,
-                                      start_raw, **fit_options)
+            result = fit_model(restricted, X, y_encoded, keep, 0.0, theta, start_raw,
+                               **fit_options)
             n_iter += result.n_iter
             theta = result.theta
         value, _ = model.objective_gradient(theta, X, y_encoded, weights, 0.0, threads)
@@ -359,8 +359,8 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         progress = Progress(self.verbose, "MLEClassifier")
         fit_options = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
                            progress=progress, estimator_name="MLEClassifier")
-        result = fit_linear_model(model, X, y_encoded, weights, self.alpha, theta0,
-                                  start_raw, **fit_options)
+        result = fit_model(model, X, y_encoded, weights, self.alpha, theta0, start_raw,
+                           **fit_options)
         self.mle_exists_ = True
         self.separated_samples_ = np.empty(0, dtype=np.intp)
         self.separated_class_pairs_ = []
@@ -564,8 +564,8 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         else:
             loglik_null = -float(class_weight.sum()) * np.log(n_classes)
         set_likelihood_attributes(
-            self, loglik=total_log_likelihood(model, X, y_encoded, self.coef_,
-                                              self.intercept_, fit_weights),
+            self, loglik=total_log_likelihood(model, X, y_encoded, result.theta,
+                                              fit_weights),
             loglik_null=loglik_null, n_identified=(n_classes - 1) * rank,
             n_null=(n_classes - 1) * self.fit_intercept, n_scale=0, n_obs=fit_weights.total,
             converged=result.converged)
@@ -593,7 +593,7 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         model = LinearModel(self._loss(), X.shape[1],
                             np.ones(self.coef_.shape[0], bool),
                             np.ones(self.coef_.shape[0], bool))
-        raw = model.raw_prediction(ensure_layout(X), self.coef_, self.intercept_)
+        raw = model.linear_predictor(ensure_layout(X), self.coef_, self.intercept_)
         return raw[:, 0] if raw.shape[1] == 1 else raw
 
     def predict_log_proba(self, X):
@@ -665,10 +665,11 @@ def _separating_scale(model, X, y_encoded, coef, intercept, separation):
     if rows.size == 0:
         return 0.0
     labels = y_encoded[rows].astype(np.intp)
-    scores = class_scores(model.raw_prediction(X[rows], coef, intercept),
+    scores = class_scores(model.linear_predictor(X[rows], coef, intercept),
                           model.loss.n_raw)
-    direction = class_scores(model.raw_prediction(X[rows], separation.coef,
-                                                  separation.intercept), model.loss.n_raw)
+    direction = class_scores(model.linear_predictor(X[rows], separation.coef,
+                                                    separation.intercept),
+                             model.loss.n_raw)
     own = np.arange(rows.size), labels
     dead = ~separation.alive[rows]
     margin = (scores[own][:, None] - scores)[dead]

@@ -292,7 +292,8 @@ class MLERegressor(RegressorMixin, BaseEstimator):
             label += f", dispersion={self.dispersion!r}"
         return label
 
-    def _build_model(self, family, modes, n_features, X, weights, null_raw):
+    def _build_model(self, family, modes, n_features, X, weights, null_raw,
+                     unit_hessian):
         """The linear model of the family's raw columns, and its penalty.
 
         Column 0 (the mean) has coefficients and, with ``fit_intercept``, an
@@ -308,7 +309,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         intercept_value = [0.0] + [0.0 if isinstance(mode, str) else mode
                                    for mode in modes[1:]]
         model = LinearModel(family, n_features, coef_free, intercept_free,
-                            intercept_value=intercept_value)
+                            intercept_value=intercept_value, unit_hessian=unit_hessian)
         ridge_weight = model.ridge_weight * np.where(
             model.param_column == 0, family.mean_penalty_weight(null_raw), 1.0)
         level = None
@@ -317,7 +318,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
             column_means = weighted_column_moments(X, weights)[0]
             level = LevelPenalty(model.column_mean_direction(j, column_means), null_raw[j])
         return LinearModel(family, n_features, coef_free, intercept_free, ridge_weight,
-                           level, intercept_value)
+                           level, intercept_value, unit_hessian)
 
     def _null_raw(self, family, modes, y, weights):
         """Raw prediction of the null model: every learned column constant, the mean's
@@ -343,7 +344,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
     def _raw_prediction(self, X):
         model = LinearModel(self.family_, X.shape[1], np.ones(self.family_.n_raw, bool),
                             np.ones(self.family_.n_raw, bool))
-        return model.raw_prediction(ensure_layout(X), self._raw_coef, self._raw_intercept)
+        return model.linear_predictor(ensure_layout(X), self._raw_coef, self._raw_intercept)
 
     # ---------------------------------------------------------------------- API
     @_fit_context(prefer_skip_nested_validation=True)
@@ -386,13 +387,12 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         if y_scale != 1.0:
             y = y / y_scale
         null_raw = self._null_raw(family, modes, y, weights)
-        model = self._build_model(family, modes, X.shape[1], X, weights, null_raw)
+        model = self._build_model(family, modes, X.shape[1], X, weights, null_raw,
+                                  family.unit_hessian_at_constant(null_raw, y, weights))
         theta0 = self._start(model, null_raw, y_scale)
         progress = Progress(self.verbose, "MLERegressor")
         fit_options = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
-                           estimator_name="MLERegressor", progress=progress,
-                           unit_hessian=family.unit_hessian_at_constant(null_raw, y,
-                                                                        weights))
+                           estimator_name="MLERegressor", progress=progress)
         # At alpha > 0 the objective has a finite minimiser (see the class docstring):
         # the existence check is only made at alpha = 0.
         check = self.alpha == 0
@@ -403,7 +403,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         coef, intercept = model.unpack(result.theta)
         raw = None
         if family.collapse_log_scale(np.zeros((1, family.n_raw))) is not None:
-            raw = model.raw_prediction(X, coef, intercept)
+            raw = model.linear_predictor(X, coef, intercept)
         if not check and raw is not None:
             # The penalised estimate exists, but a tiny alpha can still put the spread
             # below what the doubles holding y resolve (see variance_below_resolution).
@@ -545,7 +545,8 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         weights = fit_weights.likelihood * fit_weights.likelihood_scale
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             constant = float(np.sum(family.log_likelihood_constant(y, weights)))
-            loglik = total_log_likelihood(model, X, y, coef, intercept, fit_weights)
+            loglik = total_log_likelihood(model, X, y, model.pack(coef, intercept),
+                                          fit_weights)
             null_loss, _ = family.loss_gradient(
                 y, np.tile(null_raw, (y.size, 1)), fit_weights.likelihood)
             loglik_null = -fit_weights.likelihood_scale * float(null_loss.sum())
@@ -561,7 +562,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         # Sums of squares on y / max|y|, so that no square overflows or underflows.
         largest = float(np.max(np.abs(y))) if y.size else 0.0
         y_scale = np.float64(largest if np.isfinite(largest) and largest > 0 else 1.0)
-        mean = model.raw_prediction(X, coef, intercept)[:, 0]
+        mean = model.linear_predictor(X, coef, intercept)[:, 0]
 
         def weighted_sum(values):  # einsum, not BLAS: the same sum on any thread
             return fit_weights.likelihood_scale * float(
