@@ -278,7 +278,43 @@ class Family:
 BaseLoss = Family
 
 
-class BernoulliLoss(BaseLoss):
+class _KernelFamily(Family):
+    """A built-in family: its per-sample NLL, gradient, observed Hessian and Fisher
+    information are the Cython kernels of code :attr:`family` (``_kernels.FAMILY_*``),
+    which the fused one-pass loops of the linear model use as well."""
+
+    @property
+    def kernel(self):
+        """Code of the per-sample kernels; :attr:`family` unless a subclass keeps the
+        kernels but leaves the fused path (``family = None``) and names its code."""
+        return self.family
+
+    def _arrays(self, y, raw_prediction, sample_weight):
+        y = _as_contiguous(y)
+        raw = _as_contiguous(raw_prediction).reshape(y.shape[0], -1)
+        return y, raw, _as_contiguous(sample_weight)
+
+    def loss_gradient(self, y, raw_prediction, sample_weight, n_threads=1):
+        y, raw, weight = self._arrays(y, raw_prediction, sample_weight)
+        loss = np.empty(raw.shape[0])
+        gradient = np.empty(raw.shape)
+        _kernels.loss_gradient(self.kernel, y, raw, weight, loss, gradient, n_threads)
+        return loss, gradient
+
+    def hessian(self, y, raw_prediction, sample_weight, n_threads=1):
+        y, raw, weight = self._arrays(y, raw_prediction, sample_weight)
+        out = np.empty((raw.shape[0], raw.shape[1], raw.shape[1]))
+        _kernels.hessian(self.kernel, y, raw, weight, out, n_threads)
+        return out
+
+    def fisher_information(self, y, raw_prediction, sample_weight, n_threads=1):
+        y, raw, weight = self._arrays(y, raw_prediction, sample_weight)
+        out = np.empty((raw.shape[0], raw.shape[1], raw.shape[1]))
+        _kernels.fisher_information(self.kernel, y, raw, weight, out, n_threads)
+        return out
+
+
+class BernoulliLoss(_KernelFamily):
     """Bernoulli distribution with logit link: ``p(y=1|x) = sigmoid(raw)``.
 
     Targets are 0/1 floats.
@@ -289,24 +325,6 @@ class BernoulliLoss(BaseLoss):
     link = "logit"
     target_kind = "0/1 labels"
     family = _kernels.FAMILY_BERNOULLI
-
-    def loss_gradient(self, y, raw_prediction, sample_weight, n_threads=1):
-        n = y.shape[0]
-        loss = np.empty(n)
-        gradient = np.empty(n)
-        _kernels.bernoulli_loss_gradient(
-            y, _as_contiguous(raw_prediction.reshape(n)), sample_weight, loss, gradient,
-            n_threads,
-        )
-        return loss, gradient.reshape(n, 1)
-
-    def hessian(self, y, raw_prediction, sample_weight, n_threads=1):
-        n = y.shape[0]
-        hessian = np.empty(n)
-        _kernels.bernoulli_hessian(
-            _as_contiguous(raw_prediction.reshape(n)), sample_weight, hessian, n_threads
-        )
-        return hessian.reshape(n, 1, 1)
 
     def constant_raw_prediction(self, y, sample_weight):
         # einsum: no sample-sized temporary, and unlike BLAS's dot its sum does not
@@ -341,7 +359,7 @@ class BernoulliLoss(BaseLoss):
         return np.column_stack([p0, p1])
 
 
-class CategoricalLoss(BaseLoss):
+class CategoricalLoss(_KernelFamily):
     """Categorical distribution with softmax link over ``n_classes`` scores.
 
     Targets are class indices 0 .. K-1 stored as floats.
@@ -356,23 +374,6 @@ class CategoricalLoss(BaseLoss):
         self.n_classes = n_classes
         self.raw_columns = tuple(f"score_{k}" for k in range(n_classes))
         self.column_modes = ("x",) * n_classes
-
-    def loss_gradient(self, y, raw_prediction, sample_weight, n_threads=1):
-        n = y.shape[0]
-        loss = np.empty(n)
-        gradient = np.empty((n, self.n_classes))
-        _kernels.categorical_loss_gradient(
-            y, _as_contiguous(raw_prediction), sample_weight, loss, gradient, n_threads
-        )
-        return loss, gradient
-
-    def hessian(self, y, raw_prediction, sample_weight, n_threads=1):
-        n = y.shape[0]
-        hessian = np.empty((n, self.n_classes, self.n_classes))
-        _kernels.categorical_hessian(
-            _as_contiguous(raw_prediction), sample_weight, hessian, n_threads
-        )
-        return hessian
 
     def constant_raw_prediction(self, y, sample_weight):
         # one masked sum per class: no sample-sized temporary beyond a boolean mask
@@ -422,26 +423,13 @@ class _GaussianPrediction:
         return stats.norm(loc=self.mean(raw_prediction), scale=self.scale(raw_prediction))
 
 
-class GaussianFixedScaleLoss(_GaussianPrediction, BaseLoss):
+class GaussianFixedScaleLoss(_GaussianPrediction, _KernelFamily):
     """Gaussian distribution with unit variance; the raw prediction is the mean."""
 
     raw_columns = ("mean",)
     #: The Hessian does not depend on the parameters (a quadratic objective).
     hessian_is_constant = True
     family = _kernels.FAMILY_GAUSSIAN_FIXED
-
-    def loss_gradient(self, y, raw_prediction, sample_weight, n_threads=1):
-        n = y.shape[0]
-        loss = np.empty(n)
-        gradient = np.empty(n)
-        _kernels.gaussian_fixed_loss_gradient(
-            y, _as_contiguous(raw_prediction.reshape(n)), sample_weight, loss, gradient,
-            n_threads,
-        )
-        return loss, gradient.reshape(n, 1)
-
-    def hessian(self, y, raw_prediction, sample_weight, n_threads=1):
-        return np.asarray(sample_weight, dtype=np.float64).reshape(-1, 1, 1).copy()
 
     def constant_raw_prediction(self, y, sample_weight):
         return np.array([np.average(y, weights=sample_weight)])
@@ -450,7 +438,7 @@ class GaussianFixedScaleLoss(_GaussianPrediction, BaseLoss):
         return np.ones((1, 1))
 
 
-class GaussianLoss(_GaussianPrediction, BaseLoss):
+class GaussianLoss(_GaussianPrediction, _KernelFamily):
     """Gaussian distribution with learned scale.
 
     Raw-prediction columns are ``(mean, log sigma)``; a shared sigma is the special
@@ -462,34 +450,6 @@ class GaussianLoss(_GaussianPrediction, BaseLoss):
     dispersion_column = 1
     fisher_is_hessian = False
     family = _kernels.FAMILY_GAUSSIAN
-
-    def loss_gradient(self, y, raw_prediction, sample_weight, n_threads=1):
-        n = y.shape[0]
-        loss = np.empty(n)
-        gradient = np.empty((n, 2))
-        _kernels.gaussian_loss_gradient(
-            y, _as_contiguous(raw_prediction), sample_weight, loss, gradient, n_threads
-        )
-        return loss, gradient
-
-    def hessian(self, y, raw_prediction, sample_weight, n_threads=1):
-        n = y.shape[0]
-        hessian = np.empty((n, 2, 2))
-        _kernels.gaussian_hessian(
-            y, _as_contiguous(raw_prediction), sample_weight, hessian, n_threads
-        )
-        return hessian
-
-    def fisher_information(self, y, raw_prediction, sample_weight, n_threads=1):
-        # E[d2/dmu2] = 1/sigma^2, E[d2/dmu ds] = 0, E[d2/ds2] = 2.
-        n = raw_prediction.shape[0]
-        weight = np.asarray(sample_weight, dtype=np.float64)
-        info = np.zeros((n, 2, 2))
-        with np.errstate(over="ignore"):
-            info[:, 0, 0] = weight * np.minimum(np.exp(-2.0 * raw_prediction[:, 1]),
-                                                np.finfo(float).max)
-        info[:, 1, 1] = 2.0 * weight
-        return info
 
     def constant_raw_prediction(self, y, sample_weight):
         mean = np.average(y, weights=sample_weight)
