@@ -15,24 +15,29 @@ by the caller.
 Conventions
 -----------
 * ``raw_prediction`` has one row per sample and one column per raw prediction: the
-  logit (Bernoulli), the class scores (categorical), the mean (Gaussian) and, for the
-  Gaussian with learned scale, a second column holding ``log sigma``.
+  logit (Bernoulli), the class scores (categorical), the mean (Gaussian), the log of
+  the mean (Poisson, Gamma) and, for the Gaussian with learned scale, a second column
+  holding ``log sigma`` (Gamma: the log dispersion).
 * ``sample_weight`` multiplies each sample's loss, gradient and Hessian.
 * Losses are *full* negative log-likelihoods, constants included.
-* For finite inputs with ``|raw_prediction| <= 1e300`` no kernel overflows, returns
-  NaN or an infinite loss; squared residuals too large for a double saturate at the
-  largest finite double.
+* For finite inputs with ``|raw_prediction| <= 1e300`` no kernel returns NaN or
+  raises a floating-point overflow.  Bernoulli, categorical and Gaussian losses stay
+  finite (squared residuals too large for a double saturate at the largest finite
+  double); the exp-link families return ``+inf`` exactly where the true NLL exceeds
+  the doubles (the linear model then reports an infinite objective and the line
+  search backs off); gradients and Hessians saturate at +-DBL_MAX.
 * An unknown family code is refused by every Python entry point (ValueError); inside
   the nogil loops it yields NaN, never another family's formula.
 """
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport exp, log, log1p, fabs, sqrt, copysign, NAN
+from libc.math cimport exp, expm1, log, log1p, fabs, fmin, sqrt, copysign, INFINITY, NAN
 from libc.float cimport DBL_MAX
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport dgemm, dsyrk
+from scipy.special.cython_special cimport gammaln, psi
 
 import numpy as np
 
@@ -61,11 +66,15 @@ cdef enum:
     CATEGORICAL = 1
     GAUSSIAN_FIXED = 2
     GAUSSIAN = 3
+    POISSON = 4
+    GAMMA = 5
 
 FAMILY_BERNOULLI = BERNOULLI
 FAMILY_CATEGORICAL = CATEGORICAL
 FAMILY_GAUSSIAN_FIXED = GAUSSIAN_FIXED
 FAMILY_GAUSSIAN = GAUSSIAN
+FAMILY_POISSON = POISSON
+FAMILY_GAMMA = GAMMA
 
 #: Raw-prediction columns of each family code; 0 means any number >= 2 (one score
 #: per class).
@@ -74,6 +83,8 @@ FAMILY_N_RAW = {
     FAMILY_CATEGORICAL: 0,
     FAMILY_GAUSSIAN_FIXED: 1,
     FAMILY_GAUSSIAN: 2,
+    FAMILY_POISSON: 1,
+    FAMILY_GAMMA: 2,
 }
 
 
@@ -258,12 +269,175 @@ cdef inline void _gaussian_hessian(double y, const double *row, double w,
 
 
 # ----------------------------------------------------------------------------------
+# Poisson with log link:  NLL(y, eta) = exp(eta) - y eta + lgamma(y + 1),  y >= 0
+# (the Poisson log-pmf for integer y; the same formula for non-negative reals, as
+# scikit-learn's PoissonRegressor accepts them).  Hessian = Fisher = exp(eta).
+# ----------------------------------------------------------------------------------
+cdef inline double _poisson_loss_grad(double y, double eta, double *grad) noexcept nogil:
+    cdef double mu
+    if eta >= LOG_DBL_MAX:
+        # exp(eta) beyond the doubles: the NLL is +inf, the gradient saturates
+        grad[0] = DBL_MAX
+        return INFINITY
+    mu = exp(eta)
+    grad[0] = mu - y
+    return mu - y * eta + gammaln(y + 1.0)
+
+
+# ----------------------------------------------------------------------------------
+# Gamma with log link, raw prediction columns (eta = log mean, s = log dispersion),
+# shape k = exp(-s) (Var = exp(s) mean^2) and u = log y - eta:
+#   NLL = lgamma(k) - k log k + k eta - (k - 1) log y + k y exp(-eta)
+#       = B(s) + k (e^u - 1 - u) + log y,        B(s) = lgamma(k) - k log k + k.
+# Gradient: d/deta = -k expm1(u),  d/ds = C(s) - T  with T = k (e^u - 1 - u) and
+# C(s) = k (log k - digamma(k)).  Observed Hessian: d2/deta2 = k e^u,
+# d2/deta ds = k expm1(u), d2/ds2 = D(s) - C(s) + T with D(s) = k (k trigamma(k) - 1).
+# Fisher information (E[T] = C, E[e^u] = 1): diag(k, D(s)).
+# B, C and D are computed without cancellation: through lgamma(1 + k), digamma(1 + k)
+# and trigamma(1 + k) for k < 1, and by their asymptotic series for k >= 15.
+# ----------------------------------------------------------------------------------
+cdef double LOG_2PI = 1.8378770664093454835606594728112
+# k >= GAMMA_SERIES_SHAPE: asymptotic series, truncated below 1e-16 relative.
+cdef double GAMMA_SERIES_SHAPE = 15.0
+
+
+cdef inline double _exp_or_inf(double x) noexcept nogil:
+    """exp(x), +inf without an overflow where it exceeds the doubles."""
+    if x >= LOG_DBL_MAX:
+        return INFINITY
+    return exp(x)
+
+
+cdef inline double _expm1_minus(double u) noexcept nogil:
+    """e^u - 1 - u >= 0 with full relative accuracy near u = 0 (finite for u <= 700)."""
+    if fabs(u) < 0.1:
+        # Taylor series to u^10: remainder below 1e-16 relative
+        return u * u * (1.0 / 2 + u * (1.0 / 6 + u * (1.0 / 24 + u * (1.0 / 120 + u * (
+            1.0 / 720 + u * (1.0 / 5040 + u * (1.0 / 40320 + u * (1.0 / 362880 + u * (
+                1.0 / 3628800)))))))))
+    return expm1(u) - u
+
+
+cdef inline double _times_shape(double a, double s) noexcept nogil:
+    """a k = a exp(-s) for a >= 0: +inf only where the product exceeds the doubles."""
+    if a == 0.0:
+        return 0.0
+    if fabs(s) < 600.0 and a < 1e30:
+        return a * exp(-s)
+    return _exp_or_inf(log(a) - s)
+
+
+cdef inline double _gamma_excess(double u, double s) noexcept nogil:
+    """T = k (e^u - 1 - u): the part of the Gamma NLL that vanishes where y = mean."""
+    if u > 30.0:
+        # log(e^u - 1 - u) = u + log1p(-(1 + u) e^-u)
+        return _exp_or_inf(u + log1p(-(1.0 + u) * exp(-u)) - s)
+    return _times_shape(_expm1_minus(u), s)
+
+
+cdef inline double _trigamma(double x) noexcept nogil:
+    """trigamma(x) for x >= 1: recurrence up to x >= 15, then the asymptotic series."""
+    cdef double total = 0.0, ix, ix2
+    while x < GAMMA_SERIES_SHAPE:
+        total = total + 1.0 / (x * x)
+        x = x + 1.0
+    ix = 1.0 / x
+    ix2 = ix * ix
+    return total + ix + 0.5 * ix2 + ix2 * ix * (1.0 / 6 - ix2 * (1.0 / 30 - ix2 * (
+        1.0 / 42 - ix2 * (1.0 / 30 - ix2 * (5.0 / 66 - ix2 * (691.0 / 2730
+                                                             - ix2 * 7.0 / 6))))))
+
+
+cdef inline double _gamma_log_norm(double s) noexcept nogil:
+    """B(s) = lgamma(k) - k log k + k at k = exp(-s)."""
+    cdef double k, ik, ik2
+    if s > 0.0:
+        k = exp(-s)
+        return gammaln(1.0 + k) + s * (1.0 + k) + k
+    k = exp(-s)
+    if k >= GAMMA_SERIES_SHAPE:
+        # log(2 pi / k) / 2 + Stirling's series of lgamma(k + 1)
+        ik = exp(s)
+        ik2 = ik * ik
+        return 0.5 * (LOG_2PI + s) + ik * (1.0 / 12 - ik2 * (1.0 / 360 - ik2 * (
+            1.0 / 1260 - ik2 * (1.0 / 1680 - ik2 * (1.0 / 1188 - ik2 * (
+                691.0 / 360360 - ik2 / 156))))))
+    return gammaln(k) + k * s + k
+
+
+cdef inline double _gamma_c(double s) noexcept nogil:
+    """C(s) = k (log k - digamma(k)), from 1 (k -> 0) to 1/2 (k -> inf)."""
+    cdef double k = exp(-s), ik, ik2
+    if s > 0.0:
+        return 1.0 - k * s - k * psi(1.0 + k)
+    if k >= GAMMA_SERIES_SHAPE:
+        ik = exp(s)
+        ik2 = ik * ik
+        return 0.5 + ik * (1.0 / 12 - ik2 * (1.0 / 120 - ik2 * (1.0 / 252 - ik2 * (
+            1.0 / 240 - ik2 * (1.0 / 132 - ik2 * (691.0 / 32760 - ik2 / 12))))))
+    return k * (-s - psi(k))
+
+
+cdef inline double _gamma_d(double s) noexcept nogil:
+    """D(s) = k (k trigamma(k) - 1) > 0, from 1 (k -> 0) to 1/2 (k -> inf)."""
+    cdef double k = exp(-s), ik, ik2
+    if s > 0.0:
+        return k * k * _trigamma(1.0 + k) + 1.0 - k
+    if k >= GAMMA_SERIES_SHAPE:
+        ik = exp(s)
+        ik2 = ik * ik
+        return 0.5 + ik * (1.0 / 6 - ik2 * (1.0 / 30 - ik2 * (1.0 / 42 - ik2 * (
+            1.0 / 30 - ik2 * (5.0 / 66 - ik2 * (691.0 / 2730 - ik2 * 7.0 / 6))))))
+    return k * (k * _trigamma(k) - 1.0)
+
+
+cdef inline double _gamma_grad_mean(double u, double s) noexcept nogil:
+    """d NLL / d eta = -k expm1(u) = k - k y / mean, saturating at +-DBL_MAX."""
+    cdef double e
+    if u > 30.0:
+        return -fmin(_exp_or_inf(u - s + log1p(-exp(-u))), DBL_MAX)
+    e = expm1(u)
+    return -copysign(fmin(_times_shape(fabs(e), s), DBL_MAX), e)
+
+
+cdef inline double _gamma_loss_grad(double y, double eta, double s, double *grad_eta,
+                                    double *grad_s) noexcept nogil:
+    cdef double log_y = log(y), u = log_y - eta
+    cdef double excess = _gamma_excess(u, s)
+    grad_eta[0] = _gamma_grad_mean(u, s)
+    grad_s[0] = _gamma_c(s) - fmin(excess, DBL_MAX)
+    return _gamma_log_norm(s) + excess + log_y
+
+
+cdef inline void _gamma_hessian(double y, const double *row, double w,
+                                double *out) noexcept nogil:
+    """Upper triangle of the weighted observed Hessian wrt (eta, log dispersion)."""
+    cdef double u = log(y) - row[0], s = row[1]
+    out[0] = w * fmin(_exp_or_inf(u - s), DBL_MAX)
+    out[1] = -w * _gamma_grad_mean(u, s)
+    out[2] = w * (_gamma_d(s) - _gamma_c(s) + fmin(_gamma_excess(u, s), DBL_MAX))
+
+
+def gamma_log_minus_digamma(double log_dispersion):
+    """log k - digamma(k) at k = exp(-log_dispersion), without cancellation: the
+    left side of the Gamma shape's likelihood equation (for the intercept-only fit)."""
+    return _gamma_c(log_dispersion) * exp(log_dispersion)
+
+
+# ----------------------------------------------------------------------------------
 # The three switches.  Each family is an explicit case; an unknown code writes NaN.
 # ----------------------------------------------------------------------------------
 cdef inline void _fill_nan(double *out, Py_ssize_t count) noexcept nogil:
     cdef Py_ssize_t k
     for k in range(count):
         out[k] = NAN
+
+
+cdef inline double _weighted(double w, double loss) noexcept nogil:
+    """w * loss, and 0 for a zero weight even where the loss is +inf."""
+    if w == 0.0:
+        return 0.0
+    return w * loss
 
 
 cdef inline double _row_loss_gradient(int family, double y, double *row, Py_ssize_t m,
@@ -285,6 +459,15 @@ cdef inline double _row_loss_gradient(int family, double y, double *row, Py_ssiz
         row[0] = w * g0
         row[1] = w * g1
         return w * loss
+    if family == POISSON:
+        loss = _poisson_loss_grad(y, row[0], &row[0])
+        row[0] = w * row[0]
+        return _weighted(w, loss)
+    if family == GAMMA:
+        loss = _gamma_loss_grad(y, row[0], row[1], &g0, &g1)
+        row[0] = w * g0
+        row[1] = w * g1
+        return _weighted(w, loss)
     _fill_nan(row, m)
     return NAN
 
@@ -301,6 +484,10 @@ cdef inline void _row_hessian(int family, double y, const double *row, Py_ssize_
         out[0] = w
     elif family == GAUSSIAN:
         _gaussian_hessian(y, row, w, out)
+    elif family == POISSON:
+        out[0] = w * _exp_capped(row[0])
+    elif family == GAMMA:
+        _gamma_hessian(y, row, w, out)
     else:
         _fill_nan(out, m * (m + 1) // 2)
 
@@ -315,6 +502,10 @@ cdef inline void _row_fisher(int family, double y, const double *row, Py_ssize_t
         out[0] = w * _exp_capped(-2.0 * row[1])
         out[1] = 0.0
         out[2] = 2.0 * w
+    elif family == GAMMA:
+        out[0] = w * _exp_capped(-row[1])
+        out[1] = 0.0
+        out[2] = w * _gamma_d(row[1])
     else:
         # the observed Hessian (which writes NaN for an unknown code)
         _row_hessian(family, y, row, m, w, out)
