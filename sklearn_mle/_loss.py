@@ -56,8 +56,8 @@ class Family:
     differences of the gradient), :meth:`fisher_information` (default: the Hessian),
     :meth:`validate_target` (default: finite reals), :meth:`constant_raw_prediction`
     (default: the intercept-only fit, computed numerically from
-    :meth:`initial_raw_prediction`) and :meth:`recession_signs` (default: none) are
-    optional.
+    :meth:`initial_raw_prediction`), :meth:`recession_signs` (default: none) and
+    :meth:`log_likelihood_constant` (default: 0) are optional.
 
     Attributes
     ----------

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+import statsmodels.api as sm
 from scipy import integrate, optimize, stats
 from scipy.special import gammaln
 
@@ -14,8 +15,6 @@ from sklearn_mle import _kernels
 from sklearn_mle._base import fit_linear_model
 from sklearn_mle._linear import LinearModel
 from sklearn_mle._loss import BinomialLoss, Family, GammaLoss, PoissonLoss
-
-sm = pytest.importorskip("statsmodels.api")
 
 #: Agreement of the kernels with scipy.stats' log-pmf/log-pdf, relative to the size of
 #: the largest term of the formula (scipy and we round the same terms differently).
