@@ -502,7 +502,9 @@ class MLERegressor(RegressorMixin, MLEstimator):
         scale."""
         family, modes = model.loss, self._modes
         n_identified, n_null, n_learned = self._count_parameters(modes, result, X.shape[1])
-        total = fit_weights.total
+        # observations: the sum of the weights, or the rows where weights are trials
+        total = (float(np.count_nonzero(fit_weights.likelihood)) if family.weights_are_trials
+                 else fit_weights.total)
         weights = fit_weights.likelihood * fit_weights.likelihood_scale
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             constant = float(np.sum(family.log_likelihood_constant(y, weights)))
