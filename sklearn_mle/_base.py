@@ -172,7 +172,8 @@ def _normalise(weights, n):
 
 
 def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, verbose,
-              estimator_name, preconditioner="auto", fallback_ridge=0.0, progress=None):
+              estimator_name, preconditioner="auto", fallback_ridge=0.0, progress=None,
+              extra_frames=0):
     """Minimise the objective of ``model`` (a :class:`~sklearn_mle._model.Model`) from
     ``theta0``; return the OptimizeResult.
 
@@ -236,6 +237,7 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
                                 progress=progress, estimator_name=estimator_name,
                                 hessian=hessian,
                                 exact_preconditioner=model.hessian_is_constant,
+                                extra_frames=extra_frames,
                                 phase_iter=(_PHASE_ITER_EXACT_REFRESH
                                             if model.fisher_is_hessian
                                             else _PHASE_ITER_FISHER_REFRESH))

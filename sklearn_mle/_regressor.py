@@ -7,20 +7,20 @@ distribution; :mod:`sklearn_mle._existence` decides whether the MLE exists.
 
 import copy
 import warnings
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.base import RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from scipy import stats
 
-from ._base import (FitWeights, ensure_layout, feature_labels, fit_linear_model,
-                    kernels_own_the_cores, n_threads, output_covariance,
-                    total_log_likelihood)
+from ._base import (FitWeights, ensure_layout, feature_labels, fit_model, n_threads,
+                    output_covariance, total_log_likelihood)
+from ._estimator import MLEstimator
 from ._existence import find_unbounded, unbounded_message
 from ._inference import (InferenceSummary, common_notes, covariance_kind, design_rank,
                          fit_statistics, method_name, require_covariance,
@@ -38,7 +38,7 @@ from ._unbounded import (FALLBACK_TOL_FACTOR, VARIANCE_COLLAPSE_FALLBACK_RIDGE,
 _SIGMA_ONE_TEST_LEVEL = 1e-3
 
 
-class MLERegressor(RegressorMixin, BaseEstimator):
+class MLERegressor(RegressorMixin, MLEstimator):
     r"""Linear regression by Gaussian maximum likelihood.
 
     The model is ``y | x ~ Normal(mu(x), sigma(x)^2)`` with ``mu(x) = x @ coef_ +
@@ -212,16 +212,11 @@ class MLERegressor(RegressorMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
+        **MLEstimator._common_parameter_constraints,
         "distribution": [StrOptions(set(DISTRIBUTIONS)), Family],
         "dispersion": [None, StrOptions({"constant", "linear"}),
                        Interval(Real, 0, None, closed="neither")],
         "variance": [None, StrOptions({"fixed", "constant", "heteroscedastic"})],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "fit_intercept": ["boolean"],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="neither")],
-        "warm_start": ["boolean"],
-        "verbose": ["verbose"],
         "inference": ["boolean", StrOptions({"ols"})],
     }
 
@@ -241,7 +236,6 @@ class MLERegressor(RegressorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
         try:
             family = self._family()[0]
         except (KeyError, TypeError, ValueError):
@@ -347,33 +341,6 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         return model.linear_predictor(ensure_layout(X), self._raw_coef, self._raw_intercept)
 
     # ---------------------------------------------------------------------- API
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model by maximum (penalised) likelihood.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data; CSR/CSC matrices are used without densifying.
-        y : array-like of shape (n_samples,)
-            Targets in the distribution's domain (real numbers for the Gaussian and
-            Student-t, non-negative counts for the Poisson and negative binomial,
-            positive values for the Gamma, proportions in [0, 1] for the binomial).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; integer weights act as repeated rows.  For the
-            binomial, the number of trials behind each proportion.
-
-        Returns
-        -------
-        self : MLERegressor
-            The fitted estimator.
-        """
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
-                             dtype=[np.float64, np.float32], y_numeric=True)
-        X = ensure_layout(X)
-        with kernels_own_the_cores(X):
-            return self._fit_validated(X, y, sample_weight)
-
     def _fit_validated(self, X, y, sample_weight):
         """The fit on validated data (see :meth:`fit`)."""
         family, modes = self._family()
@@ -395,18 +362,13 @@ class MLERegressor(RegressorMixin, BaseEstimator):
                            estimator_name="MLERegressor", progress=progress)
         # At alpha > 0 the objective has a finite minimiser (see the class docstring):
         # the existence check is only made at alpha = 0.
-        check = self.alpha == 0
-        with warnings.catch_warnings(record=check) as caught:
-            result = fit_linear_model(model, X, y, weights, self.alpha, theta0, null_raw,
-                                      **fit_options)
-        self.mle_exists_ = True
+        result, _ = self._fit_checked(model, X, y, weights, theta0, null_raw, fit_options)
         coef, intercept = model.unpack(result.theta)
-        raw = None
-        if family.collapse_log_scale(np.zeros((1, family.n_raw))) is not None:
-            raw = model.linear_predictor(X, coef, intercept)
-        if not check and raw is not None:
+        if self.alpha > 0 and family.collapse_log_scale(np.zeros((1, family.n_raw))) \
+                is not None:
             # The penalised estimate exists, but a tiny alpha can still put the spread
             # below what the doubles holding y resolve (see variance_below_resolution).
+            raw = model.linear_predictor(X, coef, intercept)
             smallest = variance_below_resolution(
                 family.collapse_target(y), weights, family.collapse_log_scale(raw))
             if smallest is not None:
@@ -415,34 +377,6 @@ class MLERegressor(RegressorMixin, BaseEstimator):
                                        self.alpha, smallest, family.collapse_target(y),
                                        weights),
                     UnboundedLikelihoodWarning, stacklevel=4)
-        if check:
-            with progress.timed("existence check") as section:
-                unbounded = find_unbounded(family, modes, X, y, weights,
-                                           raw if raw is not None else
-                                           np.zeros((X.shape[0], family.n_raw)),
-                                           self.fit_intercept)
-                section.outcome = ("MLE exists" if unbounded is None else
-                                   f"likelihood unbounded ({unbounded.kind})")
-            if unbounded is None:
-                for warning in caught:
-                    warnings.warn_explicit(warning.message, warning.category,
-                                           warning.filename, warning.lineno)
-            else:
-                self.mle_exists_ = False
-                warnings.warn(
-                    unbounded_message("MLERegressor", self._label(family, modes), family,
-                                      modes, unbounded, int(np.sum(weights > 0))),
-                    UnboundedLikelihoodWarning, stacklevel=4)
-                fit_options["tol"] = self.tol * FALLBACK_TOL_FACTOR
-                # The user has just been told that the MLE does not exist; the ridge
-                # fit is a finite stand-in, and whether its tightened tolerance was met
-                # to the last digits is no news (it is flat along the recession).
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    result = fit_linear_model(
-                        model, X, y, weights, self.alpha, theta0, null_raw,
-                        fallback_ridge=VARIANCE_COLLAPSE_FALLBACK_RIDGE, **fit_options)
-                coef, intercept = model.unpack(result.theta)
         coef[0] *= y_scale
         intercept[0] *= y_scale
         y = y_original
@@ -457,13 +391,40 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         self._set_likelihood_attributes(model, X, y, coef, intercept, fit_weights, result,
                                         null_raw * np.where(np.arange(family.n_raw) == 0,
                                                             y_scale, 1.0))
-        for name in ["covariance_", "coef_se_", "intercept_se_", "ols_scale_",
-                     *self._se_attribute_names]:
-            if hasattr(self, name):
-                delattr(self, name)
+        self._forget(["covariance_", "coef_se_", "intercept_se_", "ols_scale_",
+                      *self._se_attribute_names])
         if self.inference:
             self._set_inference(model, X, y, weights, fit_weights.total, coef, intercept)
         return self
+
+    # ------------------------------------------------- existence (see MLEstimator)
+    def _find_unbounded(self, model, X, y, weights, result):
+        family = model.loss
+        raw = None
+        if family.collapse_log_scale(np.zeros((1, family.n_raw))) is not None:
+            raw = model.linear_predictor(X, *model.unpack(result.theta))
+        return find_unbounded(family, self._modes, X, y, weights, raw, self.fit_intercept)
+
+    def _diagnosis_label(self, diagnosis):
+        return diagnosis.kind
+
+    def _unbounded_message(self, model, y, weights, diagnosis):
+        return unbounded_message("MLERegressor", self._label(model.loss, self._modes),
+                                 model.loss, self._modes, diagnosis,
+                                 int(np.sum(weights > 0)))
+
+    def _fallback_fit(self, model, X, y, weights, theta0, start_raw, fit_options,
+                      diagnosis, result):
+        """The minimiser of the objective plus a small ridge in the data's Fisher
+        metric: finite and reproducible where the MLE does not exist."""
+        options = dict(fit_options, tol=self.tol * FALLBACK_TOL_FACTOR)
+        # The user has just been told that the MLE does not exist; the ridge fit is a
+        # finite stand-in, and whether its tightened tolerance was met to the last
+        # digits is no news (it is flat along the direction of recession).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return fit_model(model, X, y, weights, self.alpha, theta0, start_raw,
+                             fallback_ridge=VARIANCE_COLLAPSE_FALLBACK_RIDGE, **options)
 
     #: Fitted attributes of the other columns, removed before a refit.
     _se_attribute_names = ()
@@ -479,9 +440,9 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         ``<p>_intercept_`` (on the raw, log scale) when linear in x; the dispersion
         column also as ``dispersion_`` / ``dispersion_coef_`` /
         ``dispersion_intercept_``."""
-        for name in getattr(self, "_parameter_attribute_names", ()):
-            if hasattr(self, name):
-                delattr(self, name)
+        # a previous fit may have had other columns, modes or standard errors
+        self._forget([*getattr(self, "_parameter_attribute_names", ()),
+                      *self._se_attribute_names])
         names = []
         self.coef_ = coef[0]
         self.intercept_ = float(intercept[0])
@@ -541,7 +502,9 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         scale."""
         family, modes = model.loss, self._modes
         n_identified, n_null, n_learned = self._count_parameters(modes, result, X.shape[1])
-        total = fit_weights.total
+        # observations: the sum of the weights, or the rows where weights are trials
+        total = (float(np.count_nonzero(fit_weights.likelihood)) if family.weights_are_trials
+                 else fit_weights.total)
         weights = fit_weights.likelihood * fit_weights.likelihood_scale
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             constant = float(np.sum(family.log_likelihood_constant(y, weights)))
@@ -847,9 +810,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
     def _predictive_distribution(self, X, stacklevel=3):
         """The distribution of :meth:`predict_dist`; the warning points ``stacklevel``
         frames up (the caller of the public method)."""
-        check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"],
-                          dtype=[np.float64, np.float32], reset=False)
+        X = self._validated_input(X)
         raw = self._raw_prediction(X)
         if self.inference == "ols":
             scale = np.sqrt(self.ols_scale_**2 + self._mean_variance(X))
@@ -932,9 +893,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         >>> bool(np.isclose(reg.log_likelihood(X, y) * 10, reg.loglik_))
         True
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"],
-                          dtype=[np.float64, np.float32], reset=False)
+        X = self._validated_input(X)
         raw = self._raw_prediction(X)
         y = np.asarray(y)
         if y.shape != (raw.shape[0],):
@@ -973,9 +932,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         std : ndarray of shape (n_samples,)
             Predicted standard deviation; only when ``return_std=True``.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"],
-                          dtype=[np.float64, np.float32], reset=False)
+        X = self._validated_input(X)
         raw = self._raw_prediction(X)
         mean = self.family_.mean(raw)
         if not return_std:

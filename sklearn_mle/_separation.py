@@ -644,6 +644,7 @@ class MaskedCategoricalLoss(CategoricalLoss):
     runs only on the fallback fit of separated data."""
 
     family = None
+    kernel = _kernels.FAMILY_CATEGORICAL
 
     def __init__(self, n_classes, alive):
         super().__init__(n_classes)

@@ -179,7 +179,7 @@ class OptimizeResult:
 
 def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
                    estimator_name="estimator", hessian=None, phase_iter=20,
-                   exact_preconditioner=False):
+                   exact_preconditioner=False, extra_frames=0):
     """Minimise ``fun(theta) -> (value, gradient)`` with preconditioned L-BFGS-B.
 
     Convergence: the largest component of the preconditioned gradient ``P^T g`` falls
@@ -291,7 +291,7 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
             f"gradient component {result.gradient_norm:.3g} > tol={tol:g}. "
             f"To fix it, {advice}.",
             ConvergenceWarning,
-            stacklevel=_USER_STACKLEVEL,
+            stacklevel=_USER_STACKLEVEL + extra_frames,
         )
     final_gradient = fun.cached_gradient(theta)  # no pass over X just for the result
     return OptimizeResult(theta, result.objective, total_iter, converged, result.message,

@@ -109,3 +109,14 @@ def test_the_scorer_chooses_by_held_out_likelihood():
     assert search.best_params_["dispersion"] == "linear"
     best = search.best_estimator_
     assert log_likelihood_scorer(best, X, y) == pytest.approx(best.loglik_ / 600)
+
+
+def test_a_refit_in_another_mode_leaves_no_stale_attributes(data):
+    X, y = data
+    reg = MLERegressor(dispersion="linear", inference=True).fit(X, y)
+    assert hasattr(reg, "scale_coef_se_") and hasattr(reg, "dispersion_coef_")
+    reg.set_params(dispersion="constant").fit(X, y)
+    for name in ("scale_coef_", "scale_coef_se_", "dispersion_coef_se_",
+                 "scale_intercept_"):
+        assert not hasattr(reg, name), name
+    assert reg.scale_se_ > 0 and reg.dispersion_se_ == reg.scale_se_
