@@ -743,6 +743,7 @@ class GammaLoss(_KernelFamily):
     name = "Gamma"
     raw_columns = ("mean", "log_dispersion")
     column_modes = ("x", "constant")
+    dispersion_column = 1
     dispersion_name = "dispersion"
     dispersion_symbol = "φ"
     link = "log"
