@@ -39,10 +39,23 @@ _SIGMA_ONE_TEST_LEVEL = 1e-3
 
 
 class MLERegressor(RegressorMixin, MLEstimator):
-    r"""Linear regression by Gaussian maximum likelihood.
+    r"""Regression by maximum likelihood under the distribution you choose.
 
-    The model is ``y | x ~ Normal(mu(x), sigma(x)^2)`` with ``mu(x) = x @ coef_ +
-    intercept_`` and, by ``variance``:
+    ``distribution`` fixes ``p(y | x)`` and so the cost, its negative log-likelihood:
+    ``"gaussian"`` (identity link; least squares when sigma is fixed),
+    ``"poisson"`` (counts, log link), ``"negative_binomial"`` (overdispersed counts,
+    NB2: ``Var = mu + alpha mu^2``, log link), ``"gamma"`` (positive skewed targets,
+    log link, ``Var = phi mu^2``), ``"student_t"`` (outliers: location, scale and
+    degrees of freedom), ``"binomial"`` (proportions in [0, 1] with the numbers of
+    trials as ``sample_weight``, logit link), or a :class:`Family` of your own.  The
+    mean's linear predictor is ``x @ coef_ + intercept_``; a family's dispersion
+    (sigma, alpha, phi, the t's scale) is learned as one constant by default, linear
+    in x on the log scale with ``dispersion="linear"``, or fixed with
+    ``dispersion=<value>``.  The families' formulas are in the user guide.
+
+    **The Gaussian.**  The model is ``y | x ~ Normal(mu(x), sigma(x)^2)`` with
+    ``mu(x) = x @ coef_ + intercept_`` and, by ``variance`` (or the equivalent
+    ``dispersion`` 1.0, "constant", "linear"):
 
     * ``"fixed"``: ``sigma = 1``, not a parameter.  The NLL is ``(y - mu)^2 / 2`` plus a
       constant, so the fit is least squares (``Ridge(alpha * n)``).
@@ -100,10 +113,26 @@ class MLERegressor(RegressorMixin, MLEstimator):
     about ``s0 sqrt(alpha)``, so an ``alpha`` near 1e-30 or below can leave it under
     the rounding error of y; the fit then warns (:class:`UnboundedLikelihoodWarning`).
 
+    For every family with ``alpha > 0`` the mean's coefficients get the L2 penalty
+    (in units of ``s0`` where the mean is in the units of y: Gaussian, Student-t) and
+    the training mean of a learned log dispersion is pulled towards its null-model
+    value by the same divergence as ``log sigma`` below, so the penalised estimate
+    exists.
+
     Parameters
     ----------
-    variance : {"constant", "fixed", "heteroscedastic"}, default="constant"
-        How the noise standard deviation is modelled.
+    distribution : {"gaussian", "poisson", "negative_binomial", "gamma", \
+            "student_t", "binomial"} or Family, default="gaussian"
+        The conditional distribution of y.
+    dispersion : {"constant", "linear"}, float or None, default=None
+        How the family's dispersion parameter is treated: one learned constant
+        ("constant", the default of every family that has one), linear in x on the
+        log scale ("linear"), or fixed at a positive value.  None: the family's
+        default.  Families without a dispersion (Poisson, binomial) accept only None.
+    variance : {"constant", "fixed", "heteroscedastic"} or None, default=None
+        The Gaussian's own name for the same choice (None: "constant"): "fixed"
+        is ``dispersion=1.0`` (sigma = 1), "heteroscedastic" is
+        ``dispersion="linear"``.  Set one of ``variance`` and ``dispersion``.
     alpha : float, default=0.0
         Penalty strength: L2 on ``coef_`` (and ``scale_coef_``) and, with a learned
         variance, the pull of the mean ``log sigma`` towards ``log s0`` (see above).
@@ -132,8 +161,11 @@ class MLERegressor(RegressorMixin, MLEstimator):
 
     Attributes
     ----------
+    family_ : Family
+        The fitted family (its ``mean`` and ``distribution`` map raw predictions to
+        predictions).
     coef_ : ndarray of shape (n_features,)
-        Coefficients of the mean.
+        Coefficients of the mean's linear predictor (on the link scale).
     intercept_ : float
         Intercept of the mean (0.0 when ``fit_intercept=False``).
     scale_ : float
@@ -142,6 +174,17 @@ class MLERegressor(RegressorMixin, MLEstimator):
         Coefficients of ``log sigma(x)`` (heteroscedastic only).
     scale_intercept_ : float
         Intercept of ``log sigma(x)`` (heteroscedastic only).
+    dispersion_ : float
+        The dispersion when constant or fixed (the Gaussian's sigma, the negative
+        binomial's alpha, the Gamma's phi, the Student-t's scale); with
+        ``dispersion="linear"``, ``dispersion_coef_`` and ``dispersion_intercept_``
+        of its log instead.  Every further raw column ``log_<p>`` of the family is
+        also reported as ``<p>_`` (e.g. ``df_`` of the Student-t), or
+        ``<p>_coef_`` / ``<p>_intercept_`` when linear in x.
+    boundary_note_ : str or None
+        A note when the fit sits on a boundary where the family becomes another
+        one (Student-t degrees of freedom running to infinity: the Gaussian); no
+        warning is emitted, as the likelihood is not unbounded.
     n_iter_ : int
         Number of L-BFGS iterations.
     mle_exists_ : bool
@@ -178,10 +221,10 @@ class MLERegressor(RegressorMixin, MLEstimator):
         With ``inference="ols"``: ``sqrt(RSS / df_resid_)``, the estimate of ``sigma``
         behind the OLS standard errors and prediction intervals.
     covariance_ : ndarray
-        With ``inference=True``: covariance of ``(coef_, intercept_, variance
-        parameters)``, the inverse observed Fisher information at the estimate
-        (penalised when alpha > 0); the variance parameters are ``log sigma`` (constant)
-        or ``(scale_coef_, scale_intercept_)``.  Aliased parameters are NaN.
+        With ``inference=True``: covariance of the parameters named by
+        ``summary().names`` (the mean's, then each learned column's on its raw, log
+        scale), the inverse observed Fisher information at the estimate (penalised
+        when alpha > 0).  Aliased parameters are NaN.
     coef_se_, intercept_se_ : ndarray, float
         With ``inference=True``: standard errors of ``coef_`` and ``intercept_``
         (``"ols"``: the OLS ones, with ``sigma`` estimated).
@@ -190,7 +233,9 @@ class MLERegressor(RegressorMixin, MLEstimator):
         (delta method from that of ``log sigma``).
     scale_coef_se_, scale_intercept_se_ : ndarray, float
         With ``inference=True`` and variance "heteroscedastic": standard errors of the
-        ``log sigma(x)`` parameters.
+        ``log sigma(x)`` parameters.  Every other family parameter ``<p>_`` likewise
+        gets ``<p>_se_`` (delta method for a log column) or ``<p>_coef_se_`` and
+        ``<p>_intercept_se_`` (``dispersion_se_`` etc. included).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -209,6 +254,15 @@ class MLERegressor(RegressorMixin, MLEstimator):
     >>> mean, std = reg.predict(X[:2], return_std=True)
     >>> std.shape
     (2,)
+
+    Counts, with a predictive distribution:
+
+    >>> counts = rng.poisson(np.exp(0.5 + 0.3 * X[:, 0]))
+    >>> pois = MLERegressor(distribution="poisson").fit(X, counts)
+    >>> print(round(float(pois.coef_[0]), 1))
+    0.3
+    >>> pois.predict_dist(X[:1]).pmf(0).round(2)
+    array([0.2])
     """
 
     _parameter_constraints: dict = {
