@@ -121,9 +121,10 @@ class MLERegressor(RegressorMixin, MLEstimator):
 
     Parameters
     ----------
-    distribution : {"gaussian", "poisson", "negative_binomial", "gamma", \
-            "student_t", "binomial"} or Family, default="gaussian"
-        The conditional distribution of y.
+    distribution : str or Family, default="gaussian"
+        The conditional distribution of y: "gaussian", "poisson",
+        "negative_binomial", "gamma", "student_t" or "binomial", or a
+        :class:`~sklearn_mle.Family` object.
     dispersion : {"constant", "linear"}, float or None, default=None
         How the family's dispersion parameter is treated: one learned constant
         ("constant", the default of every family that has one), linear in x on the
