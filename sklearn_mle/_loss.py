@@ -20,6 +20,7 @@ from scipy import optimize, stats
 from scipy.special import gammaln, logsumexp
 
 from . import _kernels
+from ._unbounded import VARIANCE_COLLAPSE_FALLBACK_RIDGE
 
 HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 
@@ -288,6 +289,14 @@ class Family:
     variance_option = False
     #: Whether the mean is a least-squares fit (R², OLS inference apply).
     least_squares = False
+    #: Whether the family assumes a scale of 1 that it does not estimate (the
+    #: summary and predictive distribution then say so and test it).
+    assumes_unit_scale = False
+    #: Fitted attributes the family fixes by assumption, e.g. ``{"scale_": 1.0}``.
+    fixed_attributes = {}
+    #: Ridge, in the whitened units of the start Hessian, of the finite stand-in fit
+    #: returned where the MLE does not exist.
+    fallback_ridge = VARIANCE_COLLAPSE_FALLBACK_RIDGE
     #: Whether a sample weight is a number of trials behind the target (binomial
     #: proportions) rather than a count of repeated rows; then a held-out per-sample
     #: log-likelihood depends on it.
@@ -557,6 +566,8 @@ class GaussianFixedScaleLoss(_GaussianPrediction, _KernelFamily):
     """Gaussian distribution with unit variance; the raw prediction is the mean."""
 
     raw_columns = ("mean",)
+    assumes_unit_scale = True
+    fixed_attributes = {"scale_": 1.0}
     #: The Hessian does not depend on the parameters (a quadratic objective).
     hessian_is_constant = True
     family = _kernels.FAMILY_GAUSSIAN_FIXED
@@ -746,6 +757,11 @@ class GammaLoss(_KernelFamily):
     dispersion_column = 1
     dispersion_name = "dispersion"
     dispersion_symbol = "φ"
+    #: A collapsing phi multiplies the rounding error of exactly fitted targets by
+    #: the shape 1 / phi: with the default 1e-3 the stand-in fit of a collapse sits
+    #: where that noise stops the solver short (measured on scikit-learn's sample
+    #: weight check, p > n); 1e-2 keeps it clear.
+    fallback_ridge = 1e-2
     link = "log"
     target_kind = "positive real numbers"
     family = _kernels.FAMILY_GAMMA

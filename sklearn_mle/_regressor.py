@@ -28,8 +28,7 @@ from ._inference import (InferenceSummary, common_notes, covariance_kind, design
 from ._linear import LevelPenalty, LinearModel, weighted_column_moments
 from ._loss import DISTRIBUTIONS, Family, null_log_scale  # noqa: F401 (re-exported)
 from ._progress import Progress
-from ._unbounded import (FALLBACK_TOL_FACTOR, VARIANCE_COLLAPSE_FALLBACK_RIDGE,
-                         UnboundedLikelihoodWarning, resolution_message,
+from ._unbounded import (FALLBACK_TOL_FACTOR, UnboundedLikelihoodWarning, resolution_message,
                          variance_below_resolution)
 
 #: Two-sided significance level below which the training residuals are reported as
@@ -363,7 +362,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
             model.param_column == 0, family.mean_penalty_weight(null_raw), 1.0)
         level = None
         j = family.dispersion_column
-        if j is not None and j < len(modes) and modes[j] in ("x", "constant"):
+        if j is not None and modes[j] in ("x", "constant"):
             column_means = weighted_column_moments(X, weights)[0]
             level = LevelPenalty(model.column_mean_direction(j, column_means), null_raw[j])
         return LinearModel(family, n_features, coef_free, intercept_free, ridge_weight,
@@ -470,8 +469,9 @@ class MLERegressor(RegressorMixin, MLEstimator):
 
     def _fallback_fit(self, model, X, y, weights, theta0, start_raw, fit_options,
                       diagnosis, result):
-        """The minimiser of the objective plus a small ridge in the data's Fisher
-        metric: finite and reproducible where the MLE does not exist."""
+        """The minimiser of the objective plus a small ridge (the family's
+        ``fallback_ridge``) in the data's Fisher metric: finite and reproducible
+        where the MLE does not exist."""
         options = dict(fit_options, tol=self.tol * FALLBACK_TOL_FACTOR)
         # The user has just been told that the MLE does not exist; the ridge fit is a
         # finite stand-in, and whether its tightened tolerance was met to the last
@@ -479,7 +479,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             return fit_model(model, X, y, weights, self.alpha, theta0, start_raw,
-                             fallback_ridge=VARIANCE_COLLAPSE_FALLBACK_RIDGE, **options)
+                             fallback_ridge=model.loss.fallback_ridge, **options)
 
     #: Fitted attributes of the other columns, removed before a refit.
     _se_attribute_names = ()
@@ -501,9 +501,9 @@ class MLERegressor(RegressorMixin, MLEstimator):
         names = []
         self.coef_ = coef[0]
         self.intercept_ = float(intercept[0])
-        if len(modes) == 1 and family.variance_option:
-            self.scale_ = 1.0   # the Gaussian with sigma fixed at 1
-            names.append("scale_")
+        for name, value in family.fixed_attributes.items():
+            setattr(self, name, value)   # e.g. sigma = 1 of the unit-variance Gaussian
+            names.append(name)
         for j in range(1, family.n_raw):
             stems = [self._column_attribute(family, j)]
             if j == family.dispersion_column and stems[0] != "dispersion":
@@ -525,7 +525,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
     def _check_inference_option(self, family, modes):
         if self.inference != "ols":
             return
-        if not family.least_squares or (len(modes) > 1 and modes[1] != "constant"):
+        if not family.least_squares or "x" in modes[1:]:
             raise ValueError(
                 "inference='ols' estimates one sigma from the residuals, which needs the "
                 "Gaussian distribution with a constant sigma (variance='fixed' or "
@@ -745,7 +745,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
         estimate = self._to_output(_FittedLayout(self), None)
         std_err = np.sqrt(np.diag(self.covariance_))
         notes = common_notes(self, "an unbounded likelihood")
-        sigma_one = family.least_squares and len(modes) == 1
+        sigma_one = family.assumes_unit_scale
         distribution = family.describe(modes)
         covariance = ("inv. info at σ = 1" if sigma_one else covariance_kind(self.alpha))
         method = method_name(self.alpha)
@@ -870,7 +870,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
         if self.inference == "ols":
             scale = np.sqrt(self.ols_scale_**2 + self._mean_variance(X))
             return stats.t(df=self.df_resid_, loc=self.family_.mean(raw), scale=scale)
-        if (self.family_.least_squares and len(self._modes) == 1
+        if (self.family_.assumes_unit_scale
                 and self._sigma_one_rejected()):
             warnings.warn(
                 "MLERegressor(variance='fixed') predicts with sigma = 1, which is "
