@@ -461,6 +461,12 @@ cdef inline void _nb_y_sums(double y, double a, double *out) noexcept nogil:
             out[1] = out[1] + sig
             out[2] = out[2] + sig * _logistic(-s)
         return
+    if a < -36.0 and exp(a) * y * y < 1e-10:
+        # first order in alpha: the next terms are below 1e-20 absolute (r may be inf)
+        out[0] = 0.5 * exp(a) * y * (y - 1.0)
+        out[1] = out[0]
+        out[2] = out[0]
+        return
     if a <= -6.907755278982137:     # r >= 1000: expansions in 1/r, 1/(y + r)
         r = exp(-a)
         u = y * exp(a)
@@ -500,14 +506,15 @@ cdef inline double _nb_c(double eta, double a, double t) noexcept nogil:
 
 cdef inline double _nb_r_series(double eta, double a, double t, int kind) noexcept nogil:
     """r x times _series_in_x(x, kind) (x = exp(t)), i.e. r (softplus - sigma) (kind 0)
-    or r (softplus - sigma - sigma^2) (kind 1), both exact where x is small."""
+    or r (softplus - sigma - sigma^2) (kind 1), both exact where x is small; saturating
+    at DBL_MAX (they enter derivatives only, where inf * 0 would make a NaN)."""
     cdef double spt
     if t <= 0.0:
-        return _exp_or_inf(eta) * _series_in_x(exp(t), kind)
+        return _exp_capped(eta) * _series_in_x(exp(t), kind)
     spt = _softplus(t)
     if kind == 0:
-        return _exp_or_inf(-a) * (spt - _logistic(t))
-    return _exp_or_inf(-a) * (spt - _logistic(t) - _logistic(t) * _logistic(t))
+        return _exp_capped(-a) * (spt - _logistic(t))
+    return _exp_capped(-a) * (spt - _logistic(t) - _logistic(t) * _logistic(t))
 
 
 cdef inline double _nb_loss_grad(double y, double eta, double a,
@@ -537,6 +544,17 @@ cdef inline void _nb_hessian(double y, double eta, double a, double *out) noexce
     out[2] = y * spread - sums[2] + _nb_r_series(eta, a, t, 1)
 
 
+cdef inline double _nb_shape_information(double r) noexcept nogil:
+    """r^2 psi'(r) - r, the information on log r of a gamma variable with shape r."""
+    cdef double inv
+    if r >= 1000.0:
+        inv = 1.0 / r
+        return 0.5 + inv * (1.0 / 6.0 - inv * inv * (1.0 / 30.0 - inv * inv / 42.0))
+    if r < 1e-8:        # r^2 psi'(r) = 1 + zeta(2) r^2 + ...
+        return 1.0 - r
+    return r * r * _trigamma(r) - r
+
+
 cdef inline void _nb_fisher(double eta, double a, double *out) noexcept nogil:
     """Expected Hessian of the NB2 NLL: out = (I_ee, I_ea, I_aa).
 
@@ -559,6 +577,12 @@ cdef inline void _nb_fisher(double eta, double a, double *out) noexcept nogil:
     cdef Py_ssize_t k = 0
     out[0] = _exp_or_inf(-_nb_c(eta, a, t))
     out[1] = 0.0
+    if r > 1e300:       # the Poisson limit: I_aa -> alpha^2 mu^2 / 2
+        out[2] = 0.5 * x * x
+        return
+    if mu > 1e300:      # the large-mu limit, below
+        out[2] = _nb_shape_information(r) * _logistic(t) * _logistic(t)
+        return
     log_q = -_softplus(-t)                  # log of the success ratio mu / (r + mu)
     log_p = -_nb_r_softplus(eta, a, t)      # log P(Y = 0)
     while True:
@@ -581,11 +605,7 @@ cdef inline void _nb_fisher(double eta, double a, double *out) noexcept nogil:
                 1e-17 * (1.0 - rho) * (mean_s2 + mean_q)):
             break
         if k >= NB_FISHER_MAX_TERMS:
-            if r >= 1000.0:
-                info = 0.5 + r * r * _trigamma_tail(r)
-            else:
-                info = r * r * _trigamma(r) - r
-            out[2] = info * x * x / ((1.0 + x) * (1.0 + x))
+            out[2] = _nb_shape_information(r) * _logistic(t) * _logistic(t)
             return
     if small:
         info = mean_q + mu * _series_in_x(x, 2) - 0.5 * x * x
@@ -690,7 +710,8 @@ cdef inline double _t_residual_terms(double y, double mu, double s, double l,
     """For r = y - mu != 0: out = (lq, p = z^2 / (nu + z^2), log|r|, nu softplus(lq),
     nu (softplus(lq) - p), nu (softplus(lq) - p - p^2), nu p); returns log z^2.
     The nu-multiples are formed as z^2 times a series in x = z^2 / nu where that is
-    small (nu large), so they stay exact as nu -> inf."""
+    small (nu large), so they stay exact as nu -> inf; the loss term out[3] is +inf
+    beyond the doubles, the others (derivatives only) saturate at DBL_MAX."""
     cdef double log_abs_r = log(fabs(y - mu)), log_z2, lq, x
     log_z2 = 2.0 * (log_abs_r - s)
     lq = log_z2 - l
@@ -700,13 +721,13 @@ cdef inline double _t_residual_terms(double y, double mu, double s, double l,
     if lq <= 0.0:
         x = exp(lq)
         out[3] = _exp_or_inf(log_z2) * _log1p_over(x)
-        out[4] = _exp_or_inf(log_z2) * _series_in_x(x, 0)
-        out[5] = _exp_or_inf(log_z2) * _series_in_x(x, 1)
+        out[4] = _exp_capped(log_z2) * _series_in_x(x, 0)
+        out[5] = _exp_capped(log_z2) * _series_in_x(x, 1)
     else:
         out[3] = _exp_or_inf(l) * _softplus(lq)
-        out[4] = _exp_or_inf(l) * (_softplus(lq) - out[1])
-        out[5] = _exp_or_inf(l) * (_softplus(lq) - out[1] - out[1] * out[1])
-    out[6] = _exp_or_inf(log_z2 - _softplus(lq))
+        out[4] = _exp_capped(l) * (_softplus(lq) - out[1])
+        out[5] = _exp_capped(l) * (_softplus(lq) - out[1] - out[1] * out[1])
+    out[6] = _exp_capped(log_z2 - _softplus(lq))
     return log_z2
 
 
@@ -754,8 +775,8 @@ cdef inline void _t_hessian(double y, double mu, double s, double l,
     excess = res[6] - _logistic(-res[0])         # nu p - (1 - p) = (1 - p)(z^2 - 1)
     out[0] = _exp_capped(log_a - 2.0 * s) * (1.0 - 2.0 * p)
     out[1] = -2.0 * _logistic(-res[0]) * g_mu
-    out[2] = g_mu * excess * _logistic(-l)
-    out[3] = 2.0 * (res[6] + p) * _logistic(-res[0])
+    out[2] = g_mu * (excess * _logistic(-l))    # (bracketed: DBL_MAX * 0, not inf * 0)
+    out[3] = 2.0 * ((res[6] + p) * _logistic(-res[0]))
     out[4] = -p * excess
     out[5] = 0.5 * (df[2] + res[5] + p * _logistic(-res[0]))
 

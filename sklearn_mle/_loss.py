@@ -548,6 +548,14 @@ class _KernelFamily(BaseLoss):
                    _as_contiguous(sample_weight), out, n_threads)
         return out
 
+    def unit_hessian_at_constant(self, constant_raw, y=None, sample_weight=None):
+        """The Fisher information of one unit-weight sample at the constant raw
+        prediction (it does not depend on y), each diagonal entry at least 1e-6."""
+        raw = np.asarray(constant_raw, dtype=np.float64).reshape(1, -1)
+        info = self.fisher_information(None, raw, np.ones(1))[0]
+        info[np.diag_indices_from(info)] = np.maximum(np.diag(info), 1e-6)
+        return info
+
 
 class NegativeBinomialLoss(_KernelFamily):
     r"""Negative binomial distribution (NB2) with log link.
