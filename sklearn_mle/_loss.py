@@ -594,6 +594,11 @@ class NegativeBinomialLoss(_KernelFamily):
     target_kind = "non-negative integer counts"
     family = _kernels.FAMILY_NEGATIVE_BINOMIAL
     _kernel = "negative_binomial"
+    #: alpha below which the fit is reported as the Poisson limit: the log-pmf differs
+    #: from the Poisson's by alpha ((y - mu)^2 - y) / 2 + O(alpha^2), below 1e-6 per
+    #: sample for counts within a few standard deviations of a mean of order 1; with
+    #: equi- or underdispersed counts the solver stops log alpha near -20.
+    POISSON_LIMIT_ALPHA = 1e-6
     fisher_is_hessian = False
 
     def validate_target(self, y):
@@ -631,6 +636,16 @@ class NegativeBinomialLoss(_KernelFamily):
     def recession_signs(self, y):
         """-1 for zero counts: their NLL decreases for ever as log mu -> -inf."""
         return np.where(np.asarray(y) == 0, -1, 0).astype(np.int8)
+
+    def boundary_note(self, constant_raw):
+        """The note that alpha ran to 0: no overdispersion, the Poisson limit."""
+        log_alpha = float(np.asarray(constant_raw, dtype=float)[1])
+        if log_alpha < np.log(self.POISSON_LIMIT_ALPHA):
+            return (f"The negative binomial alpha is {np.exp(log_alpha):.3g} "
+                    f"(< {self.POISSON_LIMIT_ALPHA:g}), where the likelihood is flat: "
+                    "the counts show no overdispersion, and the fit is the Poisson "
+                    "limit.")
+        return None
 
 
 class StudentTLoss(_KernelFamily):

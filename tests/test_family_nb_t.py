@@ -180,6 +180,16 @@ def test_nb_targets():
     np.testing.assert_array_equal(NB.recession_signs(np.array([0.0, 2.0])), [-1, 0])
 
 
+def test_nb_boundary_note_at_the_poisson_limit():
+    rng = np.random.default_rng(0)
+    under = rng.binomial(6, 0.5, size=3000).astype(float)     # variance < mean
+    constant = NB.constant_raw_prediction(under, np.ones(under.size))
+    assert np.exp(constant[1]) < NB.POISSON_LIMIT_ALPHA
+    assert "Poisson limit" in NB.boundary_note(constant)
+    over = rng.negative_binomial(2, 0.4, size=3000).astype(float)
+    assert NB.boundary_note(NB.constant_raw_prediction(over, np.ones(over.size))) is None
+
+
 def test_nb_constant_is_intercept_only_mle():
     y = np.array([0, 0, 1, 2, 2, 3, 7, 12, 0, 5], dtype=float)
     w = np.linspace(0.5, 2.0, y.size)
