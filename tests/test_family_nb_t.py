@@ -109,6 +109,15 @@ def test_nb_exact_at_extreme_dispersion(log_alpha):
     np.testing.assert_allclose(loss, exact, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("log_alpha", [-3.0, 0.0, 1.5])
+def test_nb_exact_at_large_raw_predictions(log_alpha):
+    """|log mu| ~ 1e2, where scipy's nbinom returns inf or NaN."""
+    y, raw = grid(NB_Y, [-100.0, -30.0, 30.0, 100.0], [log_alpha])
+    loss = evaluate(NB, y, raw)[0]
+    exact = np.array([exact_nb_nll(*row) for row in np.column_stack([y, raw])])
+    np.testing.assert_allclose(loss, exact, rtol=1e-12)
+
+
 def test_nb_poisson_limit():
     """alpha = 1e-8: the Poisson NLL plus its first-order correction -alpha((y-mu)^2-y)/2."""
     y, raw = grid(NB_Y[:7], [-2.0, 0.0, 1.0, 3.0], [np.log(1e-8)])
@@ -252,6 +261,14 @@ def test_t_matches_scipy(log_df):
     np.testing.assert_allclose(loss, ref, rtol=1e-13, atol=scipy_rounding)
     np.testing.assert_allclose(loss, -T.distribution(raw).logpdf(y), rtol=1e-13,
                                atol=scipy_rounding)
+
+
+@pytest.mark.parametrize("log_df", [0.0, np.log(4.0)])
+def test_t_matches_scipy_at_large_raw_predictions(log_df):
+    y, raw = grid([-1e3, -7.0, 0.0, 2.0, 1e5], [-300.0, 0.0, 300.0],
+                  [-100.0, -10.0, 10.0, 100.0], [log_df])
+    ref = -stats.t.logpdf(y, np.exp(raw[:, 2]), raw[:, 0], np.exp(raw[:, 1]))
+    np.testing.assert_allclose(evaluate(T, y, raw)[0], ref, rtol=1e-14)
 
 
 def test_t_gaussian_limit():
