@@ -544,6 +544,28 @@ cdef inline void _nb_hessian(double y, double eta, double a, double *out) noexce
     out[2] = y * spread - sums[2] + _nb_r_series(eta, a, t, 1)
 
 
+#: Gauss-Laguerre rule (24 nodes) for the smooth geometric tail of that series.
+cdef double[24] LAGUERRE_NODES = [0.05901985218150761, 0.3112391461984835, 0.7660969055459361, 1.4255975908036125, 2.2925620586321904, 3.3707742642089986, 4.66508370346717, 6.181535118736765, 7.927539247172152, 9.912098015077705, 12.146102711729764, 14.642732289596674, 17.417992646508978, 20.491460082616424, 23.887329848169735, 27.635937174332717, 31.776041352374722, 36.35840580165162, 41.45172048487077, 47.153106445156325, 53.60857454469507, 61.05853144721876, 69.96224003510503, 81.49827923394889]
+cdef double[24] LAGUERRE_WEIGHTS = [0.14281197333475043, 0.25877410751744107, 0.2588067072728734, 0.18332268897778237, 0.09816627262992299, 0.04073247815141022, 0.013226019405120549, 0.0033693490584784146, 0.0006721625640935707, 0.00010446121465927847, 1.2544721977993773e-05, 1.151315812737323e-06, 7.960812959133895e-08, 4.072858987550192e-09, 1.507008226292658e-10, 3.917736515058548e-12, 6.894181052958382e-14, 7.819800382459628e-16, 5.350188813010104e-18, 2.0105174645555705e-20, 3.6057658645529064e-23, 2.451818845878714e-26, 4.08830159368094e-30, 5.575345788327942e-35]
+
+
+cdef inline double _nb_s2_tail(double k, double length, double head, double eta,
+                               double a, double t) noexcept nogil:
+    """sum_{j >= k} P(Y = j) S2(j) for a tail decaying like exp(-j / length) (length
+    >= 64, k >= 4 length), from Euler-Maclaurin: the integral over [k, inf) of the
+    smooth extension (Gauss-Laguerre in u = (j - k) / length), plus head / 2 +
+    head / (12 length), head = P(Y = k) S2(k); the next term is O(head / length^3)."""
+    cdef double c = _nb_c(eta, a, t), rsp = _nb_r_softplus(eta, a, t), total = 0.0
+    cdef double j, sums[3]
+    cdef int i
+    for i in range(24):
+        j = k + length * LAGUERRE_NODES[i]
+        _nb_y_sums(j, a, sums)
+        total = total + LAGUERRE_WEIGHTS[i] * sums[2] * exp(
+            LAGUERRE_NODES[i] + sums[0] - gammaln(j + 1.0) - j * c - rsp)
+    return length * total + head * (0.5 + 1.0 / (12.0 * length))
+
+
 cdef inline double _nb_shape_information(double r) noexcept nogil:
     """r^2 psi'(r) - r, the information on log r of a gamma variable with shape r."""
     cdef double inv
@@ -567,14 +589,17 @@ cdef inline void _nb_fisher(double eta, double a, double *out) noexcept nogil:
     closed-form mean E[alpha Y (Y - 1) / 2] = alpha mu^2 (1 + alpha) / 2:
         I_aa = E[Q(Y)] + mu ((softplus - sigma) / x - x / 2) - x^2 / 2.
     The series needs about mu + 40 (1 + x) terms (its tail decays like
-    (x / (1 + x))^y); beyond NB_FISHER_MAX_TERMS the large-mu limit
+    (x / (1 + x))^y); once past the mean and 4 decay lengths (if these are >= 64),
+    the rest is summed by _nb_s2_tail.  Beyond NB_FISHER_MAX_TERMS the large-mu limit
     (r^2 psi'(r) - r) x^2 / (1 + x)^2 is used instead: exact as mu -> inf at fixed
     alpha (the information on the shape of the gamma mixing distribution; an upper
     bound, since Y tells less than the gamma variable), the normal approximation
-    x^2 / (2 (1 + x)^2) when r is large too.  Measured where it takes over: +1.5 % at
-    mu = 520, alpha = 1; +4e-5 at mu = 3e4, alpha = e^-5; but +69 % at mu = 300,
-    alpha = e^2 (for small r the limit is approached like (r / mu)^r).  It serves
-    only the preconditioner; standard errors use the observed Hessian.
+    x^2 / (2 (1 + x)^2) when r is large too.  It takes over only where mu or
+    4 (1 + alpha mu) exceed NB_FISHER_MAX_TERMS; for small r it is approached
+    slowly, like (r / mu)^r.  It serves only the preconditioner; standard errors use
+    the observed Hessian.  Elsewhere, with the tail rule, the information matched the
+    exact expectation of the Hessian to 3e-8 or better wherever measured (mu up to
+    1000, alpha from e^-3 to e^3).
     """
     cdef double t = a + eta, x = exp(t), r = exp(-a), mu = _exp_or_inf(eta)
     cdef double alpha = exp(a), q = _logistic(t), p, offset, rho, v, info
@@ -609,6 +634,13 @@ cdef inline void _nb_fisher(double eta, double a, double *out) noexcept nogil:
             mean_q = mean_q * 1e-250
             offset = offset + 575.6462732485114        # log(1e250)
         k = k + 1
+        # decay length -1 / log(rho) >= 64 and k >= 4 of them (as k (1 - rho) >= 4)
+        if not small and k > mu and 0.9845 <= rho < 1.0 and k * (1.0 - rho) >= 4.0:
+            # a long geometric tail (alpha mu > 1): its sum in closed form
+            mean_s2 = mean_s2 * exp(offset) + _nb_s2_tail(
+                <double> k, -1.0 / log(rho), p * exp(offset) * s2, eta, a, t)
+            offset = 0.0
+            break
         # (k >= 3: S2 and Q are 0 below y = 2, so the test means nothing before)
         if k >= 3 and k > mu and rho < 1.0 and p * (s2 + q_sum) <= (
                 1e-17 * (1.0 - rho) * (mean_s2 + mean_q)):
