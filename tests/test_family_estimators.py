@@ -196,3 +196,30 @@ def test_a_gamma_mean_that_fits_exactly_collapses_the_dispersion():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert MLERegressor(distribution="gamma", alpha=1e-3).fit(X, y).mle_exists_
+
+
+def test_student_t_degrees_of_freedom_at_infinity_are_a_boundary_not_a_failure():
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(500, 2))
+    y = 1.0 + X @ [1.0, -2.0] + 0.5 * rng.normal(size=500)   # Gaussian noise
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # no ConvergenceWarning, no unbounded warning
+        t = MLERegressor(distribution="student_t", inference=True).fit(X, y)
+    gaussian = MLERegressor().fit(X, y)
+    assert t.mle_exists_ and t.converged_ and t.df_ > 1e6
+    assert "Gaussian limit" in t.boundary_note_
+    assert "Gaussian limit" in " ".join(str(t.summary()).split())
+    np.testing.assert_allclose(t.coef_, gaussian.coef_, rtol=1e-5)
+    np.testing.assert_allclose(t.scale_, gaussian.scale_, rtol=1e-5)
+
+
+def test_student_t_resists_outliers_where_the_gaussian_does_not():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(400, 1))
+    y = 2.0 * X[:, 0] + 0.3 * rng.normal(size=400)
+    y[:20] += 50.0    # 5 % gross outliers
+    t = MLERegressor(distribution="student_t").fit(X, y)
+    gaussian = MLERegressor().fit(X, y)
+    assert abs(t.coef_[0] - 2.0) < 0.1 < abs(gaussian.intercept_ - 0.0)
+    assert t.df_ < 5 and t.boundary_note_ is None
+    assert t.loglik_ > gaussian.loglik_
