@@ -10,7 +10,6 @@ import pytest
 from scipy import integrate, stats
 from scipy.special import gammaln
 
-from sklearn_mle import _kernels
 from sklearn_mle._base import fit_linear_model
 from sklearn_mle._linear import LinearModel
 from sklearn_mle._loss import NegativeBinomialLoss, StudentTLoss
