@@ -223,3 +223,43 @@ def test_student_t_resists_outliers_where_the_gaussian_does_not():
     assert abs(t.coef_[0] - 2.0) < 0.1 < abs(gaussian.intercept_ - 0.0)
     assert t.df_ < 5 and t.boundary_note_ is None
     assert t.loglik_ > gaussian.loglik_
+
+
+def test_negative_binomial_matches_statsmodels_nb2(randhie):
+    X, y = randhie
+    ours = MLERegressor(distribution="negative_binomial", inference=True,
+                        tol=1e-10).fit(X, y)
+    nb = sm.NegativeBinomial(y, sm.add_constant(X, prepend=False),
+                             loglike_method="nb2").fit(method="newton", maxiter=100,
+                                                       disp=0)
+    np.testing.assert_allclose(ours.coef_, nb.params[:-2], rtol=1e-7)
+    np.testing.assert_allclose(ours.alpha_, nb.params[-1], rtol=1e-7)
+    assert ours.dispersion_ == ours.alpha_
+    # observed-information standard errors, alpha's by the delta method
+    np.testing.assert_allclose(ours.coef_se_, nb.bse[:-2], rtol=1e-6)
+    np.testing.assert_allclose(ours.alpha_se_, nb.bse[-1], rtol=1e-6)
+    np.testing.assert_allclose(ours.loglik_, nb.llf, rtol=1e-12)
+    assert ours.summary().names[-1] == "log_alpha"
+    # overdispersed counts: the negative binomial beats the Poisson by far
+    poisson = MLERegressor(distribution="poisson").fit(X, y)
+    assert ours.aic_ < poisson.aic_ - 1000
+
+
+def test_student_t_matches_statsmodels_tlinearmodel():
+    from statsmodels.miscmodels.tmodel import TLinearModel
+
+    data = sm.datasets.stackloss.load_pandas()
+    X, y = data.exog.to_numpy(float), data.endog.to_numpy(float)
+    ours = MLERegressor(distribution="student_t", tol=1e-10).fit(X, y)
+    design = sm.add_constant(X, prepend=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = TLinearModel(y, design)
+        start = np.r_[np.linalg.lstsq(design, y, rcond=None)[0], 5.0, np.std(y)]
+        result = model.fit(start_params=start, method="bfgs", maxiter=10000, gtol=1e-10,
+                           disp=0)
+        result = model.fit(start_params=result.params, method="newton", disp=0)
+    np.testing.assert_allclose(ours.coef_, result.params[:3], rtol=1e-6)
+    np.testing.assert_allclose([ours.df_, ours.scale_], np.abs(result.params[-2:]),
+                               rtol=1e-6)
+    np.testing.assert_allclose(ours.loglik_, result.llf, rtol=1e-10)
