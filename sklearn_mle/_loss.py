@@ -357,6 +357,16 @@ class Family:
         bound); None for families where it cannot."""
         return None
 
+    #: Whether a collapse on only some samples (those the mean fits exactly) can make
+    #: the likelihood unbounded even with a constant dispersion.
+    partial_collapse = False
+
+    def partial_collapse_unbounded(self, exact_weight, total_weight, raw_prediction):
+        """Whether exact fits of total weight ``exact_weight`` (of ``total_weight``)
+        make the likelihood unbounded as the scale collapses (see
+        :attr:`partial_collapse`)."""
+        return False
+
     def collapse_target(self, y):
         """The target the mean's linear predictor fits exactly when a dispersion
         collapses (y for an identity link, log y for a log link)."""
@@ -792,6 +802,16 @@ class GammaLoss(_KernelFamily):
         # sqrt(phi) is the coefficient of variation: the spread of log y
         return 0.5 * raw_prediction[:, 1]
 
+    #: Whether a collapse on only some samples (those the mean fits exactly) can make
+    #: the likelihood unbounded even with a constant dispersion.
+    partial_collapse = False
+
+    def partial_collapse_unbounded(self, exact_weight, total_weight, raw_prediction):
+        """Whether exact fits of total weight ``exact_weight`` (of ``total_weight``)
+        make the likelihood unbounded as the scale collapses (see
+        :attr:`partial_collapse`)."""
+        return False
+
     def collapse_target(self, y):
         return np.log(y)
 
@@ -1101,6 +1121,18 @@ class StudentTLoss(_KernelFamily):
         """``1 / s0**2``: the mean is in the units of y, as the Gaussian's."""
         return float(np.exp(-2.0 * null_raw[1]))
 
+    #: As sigma -> 0 an exactly fitted sample gains ``log(1/sigma)`` and every other
+    #: loses only ``nu log(1/sigma)``: with k exact fits of n the likelihood is
+    #: unbounded once k > (n - k) nu, and with nu learned (nu -> 0 with sigma) for
+    #: any k >= 1 (Fernández and Steel, 1999).  Ordinary fits stop at a local
+    #: maximum away from that corner; a fit that ends in it is reported.
+    partial_collapse = True
+
+    def partial_collapse_unbounded(self, exact_weight, total_weight, raw_prediction):
+        if self.df is None:
+            return exact_weight > 0
+        return exact_weight > (total_weight - exact_weight) * self.df
+
     def collapse_log_scale(self, raw_prediction):
         return raw_prediction[:, 1]
 
@@ -1116,7 +1148,9 @@ class StudentTLoss(_KernelFamily):
         """The note that the degrees of freedom ran to the Gaussian limit."""
         log_df = float(np.asarray(constant_raw, dtype=float)[2])
         if self.df is None and log_df > np.log(self.GAUSSIAN_LIMIT_DF):
-            return (f"The Student-t degrees of freedom ran to {np.exp(log_df):.3g} "
+            with np.errstate(over="ignore"):
+                df = np.exp(log_df)
+            return (f"The Student-t degrees of freedom ran to {df:.3g} "
                     f"(> {self.GAUSSIAN_LIMIT_DF:g}), where the likelihood is flat: "
                     "the data show no heavier tails than a Gaussian's, and the fit "
                     "is the Gaussian limit.")

@@ -420,7 +420,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
             result, _ = self._fit_checked(model, X, y, weights, theta0, null_raw,
                                           fit_options)
         coef, intercept = model.unpack(result.theta)
-        boundary = self._boundary(family, modes, intercept)
+        boundary = self._boundary(family, modes, intercept) if self.mle_exists_ else None
         if boundary is not None:
             # A limit of the family, not a failure: the likelihood is flat along the
             # boundary column, which the solver cannot pin down (a ConvergenceWarning

@@ -263,3 +263,19 @@ def test_student_t_matches_statsmodels_tlinearmodel():
     np.testing.assert_allclose([ours.df_, ours.scale_], np.abs(result.params[-2:]),
                                rtol=1e-6)
     np.testing.assert_allclose(ours.loglik_, result.llf, rtol=1e-10)
+
+
+def test_student_t_scale_collapse_on_part_of_the_samples_is_reported():
+    # With the degrees of freedom learned, exact fits of only some targets make the
+    # likelihood unbounded (the scale and nu shrink together); alpha > 0 bounds it.
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(50, 2))
+    y = 0.2 + X @ [0.5, -0.3]
+    y[25:] += rng.normal(size=25)
+    with pytest.warns(UnboundedLikelihoodWarning, match="fits 25 of 50 targets exactly"):
+        reg = MLERegressor(distribution="student_t").fit(X, y)
+    assert not reg.mle_exists_ and np.isfinite(reg.scale_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bounded = MLERegressor(distribution="student_t", alpha=1e-3).fit(X, y)
+    assert bounded.mle_exists_ and bounded.scale_ > 1e-3
