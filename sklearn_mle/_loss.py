@@ -28,6 +28,17 @@ HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 _HESSIAN_STEP = 1e-5
 
 
+#: Fallback ridge of the Gamma and Student-t where their scale collapses.  Along a
+#: collapse the objective falls about linearly in the log scale while the rounding
+#: error of the exactly fitted targets is divided by the scale: with the Gaussian's
+#: 1e-3 their stand-in fit sits so far out (scale ~ e^-250 s0) that this noise stops
+#: the solver short and the answer depends on rounding (measured: scikit-learn's
+#: sample-weight checks, p > n, weights against repeated rows disagreed by up to 8 %).
+#: 3e-2 keeps the scale above ~1e-11 s0, where every such fit converged (1e-2 did
+#: not for the Student-t).
+_COLLAPSE_FALLBACK_RIDGE = 3e-2
+
+
 def _as_contiguous(array):
     return np.ascontiguousarray(array, dtype=np.float64)
 
@@ -786,11 +797,7 @@ class GammaLoss(_KernelFamily):
     dispersion_column = 1
     dispersion_name = "dispersion"
     dispersion_symbol = "φ"
-    #: A collapsing phi multiplies the rounding error of exactly fitted targets by
-    #: the shape 1 / phi: with the default 1e-3 the stand-in fit of a collapse sits
-    #: where that noise stops the solver short (measured on scikit-learn's sample
-    #: weight check, p > n); 1e-2 keeps it clear.
-    fallback_ridge = 1e-2
+    fallback_ridge = _COLLAPSE_FALLBACK_RIDGE
     link = "log"
     target_kind = "positive real numbers"
     family = _kernels.FAMILY_GAMMA
@@ -1127,6 +1134,7 @@ class StudentTLoss(_KernelFamily):
     #: any k >= 1 (Fernández and Steel, 1999).  Ordinary fits stop at a local
     #: maximum away from that corner; a fit that ends in it is reported.
     partial_collapse = True
+    fallback_ridge = _COLLAPSE_FALLBACK_RIDGE
 
     def partial_collapse_unbounded(self, exact_weight, total_weight, raw_prediction):
         if self.df is None:
