@@ -63,7 +63,7 @@ print("chosen:", search.best_params_)
 
 # %%
 # The negative binomial wins by a wide margin, and a small penalty changes little: with
-# 15 000 training samples and 10 parameters, the data, not the penalty, decide. The
+# 15 000 training samples and 11 parameters, the data, not the penalty, decide. The
 # Poisson is last, behind even the Gaussian.
 #
 # On the test set, which the search never saw:
