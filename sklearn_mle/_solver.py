@@ -42,6 +42,8 @@ _PRECISION_LIMIT_GRADIENT = 1e-5
 #: Frames from the ConvergenceWarning up to the caller of ``fit``: minimize_lbfgs,
 #: fit_model, the estimator's _fit_validated and fit, scikit-learn's fit wrapper.
 _USER_STACKLEVEL = 6
+#: Rise of the objective (relative) a Newton polishing step may cause: rounding only.
+_POLISH_RISE_RTOL = 1e-12
 #: Relative eigenvalue below which a direction of the scaled start Hessian is flat.
 _FLAT_DIRECTION_RTOL = 1e-11
 #: Iterative refinement of the Newton step on a quadratic objective: at most this many
@@ -431,7 +433,11 @@ def _newton_polish(fun, theta, preconditioner, tol, max_steps=8, progress=None,
         candidate_value, gradient = fun(candidate)
         candidate_whitened = preconditioner.apply_transpose(gradient)
         candidate_norm = float(np.max(np.abs(candidate_whitened)))
-        if not (np.isfinite(candidate_value) and candidate_norm < norm):
+        # A step must shrink the gradient without raising the objective beyond its
+        # rounding: on a non-convex likelihood (the Student-t's) a step that only
+        # shrinks the gradient can land far away on a worse stationary point.
+        if not (np.isfinite(candidate_value) and candidate_norm < norm
+                and candidate_value <= value + _POLISH_RISE_RTOL * max(abs(value), 1.0)):
             break
         theta, whitened, norm, value = candidate, candidate_whitened, candidate_norm, \
             candidate_value

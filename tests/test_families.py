@@ -166,3 +166,21 @@ def test_a_count_family_in_numpy_fits_and_checks_existence_as_the_builtin_one():
     with pytest.warns(UnboundedLikelihoodWarning, match="zero counts"):
         reg = MLERegressor(distribution=NumpyPoisson()).fit(X_zero, y_zero)
     assert not reg.mle_exists_ and reg.coef_[2] < -5
+
+
+def test_an_estimator_with_a_custom_family_clones_pickles_and_searches(data):
+    import pickle
+
+    from sklearn.base import clone
+
+    X, y = data
+    reg = MLERegressor(distribution=NumpyGaussian())
+    copy = clone(reg)
+    assert copy.distribution is not reg.distribution
+    assert isinstance(copy.distribution, NumpyGaussian)
+    fitted = pickle.loads(pickle.dumps(copy.fit(X, y)))
+    np.testing.assert_array_equal(fitted.predict(X), copy.predict(X))
+    search = GridSearchCV(MLERegressor(),
+                          {"distribution": ["gaussian", NumpyGaussian(), "student_t"]},
+                          scoring=log_likelihood_scorer, cv=3).fit(X, y)
+    assert search.best_score_ == max(search.cv_results_["mean_test_score"])
