@@ -106,6 +106,8 @@ for ax, name in zip(axes, ["negative_binomial", "poisson"]):
     ax.set_xlabel("visits to a doctor in a year")
     ax.legend()
 axes[0].set_ylabel("sqrt(frequency) on the test set")
+low, high = axes[0].get_ylim()
+axes[0].set_ylim(low - 0.05 * (high - low), high)  # room below the lowest hanging bar
 fig.suptitle("Hanging rootograms: bars ending below zero are counts the model "
              "under-predicts")
 fig.tight_layout()
