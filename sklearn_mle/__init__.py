@@ -6,11 +6,12 @@ log-likelihood, minimised exactly by preconditioned L-BFGS over Cython kernels.
 
 from ._classifier import MLEClassifier
 from ._loss import Family
+from ._loss import StudentTLoss as StudentT
 from ._regressor import MLERegressor
 from ._scoring import log_likelihood_scorer
 from ._unbounded import UnboundedLikelihoodWarning
 
 __version__ = "0.1.0"
 
-__all__ = ["Family", "MLEClassifier", "MLERegressor", "UnboundedLikelihoodWarning", "__version__",
+__all__ = ["Family", "MLEClassifier", "MLERegressor", "StudentT", "UnboundedLikelihoodWarning", "__version__",
            "log_likelihood_scorer"]

@@ -45,11 +45,9 @@ _CHUNK_ROWS = 4096
 class LevelPenalty:
     r"""Penalty ``phi(a @ theta - centre)`` on one linear function of the parameters.
 
-    .. math::  arphi(t) = t + 	frac12 \left(e^{-2t} - 1
-ight)
+    .. math::  \varphi(t) = t + \tfrac12 \left(e^{-2t} - 1\right)
                = \mathrm{KL}\left(\mathcal N(0, e^{2\ell_0}) \,\middle\|\,
-                 \mathcal N(0, e^{2(\ell_0 + t)})
-ight) \ge 0,
+                 \mathcal N(0, e^{2(\ell_0 + t)})\right) \ge 0,
 
     the Kullback-Leibler divergence of a normal distribution with log standard
     deviation ``ell_0 + t`` from one with ``ell_0 = centre``: zero at ``t = 0``,

@@ -452,7 +452,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
                 warnings.warn(
                     resolution_message("MLERegressor", self._label(family, modes),
                                        self.alpha, smallest, family.collapse_target(y),
-                                       weights),
+                                       weights, family.dispersion_name),
                     UnboundedLikelihoodWarning, stacklevel=4)
         coef[0] *= y_scale
         intercept[0] *= y_scale

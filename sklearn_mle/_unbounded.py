@@ -101,11 +101,13 @@ def variance_below_resolution(y, weights, log_scale):
     return smallest if smallest < np.log(_resolution(y, weights)) else None
 
 
-def resolution_message(estimator_name, variance, alpha, smallest, y, weights):
-    """Warning text for a sigma below the resolution of the targets at alpha > 0."""
+def resolution_message(estimator_name, label, alpha, smallest, y, weights,
+                       scale_name="sigma"):
+    """Warning text for a spread (``scale_name``, e.g. sigma) below the resolution of
+    the targets at alpha > 0; ``label`` is the estimator's configuration."""
     return (
-        f"{estimator_name}(variance={variance!r}): alpha={alpha:g} is too small to keep "
-        f"the learned sigma above the precision of the data: sigma falls to "
+        f"{estimator_name}({label}): alpha={alpha:g} is too small to keep "
+        f"the learned {scale_name} above the precision of the data: the spread falls to "
         f"{np.exp(smallest):.3g} on some samples, below {_resolution(y, weights):.3g}, "
         "the rounding error of the targets themselves, so rounding, not the data or the "
         "penalty, decides the fit there. Increase alpha."

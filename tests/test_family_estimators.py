@@ -279,3 +279,16 @@ def test_student_t_scale_collapse_on_part_of_the_samples_is_reported():
         warnings.simplefilter("error")
         bounded = MLERegressor(distribution="student_t", alpha=1e-3).fit(X, y)
     assert bounded.mle_exists_ and bounded.scale_ > 1e-3
+
+
+def test_student_t_with_fixed_degrees_of_freedom_through_the_public_class():
+    from sklearn_mle import StudentT
+
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(300, 2))
+    y = X @ [1.0, 0.5] + rng.standard_t(3, size=300)
+    reg = MLERegressor(distribution=StudentT(df=3.0), inference=True).fit(X, y)
+    assert reg.df_ == pytest.approx(3.0)
+    assert "log_df" not in reg.summary().names   # fixed: not a parameter
+    expected = stats.t(3.0, reg.predict(X), reg.scale_).logpdf(y).sum()
+    np.testing.assert_allclose(reg.loglik_, expected, rtol=1e-12)
