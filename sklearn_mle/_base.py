@@ -1,4 +1,9 @@
-"""Shared fitting machinery of the estimators: input checks, weights, the solver call."""
+"""Shared fitting machinery of the estimators: input checks, weights, the solver call.
+
+The solver call (:func:`fit_model`), the log-likelihood (:func:`total_log_likelihood`)
+and the covariance (:func:`output_covariance`) use only the model interface of
+:mod:`sklearn_mle._model`, so they serve any model, linear or not.
+"""
 
 import contextlib
 import threading
@@ -11,7 +16,7 @@ from sklearn.utils.validation import _check_sample_weight
 from ._inference import covariance_from_information
 from ._linear import fused_layout
 from ._progress import as_progress
-from ._solver import DENSE_PRECONDITIONER_MAX_PARAMS, make_preconditioner, minimize_lbfgs
+from ._solver import DENSE_PRECONDITIONER_MAX_PARAMS, minimize_lbfgs
 
 try:  # respects OMP_NUM_THREADS and threadpoolctl limits
     from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
@@ -166,24 +171,28 @@ def _normalise(weights, n):
     return normalised
 
 
-def fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter,
-                     verbose, estimator_name, preconditioner="auto", fallback_ridge=0.0,
-                     progress=None, unit_hessian=None):
-    """Minimise the model's objective from ``theta0``; return the OptimizeResult.
+def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, verbose,
+              estimator_name, preconditioner="auto", fallback_ridge=0.0, progress=None,
+              extra_frames=0):
+    """Minimise the objective of ``model`` (a :class:`~sklearn_mle._model.Model`) from
+    ``theta0``; return the OptimizeResult.
 
-    The result also carries ``design_gram``: the weighted Gram matrix of ``[X, 1]`` when
-    the dense preconditioner formed it, else None.
+    Only the model interface is used: ``objective_gradient``, ``preconditioner``,
+    ``hessian`` (when the model has one) and the facts ``n_params``,
+    ``hessian_is_constant``, ``fisher_is_hessian``, ``work_per_pass`` and
+    ``pass_description``.  The result also carries ``design_gram``: the preconditioner's
+    Gram matrix of the design when it formed one (the linear model's dense
+    preconditioner), else None.
 
     ``weights`` are normalised to sum to one; ``start_raw`` is the constant raw
-    prediction at which the preconditioner's Hessian is taken.
+    prediction near which the fit starts (where the linear model takes its
+    preconditioner's Hessian); ``preconditioner`` is the kind asked of
+    ``model.preconditioner``.
 
     ``fallback_ridge > 0`` adds ``fallback_ridge / 2 * ||u||^2``, the squared distance
     from ``theta0`` in the start preconditioner's whitened coordinates (the data's own
     Fisher metric, so the penalty does not depend on the units of X).  It is used only
     when the maximum likelihood does not exist, to return a finite, reproducible fit.
-
-    ``unit_hessian`` is the family's expected per-sample Hessian at ``start_raw``
-    (asked of the family when None).
 
     ``progress`` is the :class:`~sklearn_mle._progress.Progress` of the estimator's fit
     (so that its other steps, e.g. the existence check, report through the same
@@ -192,10 +201,10 @@ def fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max
     """
     progress = as_progress(progress, verbose, estimator_name)
     start = time.perf_counter()
-    threads = n_threads(X.shape[0] * model.loss.n_raw)
+    threads = n_threads(model.work_per_pass(X))
     y = np.ascontiguousarray(y, dtype=np.float64)
-    precond = make_preconditioner(model, X, weights, start_raw, alpha, kind=preconditioner,
-                                  n_threads=threads, unit_hessian=unit_hessian)
+    precond = model.preconditioner(X, weights, start_raw, alpha, kind=preconditioner,
+                                   n_threads=threads)
     if fallback_ridge > 0 and precond is None:
         raise ValueError("fallback_ridge needs a preconditioner")
     if progress.enabled:
@@ -213,8 +222,9 @@ def fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max
     hessian = None
     # A constant Hessian (the Gaussian with fixed sigma) is whitened exactly by the
     # start preconditioner: nothing to refresh.
-    if (precond is not None and model.n_params <= DENSE_PRECONDITIONER_MAX_PARAMS
-            and not model.loss.hessian_is_constant):
+    if (precond is not None and model.has_hessian
+            and model.n_params <= DENSE_PRECONDITIONER_MAX_PARAMS
+            and not model.hessian_is_constant):
         metric = precond.metric() if fallback_ridge > 0 else 0.0
 
         def hessian(theta):
@@ -226,9 +236,10 @@ def fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max
         result = minimize_lbfgs(fun, theta0, precond, tol=tol, max_iter=max_iter,
                                 progress=progress, estimator_name=estimator_name,
                                 hessian=hessian,
-                                exact_preconditioner=model.loss.hessian_is_constant,
+                                exact_preconditioner=model.hessian_is_constant,
+                                extra_frames=extra_frames,
                                 phase_iter=(_PHASE_ITER_EXACT_REFRESH
-                                            if model.loss.fisher_is_hessian
+                                            if model.fisher_is_hessian
                                             else _PHASE_ITER_FISHER_REFRESH))
     progress.line(f"stopped: {result.stop_reason}; {result.n_iter} iteration"
                   f"{'s' if result.n_iter != 1 else ''}, "
@@ -237,6 +248,10 @@ def fit_linear_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max
     # otherwise): the estimators read the rank of the design from it for free.
     result.design_gram = getattr(precond, "design_gram", None)
     return result
+
+
+#: The former name of :func:`fit_model`, kept for the estimators that still call it.
+fit_linear_model = fit_model
 
 
 def _report_fit_start(progress, model, X, precond, tol, max_iter, fallback_ridge,
@@ -253,8 +268,7 @@ def _report_fit_start(progress, model, X, precond, tol, max_iter, fallback_ridge
     progress.line(f"fit: {model.n_params} parameters, {kind}, tol {tol:g}, "
                   f"max_iter {max_iter}{penalty}")
     if progress.detailed:
-        kernel = ("fused one-pass kernel" if model.uses_fused_pass(X)
-                  else "BLAS / sparse products")
+        kernel = model.pass_description(X)
         with _BLAS_HOLD_LOCK:
             held = _BLAS_HOLD["count"] > 0
         progress.detail(f"X: {X.shape[0]} x {X.shape[1]} "
@@ -266,15 +280,14 @@ def _report_fit_start(progress, model, X, precond, tol, max_iter, fallback_ridge
                         f"{build_seconds:.3g} s")
 
 
-def total_log_likelihood(model, X, y, coef, intercept, fit_weights):
-    """``sum_i s_i log p(y_i | x_i)`` for the model at (coef, intercept) with the sample
-    weights of ``fit_weights`` (a :class:`FitWeights`): one fused pass over X where the
-    kernels allow it."""
+def total_log_likelihood(model, X, y, theta, fit_weights):
+    """``sum_i s_i log p(y_i | x_i)`` for the model at ``theta`` with the sample weights
+    of ``fit_weights`` (a :class:`FitWeights`): one pass over X (``model.total_nll``)."""
     y = np.ascontiguousarray(y, dtype=np.float64)
-    threads = n_threads(X.shape[0] * model.loss.n_raw)
+    threads = n_threads(model.work_per_pass(X))
     # a total beyond the doubles is -inf, honestly
     with np.errstate(over="ignore", invalid="ignore"):
-        nll = model.total_nll(X, y, fit_weights.likelihood, coef, intercept, threads)
+        nll = model.total_nll(theta, X, y, fit_weights.likelihood, threads)
         return -float(fit_weights.likelihood_scale * nll)
 
 
@@ -292,10 +305,14 @@ def output_covariance(model, X, y, weights, total_weight, alpha, theta, to_outpu
     the penalised information).  ``to_output(theta)`` maps the free parameters to the
     reported vector (a linear map: unpacking, fixed reference rows, centring).
     """
-    threads = n_threads(X.shape[0] * model.loss.n_raw)
+    threads = n_threads(model.work_per_pass(X))
     y = np.ascontiguousarray(y, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         hessian = model.hessian(theta, X, y, weights, alpha, threads)
+    if hessian is None:
+        raise ValueError(f"{type(model).__name__} has no observed Hessian, so standard "
+                         "errors (the inverse observed information) cannot be computed "
+                         "for it; fit without inference.")
     if not np.all(np.isfinite(hessian)):
         hessian = np.nan_to_num(hessian, nan=0.0, posinf=0.0, neginf=0.0)
     covariance, aliased = covariance_from_information(total_weight * hessian)

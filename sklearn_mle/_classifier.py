@@ -1,18 +1,17 @@
 """MLEClassifier: Bernoulli (sigmoid) and categorical (softmax) maximum likelihood."""
 
-import warnings
-from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import xlogy
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import ClassifierMixin
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from ._base import (FitWeights, ensure_layout, feature_labels, fit_linear_model,
-                    kernels_own_the_cores, n_threads, output_covariance,
+from ._estimator import MLEstimator
+from ._base import (FitWeights, ensure_layout, feature_labels, fit_model,
+                    n_threads, output_covariance,
                     total_log_likelihood)
 from ._inference import (InferenceSummary, common_notes, covariance_kind, design_rank,
                          fit_statistics, method_name, require_covariance,
@@ -24,7 +23,6 @@ from ._separation import (FALLBACK_SEPARATION_MARGIN, SEPARATION_SYMPTOM,
                           MaskedCategoricalLoss, certify_existence, class_scores,
                           find_complete_separation, find_separation, fitted_margins,
                           separation_message, suspect_samples)
-from ._unbounded import UnboundedLikelihoodWarning
 
 
 #: Labels encoded at a time (bounds the integer temporaries of the search).
@@ -41,7 +39,7 @@ def encode_labels(y, classes):
     return encoded
 
 
-class MLEClassifier(ClassifierMixin, BaseEstimator):
+class MLEClassifier(ClassifierMixin, MLEstimator):
     r"""Logistic (Bernoulli) and multinomial (softmax) regression by maximum likelihood.
 
     The model is ``p(y = 1 | x) = sigmoid(x @ coef_[0] + intercept_[0])`` for two
@@ -166,15 +164,13 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "fit_intercept": ["boolean"],
+        **MLEstimator._common_parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="neither")],
-        "warm_start": ["boolean"],
-        "verbose": ["verbose"],
         "inference": ["boolean"],
     }
+    _numeric_target = False
+    #: How the progress report names a successful existence check.
+    _exists_label = "MLE exists (certified)"
 
     def __init__(self, *, alpha=0.0, fit_intercept=True, class_weight=None, max_iter=1000,
                  tol=1e-7, warm_start=False, verbose=0, inference=False):
@@ -186,11 +182,6 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
         self.inference = inference
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
 
     # ------------------------------------------------------------------ helpers
     def _build_model(self, n_features, n_classes):
@@ -230,7 +221,7 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
     #: A sample whose margin growth exceeds this is a candidate for separation.
     _CANDIDATE_GROWTH = 0.1
 
-    def _check_existence(self, model, X, y_encoded, weights, result):
+    def _find_unbounded(self, model, X, y_encoded, weights, result):
         """None if the MLE exists (certified), else the :class:`Separation` found."""
         threads = n_threads(X.shape[0] * model.loss.n_raw)
         certified = certify_existence(model, X, y_encoded, weights, result.theta, threads,
@@ -251,6 +242,18 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
             return None
         return find_separation(X, y_encoded, weights, self.classes_.size,
                                self.fit_intercept, np.flatnonzero(suspects))
+
+    def _diagnosis_label(self, separation):
+        return f"classes separated ({separation.separated_samples.size} samples)"
+
+    def _unbounded_message(self, model, y_encoded, weights, separation):
+        return separation_message("MLEClassifier", self.classes_, y_encoded, weights,
+                                  separation)
+
+    def _fallback_fit(self, model, X, y_encoded, weights, theta0, start_raw, fit_options,
+                      separation, result):
+        return self._fit_separated(model, X, y_encoded, weights, separation, fit_options,
+                                   result)
 
     def _restricted_model(self, model, weights, separation):
         """The model and weights of the likelihood left by the separated pairs."""
@@ -277,8 +280,8 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
                 theta = np.zeros(model.n_params)
                 break
             theta0, start_raw = self._start(restricted, y_encoded, keep)
-            result = fit_linear_model(restricted, X, y_encoded, keep, 0.0, theta0,
-                                      start_raw, **fit_options)
+            result = fit_model(restricted, X, y_encoded, keep, 0.0, theta0, start_raw,
+                               **fit_options)
             n_iter += result.n_iter
             theta = result.theta
             flagged = suspect_samples(restricted, X, y_encoded, keep, theta, threads,
@@ -306,38 +309,14 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
             # that drift out.  The separating part is a flat direction of that
             # likelihood, which the solver leaves where it is.
             _, start_raw = self._start(restricted, y_encoded, keep)
-            result = fit_linear_model(restricted, X, y_encoded, keep, 0.0, theta,
-                                      start_raw, **fit_options)
+            result = fit_model(restricted, X, y_encoded, keep, 0.0, theta, start_raw,
+                               **fit_options)
             n_iter += result.n_iter
             theta = result.theta
         value, _ = model.objective_gradient(theta, X, y_encoded, weights, 0.0, threads)
-        return _SeparatedResult(theta, value, first_result.design_gram), n_iter
+        return _SeparatedResult(theta, value, first_result.design_gram, n_iter)
 
     # ---------------------------------------------------------------------- API
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model by maximum (penalised) likelihood.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data; CSR/CSC matrices are used without densifying.
-        y : array-like of shape (n_samples,)
-            Class labels of any type (at least two distinct classes).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; integer weights act as repeated rows.
-
-        Returns
-        -------
-        self : MLEClassifier
-            The fitted estimator.
-        """
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
-                             dtype=[np.float64, np.float32])
-        X = ensure_layout(X)
-        with kernels_own_the_cores(X):
-            return self._fit_validated(X, y, sample_weight)
-
     def _fit_validated(self, X, y, sample_weight):
         """The fit on validated data (see :meth:`fit`)."""
         check_classification_targets(y)
@@ -359,26 +338,11 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         progress = Progress(self.verbose, "MLEClassifier")
         fit_options = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
                            progress=progress, estimator_name="MLEClassifier")
-        result = fit_linear_model(model, X, y_encoded, weights, self.alpha, theta0,
-                                  start_raw, **fit_options)
-        self.mle_exists_ = True
         self.separated_samples_ = np.empty(0, dtype=np.intp)
         self.separated_class_pairs_ = []
+        result, _ = self._fit_checked(model, X, y_encoded, weights, theta0, start_raw,
+                                      fit_options)
         n_iter = result.n_iter
-        if self.alpha == 0:
-            with progress.timed("existence check") as section:
-                separation = self._check_existence(model, X, y_encoded, weights, result)
-                section.outcome = ("MLE exists (certified)" if separation is None else
-                                   f"classes separated "
-                                   f"({separation.separated_samples.size} samples)")
-            if separation is not None:
-                self.mle_exists_ = False
-                warnings.warn(
-                    separation_message("MLEClassifier", self.classes_, y_encoded,
-                                       weights, separation),
-                    UnboundedLikelihoodWarning, stacklevel=4)
-                result, n_iter = self._fit_separated(model, X, y_encoded, weights,
-                                                     separation, fit_options, result)
         coef, intercept = model.unpack(result.theta)
         if n_classes > 2 and self.alpha > 0 and self.fit_intercept:
             intercept = intercept - intercept.mean()
@@ -386,9 +350,7 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         self.intercept_ = intercept
         self.n_iter_ = n_iter
         self._set_likelihood_attributes(model, X, y_encoded, fit_weights, result)
-        for name in ("covariance_", "coef_se_", "intercept_se_"):
-            if hasattr(self, name):
-                delattr(self, name)
+        self._forget(("covariance_", "coef_se_", "intercept_se_"))
         if self.inference:
             centre = n_classes > 2 and self.alpha > 0 and self.fit_intercept
 
@@ -564,8 +526,8 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         else:
             loglik_null = -float(class_weight.sum()) * np.log(n_classes)
         set_likelihood_attributes(
-            self, loglik=total_log_likelihood(model, X, y_encoded, self.coef_,
-                                              self.intercept_, fit_weights),
+            self, loglik=total_log_likelihood(model, X, y_encoded, result.theta,
+                                              fit_weights),
             loglik_null=loglik_null, n_identified=(n_classes - 1) * rank,
             n_null=(n_classes - 1) * self.fit_intercept, n_scale=0, n_obs=fit_weights.total,
             converged=result.converged)
@@ -587,13 +549,11 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             Linear predictor values.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"],
-                          dtype=[np.float64, np.float32], reset=False)
+        X = self._validated_input(X)
         model = LinearModel(self._loss(), X.shape[1],
                             np.ones(self.coef_.shape[0], bool),
                             np.ones(self.coef_.shape[0], bool))
-        raw = model.raw_prediction(ensure_layout(X), self.coef_, self.intercept_)
+        raw = model.linear_predictor(ensure_layout(X), self.coef_, self.intercept_)
         return raw[:, 0] if raw.shape[1] == 1 else raw
 
     def predict_log_proba(self, X):
@@ -650,8 +610,9 @@ class MLEClassifier(ClassifierMixin, BaseEstimator):
 class _SeparatedResult:
     """The parameters returned for separated data (for the rest of fit)."""
 
-    def __init__(self, theta, objective, design_gram):
+    def __init__(self, theta, objective, design_gram, n_iter):
         self.theta = theta
+        self.n_iter = n_iter
         self.objective = objective
         self.design_gram = design_gram
         self.converged = True
@@ -665,10 +626,11 @@ def _separating_scale(model, X, y_encoded, coef, intercept, separation):
     if rows.size == 0:
         return 0.0
     labels = y_encoded[rows].astype(np.intp)
-    scores = class_scores(model.raw_prediction(X[rows], coef, intercept),
+    scores = class_scores(model.linear_predictor(X[rows], coef, intercept),
                           model.loss.n_raw)
-    direction = class_scores(model.raw_prediction(X[rows], separation.coef,
-                                                  separation.intercept), model.loss.n_raw)
+    direction = class_scores(model.linear_predictor(X[rows], separation.coef,
+                                                    separation.intercept),
+                             model.loss.n_raw)
     own = np.arange(rows.size), labels
     dead = ~separation.alive[rows]
     margin = (scores[own][:, None] - scores)[dead]

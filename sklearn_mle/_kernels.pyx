@@ -1,30 +1,43 @@
 # cython: language_level=3
 """Per-sample negative log-likelihood kernels on raw predictions.
 
-Each family has a scalar ``cdef inline`` function, written in a numerically stable
-form, and a thin parallel loop that writes one value per sample (or one row per
-sample) into an output array.  No loop accumulates across samples, so the result is
-identical for any number of threads; the sums over samples are taken by the caller.
+Each family has scalar ``cdef inline`` functions, written in a numerically stable
+form, for its loss and gradient, observed Hessian and Fisher information on one row of
+raw predictions.  Three switches on the family code (``_row_loss_gradient``,
+``_row_hessian``, ``_row_fisher``) dispatch to them, and every loop (the per-sample
+entry points :func:`loss_gradient`, :func:`hessian` and :func:`fisher_information`,
+the fused pass over X and the Gram kernels) goes through these switches, so each loop
+is written once for all families.  No loop accumulates across samples in an order that
+depends on the thread count, so results are identical for any number of threads; the
+per-sample entry points write one value (or one row) per sample and the sums are taken
+by the caller.
 
 Conventions
 -----------
-* ``raw_prediction`` is the linear predictor: the logit (Bernoulli), the vector of
-  class scores (categorical), the mean (Gaussian) and, for the Gaussian with learned
-  scale, a second column holding ``log sigma``.
-* ``sample_weight`` multiplies each sample's loss and gradient.
+* ``raw_prediction`` has one row per sample and one column per raw prediction: the
+  logit (Bernoulli), the class scores (categorical), the mean (Gaussian), the log of
+  the mean (Poisson, Gamma) and, for the Gaussian with learned scale, a second column
+  holding ``log sigma`` (Gamma: the log dispersion).
+* ``sample_weight`` multiplies each sample's loss, gradient and Hessian.
 * Losses are *full* negative log-likelihoods, constants included.
-* For finite inputs with ``|raw_prediction| <= 1e300`` no kernel overflows, returns
-  NaN or an infinite loss; squared residuals too large for a double saturate at the
-  largest finite double.
+* For finite inputs with ``|raw_prediction| <= 1e300`` no kernel returns NaN or
+  raises a floating-point overflow.  Bernoulli, categorical and Gaussian losses stay
+  finite (squared residuals too large for a double saturate at the largest finite
+  double); the exp-link families return ``+inf`` exactly where the true NLL exceeds
+  the doubles (the linear model then reports an infinite objective and the line
+  search backs off); gradients and Hessians saturate at +-DBL_MAX.
+* An unknown family code is refused by every Python entry point (ValueError); inside
+  the nogil loops it yields NaN, never another family's formula.
 """
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport exp, log, log1p, fabs, sqrt, copysign
+from libc.math cimport exp, expm1, log, log1p, fabs, fmin, sqrt, copysign, INFINITY, NAN
 from libc.float cimport DBL_MAX
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport dgemm, dsyrk
+from scipy.special.cython_special cimport gammaln, psi
 
 import numpy as np
 
@@ -32,6 +45,59 @@ cdef double HALF_LOG_2PI = 0.91893853320467274178032973640562
 cdef double LOG_2 = 0.69314718055994530941723212145818
 # log(DBL_MAX) ~ 709.78: exp of anything above overflows.
 cdef double LOG_DBL_MAX = 709.782712893384
+
+#: Rows per accumulation block.  The partial sums of each block are added in block
+#: order afterwards, so the result does not depend on the number of threads.
+cdef Py_ssize_t BLOCK_ROWS = 2048
+FUSED_BLOCK_ROWS = BLOCK_ROWS
+#: Rows per BLAS update when forming Gram matrices (bounds the scratch buffers).
+cdef Py_ssize_t GRAM_ROWS = 256
+
+
+# ----------------------------------------------------------------------------------
+# Family codes.  Adding a family takes: one scalar function per formula below (loss
+# and gradient, observed Hessian, Fisher information on one row), the next code here
+# with one row in FAMILY_N_RAW, and one case in each switch: _row_loss_gradient,
+# _row_hessian and, unless the Fisher information is the observed Hessian (canonical
+# link, no other parameter), _row_fisher.  The loops need no change.
+# ----------------------------------------------------------------------------------
+cdef enum:
+    BERNOULLI = 0
+    CATEGORICAL = 1
+    GAUSSIAN_FIXED = 2
+    GAUSSIAN = 3
+    POISSON = 4
+    GAMMA = 5
+
+FAMILY_BERNOULLI = BERNOULLI
+FAMILY_CATEGORICAL = CATEGORICAL
+FAMILY_GAUSSIAN_FIXED = GAUSSIAN_FIXED
+FAMILY_GAUSSIAN = GAUSSIAN
+FAMILY_POISSON = POISSON
+FAMILY_GAMMA = GAMMA
+
+#: Raw-prediction columns of each family code; 0 means any number >= 2 (one score
+#: per class).
+FAMILY_N_RAW = {
+    FAMILY_BERNOULLI: 1,
+    FAMILY_CATEGORICAL: 0,
+    FAMILY_GAUSSIAN_FIXED: 1,
+    FAMILY_GAUSSIAN: 2,
+    FAMILY_POISSON: 1,
+    FAMILY_GAMMA: 2,
+}
+
+
+def check_family(family, n_raw):
+    """Raise a ValueError unless ``family`` is a known code taking ``n_raw`` columns."""
+    expected = FAMILY_N_RAW.get(family)
+    if expected is None:
+        raise ValueError(f"Unknown family code {family!r}; the kernels know "
+                         f"{sorted(FAMILY_N_RAW)}.")
+    if (n_raw < 2) if expected == 0 else (n_raw != expected):
+        wanted = "at least 2" if expected == 0 else str(expected)
+        raise ValueError(f"Family code {family} takes {wanted} raw-prediction "
+                         f"column(s); got {n_raw}.")
 
 
 cdef inline double _exp_capped(double x) noexcept nogil:
@@ -43,6 +109,7 @@ cdef inline double _exp_capped(double x) noexcept nogil:
 
 # ----------------------------------------------------------------------------------
 # Bernoulli with logit link:  NLL(y, z) = log(1 + exp(z)) - y z,  y in {0, 1}
+# (also right for a proportion y in [0, 1]: the binomial per trial)
 # ----------------------------------------------------------------------------------
 cdef inline double _bernoulli_loss_grad(double y, double z, double *grad) noexcept nogil:
     cdef double e
@@ -59,37 +126,6 @@ cdef inline double _bernoulli_loss_grad(double y, double z, double *grad) noexce
 cdef inline double _bernoulli_hessian(double z) noexcept nogil:
     cdef double e = exp(-fabs(z))
     return e / ((1.0 + e) * (1.0 + e))
-
-
-def bernoulli_loss_gradient(
-    const floating[::1] y,
-    const floating[::1] raw_prediction,
-    const floating[::1] sample_weight,
-    double[::1] loss_out,
-    double[::1] gradient_out,
-    int n_threads=1,
-):
-    """Weighted Bernoulli NLL and its derivative with respect to the logit, per sample."""
-    cdef Py_ssize_t i, n = y.shape[0]
-    cdef double w
-    # Per-sample results go straight into the outputs through pointers: a local
-    # written only through a pointer would be shared between prange threads.
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
-        w = sample_weight[i]
-        loss_out[i] = w * _bernoulli_loss_grad(y[i], raw_prediction[i], &gradient_out[i])
-        gradient_out[i] = w * gradient_out[i]
-
-
-def bernoulli_hessian(
-    const floating[::1] raw_prediction,
-    const floating[::1] sample_weight,
-    double[::1] hessian_out,
-    int n_threads=1,
-):
-    """Weighted second derivative p (1 - p) of the Bernoulli NLL, per sample."""
-    cdef Py_ssize_t i, n = raw_prediction.shape[0]
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
-        hessian_out[i] = sample_weight[i] * _bernoulli_hessian(raw_prediction[i])
 
 
 def sigmoid(const floating[::1] raw_prediction, double[::1] out, int n_threads=1):
@@ -132,35 +168,6 @@ cdef inline double _log_sum_exp(const floating[:, ::1] z, Py_ssize_t i,
     return m + log(s)
 
 
-def categorical_loss_gradient(
-    const floating[::1] y,
-    const floating[:, ::1] raw_prediction,
-    const floating[::1] sample_weight,
-    double[::1] loss_out,
-    double[:, ::1] gradient_out,
-    int n_threads=1,
-):
-    """Weighted softmax cross-entropy and its gradient with respect to the scores.
-
-    ``y`` holds the class index (0 .. K-1) stored as a float.
-    """
-    cdef Py_ssize_t i, k, n = raw_prediction.shape[0], K = raw_prediction.shape[1]
-    cdef Py_ssize_t label
-    cdef double lse, w, others
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
-        w = sample_weight[i]
-        label = <Py_ssize_t> y[i]
-        lse = _log_sum_exp(raw_prediction, i, K)
-        loss_out[i] = w * (lse - raw_prediction[i, label])
-        others = 0.0
-        for k in range(K):
-            gradient_out[i, k] = w * exp(raw_prediction[i, k] - lse)
-            if k != label:
-                others = others + gradient_out[i, k]
-        # p_y - 1 = -(sum of the other probabilities): no cancellation when p_y ~ 1
-        gradient_out[i, label] = -others
-
-
 def categorical_log_proba(const floating[:, ::1] raw_prediction, double[:, ::1] out,
                           int n_threads=1):
     """log softmax(z) = z - logsumexp(z), row by row."""
@@ -172,28 +179,52 @@ def categorical_log_proba(const floating[:, ::1] raw_prediction, double[:, ::1] 
             out[i, k] = raw_prediction[i, k] - lse
 
 
-def categorical_hessian(
-    const floating[:, ::1] raw_prediction,
-    const floating[::1] sample_weight,
-    double[:, :, ::1] hessian_out,
-    int n_threads=1,
-):
-    """Weighted Hessian diag(p) - p p^T of the softmax cross-entropy, per sample."""
-    cdef Py_ssize_t i, j, k, n = raw_prediction.shape[0], K = raw_prediction.shape[1]
-    cdef double lse, w, pj, pk, others
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
-        w = sample_weight[i]
-        lse = _log_sum_exp(raw_prediction, i, K)
-        for j in range(K):
-            pj = exp(raw_prediction[i, j] - lse)
-            others = 0.0
-            for k in range(K):
-                if k != j:
-                    pk = exp(raw_prediction[i, k] - lse)
-                    others = others + pk
-                    hessian_out[i, j, k] = -w * pj * pk
-            # p_j (1 - p_j) with 1 - p_j summed from the other classes
-            hessian_out[i, j, j] = w * pj * others
+cdef inline double _row_log_sum_exp(const double *row, Py_ssize_t m) noexcept nogil:
+    """``log sum_k exp(row[k])``, shifted by the largest entry so nothing overflows."""
+    cdef double mx = row[0], s = 0.0
+    cdef Py_ssize_t k
+    for k in range(1, m):
+        if row[k] > mx:
+            mx = row[k]
+    for k in range(m):
+        s = s + exp(row[k] - mx)
+    return mx + log(s)
+
+
+cdef inline double _categorical_loss_grad(double y, double *row, Py_ssize_t m,
+                                          double w) noexcept nogil:
+    """Overwrite the scores in ``row`` by w (p - e_y); return w * NLL."""
+    cdef Py_ssize_t k, label = <Py_ssize_t> y
+    cdef double lse = _row_log_sum_exp(row, m), loss, others = 0.0
+    loss = lse - row[label]
+    for k in range(m):
+        row[k] = exp(row[k] - lse)
+        if k != label:
+            others = others + row[k]
+    # p_y - 1 = -(sum of the other probabilities): no cancellation when p_y ~ 1
+    row[label] = -others
+    for k in range(m):
+        row[k] = w * row[k]
+    return w * loss
+
+
+cdef inline void _categorical_hessian(const double *row, Py_ssize_t m, double w,
+                                      double *out) noexcept nogil:
+    """Upper triangle of w (diag(p) - p p^T), the Hessian and Fisher information."""
+    cdef double lse = _row_log_sum_exp(row, m), pj, others
+    cdef Py_ssize_t j, k, c = 0
+    for j in range(m):
+        pj = exp(row[j] - lse)
+        others = 0.0
+        for k in range(m):
+            if k != j:
+                others = others + exp(row[k] - lse)
+        # p_j (1 - p_j) with 1 - p_j summed from the other classes
+        out[c] = w * pj * others
+        c = c + 1
+        for k in range(j + 1, m):
+            out[c] = -w * pj * exp(row[k] - lse)
+            c = c + 1
 
 
 # ----------------------------------------------------------------------------------
@@ -203,24 +234,6 @@ cdef inline double _half_square_capped(double r) noexcept nogil:
     if fabs(r) > 1.3407807929942596e154:  # sqrt(DBL_MAX): r*r would overflow
         return 0.5 * DBL_MAX
     return 0.5 * r * r
-
-
-def gaussian_fixed_loss_gradient(
-    const floating[::1] y,
-    const floating[::1] raw_prediction,
-    const floating[::1] sample_weight,
-    double[::1] loss_out,
-    double[::1] gradient_out,
-    int n_threads=1,
-):
-    """Weighted unit-variance Gaussian NLL and its derivative with respect to the mean."""
-    cdef Py_ssize_t i, n = y.shape[0]
-    cdef double r, w
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
-        w = sample_weight[i]
-        r = <double> y[i] - <double> raw_prediction[i]
-        loss_out[i] = w * (_half_square_capped(r) + HALF_LOG_2PI)
-        gradient_out[i] = -w * r
 
 
 # ----------------------------------------------------------------------------------
@@ -241,7 +254,277 @@ cdef inline double _gaussian_loss_grad(double y, double mu, double s,
     return HALF_LOG_2PI + s + 0.5 * q2
 
 
-def gaussian_loss_gradient(
+cdef inline void _gaussian_hessian(double y, const double *row, double w,
+                                   double *out) noexcept nogil:
+    """Upper triangle of the weighted observed Hessian wrt (mu, log sigma)."""
+    cdef double r = y - row[0], s = row[1]
+    out[0] = w * _exp_capped(-2.0 * s)
+    if r == 0.0:
+        out[1] = 0.0
+        out[2] = 0.0
+    else:
+        # 2 r / sigma^2 and 2 (r / sigma)^2, saturating instead of overflowing
+        out[1] = w * copysign(_exp_capped(log(2.0 * fabs(r)) - 2.0 * s), r)
+        out[2] = w * _exp_capped(LOG_2 + 2.0 * (log(fabs(r)) - s))
+
+
+# ----------------------------------------------------------------------------------
+# Poisson with log link:  NLL(y, eta) = exp(eta) - y eta + lgamma(y + 1),  y >= 0
+# (the Poisson log-pmf for integer y; the same formula for non-negative reals, as
+# scikit-learn's PoissonRegressor accepts them).  Hessian = Fisher = exp(eta).
+# ----------------------------------------------------------------------------------
+cdef inline double _poisson_loss_grad(double y, double eta, double *grad) noexcept nogil:
+    cdef double mu
+    if eta >= LOG_DBL_MAX:
+        # exp(eta) beyond the doubles: the NLL is +inf, the gradient saturates
+        grad[0] = DBL_MAX
+        return INFINITY
+    mu = exp(eta)
+    grad[0] = mu - y
+    return mu - y * eta + gammaln(y + 1.0)
+
+
+# ----------------------------------------------------------------------------------
+# Gamma with log link, raw prediction columns (eta = log mean, s = log dispersion),
+# shape k = exp(-s) (Var = exp(s) mean^2) and u = log y - eta:
+#   NLL = lgamma(k) - k log k + k eta - (k - 1) log y + k y exp(-eta)
+#       = B(s) + k (e^u - 1 - u) + log y,        B(s) = lgamma(k) - k log k + k.
+# Gradient: d/deta = -k expm1(u),  d/ds = C(s) - T  with T = k (e^u - 1 - u) and
+# C(s) = k (log k - digamma(k)).  Observed Hessian: d2/deta2 = k e^u,
+# d2/deta ds = k expm1(u), d2/ds2 = D(s) - C(s) + T with D(s) = k (k trigamma(k) - 1).
+# Fisher information (E[T] = C, E[e^u] = 1): diag(k, D(s)).
+# B, C and D are computed without cancellation: through lgamma(1 + k), digamma(1 + k)
+# and trigamma(1 + k) for k < 1, and by their asymptotic series for k >= 15.
+# ----------------------------------------------------------------------------------
+cdef double LOG_2PI = 1.8378770664093454835606594728112
+# k >= GAMMA_SERIES_SHAPE: asymptotic series, truncated below 1e-16 relative.
+cdef double GAMMA_SERIES_SHAPE = 15.0
+
+
+cdef inline double _exp_or_inf(double x) noexcept nogil:
+    """exp(x), +inf without an overflow where it exceeds the doubles."""
+    if x >= LOG_DBL_MAX:
+        return INFINITY
+    return exp(x)
+
+
+cdef inline double _expm1_minus(double u) noexcept nogil:
+    """e^u - 1 - u >= 0 with full relative accuracy near u = 0 (finite for u <= 700)."""
+    if fabs(u) < 0.1:
+        # Taylor series to u^10: remainder below 1e-16 relative
+        return u * u * (1.0 / 2 + u * (1.0 / 6 + u * (1.0 / 24 + u * (1.0 / 120 + u * (
+            1.0 / 720 + u * (1.0 / 5040 + u * (1.0 / 40320 + u * (1.0 / 362880 + u * (
+                1.0 / 3628800)))))))))
+    return expm1(u) - u
+
+
+cdef inline double _times_shape(double a, double s) noexcept nogil:
+    """a k = a exp(-s) for a >= 0: +inf only where the product exceeds the doubles."""
+    if a == 0.0:
+        return 0.0
+    if fabs(s) < 600.0 and a < 1e30:
+        return a * exp(-s)
+    return _exp_or_inf(log(a) - s)
+
+
+cdef inline double _gamma_excess(double u, double s) noexcept nogil:
+    """T = k (e^u - 1 - u): the part of the Gamma NLL that vanishes where y = mean."""
+    if u > 30.0:
+        # log(e^u - 1 - u) = u + log1p(-(1 + u) e^-u)
+        return _exp_or_inf(u + log1p(-(1.0 + u) * exp(-u)) - s)
+    return _times_shape(_expm1_minus(u), s)
+
+
+cdef inline double _trigamma(double x) noexcept nogil:
+    """trigamma(x) for x >= 1: recurrence up to x >= 15, then the asymptotic series."""
+    cdef double total = 0.0, ix, ix2
+    while x < GAMMA_SERIES_SHAPE:
+        total = total + 1.0 / (x * x)
+        x = x + 1.0
+    ix = 1.0 / x
+    ix2 = ix * ix
+    return total + ix + 0.5 * ix2 + ix2 * ix * (1.0 / 6 - ix2 * (1.0 / 30 - ix2 * (
+        1.0 / 42 - ix2 * (1.0 / 30 - ix2 * (5.0 / 66 - ix2 * (691.0 / 2730
+                                                             - ix2 * 7.0 / 6))))))
+
+
+cdef inline double _gamma_log_norm(double s) noexcept nogil:
+    """B(s) = lgamma(k) - k log k + k at k = exp(-s)."""
+    cdef double k, ik, ik2
+    if s > 0.0:
+        k = exp(-s)
+        return gammaln(1.0 + k) + s * (1.0 + k) + k
+    k = exp(-s)
+    if k >= GAMMA_SERIES_SHAPE:
+        # log(2 pi / k) / 2 + Stirling's series of lgamma(k + 1)
+        ik = exp(s)
+        ik2 = ik * ik
+        return 0.5 * (LOG_2PI + s) + ik * (1.0 / 12 - ik2 * (1.0 / 360 - ik2 * (
+            1.0 / 1260 - ik2 * (1.0 / 1680 - ik2 * (1.0 / 1188 - ik2 * (
+                691.0 / 360360 - ik2 / 156))))))
+    return gammaln(k) + k * s + k
+
+
+cdef inline double _gamma_c(double s) noexcept nogil:
+    """C(s) = k (log k - digamma(k)), from 1 (k -> 0) to 1/2 (k -> inf)."""
+    cdef double k = exp(-s), ik, ik2
+    if s > 0.0:
+        return 1.0 - k * s - k * psi(1.0 + k)
+    if k >= GAMMA_SERIES_SHAPE:
+        ik = exp(s)
+        ik2 = ik * ik
+        return 0.5 + ik * (1.0 / 12 - ik2 * (1.0 / 120 - ik2 * (1.0 / 252 - ik2 * (
+            1.0 / 240 - ik2 * (1.0 / 132 - ik2 * (691.0 / 32760 - ik2 / 12))))))
+    return k * (-s - psi(k))
+
+
+cdef inline double _gamma_d(double s) noexcept nogil:
+    """D(s) = k (k trigamma(k) - 1) > 0, from 1 (k -> 0) to 1/2 (k -> inf)."""
+    cdef double k = exp(-s), ik, ik2
+    if s > 0.0:
+        return k * k * _trigamma(1.0 + k) + 1.0 - k
+    if k >= GAMMA_SERIES_SHAPE:
+        ik = exp(s)
+        ik2 = ik * ik
+        return 0.5 + ik * (1.0 / 6 - ik2 * (1.0 / 30 - ik2 * (1.0 / 42 - ik2 * (
+            1.0 / 30 - ik2 * (5.0 / 66 - ik2 * (691.0 / 2730 - ik2 * 7.0 / 6))))))
+    return k * (k * _trigamma(k) - 1.0)
+
+
+cdef inline double _gamma_grad_mean(double u, double s) noexcept nogil:
+    """d NLL / d eta = -k expm1(u) = k - k y / mean, saturating at +-DBL_MAX."""
+    cdef double e
+    if u > 30.0:
+        return -fmin(_exp_or_inf(u - s + log1p(-exp(-u))), DBL_MAX)
+    e = expm1(u)
+    return -copysign(fmin(_times_shape(fabs(e), s), DBL_MAX), e)
+
+
+cdef inline double _gamma_loss_grad(double y, double eta, double s, double *grad_eta,
+                                    double *grad_s) noexcept nogil:
+    cdef double log_y = log(y), u = log_y - eta
+    cdef double excess = _gamma_excess(u, s)
+    grad_eta[0] = _gamma_grad_mean(u, s)
+    grad_s[0] = _gamma_c(s) - fmin(excess, DBL_MAX)
+    return _gamma_log_norm(s) + excess + log_y
+
+
+cdef inline void _gamma_hessian(double y, const double *row, double w,
+                                double *out) noexcept nogil:
+    """Upper triangle of the weighted observed Hessian wrt (eta, log dispersion)."""
+    cdef double u = log(y) - row[0], s = row[1]
+    out[0] = w * fmin(_exp_or_inf(u - s), DBL_MAX)
+    out[1] = -w * _gamma_grad_mean(u, s)
+    out[2] = w * (_gamma_d(s) - _gamma_c(s) + fmin(_gamma_excess(u, s), DBL_MAX))
+
+
+def gamma_log_minus_digamma(double log_dispersion):
+    """log k - digamma(k) at k = exp(-log_dispersion), without cancellation: the
+    left side of the Gamma shape's likelihood equation (for the intercept-only fit)."""
+    return _gamma_c(log_dispersion) * exp(log_dispersion)
+
+
+# ----------------------------------------------------------------------------------
+# The three switches.  Each family is an explicit case; an unknown code writes NaN.
+# ----------------------------------------------------------------------------------
+cdef inline void _fill_nan(double *out, Py_ssize_t count) noexcept nogil:
+    cdef Py_ssize_t k
+    for k in range(count):
+        out[k] = NAN
+
+
+cdef inline double _weighted(double w, double loss) noexcept nogil:
+    """w * loss, and 0 for a zero weight even where the loss is +inf."""
+    if w == 0.0:
+        return 0.0
+    return w * loss
+
+
+cdef inline double _row_loss_gradient(int family, double y, double *row, Py_ssize_t m,
+                                      double w) noexcept nogil:
+    """Overwrite the raw predictions in ``row`` by w * dNLL/draw; return w * NLL."""
+    cdef double loss, g0, g1
+    if family == BERNOULLI:
+        loss = _bernoulli_loss_grad(y, row[0], &row[0])
+        row[0] = w * row[0]
+        return w * loss
+    if family == CATEGORICAL:
+        return _categorical_loss_grad(y, row, m, w)
+    if family == GAUSSIAN_FIXED:
+        g0 = y - row[0]
+        row[0] = -w * g0
+        return w * (_half_square_capped(g0) + HALF_LOG_2PI)
+    if family == GAUSSIAN:
+        loss = _gaussian_loss_grad(y, row[0], row[1], &g0, &g1)
+        row[0] = w * g0
+        row[1] = w * g1
+        return w * loss
+    if family == POISSON:
+        loss = _poisson_loss_grad(y, row[0], &row[0])
+        row[0] = w * row[0]
+        return _weighted(w, loss)
+    if family == GAMMA:
+        loss = _gamma_loss_grad(y, row[0], row[1], &g0, &g1)
+        row[0] = w * g0
+        row[1] = w * g1
+        return _weighted(w, loss)
+    _fill_nan(row, m)
+    return NAN
+
+
+cdef inline void _row_hessian(int family, double y, const double *row, Py_ssize_t m,
+                              double w, double *out) noexcept nogil:
+    """Weighted observed Hessian wrt the raw predictions of one sample, as the upper
+    triangle ``out[pair(j, k)]``, j <= k, in row order: (0,0), (0,1), ..., (1,1), ..."""
+    if family == BERNOULLI:
+        out[0] = w * _bernoulli_hessian(row[0])
+    elif family == CATEGORICAL:
+        _categorical_hessian(row, m, w, out)
+    elif family == GAUSSIAN_FIXED:
+        out[0] = w
+    elif family == GAUSSIAN:
+        _gaussian_hessian(y, row, w, out)
+    elif family == POISSON:
+        out[0] = w * _exp_capped(row[0])
+    elif family == GAMMA:
+        _gamma_hessian(y, row, w, out)
+    else:
+        _fill_nan(out, m * (m + 1) // 2)
+
+
+cdef inline void _row_fisher(int family, double y, const double *row, Py_ssize_t m,
+                             double w, double *out) noexcept nogil:
+    """Weighted expected Hessian (Fisher information) of one sample, upper triangle in
+    the order of :func:`_row_hessian`.  Families with a canonical link and no further
+    parameter have it equal to the observed Hessian and have no case here."""
+    if family == GAUSSIAN:
+        # E[d2/dmu2] = 1/sigma^2, E[d2/dmu dlog sigma] = 0, E[d2/dlog sigma2] = 2
+        out[0] = w * _exp_capped(-2.0 * row[1])
+        out[1] = 0.0
+        out[2] = 2.0 * w
+    elif family == GAMMA:
+        out[0] = w * _exp_capped(-row[1])
+        out[1] = 0.0
+        out[2] = w * _gamma_d(row[1])
+    else:
+        # the observed Hessian (which writes NaN for an unknown code)
+        _row_hessian(family, y, row, m, w, out)
+
+
+# ----------------------------------------------------------------------------------
+# Per-sample entry points: one loop each for every family.
+# ----------------------------------------------------------------------------------
+def _check_per_sample(family, Py_ssize_t n, Py_ssize_t m, Py_ssize_t n_y,
+                      Py_ssize_t n_weight, tuple out_shape, tuple expected_out):
+    check_family(family, m)
+    if n_y != n or n_weight != n or out_shape != expected_out:
+        raise ValueError(f"Kernel inputs disagree: {n} rows of {m} raw predictions, "
+                         f"{n_y} targets, {n_weight} weights, output {out_shape} "
+                         f"(expected {expected_out}).")
+
+
+def loss_gradient(
+    int family,
     const floating[::1] y,
     const floating[:, ::1] raw_prediction,
     const floating[::1] sample_weight,
@@ -249,141 +532,99 @@ def gaussian_loss_gradient(
     double[:, ::1] gradient_out,
     int n_threads=1,
 ):
-    """Weighted Gaussian NLL with a per-sample log scale, and its gradient.
+    """Weighted NLL (n,) of ``family`` and its gradient (n, m) wrt the raw predictions.
 
-    ``raw_prediction[:, 0]`` is the mean and ``raw_prediction[:, 1]`` is log sigma.
-    A shared (homoscedastic) sigma is the same kernel with a constant second column.
+    ``y`` holds the targets (class indices stored as floats for the categorical).
     """
-    cdef Py_ssize_t i, n = y.shape[0]
-    cdef double w
+    cdef Py_ssize_t i, k, n = raw_prediction.shape[0], m = raw_prediction.shape[1]
+    _check_per_sample(family, n, m, y.shape[0], sample_weight.shape[0],
+                      (loss_out.shape[0], gradient_out.shape[0], gradient_out.shape[1]),
+                      (n, n, m))
     for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
-        w = sample_weight[i]
-        loss_out[i] = w * _gaussian_loss_grad(
-            y[i], raw_prediction[i, 0], raw_prediction[i, 1],
-            &gradient_out[i, 0], &gradient_out[i, 1])
-        gradient_out[i, 0] = w * gradient_out[i, 0]
-        gradient_out[i, 1] = w * gradient_out[i, 1]
+        # the gradient overwrites the raw predictions in place, in the output row
+        for k in range(m):
+            gradient_out[i, k] = raw_prediction[i, k]
+        loss_out[i] = _row_loss_gradient(family, y[i], &gradient_out[i, 0], m,
+                                         sample_weight[i])
 
 
-def gaussian_hessian(
-    const floating[::1] y,
-    const floating[:, ::1] raw_prediction,
-    const floating[::1] sample_weight,
-    double[:, :, ::1] hessian_out,
-    int n_threads=1,
-):
-    """Weighted Hessian of the learned-scale Gaussian NLL with respect to (mu, log sigma)."""
-    cdef Py_ssize_t i, n = y.shape[0]
-    cdef double r, s, w, inv_var, two_q2
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
-        w = sample_weight[i]
-        r = <double> y[i] - <double> raw_prediction[i, 0]
-        s = raw_prediction[i, 1]
-        inv_var = _exp_capped(-2.0 * s)
-        if r == 0.0:
-            two_q2 = 0.0
-            hessian_out[i, 0, 1] = 0.0
+cdef inline void _unpack_upper(double *a, Py_ssize_t m) noexcept nogil:
+    """Spread the packed upper triangle at the start of ``a`` (as written by
+    ``_row_hessian``) to the full symmetric m x m matrix ``a``, in place.  The packed
+    index of (j, k) never exceeds its full index j m + k, so going backwards reads
+    every packed entry before it is overwritten."""
+    cdef Py_ssize_t j, k, c = m * (m + 1) // 2 - 1
+    for j in range(m - 1, -1, -1):
+        for k in range(m - 1, j - 1, -1):
+            a[j * m + k] = a[c]
+            c = c - 1
+    for j in range(m):
+        for k in range(j + 1, m):
+            a[k * m + j] = a[j * m + k]
+
+
+cdef int _hessian_block(int family, bint expected, const floating *y,
+                        const floating *raw_prediction, const floating *sample_weight,
+                        Py_ssize_t start, Py_ssize_t stop, Py_ssize_t m,
+                        double *out) noexcept nogil:
+    """Observed (or, if ``expected``, expected) Hessians of rows ``start:stop`` into
+    ``out`` (n, m, m).  Returns 1 if its row buffer could not be allocated, else 0."""
+    cdef double *raw = <double *> malloc(m * sizeof(double))
+    cdef Py_ssize_t i, k
+    if raw == NULL:
+        return 1
+    for i in range(start, stop):
+        for k in range(m):
+            raw[k] = raw_prediction[i * m + k]
+        if expected:
+            _row_fisher(family, y[i], raw, m, sample_weight[i], out + i * m * m)
         else:
-            # 2 (r / sigma)^2 and 2 r / sigma^2, saturating instead of overflowing
-            two_q2 = _exp_capped(LOG_2 + 2.0 * (log(fabs(r)) - s))
-            hessian_out[i, 0, 1] = w * copysign(
-                _exp_capped(log(2.0 * fabs(r)) - 2.0 * s), r)
-        hessian_out[i, 0, 0] = w * inv_var
-        hessian_out[i, 1, 0] = hessian_out[i, 0, 1]
-        hessian_out[i, 1, 1] = w * two_q2
+            _row_hessian(family, y[i], raw, m, sample_weight[i], out + i * m * m)
+        _unpack_upper(out + i * m * m, m)
+    free(raw)
+    return 0
+
+
+def _hessians(int family, bint expected, const floating[::1] y,
+              const floating[:, ::1] raw_prediction, const floating[::1] sample_weight,
+              double[:, :, ::1] hessian_out, int n_threads):
+    cdef Py_ssize_t n = raw_prediction.shape[0], m = raw_prediction.shape[1]
+    cdef Py_ssize_t n_blocks = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
+    cdef Py_ssize_t b, stop
+    cdef int failed = 0
+    _check_per_sample(family, n, m, y.shape[0], sample_weight.shape[0],
+                      (hessian_out.shape[0], hessian_out.shape[1], hessian_out.shape[2]),
+                      (n, m, m))
+    if n == 0:
+        return
+    for b in prange(n_blocks, nogil=True, schedule="static", num_threads=n_threads):
+        stop = b * BLOCK_ROWS + BLOCK_ROWS
+        if stop > n:
+            stop = n
+        failed += _hessian_block(family, expected, &y[0], &raw_prediction[0, 0],
+                                 &sample_weight[0], b * BLOCK_ROWS, stop, m,
+                                 &hessian_out[0, 0, 0])
+    if failed:
+        raise MemoryError("Hessian kernel: no memory for a row buffer")
+
+
+def hessian(family, y, raw_prediction, sample_weight, hessian_out, n_threads=1):
+    """Weighted observed Hessian (n, m, m) of the NLL of ``family`` wrt the raw
+    predictions, written to ``hessian_out``."""
+    _hessians(family, False, y, raw_prediction, sample_weight, hessian_out, n_threads)
+
+
+def fisher_information(family, y, raw_prediction, sample_weight, hessian_out,
+                       n_threads=1):
+    """Weighted Fisher information (expected Hessian given the raw predictions, n x m
+    x m) of ``family``, written to ``hessian_out``; positive semi-definite."""
+    _hessians(family, True, y, raw_prediction, sample_weight, hessian_out, n_threads)
 
 
 # ----------------------------------------------------------------------------------
 # One pass over dense row-major X: raw predictions, per-sample loss and gradient, and
 # the gradient with respect to the coefficients, in a single sweep.
 # ----------------------------------------------------------------------------------
-FAMILY_BERNOULLI = 0
-FAMILY_CATEGORICAL = 1
-FAMILY_GAUSSIAN_FIXED = 2
-FAMILY_GAUSSIAN = 3
-
-#: Rows per accumulation block.  The partial sums of each block are added in block
-#: order afterwards, so the result does not depend on the number of threads.
-cdef Py_ssize_t BLOCK_ROWS = 2048
-FUSED_BLOCK_ROWS = BLOCK_ROWS
-#: Rows per BLAS update when forming Gram matrices (bounds the scratch buffers).
-cdef Py_ssize_t GRAM_ROWS = 256
-
-
-cdef inline double _row_log_sum_exp(const double *row, Py_ssize_t m) noexcept nogil:
-    """``log sum_k exp(row[k])``, shifted by the largest entry so nothing overflows."""
-    cdef double mx = row[0], s = 0.0
-    cdef Py_ssize_t k
-    for k in range(1, m):
-        if row[k] > mx:
-            mx = row[k]
-    for k in range(m):
-        s = s + exp(row[k] - mx)
-    return mx + log(s)
-
-
-cdef inline double _row_loss_gradient(int family, double y, double *row, Py_ssize_t m,
-                                      double w) noexcept nogil:
-    """Overwrite the raw predictions in ``row`` by w * dNLL/draw; return w * NLL."""
-    cdef double loss, lse, others, g0, g1
-    cdef Py_ssize_t k, label
-    if family == 0:
-        loss = _bernoulli_loss_grad(y, row[0], &row[0])
-        row[0] = w * row[0]
-        return w * loss
-    if family == 1:
-        label = <Py_ssize_t> y
-        lse = _row_log_sum_exp(row, m)
-        loss = lse - row[label]
-        others = 0.0
-        for k in range(m):
-            row[k] = exp(row[k] - lse)
-            if k != label:
-                others = others + row[k]
-        row[label] = -others
-        for k in range(m):
-            row[k] = w * row[k]
-        return w * loss
-    if family == 2:
-        g0 = y - row[0]
-        row[0] = -w * g0
-        return w * (_half_square_capped(g0) + HALF_LOG_2PI)
-    loss = _gaussian_loss_grad(y, row[0], row[1], &g0, &g1)
-    row[0] = w * g0
-    row[1] = w * g1
-    return w * loss
-
-
-cdef inline void _row_fisher(int family, const double *row, Py_ssize_t m, double w,
-                             double *out) noexcept nogil:
-    """Weighted expected Hessian wrt the raw predictions of one sample, as the upper
-    triangle ``out[pair(j, k)]``, j <= k, in row order: (0,0), (0,1), ..., (1,1), ..."""
-    cdef double lse, pj, others
-    cdef Py_ssize_t j, k, c
-    if family == 0:
-        out[0] = w * _bernoulli_hessian(row[0])
-    elif family == 1:
-        lse = _row_log_sum_exp(row, m)
-        c = 0
-        for j in range(m):
-            pj = exp(row[j] - lse)
-            others = 0.0
-            for k in range(m):
-                if k != j:
-                    others = others + exp(row[k] - lse)
-            # p_j (1 - p_j) with 1 - p_j summed from the other classes
-            out[c] = w * pj * others
-            c = c + 1
-            for k in range(j + 1, m):
-                out[c] = -w * pj * exp(row[k] - lse)
-                c = c + 1
-    elif family == 2:
-        out[0] = w
-    else:
-        # E[d2/dmu2] = 1/sigma^2, E[d2/dmu dlog sigma] = 0, E[d2/dlog sigma2] = 2
-        out[0] = w * _exp_capped(-2.0 * row[1])
-        out[1] = 0.0
-        out[2] = 2.0 * w
 
 
 cdef inline double _dot_row(const floating *x, const double *c, Py_ssize_t d) noexcept nogil:
@@ -459,6 +700,25 @@ cdef int _fused_block(const floating *X, Py_ssize_t d, Py_ssize_t start, Py_ssiz
     return 0
 
 
+def _check_linear_model(family, Py_ssize_t n, Py_ssize_t d, const double[::1] y,
+                        const double[::1] sample_weight, const double[:, ::1] coef,
+                        const double[::1] intercept, const Py_ssize_t[::1] coef_rows):
+    """The family code against the number of raw columns m = coef.shape[0], and the
+    shapes of a linear model's inputs against X's (n, d)."""
+    cdef Py_ssize_t m = coef.shape[0], r
+    check_family(family, m)
+    if (y.shape[0] != n or sample_weight.shape[0] != n or coef.shape[1] != d
+            or intercept.shape[0] != m):
+        raise ValueError(f"Linear-model inputs disagree with X ({n} x {d}): "
+                         f"{y.shape[0]} targets, {sample_weight.shape[0]} weights, "
+                         f"coef {coef.shape[0]} x {coef.shape[1]}, "
+                         f"{intercept.shape[0]} intercepts.")
+    for r in range(coef_rows.shape[0]):
+        if coef_rows[r] < 0 or coef_rows[r] >= m:
+            raise ValueError(f"coef_rows[{r}] = {coef_rows[r]} is not a row of coef "
+                             f"({m} rows).")
+
+
 def fused_loss_gradient(
     const floating[:, ::1] X,
     const double[::1] y,
@@ -489,6 +749,13 @@ def fused_loss_gradient(
     cdef int failed = 0
     if n == 0 or d == 0:
         raise ValueError("fused_loss_gradient needs at least one row and one column")
+    _check_linear_model(family, n, d, y, sample_weight, coef, intercept, coef_rows)
+    if (block_loss.shape[0] != n_blocks or block_raw_gradient.shape[0] != n_blocks
+            or block_raw_gradient.shape[1] != m
+            or block_coef_gradient.shape[0] != n_blocks
+            or block_coef_gradient.shape[1] != n_free
+            or block_coef_gradient.shape[2] != d):
+        raise ValueError("fused_loss_gradient: block outputs of the wrong shape")
     for b in prange(n_blocks, nogil=True, schedule="static", num_threads=n_threads):
         stop = b * BLOCK_ROWS + BLOCK_ROWS
         if stop > n:
@@ -577,7 +844,8 @@ cdef int _gram_partition(const floating *X, Py_ssize_t d, Py_ssize_t start,
                         weights[i * q + c] = given_weights[(block + i) * q + c]
                 else:
                     _raw_row(x, d, coef, intercept, coef_rows, n_free, m, raw)
-                    _row_fisher(family, raw, m, sample_weight[block + i], weights + i * q)
+                    _row_fisher(family, y[block + i], raw, m, sample_weight[block + i],
+                                weights + i * q)
             for c in range(q):
                 _gram_update(design, scaled, weights, q, c, rows, d1,
                              grams + c * d1 * d1)
@@ -624,6 +892,8 @@ def fisher_grams(
     ``X @ coef[coef_rows].T + intercept``, computed row by row (no per-sample array)."""
     cdef Py_ssize_t m = coef.shape[0], n_free = coef_rows.shape[0]
     _check_gram_shapes(X.shape[0], X.shape[1], partition_grams)
+    _check_linear_model(family, X.shape[0], X.shape[1], y, sample_weight, coef,
+                        intercept, coef_rows)
     if partition_grams.shape[1] != m * (m + 1) // 2:
         raise ValueError("fisher_grams needs q = m (m + 1) / 2 partial Grams")
     _grams(X, NULL, &y[0], &sample_weight[0], &coef[0, 0], &intercept[0],

@@ -1,13 +1,16 @@
 r"""The linear-model layer: coefficient layout, raw predictions, penalty, weighting.
 
-A model has ``n_raw`` raw-prediction columns (one per output of the loss: a logit,
+:class:`LinearModel` is the linear implementation of the model interface
+(:class:`sklearn_mle._model.Model`), with its own fused passes over X, Hessian and
+preconditioners.  A model has ``n_raw`` raw-prediction columns (one per output of the loss: a logit,
 K class scores, a mean and a log scale).  Column ``j`` is
 
 .. math::  \eta_{ij} = x_i^\top W_j + b_j
 
 where each row ``W_j`` is either free or fixed at zero (a reference class, a shared
 scale that does not depend on x) and each intercept ``b_j`` is either free or fixed at
-zero.  The objective minimised over the free parameters is
+a given value (zero unless the estimator says otherwise, e.g. a log dispersion fixed by
+the user).  The objective minimised over the free parameters is
 
 .. math::
 
@@ -31,6 +34,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _kernels
+from ._linear_preconditioner import ScalingPreconditioner, check_column_magnitudes
+from ._model import Model
+from ._solver import DENSE_PRECONDITIONER_MAX_PARAMS, DensePreconditioner
 
 #: Rows processed at a time when forming Gram matrices, so no copy of X is made.
 _CHUNK_ROWS = 4096
@@ -73,8 +79,11 @@ ight) \ge 0,
             return t + 0.5 * np.expm1(-2.0 * t), 1.0 - decay, 2.0 * decay
 
 
-class LinearModel:
+class LinearModel(Model):
     """Coefficient layout and the penalised weighted-mean NLL objective.
+
+    The linear implementation of :class:`~sklearn_mle._model.Model`: raw column ``j``
+    is ``x @ W_j + b_j``; passes over dense row-major X use the fused Cython kernels.
 
     Parameters
     ----------
@@ -85,7 +94,7 @@ class LinearModel:
     coef_free : array of bool, shape (n_raw,)
         Whether row ``j`` of the coefficient matrix is estimated (else fixed at 0).
     intercept_free : array of bool, shape (n_raw,)
-        Whether intercept ``j`` is estimated (else fixed at 0).
+        Whether intercept ``j`` is estimated (else fixed at ``intercept_value[j]``).
     ridge_weight : array of float, shape (n_params,), default=None
         Weight ``omega_p`` of each parameter in the L2 term
         ``alpha / 2 * sum_p omega_p theta_p**2``; None: 1 on coefficients, 0 on
@@ -94,20 +103,42 @@ class LinearModel:
         An extra penalty, also scaled by ``alpha``, on a linear function of the free
         parameters; the estimator decides which and towards what.
     intercept_value : array of float, shape (n_raw,), default=None
-        Value of each intercept that is not free (default 0): e.g. the log of a
-        dispersion fixed by the user.
+        Value of each intercept that is not free (e.g. a log dispersion fixed by the
+        user); None: 0.  Entries of free intercepts are ignored.
+    unit_hessian : ndarray of shape (n_raw, n_raw), default=None
+        The family's expected per-sample Hessian at the constant raw prediction where
+        the fit starts, for the preconditioner; None: asked of the family
+        (``loss.unit_hessian_at_constant``), which a family written in NumPy can
+        only answer with the targets, so the estimator passes it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_mle._linear import LinearModel
+    >>> from sklearn_mle._loss import GaussianLoss
+    >>> model = LinearModel(GaussianLoss(), 2, coef_free=[True, False],
+    ...                     intercept_free=[True, False],
+    ...                     intercept_value=[0.0, np.log(0.5)])
+    >>> model.n_params
+    3
+    >>> coef, intercept = model.unpack(np.array([1.0, 2.0, 3.0]))
+    >>> coef
+    array([[1., 2.],
+           [0., 0.]])
+    >>> print(np.exp(intercept[1]))
+    0.5
     """
 
     def __init__(self, loss, n_features, coef_free, intercept_free, ridge_weight=None,
-                 level_penalty=None, intercept_value=None):
-        self.loss = loss
+                 level_penalty=None, intercept_value=None, unit_hessian=None):
         self.n_features = n_features
+        self.unit_hessian = unit_hessian
         self.coef_free = np.asarray(coef_free, dtype=bool)
         self.intercept_free = np.asarray(intercept_free, dtype=bool)
         self.coef_rows = np.flatnonzero(self.coef_free)
         self.intercept_rows = np.flatnonzero(self.intercept_free)
         n_coef = self.coef_rows.size * n_features
-        self.n_params = n_coef + self.intercept_rows.size
+        self._n_params = n_coef + self.intercept_rows.size
         # For each parameter: its raw-prediction column and its index in the design
         # [X, 1] (n_features means "the intercept").
         self.param_column = np.concatenate(
@@ -117,16 +148,20 @@ class LinearModel:
             [np.tile(np.arange(n_features), self.coef_rows.size),
              np.full(self.intercept_rows.size, n_features)]
         ).astype(np.intp)
-        self.ridge_weight = (np.asarray(ridge_weight, dtype=np.float64)
-                             if ridge_weight is not None
-                             else (self.param_design < n_features).astype(np.float64))
+        super().__init__(loss, ridge_weight if ridge_weight is not None
+                         else (self.param_design < n_features).astype(np.float64))
         self.level_penalty = level_penalty
-        self.intercept_value = (np.zeros(loss.n_raw) if intercept_value is None
-                                else np.asarray(intercept_value, dtype=np.float64))
+        self.intercept_value = _intercept_value(intercept_value, loss.n_raw)
+
+    @property
+    def n_params(self):
+        """int: Number of free parameters."""
+        return self._n_params
 
     # ------------------------------------------------------------------ layout
     def column_mean_direction(self, column, column_means):
-        """The vector ``a`` with ``a @ theta`` the training mean of raw column ``column``.
+        """The vector ``a`` with ``a @ theta`` the training mean of raw column ``column``
+        (plus ``intercept_value[column]`` when that intercept is fixed).
 
         ``column_means`` are the (weighted) means of the columns of X, so that the
         mean of ``x_i @ W_j + b_j`` is ``column_means @ W_j + b_j``.
@@ -134,26 +169,31 @@ class LinearModel:
         design_means = np.append(np.asarray(column_means, dtype=np.float64), 1.0)
         return np.where(self.param_column == column, design_means[self.param_design], 0.0)
 
-    def unpack(self, theta):
-        """Full ``coef`` (n_raw, n_features) and ``intercept`` (n_raw,) from theta."""
+    def unpack(self, theta, direction=False):
+        """Full ``coef`` (n_raw, n_features) and ``intercept`` (n_raw,) from theta.
+
+        Fixed intercepts are ``intercept_value``; with ``direction=True`` theta is a
+        change of the parameters and the fixed intercepts (which do not change) are 0.
+        """
         m, d = self.loss.n_raw, self.n_features
         coef = np.zeros((m, d))
-        intercept = np.where(self.intercept_free, 0.0, self.intercept_value)
+        intercept = np.zeros(m) if direction else self.intercept_value.copy()
         n_coef = self.coef_rows.size * d
         coef[self.coef_rows] = theta[:n_coef].reshape(-1, d)
         intercept[self.intercept_rows] = theta[n_coef:]
         return coef, intercept
 
     def pack(self, coef, intercept):
-        """Parameter vector from full ``coef`` and ``intercept``."""
+        """Parameter vector from full ``coef`` and ``intercept`` (fixed entries ignored)."""
         return np.concatenate(
             [np.asarray(coef)[self.coef_rows].ravel(),
              np.asarray(intercept)[self.intercept_rows]]
         ).astype(np.float64)
 
     # ------------------------------------------------------------- predictions
-    def raw_prediction(self, X, coef, intercept):
-        """Raw predictions (n, n_raw), C-contiguous float64."""
+    def linear_predictor(self, X, coef, intercept):
+        """Raw predictions ``X @ coef.T + intercept`` (n, n_raw), C-contiguous float64,
+        at full ``coef`` (n_raw, n_features) and ``intercept`` (n_raw,)."""
         n = X.shape[0]
         raw = np.empty((n, self.loss.n_raw))
         raw[:] = intercept
@@ -161,41 +201,42 @@ class LinearModel:
             raw[:, self.coef_rows] += _dot(X, coef[self.coef_rows].T)
         return raw
 
-    # --------------------------------------------------------------- objective
-    def objective_gradient(self, theta, X, y, sample_weight, alpha, n_threads=1):
-        """Objective F and its gradient wrt theta.
+    def raw_prediction(self, theta, X):
+        """Raw predictions (n, n_raw) at the parameters ``theta``."""
+        return self.linear_predictor(X, *self.unpack(theta))
 
-        ``sample_weight`` must already be normalised to sum to one.
-        """
+    def raw_vjp(self, theta, X, raw_gradient):
+        """``sum_i J_i^T g_i``: ``X^T G`` on the free coefficient rows, the column sums
+        of ``G`` on the free intercepts (the same at every theta)."""
+        gradient = np.empty(self.n_params)
+        n_coef = self.coef_rows.size * self.n_features
+        if self.coef_rows.size:
+            gradient[:n_coef] = _xt_dot(X, raw_gradient[:, self.coef_rows]).T.ravel()
+        gradient[n_coef:] = raw_gradient.sum(axis=0)[self.intercept_rows]
+        return gradient
+
+    # --------------------------------------------------------------- objective
+    def nll_gradient(self, theta, X, y, weights, n_threads=1):
+        """Weighted NLL and its gradient: one fused sweep over X where it applies."""
+        if not self.uses_fused_pass(X):
+            return super().nll_gradient(theta, X, y, weights, n_threads)
         coef, intercept = self.unpack(theta)
+        objective, grad_intercept, grad_coef = self._fused_pass(
+            X, y, weights, coef, intercept, n_threads)
         gradient = np.empty_like(theta)
         n_coef = self.coef_rows.size * self.n_features
-        with np.errstate(over="ignore", invalid="ignore"):
-            if self.uses_fused_pass(X):
-                objective, grad_intercept, grad_coef = self._fused_pass(
-                    X, y, sample_weight, coef, intercept, n_threads)
-            else:
-                raw = self.raw_prediction(X, coef, intercept)
-                loss, grad_raw = self.loss.loss_gradient(y, raw, sample_weight, n_threads)
-                objective = loss.sum()
-                grad_intercept = grad_raw.sum(axis=0)
-                grad_coef = (_xt_dot(X, grad_raw[:, self.coef_rows]).T
-                             if self.coef_rows.size else None)
-            if self.coef_rows.size:
-                gradient[:n_coef] = grad_coef.ravel()
-            gradient[n_coef:] = grad_intercept[self.intercept_rows]
-            if alpha > 0:
-                pull = alpha * self.ridge_weight * theta
-                objective += 0.5 * np.dot(theta, pull)
-                gradient += pull
-            if alpha > 0 and self.level_penalty is not None:
-                value, slope, _ = self.level_penalty.terms(theta)
-                objective += alpha * value
-                gradient += (alpha * slope) * self.level_penalty.direction
-        if not (np.isfinite(objective) and np.all(np.isfinite(gradient))):
-            # Beyond the range of doubles (a step far too long): report an infinite
-            # objective so that the line search backs off.
-            return np.inf, np.zeros_like(theta)
+        if self.coef_rows.size:
+            gradient[:n_coef] = grad_coef.ravel()
+        gradient[n_coef:] = grad_intercept[self.intercept_rows]
+        return objective, gradient
+
+    def add_penalty(self, theta, alpha, objective, gradient):
+        """The ridge, then the level penalty ``alpha * phi(a @ theta - centre)``."""
+        objective, gradient = super().add_penalty(theta, alpha, objective, gradient)
+        if self.level_penalty is not None:
+            value, slope, _ = self.level_penalty.terms(theta)
+            objective += alpha * value
+            gradient += (alpha * slope) * self.level_penalty.direction
         return objective, gradient
 
     #: Use the fused one-pass Cython loop for dense row-major X ("auto"), always
@@ -217,6 +258,11 @@ class LinearModel:
             return False
         return fused_layout(X)
 
+    def pass_description(self, X):
+        """The kernel of a pass over X, for progress reports."""
+        return ("fused one-pass kernel" if self.uses_fused_pass(X)
+                else "BLAS / sparse products")
+
     def _fused_pass(self, X, y, sample_weight, coef, intercept, n_threads):
         """Objective (unpenalised), raw-prediction gradient summed over samples (the
         intercept gradient) and coefficient gradient, from one sweep over X."""
@@ -231,18 +277,23 @@ class LinearModel:
             block_coef, n_threads)
         return block_loss.sum(), block_raw.sum(axis=0), block_coef.sum(axis=0)
 
-    def total_nll(self, X, y, sample_weight, coef, intercept, n_threads=1):
-        """``sum_i sample_weight_i * NLL_i`` at full ``coef`` (n_raw, d) and ``intercept``."""
-        coef = np.asarray(coef, dtype=np.float64).reshape(self.loss.n_raw, -1)
-        intercept = np.asarray(intercept, dtype=np.float64).reshape(-1)
+    def total_nll(self, theta, X, y, weights, n_threads=1):
+        """``sum_i weights_i * NLL_i`` at ``theta``: one fused pass where it applies."""
         if self.uses_fused_pass(X):
-            return self._fused_pass(X, y, sample_weight, coef, intercept, n_threads)[0]
-        raw = self.raw_prediction(X, coef, intercept)
-        return self.loss.loss_gradient(y, raw, sample_weight, n_threads)[0].sum()
+            return self._fused_pass(X, y, weights, *self.unpack(theta), n_threads)[0]
+        return super().total_nll(theta, X, y, weights, n_threads)
 
-    def objective(self, theta, X, y, sample_weight, alpha, n_threads=1):
-        """Objective value only."""
-        return self.objective_gradient(theta, X, y, sample_weight, alpha, n_threads)[0]
+    # ------------------------------------------------------------------ facts
+    @property
+    def hessian_is_constant(self):
+        """bool: The loss's Hessian on raw predictions is constant and no level
+        penalty bends the objective (a quadratic objective)."""
+        return bool(self.loss.hessian_is_constant and self.level_penalty is None)
+
+    @property
+    def fisher_is_hessian(self):
+        """bool: The loss's Fisher information is its Hessian (canonical links)."""
+        return bool(self.loss.fisher_is_hessian)
 
     # ----------------------------------------------------------------- Hessians
     def expand_design_blocks(self, blocks, alpha, theta):
@@ -254,7 +305,7 @@ class LinearModel:
         """
         col, des = self.param_column, self.param_design
         matrix = blocks[col[:, None], col[None, :], des[:, None], des[None, :]]
-        return self._add_penalty(matrix, alpha, theta)
+        return self._add_penalty_hessian(matrix, alpha, theta)
 
     def start_hessian(self, gram, unit_hessian, alpha, constant_raw):
         """Hessian at a constant model: ``unit_hessian ⊗ gram`` on the free parameters,
@@ -266,9 +317,9 @@ class LinearModel:
         col, des = self.param_column, self.param_design
         matrix = unit_hessian[col[:, None], col[None, :]] * gram[des[:, None], des[None, :]]
         theta = self.pack(np.zeros((self.loss.n_raw, self.n_features)), constant_raw)
-        return self._add_penalty(matrix, alpha, theta)
+        return self._add_penalty_hessian(matrix, alpha, theta)
 
-    def _add_penalty(self, matrix, alpha, theta):
+    def _add_penalty_hessian(self, matrix, alpha, theta):
         """Add the penalty's Hessian at ``theta`` in place: ``alpha omega`` on the
         diagonal and ``alpha phi'' a a^T`` of the level penalty."""
         matrix[np.diag_indices_from(matrix)] += alpha * self.ridge_weight
@@ -295,7 +346,7 @@ class LinearModel:
                 np.ascontiguousarray(coef), intercept, self.coef_rows.astype(np.intp),
                 self.loss.family)
         else:
-            raw = self.raw_prediction(X, coef, intercept)
+            raw = self.linear_predictor(X, coef, intercept)
             if expected:
                 per_sample = self.loss.fisher_information(y, raw, sample_weight,
                                                           n_threads)
@@ -310,6 +361,51 @@ class LinearModel:
             blocks[j, k] = gram
             blocks[k, j] = gram.T
         return self.expand_design_blocks(blocks, alpha, theta)
+
+    # ----------------------------------------------------------- preconditioner
+    def preconditioner(self, X, weights, start_raw, alpha, kind="auto", n_threads=1):
+        """The solver's preconditioner for this model on data X.
+
+        ``kind`` is "auto" (dense up to ``DENSE_PRECONDITIONER_MAX_PARAMS``
+        parameters, else scaling), "dense" (the Cholesky factor of the start Hessian
+        ``unit_hessian ⊗ Gram([X, 1])`` plus the penalty's, taken at the constant raw
+        prediction ``start_raw``), "scaling" (:class:`ScalingPreconditioner`) or
+        "none" (plain L-BFGS on theta, returns None).  Columns whose squares doubles
+        cannot hold raise a ValueError naming them.
+        """
+        if kind == "auto":
+            kind = "dense" if self.n_params <= DENSE_PRECONDITIONER_MAX_PARAMS \
+                else "scaling"
+        if kind == "none":
+            return None
+        if kind not in ("dense", "scaling"):
+            raise ValueError(f"unknown preconditioner {kind!r}: use 'auto', 'dense', "
+                             "'scaling' or 'none'.")
+        unit_hessian = (self.unit_hessian if self.unit_hessian is not None
+                        else self.loss.unit_hessian_at_constant(start_raw))
+        if kind == "dense":
+            gram = weighted_gram(X, weights, n_threads)
+            d = X.shape[1]
+            check_column_magnitudes(gram[:d, d], np.diag(gram)[:d])
+            return DensePreconditioner(
+                self.start_hessian(gram, unit_hessian, alpha, start_raw),
+                design_gram=gram)
+        mean, mean_square = weighted_column_moments(X, weights)
+        check_column_magnitudes(mean, mean_square)
+        return ScalingPreconditioner(self, mean, mean_square, unit_hessian, alpha)
+
+
+def _intercept_value(value, n_raw):
+    """``intercept_value`` as a float64 array of shape (n_raw,), checked."""
+    if value is None:
+        return np.zeros(n_raw)
+    value = np.asarray(value, dtype=np.float64)
+    if value.shape != (n_raw,):
+        raise ValueError(f"intercept_value must have shape ({n_raw},), one value per "
+                         f"raw-prediction column, got shape {value.shape}.")
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"intercept_value must be finite, got {value}.")
+    return value.copy()
 
 
 def fused_layout(X):

@@ -7,20 +7,20 @@ distribution; :mod:`sklearn_mle._existence` decides whether the MLE exists.
 
 import copy
 import warnings
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.base import RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from scipy import stats
 
-from ._base import (FitWeights, ensure_layout, feature_labels, fit_linear_model,
-                    kernels_own_the_cores, n_threads, output_covariance,
-                    total_log_likelihood)
+from ._base import (FitWeights, ensure_layout, feature_labels, fit_model, n_threads,
+                    output_covariance, total_log_likelihood)
+from ._estimator import MLEstimator
 from ._existence import find_unbounded, unbounded_message
 from ._inference import (InferenceSummary, common_notes, covariance_kind, design_rank,
                          fit_statistics, method_name, require_covariance,
@@ -28,8 +28,7 @@ from ._inference import (InferenceSummary, common_notes, covariance_kind, design
 from ._linear import LevelPenalty, LinearModel, weighted_column_moments
 from ._loss import DISTRIBUTIONS, Family, null_log_scale  # noqa: F401 (re-exported)
 from ._progress import Progress
-from ._unbounded import (FALLBACK_TOL_FACTOR, VARIANCE_COLLAPSE_FALLBACK_RIDGE,
-                         UnboundedLikelihoodWarning, resolution_message,
+from ._unbounded import (FALLBACK_TOL_FACTOR, UnboundedLikelihoodWarning, resolution_message,
                          variance_below_resolution)
 
 #: Two-sided significance level below which the training residuals are reported as
@@ -38,11 +37,24 @@ from ._unbounded import (FALLBACK_TOL_FACTOR, VARIANCE_COLLAPSE_FALLBACK_RIDGE,
 _SIGMA_ONE_TEST_LEVEL = 1e-3
 
 
-class MLERegressor(RegressorMixin, BaseEstimator):
-    r"""Linear regression by Gaussian maximum likelihood.
+class MLERegressor(RegressorMixin, MLEstimator):
+    r"""Regression by maximum likelihood under the distribution you choose.
 
-    The model is ``y | x ~ Normal(mu(x), sigma(x)^2)`` with ``mu(x) = x @ coef_ +
-    intercept_`` and, by ``variance``:
+    ``distribution`` fixes ``p(y | x)`` and so the cost, its negative log-likelihood:
+    ``"gaussian"`` (identity link; least squares when sigma is fixed),
+    ``"poisson"`` (counts, log link), ``"negative_binomial"`` (overdispersed counts,
+    NB2: ``Var = mu + alpha mu^2``, log link), ``"gamma"`` (positive skewed targets,
+    log link, ``Var = phi mu^2``), ``"student_t"`` (outliers: location, scale and
+    degrees of freedom), ``"binomial"`` (proportions in [0, 1] with the numbers of
+    trials as ``sample_weight``, logit link), or a :class:`Family` of your own.  The
+    mean's linear predictor is ``x @ coef_ + intercept_``; a family's dispersion
+    (sigma, alpha, phi, the t's scale) is learned as one constant by default, linear
+    in x on the log scale with ``dispersion="linear"``, or fixed with
+    ``dispersion=<value>``.  The families' formulas are in the user guide.
+
+    **The Gaussian.**  The model is ``y | x ~ Normal(mu(x), sigma(x)^2)`` with
+    ``mu(x) = x @ coef_ + intercept_`` and, by ``variance`` (or the equivalent
+    ``dispersion`` 1.0, "constant", "linear"):
 
     * ``"fixed"``: ``sigma = 1``, not a parameter.  The NLL is ``(y - mu)^2 / 2`` plus a
       constant, so the fit is least squares (``Ridge(alpha * n)``).
@@ -100,10 +112,26 @@ class MLERegressor(RegressorMixin, BaseEstimator):
     about ``s0 sqrt(alpha)``, so an ``alpha`` near 1e-30 or below can leave it under
     the rounding error of y; the fit then warns (:class:`UnboundedLikelihoodWarning`).
 
+    For every family with ``alpha > 0`` the mean's coefficients get the L2 penalty
+    (in units of ``s0`` where the mean is in the units of y: Gaussian, Student-t) and
+    the training mean of a learned log dispersion is pulled towards its null-model
+    value by the same divergence as ``log sigma`` below, so the penalised estimate
+    exists.
+
     Parameters
     ----------
-    variance : {"constant", "fixed", "heteroscedastic"}, default="constant"
-        How the noise standard deviation is modelled.
+    distribution : {"gaussian", "poisson", "negative_binomial", "gamma", \
+            "student_t", "binomial"} or Family, default="gaussian"
+        The conditional distribution of y.
+    dispersion : {"constant", "linear"}, float or None, default=None
+        How the family's dispersion parameter is treated: one learned constant
+        ("constant", the default of every family that has one), linear in x on the
+        log scale ("linear"), or fixed at a positive value.  None: the family's
+        default.  Families without a dispersion (Poisson, binomial) accept only None.
+    variance : {"constant", "fixed", "heteroscedastic"} or None, default=None
+        The Gaussian's own name for the same choice (None: "constant"): "fixed"
+        is ``dispersion=1.0`` (sigma = 1), "heteroscedastic" is
+        ``dispersion="linear"``.  Set one of ``variance`` and ``dispersion``.
     alpha : float, default=0.0
         Penalty strength: L2 on ``coef_`` (and ``scale_coef_``) and, with a learned
         variance, the pull of the mean ``log sigma`` towards ``log s0`` (see above).
@@ -132,8 +160,11 @@ class MLERegressor(RegressorMixin, BaseEstimator):
 
     Attributes
     ----------
+    family_ : Family
+        The fitted family (its ``mean`` and ``distribution`` map raw predictions to
+        predictions).
     coef_ : ndarray of shape (n_features,)
-        Coefficients of the mean.
+        Coefficients of the mean's linear predictor (on the link scale).
     intercept_ : float
         Intercept of the mean (0.0 when ``fit_intercept=False``).
     scale_ : float
@@ -142,6 +173,17 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         Coefficients of ``log sigma(x)`` (heteroscedastic only).
     scale_intercept_ : float
         Intercept of ``log sigma(x)`` (heteroscedastic only).
+    dispersion_ : float
+        The dispersion when constant or fixed (the Gaussian's sigma, the negative
+        binomial's alpha, the Gamma's phi, the Student-t's scale); with
+        ``dispersion="linear"``, ``dispersion_coef_`` and ``dispersion_intercept_``
+        of its log instead.  Every further raw column ``log_<p>`` of the family is
+        also reported as ``<p>_`` (e.g. ``df_`` of the Student-t), or
+        ``<p>_coef_`` / ``<p>_intercept_`` when linear in x.
+    boundary_note_ : str or None
+        A note when the fit sits on a boundary where the family becomes another
+        one (Student-t degrees of freedom running to infinity: the Gaussian); no
+        warning is emitted, as the likelihood is not unbounded.
     n_iter_ : int
         Number of L-BFGS iterations.
     mle_exists_ : bool
@@ -178,10 +220,10 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         With ``inference="ols"``: ``sqrt(RSS / df_resid_)``, the estimate of ``sigma``
         behind the OLS standard errors and prediction intervals.
     covariance_ : ndarray
-        With ``inference=True``: covariance of ``(coef_, intercept_, variance
-        parameters)``, the inverse observed Fisher information at the estimate
-        (penalised when alpha > 0); the variance parameters are ``log sigma`` (constant)
-        or ``(scale_coef_, scale_intercept_)``.  Aliased parameters are NaN.
+        With ``inference=True``: covariance of the parameters named by
+        ``summary().names`` (the mean's, then each learned column's on its raw, log
+        scale), the inverse observed Fisher information at the estimate (penalised
+        when alpha > 0).  Aliased parameters are NaN.
     coef_se_, intercept_se_ : ndarray, float
         With ``inference=True``: standard errors of ``coef_`` and ``intercept_``
         (``"ols"``: the OLS ones, with ``sigma`` estimated).
@@ -190,7 +232,9 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         (delta method from that of ``log sigma``).
     scale_coef_se_, scale_intercept_se_ : ndarray, float
         With ``inference=True`` and variance "heteroscedastic": standard errors of the
-        ``log sigma(x)`` parameters.
+        ``log sigma(x)`` parameters.  Every other family parameter ``<p>_`` likewise
+        gets ``<p>_se_`` (delta method for a log column) or ``<p>_coef_se_`` and
+        ``<p>_intercept_se_`` (``dispersion_se_`` etc. included).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -209,19 +253,23 @@ class MLERegressor(RegressorMixin, BaseEstimator):
     >>> mean, std = reg.predict(X[:2], return_std=True)
     >>> std.shape
     (2,)
+
+    Counts, with a predictive distribution:
+
+    >>> counts = rng.poisson(np.exp(0.5 + 0.3 * X[:, 0]))
+    >>> pois = MLERegressor(distribution="poisson").fit(X, counts)
+    >>> print(round(float(pois.coef_[0]), 1))
+    0.3
+    >>> pois.predict_dist(X[:1]).pmf(0).round(2)
+    array([0.2])
     """
 
     _parameter_constraints: dict = {
+        **MLEstimator._common_parameter_constraints,
         "distribution": [StrOptions(set(DISTRIBUTIONS)), Family],
         "dispersion": [None, StrOptions({"constant", "linear"}),
                        Interval(Real, 0, None, closed="neither")],
         "variance": [None, StrOptions({"fixed", "constant", "heteroscedastic"})],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "fit_intercept": ["boolean"],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="neither")],
-        "warm_start": ["boolean"],
-        "verbose": ["verbose"],
         "inference": ["boolean", StrOptions({"ols"})],
     }
 
@@ -241,7 +289,6 @@ class MLERegressor(RegressorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
         try:
             family = self._family()[0]
         except (KeyError, TypeError, ValueError):
@@ -292,7 +339,8 @@ class MLERegressor(RegressorMixin, BaseEstimator):
             label += f", dispersion={self.dispersion!r}"
         return label
 
-    def _build_model(self, family, modes, n_features, X, weights, null_raw):
+    def _build_model(self, family, modes, n_features, X, weights, null_raw,
+                     unit_hessian):
         """The linear model of the family's raw columns, and its penalty.
 
         Column 0 (the mean) has coefficients and, with ``fit_intercept``, an
@@ -308,16 +356,16 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         intercept_value = [0.0] + [0.0 if isinstance(mode, str) else mode
                                    for mode in modes[1:]]
         model = LinearModel(family, n_features, coef_free, intercept_free,
-                            intercept_value=intercept_value)
+                            intercept_value=intercept_value, unit_hessian=unit_hessian)
         ridge_weight = model.ridge_weight * np.where(
             model.param_column == 0, family.mean_penalty_weight(null_raw), 1.0)
         level = None
         j = family.dispersion_column
-        if j is not None and j < len(modes) and modes[j] in ("x", "constant"):
+        if j is not None and modes[j] in ("x", "constant"):
             column_means = weighted_column_moments(X, weights)[0]
             level = LevelPenalty(model.column_mean_direction(j, column_means), null_raw[j])
         return LinearModel(family, n_features, coef_free, intercept_free, ridge_weight,
-                           level, intercept_value)
+                           level, intercept_value, unit_hessian)
 
     def _null_raw(self, family, modes, y, weights):
         """Raw prediction of the null model: every learned column constant, the mean's
@@ -343,36 +391,9 @@ class MLERegressor(RegressorMixin, BaseEstimator):
     def _raw_prediction(self, X):
         model = LinearModel(self.family_, X.shape[1], np.ones(self.family_.n_raw, bool),
                             np.ones(self.family_.n_raw, bool))
-        return model.raw_prediction(ensure_layout(X), self._raw_coef, self._raw_intercept)
+        return model.linear_predictor(ensure_layout(X), self._raw_coef, self._raw_intercept)
 
     # ---------------------------------------------------------------------- API
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model by maximum (penalised) likelihood.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data; CSR/CSC matrices are used without densifying.
-        y : array-like of shape (n_samples,)
-            Targets in the distribution's domain (real numbers for the Gaussian and
-            Student-t, non-negative counts for the Poisson and negative binomial,
-            positive values for the Gamma, proportions in [0, 1] for the binomial).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; integer weights act as repeated rows.  For the
-            binomial, the number of trials behind each proportion.
-
-        Returns
-        -------
-        self : MLERegressor
-            The fitted estimator.
-        """
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
-                             dtype=[np.float64, np.float32], y_numeric=True)
-        X = ensure_layout(X)
-        with kernels_own_the_cores(X):
-            return self._fit_validated(X, y, sample_weight)
-
     def _fit_validated(self, X, y, sample_weight):
         """The fit on validated data (see :meth:`fit`)."""
         family, modes = self._family()
@@ -386,27 +407,21 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         if y_scale != 1.0:
             y = y / y_scale
         null_raw = self._null_raw(family, modes, y, weights)
-        model = self._build_model(family, modes, X.shape[1], X, weights, null_raw)
+        model = self._build_model(family, modes, X.shape[1], X, weights, null_raw,
+                                  family.unit_hessian_at_constant(null_raw, y, weights))
         theta0 = self._start(model, null_raw, y_scale)
         progress = Progress(self.verbose, "MLERegressor")
         fit_options = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
-                           estimator_name="MLERegressor", progress=progress,
-                           unit_hessian=family.unit_hessian_at_constant(null_raw, y,
-                                                                        weights))
+                           estimator_name="MLERegressor", progress=progress)
         # At alpha > 0 the objective has a finite minimiser (see the class docstring):
         # the existence check is only made at alpha = 0.
-        check = self.alpha == 0
-        with warnings.catch_warnings(record=check) as caught:
-            result = fit_linear_model(model, X, y, weights, self.alpha, theta0, null_raw,
-                                      **fit_options)
-        self.mle_exists_ = True
+        result, _ = self._fit_checked(model, X, y, weights, theta0, null_raw, fit_options)
         coef, intercept = model.unpack(result.theta)
-        raw = None
-        if family.collapse_log_scale(np.zeros((1, family.n_raw))) is not None:
-            raw = model.raw_prediction(X, coef, intercept)
-        if not check and raw is not None:
+        if self.alpha > 0 and family.collapse_log_scale(np.zeros((1, family.n_raw))) \
+                is not None:
             # The penalised estimate exists, but a tiny alpha can still put the spread
             # below what the doubles holding y resolve (see variance_below_resolution).
+            raw = model.linear_predictor(X, coef, intercept)
             smallest = variance_below_resolution(
                 family.collapse_target(y), weights, family.collapse_log_scale(raw))
             if smallest is not None:
@@ -415,34 +430,6 @@ class MLERegressor(RegressorMixin, BaseEstimator):
                                        self.alpha, smallest, family.collapse_target(y),
                                        weights),
                     UnboundedLikelihoodWarning, stacklevel=4)
-        if check:
-            with progress.timed("existence check") as section:
-                unbounded = find_unbounded(family, modes, X, y, weights,
-                                           raw if raw is not None else
-                                           np.zeros((X.shape[0], family.n_raw)),
-                                           self.fit_intercept)
-                section.outcome = ("MLE exists" if unbounded is None else
-                                   f"likelihood unbounded ({unbounded.kind})")
-            if unbounded is None:
-                for warning in caught:
-                    warnings.warn_explicit(warning.message, warning.category,
-                                           warning.filename, warning.lineno)
-            else:
-                self.mle_exists_ = False
-                warnings.warn(
-                    unbounded_message("MLERegressor", self._label(family, modes), family,
-                                      modes, unbounded, int(np.sum(weights > 0))),
-                    UnboundedLikelihoodWarning, stacklevel=4)
-                fit_options["tol"] = self.tol * FALLBACK_TOL_FACTOR
-                # The user has just been told that the MLE does not exist; the ridge
-                # fit is a finite stand-in, and whether its tightened tolerance was met
-                # to the last digits is no news (it is flat along the recession).
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    result = fit_linear_model(
-                        model, X, y, weights, self.alpha, theta0, null_raw,
-                        fallback_ridge=VARIANCE_COLLAPSE_FALLBACK_RIDGE, **fit_options)
-                coef, intercept = model.unpack(result.theta)
         coef[0] *= y_scale
         intercept[0] *= y_scale
         y = y_original
@@ -457,13 +444,41 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         self._set_likelihood_attributes(model, X, y, coef, intercept, fit_weights, result,
                                         null_raw * np.where(np.arange(family.n_raw) == 0,
                                                             y_scale, 1.0))
-        for name in ["covariance_", "coef_se_", "intercept_se_", "ols_scale_",
-                     *self._se_attribute_names]:
-            if hasattr(self, name):
-                delattr(self, name)
+        self._forget(["covariance_", "coef_se_", "intercept_se_", "ols_scale_",
+                      *self._se_attribute_names])
         if self.inference:
             self._set_inference(model, X, y, weights, fit_weights.total, coef, intercept)
         return self
+
+    # ------------------------------------------------- existence (see MLEstimator)
+    def _find_unbounded(self, model, X, y, weights, result):
+        family = model.loss
+        raw = None
+        if family.collapse_log_scale(np.zeros((1, family.n_raw))) is not None:
+            raw = model.linear_predictor(X, *model.unpack(result.theta))
+        return find_unbounded(family, self._modes, X, y, weights, raw, self.fit_intercept)
+
+    def _diagnosis_label(self, diagnosis):
+        return diagnosis.kind
+
+    def _unbounded_message(self, model, y, weights, diagnosis):
+        return unbounded_message("MLERegressor", self._label(model.loss, self._modes),
+                                 model.loss, self._modes, diagnosis,
+                                 int(np.sum(weights > 0)))
+
+    def _fallback_fit(self, model, X, y, weights, theta0, start_raw, fit_options,
+                      diagnosis, result):
+        """The minimiser of the objective plus a small ridge (the family's
+        ``fallback_ridge``) in the data's Fisher metric: finite and reproducible
+        where the MLE does not exist."""
+        options = dict(fit_options, tol=self.tol * FALLBACK_TOL_FACTOR)
+        # The user has just been told that the MLE does not exist; the ridge fit is a
+        # finite stand-in, and whether its tightened tolerance was met to the last
+        # digits is no news (it is flat along the direction of recession).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return fit_model(model, X, y, weights, self.alpha, theta0, start_raw,
+                             fallback_ridge=model.loss.fallback_ridge, **options)
 
     #: Fitted attributes of the other columns, removed before a refit.
     _se_attribute_names = ()
@@ -479,15 +494,15 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         ``<p>_intercept_`` (on the raw, log scale) when linear in x; the dispersion
         column also as ``dispersion_`` / ``dispersion_coef_`` /
         ``dispersion_intercept_``."""
-        for name in getattr(self, "_parameter_attribute_names", ()):
-            if hasattr(self, name):
-                delattr(self, name)
+        # a previous fit may have had other columns, modes or standard errors
+        self._forget([*getattr(self, "_parameter_attribute_names", ()),
+                      *self._se_attribute_names])
         names = []
         self.coef_ = coef[0]
         self.intercept_ = float(intercept[0])
-        if len(modes) == 1 and family.variance_option:
-            self.scale_ = 1.0   # the Gaussian with sigma fixed at 1
-            names.append("scale_")
+        for name, value in family.fixed_attributes.items():
+            setattr(self, name, value)   # e.g. sigma = 1 of the unit-variance Gaussian
+            names.append(name)
         for j in range(1, family.n_raw):
             stems = [self._column_attribute(family, j)]
             if j == family.dispersion_column and stems[0] != "dispersion":
@@ -509,7 +524,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
     def _check_inference_option(self, family, modes):
         if self.inference != "ols":
             return
-        if not family.least_squares or (len(modes) > 1 and modes[1] != "constant"):
+        if not family.least_squares or "x" in modes[1:]:
             raise ValueError(
                 "inference='ols' estimates one sigma from the residuals, which needs the "
                 "Gaussian distribution with a constant sigma (variance='fixed' or "
@@ -541,11 +556,14 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         scale."""
         family, modes = model.loss, self._modes
         n_identified, n_null, n_learned = self._count_parameters(modes, result, X.shape[1])
-        total = fit_weights.total
+        # observations: the sum of the weights, or the rows where weights are trials
+        total = (float(np.count_nonzero(fit_weights.likelihood)) if family.weights_are_trials
+                 else fit_weights.total)
         weights = fit_weights.likelihood * fit_weights.likelihood_scale
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             constant = float(np.sum(family.log_likelihood_constant(y, weights)))
-            loglik = total_log_likelihood(model, X, y, coef, intercept, fit_weights)
+            loglik = total_log_likelihood(model, X, y, model.pack(coef, intercept),
+                                          fit_weights)
             null_loss, _ = family.loss_gradient(
                 y, np.tile(null_raw, (y.size, 1)), fit_weights.likelihood)
             loglik_null = -fit_weights.likelihood_scale * float(null_loss.sum())
@@ -561,7 +579,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         # Sums of squares on y / max|y|, so that no square overflows or underflows.
         largest = float(np.max(np.abs(y))) if y.size else 0.0
         y_scale = np.float64(largest if np.isfinite(largest) and largest > 0 else 1.0)
-        mean = model.raw_prediction(X, coef, intercept)[:, 0]
+        mean = model.linear_predictor(X, coef, intercept)[:, 0]
 
         def weighted_sum(values):  # einsum, not BLAS: the same sum on any thread
             return fit_weights.likelihood_scale * float(
@@ -726,7 +744,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         estimate = self._to_output(_FittedLayout(self), None)
         std_err = np.sqrt(np.diag(self.covariance_))
         notes = common_notes(self, "an unbounded likelihood")
-        sigma_one = family.least_squares and len(modes) == 1
+        sigma_one = family.assumes_unit_scale
         distribution = family.describe(modes)
         covariance = ("inv. info at σ = 1" if sigma_one else covariance_kind(self.alpha))
         method = method_name(self.alpha)
@@ -846,14 +864,12 @@ class MLERegressor(RegressorMixin, BaseEstimator):
     def _predictive_distribution(self, X, stacklevel=3):
         """The distribution of :meth:`predict_dist`; the warning points ``stacklevel``
         frames up (the caller of the public method)."""
-        check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"],
-                          dtype=[np.float64, np.float32], reset=False)
+        X = self._validated_input(X)
         raw = self._raw_prediction(X)
         if self.inference == "ols":
             scale = np.sqrt(self.ols_scale_**2 + self._mean_variance(X))
             return stats.t(df=self.df_resid_, loc=self.family_.mean(raw), scale=scale)
-        if (self.family_.least_squares and len(self._modes) == 1
+        if (self.family_.assumes_unit_scale
                 and self._sigma_one_rejected()):
             warnings.warn(
                 "MLERegressor(variance='fixed') predicts with sigma = 1, which is "
@@ -931,9 +947,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         >>> bool(np.isclose(reg.log_likelihood(X, y) * 10, reg.loglik_))
         True
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"],
-                          dtype=[np.float64, np.float32], reset=False)
+        X = self._validated_input(X)
         raw = self._raw_prediction(X)
         y = np.asarray(y)
         if y.shape != (raw.shape[0],):
@@ -972,9 +986,7 @@ class MLERegressor(RegressorMixin, BaseEstimator):
         std : ndarray of shape (n_samples,)
             Predicted standard deviation; only when ``return_std=True``.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"],
-                          dtype=[np.float64, np.float32], reset=False)
+        X = self._validated_input(X)
         raw = self._raw_prediction(X)
         mean = self.family_.mean(raw)
         if not return_std:

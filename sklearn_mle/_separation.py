@@ -159,7 +159,7 @@ def _point_and_step(model, X, y_encoded, weights, theta, n_threads, gradient=Non
     if solution is None:
         return None
     delta, flat = solution
-    return model.unpack(theta), model.unpack(delta), flat
+    return model.unpack(theta), model.unpack(delta, direction=True), flat
 
 
 def certify_existence(model, X, y_encoded, weights, theta, n_threads, result=None):
@@ -236,11 +236,11 @@ def _flat_margins(model, X, y_encoded, weights, flat, alive=None):
     labels = y_encoded.astype(np.intp)
     found = np.zeros(n, dtype=bool)
     for column in flat.T:
-        coef, intercept = model.unpack(column)
+        coef, intercept = model.unpack(column, direction=True)
         for start in range(0, n, _CHUNK_ROWS):
             rows = slice(start, start + _CHUNK_ROWS)
             block = X[rows]
-            scores = class_scores(model.raw_prediction(block, coef, intercept),
+            scores = class_scores(model.linear_predictor(block, coef, intercept),
                                    model.loss.n_raw)
             magnitude = np.asarray(abs(block) @ np.abs(coef).T) + np.abs(intercept)
             magnitude = class_scores(magnitude, model.loss.n_raw)
@@ -264,9 +264,9 @@ def _growth_in_chunks(model, X, y_encoded, weights, coef, intercept, step_coef,
     for start in range(0, n, _CHUNK_ROWS):
         rows = slice(start, start + _CHUNK_ROWS)
         block = X[rows]
-        raw = model.raw_prediction(block, coef, intercept)
-        step = model.raw_prediction(block, step_coef, step_intercept)
-        ref = None if reference is None else model.raw_prediction(block, *reference)
+        raw = model.linear_predictor(block, coef, intercept)
+        step = model.linear_predictor(block, step_coef, step_intercept)
+        ref = None if reference is None else model.linear_predictor(block, *reference)
         growth[rows] = margin_growth_per_sample(
             raw, step, labels[rows], None if alive is None else alive[rows], ref)
     growth[weights <= 0] = -np.inf
@@ -282,7 +282,7 @@ def fitted_margins(model, X, y_encoded, theta):
     smallest = np.empty(X.shape[0])
     for start in range(0, X.shape[0], _CHUNK_ROWS):
         rows = slice(start, start + _CHUNK_ROWS)
-        raw = model.raw_prediction(X[rows], coef, intercept)
+        raw = model.linear_predictor(X[rows], coef, intercept)
         proba = model.loss.proba(raw)
         own[rows] = proba[np.arange(proba.shape[0]), labels[rows]]
         scores = class_scores(raw, model.loss.n_raw)
@@ -644,6 +644,7 @@ class MaskedCategoricalLoss(CategoricalLoss):
     runs only on the fallback fit of separated data."""
 
     family = None
+    kernel = _kernels.FAMILY_CATEGORICAL
 
     def __init__(self, n_classes, alive):
         super().__init__(n_classes)

@@ -6,15 +6,21 @@ documented one (the map is linear and invertible on the identified parameters); 
 the coordinates the optimiser sees change.  On raw, unscaled data this turns a problem
 with condition number 1e8 into one close to the identity.
 
-Two preconditioners:
+The solver sees only an objective with its gradient, optionally a Hessian, and a
+preconditioner (the protocol in :mod:`sklearn_mle._model`); it knows nothing of the
+model that produced them.  Its generic pieces:
 
-* :class:`DensePreconditioner` (moderate number of parameters, dense or sparse X): the start
-  Hessian ``H0 = A ⊗ Gram([X, 1]) + alpha I`` is Jacobi-scaled and factored by
-  Cholesky, ``P = S L^{-T}``.  Directions with no curvature at all (collinear or
-  constant columns at alpha=0, along which the objective is exactly flat) are dropped
-  via an eigendecomposition, which leaves their coefficients at the start value.
-* :class:`ScalingPreconditioner` (many parameters): per-column centring and scaling,
-  done implicitly so sparse X stays sparse.
+* :class:`DensePreconditioner`: ``P`` from a positive semi-definite matrix ``H0`` (a
+  model's start Hessian), Jacobi-scaled and factored by Cholesky, ``P = S L^{-T}``.
+  Directions with no curvature at all (collinear or constant columns at alpha=0,
+  along which the objective is exactly flat) are dropped via an eigendecomposition,
+  which leaves their parameters at the start value.
+* :class:`RefreshedPreconditioner`: whitening by the Hessian at the current iterate.
+* :func:`minimize_lbfgs`: phases of L-BFGS-B with Hessian refreshes, the exact Newton
+  step of a quadratic objective and the Newton polish near the optimum.
+
+Model-specific preconditioners (e.g. the linear model's column scaling) live with
+their model, which builds them in its ``preconditioner`` method.
 """
 
 import time
@@ -26,7 +32,6 @@ import scipy.linalg.lapack
 from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
 
-from ._linear import weighted_column_moments, weighted_gram
 from ._progress import as_progress
 
 #: Largest number of parameters for which the dense (Cholesky) preconditioner is used.
@@ -35,7 +40,7 @@ DENSE_PRECONDITIONER_MAX_PARAMS = 3000
 #: has reached the precision limit of floating point.
 _PRECISION_LIMIT_GRADIENT = 1e-5
 #: Frames from the ConvergenceWarning up to the caller of ``fit``: minimize_lbfgs,
-#: fit_linear_model, the estimator's _fit_validated and fit, scikit-learn's fit wrapper.
+#: fit_model, the estimator's _fit_validated and fit, scikit-learn's fit wrapper.
 _USER_STACKLEVEL = 6
 #: Relative eigenvalue below which a direction of the scaled start Hessian is flat.
 _FLAT_DIRECTION_RTOL = 1e-11
@@ -62,21 +67,23 @@ def _lower_triangular_inverse(lower):
 
 
 class DensePreconditioner:
-    """``P = S L^{-T}`` from the Jacobi-scaled start Hessian ``S H0 S = L L^T``.
+    """``P = S L^{-T}`` from the Jacobi-scaled matrix ``S H0 S = L L^T``.
 
-    ``design_gram``, the weighted Gram matrix of ``[X, 1]`` that ``H0`` was built from,
-    is kept for the estimators, which read the rank of the design from it.
+    ``H0`` (``hessian``, positive semi-definite, (n_params, n_params)) is typically the
+    Hessian of the objective at the start.  ``design_gram``, a weighted Gram matrix of
+    the design that a model built ``H0`` from, is kept for the estimators, which read
+    the rank of the design from it (None if the model has none).
     """
 
     description = "dense (Cholesky factor of the start Hessian)"
 
-    def __init__(self, start_hessian, design_gram=None):
+    def __init__(self, hessian, design_gram=None):
         self.design_gram = design_gram
-        diagonal = np.diag(start_hessian).copy()
+        diagonal = np.diag(hessian).copy()
         positive = diagonal > 0
         scale = np.ones_like(diagonal)
         scale[positive] = 1.0 / np.sqrt(diagonal[positive])
-        scaled = start_hessian * scale[:, None] * scale[None, :]
+        scaled = hessian * scale[:, None] * scale[None, :]
         basis = None
         try:
             lower = np.linalg.cholesky(scaled)
@@ -91,16 +98,16 @@ class DensePreconditioner:
             keep = eigenvalues > _FLAT_DIRECTION_RTOL * max(eigenvalues.max(), 1e-300)
             basis = eigenvectors[:, keep] / np.sqrt(eigenvalues[keep])
         self.basis = scale[:, None] * basis
-        self.n_flat_directions = start_hessian.shape[0] - self.basis.shape[1]
+        self.n_flat_directions = hessian.shape[0] - self.basis.shape[1]
         self.dim = self.basis.shape[1]
-        self.start_hessian = start_hessian
+        self.hessian = hessian
 
     def metric(self):
         """The matrix Q with ``||u||^2 = delta^T Q delta`` for ``delta = P u``: H0."""
-        return self.start_hessian
+        return self.hessian
 
     def metric_apply(self, delta):
-        return self.start_hessian @ delta
+        return self.hessian @ delta
 
     def apply(self, u):
         """theta offset P u."""
@@ -113,11 +120,6 @@ class DensePreconditioner:
     def matrix(self):
         """P as a dense (n_params, dim) array."""
         return self.basis
-
-
-def _columns(preconditioner, n_params):
-    return np.column_stack([preconditioner.apply(e) for e in np.eye(preconditioner.dim)]) \
-        if preconditioner.dim else np.zeros((n_params, 0))
 
 
 class RefreshedPreconditioner:
@@ -152,150 +154,6 @@ class RefreshedPreconditioner:
         return self.basis
 
 
-class ScalingPreconditioner:
-    """Implicit centring and per-column scaling of each free coefficient block.
-
-    In the optimiser's coordinates column ``k`` of raw output ``j`` is
-    ``(x_k - mean_k) / sd_k``, with the intercept absorbing the mean when it is free.
-    """
-
-    description = "column scaling"
-
-    def __init__(self, model, X, sample_weight, unit_hessian, alpha):
-        d = model.n_features
-        mean, mean_sq = weighted_column_moments(X, sample_weight)
-        self.model = model
-        self.blocks = []
-        n_coef = model.coef_rows.size * d
-        offset = 0
-        for j in model.coef_rows:
-            a = max(unit_hessian[j, j], 1e-12)
-            centred = bool(model.intercept_free[j])
-            second_moment = mean_sq - mean**2 if centred else mean_sq
-            curvature = (a * np.maximum(second_moment, 0.0)
-                         + alpha * model.ridge_weight[offset:offset + d])
-            coef_scale = np.where(curvature > 0, np.sqrt(curvature), 1.0)
-            intercept_index = None
-            if centred:
-                intercept_index = n_coef + int(np.searchsorted(model.intercept_rows, j))
-            self.blocks.append((slice(offset, offset + d), coef_scale, intercept_index))
-            offset += d
-        self.intercept_scale = np.array(
-            [1.0 / np.sqrt(max(unit_hessian[j, j], 1e-12)) for j in model.intercept_rows])
-        self.n_coef = n_coef
-        self.mean = mean
-        self.mean_square = mean_sq
-        self.dim = model.n_params
-        self.n_flat_directions = 0
-
-    def apply(self, u):
-        theta = np.empty_like(u)
-        theta[self.n_coef:] = u[self.n_coef:] * self.intercept_scale
-        for block, coef_scale, intercept_index in self.blocks:
-            theta[block] = u[block] / coef_scale
-            if intercept_index is not None:
-                theta[intercept_index] -= self.mean @ theta[block]
-        return theta
-
-    def apply_transpose(self, gradient):
-        g = np.empty_like(gradient)
-        g[self.n_coef:] = gradient[self.n_coef:] * self.intercept_scale
-        for block, coef_scale, intercept_index in self.blocks:
-            g_block = gradient[block]
-            if intercept_index is not None:
-                g_block = g_block - self.mean * gradient[intercept_index]
-            g[block] = g_block / coef_scale
-        return g
-
-    def matrix(self):
-        """P as a dense (n_params, dim) array."""
-        return _columns(self, self.dim)
-
-    def _inverse(self, theta):
-        u = np.empty_like(theta)
-        u[self.n_coef:] = theta[self.n_coef:] / self.intercept_scale
-        for block, coef_scale, intercept_index in self.blocks:
-            u[block] = theta[block] * coef_scale
-            if intercept_index is not None:
-                u[intercept_index] = (theta[intercept_index] + self.mean @ theta[block]) \
-                    / self.intercept_scale[intercept_index - self.n_coef]
-        return u
-
-    def _inverse_transpose(self, v):
-        out = np.empty_like(v)
-        out[self.n_coef:] = v[self.n_coef:] / self.intercept_scale
-        for block, coef_scale, intercept_index in self.blocks:
-            out[block] = v[block] * coef_scale
-            if intercept_index is not None:
-                out[block] += self.mean * out[intercept_index]
-        return out
-
-    def metric_apply(self, delta):
-        """``P^{-T} P^{-1} delta``: the squared length of ``delta`` in whitened units."""
-        return self._inverse_transpose(self._inverse(delta))
-
-    def metric(self):
-        return np.column_stack([self.metric_apply(e) for e in np.eye(self.dim)])
-
-
-#: Weighted mean squares of a column outside [_SMALLEST_MEAN_SQUARE, inf) mean that the
-#: squares of its values are not representable (or only as subnormals, without
-#: precision): magnitudes above about 1e154 or below about 1e-145.
-_SMALLEST_MEAN_SQUARE = 1e-290
-
-
-def check_column_magnitudes(mean, mean_square):
-    """Raise a ValueError naming the columns whose curvature doubles cannot hold.
-
-    ``mean`` and ``mean_square`` are the weighted (weights summing to one) means of
-    each column and of its square.  A column of zeros is fine (it is flat); a column
-    with non-zero values whose mean square underflows, or whose mean square overflows,
-    would otherwise be treated as flat or break the fit without a clear message.
-    """
-    with np.errstate(invalid="ignore"):
-        unrepresentable = ~np.isfinite(mean_square) | (
-            (mean_square < _SMALLEST_MEAN_SQUARE) & (mean != 0))
-    columns = np.flatnonzero(unrepresentable)
-    if columns.size:
-        shown = ", ".join(str(c) for c in columns[:10]) + (", ..." if columns.size > 10
-                                                             else "")
-        raise ValueError(
-            f"Column(s) {shown} of X hold values whose squares are not representable in "
-            "double precision (magnitudes above about 1e154 or below about 1e-145), so "
-            "the curvature of the likelihood along them cannot be computed. Rescale "
-            "these columns, e.g. divide them by a power of ten: predictions do not "
-            "depend on the units of X.")
-
-
-def make_preconditioner(model, X, sample_weight, constant_raw, alpha, kind="auto",
-                        n_threads=1, unit_hessian=None):
-    """Choose and build the preconditioner for ``model`` on data ``X``.
-
-    ``kind`` is "auto", "dense", "scaling" or "none" (plain L-BFGS on theta).
-    ``unit_hessian`` is the family's expected per-sample Hessian at the constant raw
-    prediction ``constant_raw`` (computed from the family when None).
-    """
-    if unit_hessian is None:
-        unit_hessian = model.loss.unit_hessian_at_constant(constant_raw)
-    if kind == "auto":
-        kind = "dense" if model.n_params <= DENSE_PRECONDITIONER_MAX_PARAMS else "scaling"
-    if kind == "dense":
-        gram = weighted_gram(X, sample_weight, n_threads)
-        d = X.shape[1]
-        check_column_magnitudes(gram[:d, d], np.diag(gram)[:d])
-        return DensePreconditioner(model.start_hessian(gram, unit_hessian, alpha,
-                                                       constant_raw),
-                                   design_gram=gram)
-    if kind == "scaling":
-        preconditioner = ScalingPreconditioner(model, X, sample_weight, unit_hessian,
-                                               alpha)
-        check_column_magnitudes(preconditioner.mean, preconditioner.mean_square)
-        return preconditioner
-    if kind == "none":
-        return None
-    raise ValueError(f"unknown preconditioner {kind!r}")
-
-
 class OptimizeResult:
     """What the solver reports back to an estimator.
 
@@ -321,7 +179,7 @@ class OptimizeResult:
 
 def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
                    estimator_name="estimator", hessian=None, phase_iter=20,
-                   exact_preconditioner=False):
+                   exact_preconditioner=False, extra_frames=0):
     """Minimise ``fun(theta) -> (value, gradient)`` with preconditioned L-BFGS-B.
 
     Convergence: the largest component of the preconditioned gradient ``P^T g`` falls
@@ -433,7 +291,7 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
             f"gradient component {result.gradient_norm:.3g} > tol={tol:g}. "
             f"To fix it, {advice}.",
             ConvergenceWarning,
-            stacklevel=_USER_STACKLEVEL,
+            stacklevel=_USER_STACKLEVEL + extra_frames,
         )
     final_gradient = fun.cached_gradient(theta)  # no pass over X just for the result
     return OptimizeResult(theta, result.objective, total_iter, converged, result.message,

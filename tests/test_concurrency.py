@@ -113,14 +113,15 @@ def test_kernels_release_the_gil():
     n = 4_000_000
     rng = np.random.default_rng(2)
     y = rng.integers(0, 2, size=n).astype(np.float64)
-    raw = rng.normal(size=n)
+    raw = rng.normal(size=(n, 1))
     weight = np.full(n, 1.0 / n)
     loss = np.empty(n)
-    grad = np.empty(n)
+    grad = np.empty((n, 1))
 
     def call_kernel():
         for _ in range(3):
-            _kernels.bernoulli_loss_gradient(y, raw, weight, loss, grad, 1)
+            _kernels.loss_gradient(_kernels.FAMILY_BERNOULLI, y, raw, weight, loss, grad,
+                                   1)
 
     def longest_freeze_and_call_time():
         start = time.perf_counter()
@@ -256,17 +257,18 @@ def test_repeated_kernel_calls_on_fresh_arrays_do_not_leak():
         zk = rng.normal(size=(n, k))
         z2 = np.column_stack([rng.normal(size=n), 0.1 * rng.normal(size=n)])
         w = np.full(n, 1.0 / n)
-        loss, grad = np.empty(n), np.empty(n)
-        _kernels.bernoulli_loss_gradient(y2, z, w, loss, grad, 1)
-        _kernels.bernoulli_hessian(z, w, np.empty(n), 1)
+        loss = np.empty(n)
         _kernels.sigmoid(z, np.empty(n), 1)
         _kernels.log_sigmoid(z, np.empty(n), 1)
-        _kernels.categorical_loss_gradient(yk, zk, w, loss, np.empty((n, k)), 1)
         _kernels.categorical_log_proba(zk, np.empty((n, k)), 1)
-        _kernels.categorical_hessian(zk, w, np.empty((n, k, k)), 1)
-        _kernels.gaussian_fixed_loss_gradient(yr, z, w, loss, grad, 1)
-        _kernels.gaussian_loss_gradient(yr, z2, w, loss, np.empty((n, 2)), 1)
-        _kernels.gaussian_hessian(yr, z2, w, np.empty((n, 2, 2)), 1)
+        for family, target, raw in ((_kernels.FAMILY_BERNOULLI, y2, z[:, None]),
+                                    (_kernels.FAMILY_CATEGORICAL, yk, zk),
+                                    (_kernels.FAMILY_GAUSSIAN_FIXED, yr, z[:, None]),
+                                    (_kernels.FAMILY_GAUSSIAN, yr, z2)):
+            m = raw.shape[1]
+            _kernels.loss_gradient(family, target, raw, w, loss, np.empty((n, m)), 1)
+            _kernels.hessian(family, target, raw, w, np.empty((n, m, m)), 1)
+            _kernels.fisher_information(family, target, raw, w, np.empty((n, m, m)), 1)
 
     for _ in range(10):
         call_all()

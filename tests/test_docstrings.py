@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import sklearn_mle
-from sklearn_mle import _classifier, _loss, _regressor, _scoring
+from sklearn_mle import _classifier, _linear, _loss, _model, _regressor, _scoring
 
-MODULES = [_classifier, _loss, _regressor, _scoring]
+MODULES = [_classifier, _linear, _loss, _model, _regressor, _scoring]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

@@ -11,7 +11,26 @@ from sklearn_mle._loss import (BernoulliLoss, CategoricalLoss, GaussianFixedScal
                                GaussianLoss)
 
 HALF_LOG_2PI = 0.5 * np.log(2 * np.pi)
+BERNOULLI, CATEGORICAL = _kernels.FAMILY_BERNOULLI, _kernels.FAMILY_CATEGORICAL
+GAUSSIAN_FIXED, GAUSSIAN = _kernels.FAMILY_GAUSSIAN_FIXED, _kernels.FAMILY_GAUSSIAN
 EXTREME = np.array([-1e300, -1e10, -750.0, -40.0, -1.0, 0.0, 1.0, 40.0, 750.0, 1e10, 1e300])
+
+
+def kernel_loss_gradient(family, y, raw, w):
+    """Per-sample loss (n,) and gradient (n, m) from the generic kernel entry point."""
+    raw = np.ascontiguousarray(raw).reshape(len(y), -1)
+    loss, grad = np.empty(raw.shape[0]), np.empty(raw.shape)
+    _kernels.loss_gradient(family, y, raw, w, loss, grad, 1)
+    return loss, grad
+
+
+def kernel_hessian(family, y, raw, w, expected=False):
+    """Per-sample observed (or expected) Hessian (n, m, m) from the kernels."""
+    raw = np.ascontiguousarray(raw).reshape(len(y), -1)
+    out = np.empty((raw.shape[0], raw.shape[1], raw.shape[1]))
+    (_kernels.fisher_information if expected else _kernels.hessian)(family, y, raw, w,
+                                                                     out, 1)
+    return out
 
 
 def reference_bernoulli(y, z):
@@ -40,27 +59,25 @@ def test_bernoulli_matches_numpy_reference(dtype):
     z = rng.normal(scale=5, size=200).astype(dtype)
     y = rng.integers(0, 2, size=200).astype(dtype)
     w = rng.uniform(0.5, 2, size=200).astype(dtype)
-    loss, grad = np.empty(200), np.empty(200)
-    _kernels.bernoulli_loss_gradient(y, z, w, loss, grad, 1)
+    loss, grad = kernel_loss_gradient(BERNOULLI, y, z, w)
     ref_loss, ref_grad, ref_hess = reference_bernoulli(y.astype(float), z.astype(float))
     rtol = 1e-12
     np.testing.assert_allclose(loss, w * ref_loss, rtol=rtol)
-    np.testing.assert_allclose(grad, w * ref_grad, rtol=rtol, atol=1e-15)
-    hess = np.empty(200)
-    _kernels.bernoulli_hessian(z, w, hess, 1)
-    np.testing.assert_allclose(hess, w * ref_hess, rtol=rtol)
+    np.testing.assert_allclose(grad[:, 0], w * ref_grad, rtol=rtol, atol=1e-15)
+    for expected in (False, True):
+        hess = kernel_hessian(BERNOULLI, y, z, w, expected)
+        np.testing.assert_allclose(hess[:, 0, 0], w * ref_hess, rtol=rtol)
 
 
 def test_bernoulli_closed_forms():
     one = np.ones(1)
-    loss, grad = np.empty(1), np.empty(1)
-    _kernels.bernoulli_loss_gradient(one, np.zeros(1), one, loss, grad, 1)
+    loss, grad = kernel_loss_gradient(BERNOULLI, one, np.zeros(1), one)
     assert loss[0] == pytest.approx(np.log(2), rel=1e-15)
-    assert grad[0] == pytest.approx(-0.5, rel=1e-15)
+    assert grad[0, 0] == pytest.approx(-0.5, rel=1e-15)
     # Confidently wrong: the gradient does not saturate (the log undoes the exp).
-    _kernels.bernoulli_loss_gradient(one, np.array([-30.0]), one, loss, grad, 1)
+    loss, grad = kernel_loss_gradient(BERNOULLI, one, np.array([-30.0]), one)
     assert loss[0] == pytest.approx(30.0 + np.log1p(np.exp(-30.0)), rel=1e-15)
-    assert grad[0] == pytest.approx(-1.0, abs=1e-12)
+    assert grad[0, 0] == pytest.approx(-1.0, abs=1e-12)
 
 
 def test_categorical_matches_numpy_reference():
@@ -68,13 +85,13 @@ def test_categorical_matches_numpy_reference():
     raw = rng.normal(scale=4, size=(100, 5))
     y = rng.integers(0, 5, size=100).astype(float)
     w = rng.uniform(0.5, 2, size=100)
-    loss, grad = np.empty(100), np.empty((100, 5))
-    _kernels.categorical_loss_gradient(y, raw, w, loss, grad, 1)
+    loss, grad = kernel_loss_gradient(CATEGORICAL, y, raw, w)
     ref_loss, ref_grad = reference_categorical(y, raw)
     np.testing.assert_allclose(loss, w * ref_loss, rtol=1e-12)
     np.testing.assert_allclose(grad, w[:, None] * ref_grad, rtol=1e-12, atol=1e-15)
-    hess = np.empty((100, 5, 5))
-    _kernels.categorical_hessian(raw, w, hess, 1)
+    hess = kernel_hessian(CATEGORICAL, y, raw, w)
+    np.testing.assert_array_equal(hess, kernel_hessian(CATEGORICAL, y, raw, w, True))
+    np.testing.assert_array_equal(hess, hess.transpose(0, 2, 1))
     p = softmax(raw, axis=1)
     ref_hess = -w[:, None, None] * p[:, :, None] * p[:, None, :]
     diag = np.arange(5)
@@ -87,9 +104,8 @@ def test_categorical_matches_numpy_reference():
 
 
 def test_categorical_closed_form_uniform():
-    raw = np.zeros((1, 4))
-    loss, grad = np.empty(1), np.empty((1, 4))
-    _kernels.categorical_loss_gradient(np.array([2.0]), raw, np.ones(1), loss, grad, 1)
+    loss, grad = kernel_loss_gradient(CATEGORICAL, np.array([2.0]), np.zeros((1, 4)),
+                                      np.ones(1))
     assert loss[0] == pytest.approx(np.log(4), rel=1e-15)
     np.testing.assert_allclose(grad[0], [0.25, 0.25, -0.75, 0.25], rtol=1e-15)
 
@@ -99,23 +115,27 @@ def test_gaussian_kernels_match_reference_and_closed_form():
     y = rng.normal(size=50)
     raw = np.column_stack([rng.normal(size=50), rng.normal(scale=0.5, size=50)])
     w = rng.uniform(0.5, 2, size=50)
-    loss, grad = np.empty(50), np.empty((50, 2))
-    _kernels.gaussian_loss_gradient(y, raw, w, loss, grad, 1)
+    loss, grad = kernel_loss_gradient(GAUSSIAN, y, raw, w)
     ref_loss, ref_gmu, ref_gs = reference_gaussian(y, raw[:, 0], raw[:, 1])
     np.testing.assert_allclose(loss, w * ref_loss, rtol=1e-12)
     np.testing.assert_allclose(grad[:, 0], w * ref_gmu, rtol=1e-12)
     np.testing.assert_allclose(grad[:, 1], w * ref_gs, rtol=1e-12, atol=1e-14)
     # Standard normal density at 0: -log(1/sqrt(2 pi)).
-    _kernels.gaussian_loss_gradient(np.zeros(1), np.zeros((1, 2)), np.ones(1), loss[:1],
-                                    grad[:1], 1)
+    loss, _ = kernel_loss_gradient(GAUSSIAN, np.zeros(1), np.zeros((1, 2)), np.ones(1))
     assert loss[0] == pytest.approx(HALF_LOG_2PI, rel=1e-15)
-    fixed_loss, fixed_grad = np.empty(50), np.empty(50)
-    _kernels.gaussian_fixed_loss_gradient(y, raw[:, 0].copy(), w, fixed_loss, fixed_grad, 1)
+    fixed_loss, fixed_grad = kernel_loss_gradient(GAUSSIAN_FIXED, y, raw[:, 0], w)
     np.testing.assert_allclose(fixed_loss, w * (0.5 * (y - raw[:, 0]) ** 2 + HALF_LOG_2PI),
                                rtol=1e-12)
-    np.testing.assert_allclose(fixed_grad, w * (raw[:, 0] - y), rtol=1e-12)
-    hess = np.empty((50, 2, 2))
-    _kernels.gaussian_hessian(y, raw, w, hess, 1)
+    np.testing.assert_allclose(fixed_grad[:, 0], w * (raw[:, 0] - y), rtol=1e-12)
+    for expected in (False, True):
+        np.testing.assert_array_equal(
+            kernel_hessian(GAUSSIAN_FIXED, y, raw[:, 0], w, expected)[:, 0, 0], w)
+    fisher = kernel_hessian(GAUSSIAN, y, raw, w, expected=True)
+    np.testing.assert_allclose(fisher[:, 0, 0], w * np.exp(-2 * raw[:, 1]), rtol=1e-15)
+    np.testing.assert_array_equal(fisher[:, 0, 1], 0.0)
+    np.testing.assert_array_equal(fisher[:, 1, 1], 2 * w)
+    hess = kernel_hessian(GAUSSIAN, y, raw, w)
+    np.testing.assert_array_equal(hess[:, 1, 0], hess[:, 0, 1])
     r, inv_var = y - raw[:, 0], np.exp(-2 * raw[:, 1])
     np.testing.assert_allclose(hess[:, 0, 0], w * inv_var, rtol=1e-12)
     np.testing.assert_allclose(hess[:, 0, 1], w * 2 * r * inv_var, rtol=1e-12)
@@ -134,16 +154,14 @@ def test_kernels_stable_for_extreme_raw_predictions(dtype):
         warnings.simplefilter("error")
         with np.errstate(all="raise"):
             for y in (np.zeros(n, dtype=dtype), ones):
-                loss, grad = np.empty(n), np.empty(n)
-                _kernels.bernoulli_loss_gradient(y, z, ones, loss, grad, 1)
+                loss, grad = kernel_loss_gradient(BERNOULLI, y, z, ones)
                 assert np.all(np.isfinite(loss)) and np.all(np.isfinite(grad))
                 assert np.all(loss >= 0)
-                _kernels.gaussian_fixed_loss_gradient(y, z, ones, loss, grad, 1)
+                loss, grad = kernel_loss_gradient(GAUSSIAN_FIXED, y, z, ones)
                 assert np.all(np.isfinite(loss)) and np.all(np.isfinite(grad))
             raw = np.ascontiguousarray(np.column_stack([z, -z, np.zeros(n, dtype=dtype)]))
-            loss, grad = np.empty(n), np.empty((n, 3))
-            _kernels.categorical_loss_gradient(np.zeros(n, dtype=dtype), raw, ones, loss,
-                                               grad, 1)
+            loss, grad = kernel_loss_gradient(CATEGORICAL, np.zeros(n, dtype=dtype), raw,
+                                              ones)
             assert np.all(np.isfinite(loss)) and np.all(np.isfinite(grad))
             log_p = np.empty((n, 3))
             _kernels.categorical_log_proba(raw, log_p, 1)
@@ -151,19 +169,17 @@ def test_kernels_stable_for_extreme_raw_predictions(dtype):
             for mean, log_scale in ((z, np.zeros(n, dtype=dtype)), (np.zeros(n, dtype=dtype), z),
                                     (z, z), (z, -z)):
                 raw2 = np.ascontiguousarray(np.column_stack([mean, log_scale]))
-                loss, grad = np.empty(n), np.empty((n, 2))
-                _kernels.gaussian_loss_gradient(ones, raw2, ones, loss, grad, 1)
+                loss, grad = kernel_loss_gradient(GAUSSIAN, ones, raw2, ones)
                 assert np.all(np.isfinite(loss)) and np.all(np.isfinite(grad))
-                hess = np.empty((n, 2, 2))
-                _kernels.gaussian_hessian(ones, raw2, ones, hess, 1)
-                assert np.all(np.isfinite(hess))
+                for expected in (False, True):
+                    hess = kernel_hessian(GAUSSIAN, ones, raw2, ones, expected)
+                    assert np.all(np.isfinite(hess))
 
 
 def test_bernoulli_loss_exact_at_large_margin():
     # log(1 + e^z) - z for y=1 and z=-1e300 is 1e300 exactly, not inf.
-    loss, grad = np.empty(1), np.empty(1)
-    _kernels.bernoulli_loss_gradient(np.ones(1), np.array([-1e300]), np.ones(1), loss, grad, 1)
-    assert loss[0] == 1e300 and grad[0] == -1.0
+    loss, grad = kernel_loss_gradient(BERNOULLI, np.ones(1), np.array([-1e300]), np.ones(1))
+    assert loss[0] == 1e300 and grad[0, 0] == -1.0
 
 
 @pytest.mark.parametrize("loss", [BernoulliLoss(), CategoricalLoss(4), GaussianFixedScaleLoss(),
@@ -193,8 +209,7 @@ def test_kernels_accept_read_only_inputs():
     w = np.ones(11)
     for array in (z, y, w):
         array.flags.writeable = False
-    loss, grad = np.empty(11), np.empty(11)
-    _kernels.bernoulli_loss_gradient(y, z, w, loss, grad, 1)
+    loss, _ = kernel_loss_gradient(BERNOULLI, y, z.reshape(-1, 1), w)
     ref_loss, ref_grad, _ = reference_bernoulli(y, z)
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-13)
     out = np.empty(11)
@@ -202,3 +217,71 @@ def test_kernels_accept_read_only_inputs():
     np.testing.assert_allclose(out, expit(z), rtol=1e-15)
     _kernels.log_sigmoid(z, out, 1)
     np.testing.assert_allclose(out, log_expit(z), rtol=1e-14)
+
+
+def _model_inputs(m, n=5, d=3):
+    """X, y, weights, coef, intercept and coef_rows of a linear model with m columns."""
+    return (np.ones((n, d)), np.zeros(n), np.ones(n), np.zeros((m, d)), np.zeros(m),
+            np.arange(m, dtype=np.intp))
+
+
+def _every_entry_point(family, m, n=5):
+    """Call each kernel entry point that takes a family code, with m raw columns."""
+    y, w, raw = np.zeros(n), np.ones(n), np.zeros((n, m))
+    X, y, w, coef, intercept, rows = _model_inputs(m, n)
+    yield lambda: _kernels.loss_gradient(family, y, raw, w, np.empty(n),
+                                         np.empty((n, m)), 1)
+    yield lambda: _kernels.hessian(family, y, raw, w, np.empty((n, m, m)), 1)
+    yield lambda: _kernels.fisher_information(family, y, raw, w, np.empty((n, m, m)), 1)
+    yield lambda: _kernels.fused_loss_gradient(X, y, w, coef, intercept, rows, family,
+                                               np.empty(1), np.empty((1, m)),
+                                               np.empty((1, m, X.shape[1])), 1)
+    yield lambda: _kernels.fisher_grams(X, y, w, coef, intercept, rows, family,
+                                        np.zeros((1, m * (m + 1) // 2, 4, 4)), 1)
+
+
+@pytest.mark.parametrize("family", [-1, max(_kernels.FAMILY_N_RAW) + 1, 1000])
+@pytest.mark.parametrize("m", [1, 2, 3])
+def test_unknown_family_code_is_refused_by_every_entry_point(family, m):
+    for call in _every_entry_point(family, m):
+        with pytest.raises(ValueError, match=f"Unknown family code {family}"):
+            call()
+
+
+@pytest.mark.parametrize("family, m", [(BERNOULLI, 2), (GAUSSIAN_FIXED, 2), (GAUSSIAN, 1),
+                                       (GAUSSIAN, 3), (CATEGORICAL, 1)])
+def test_wrong_number_of_raw_columns_is_refused(family, m):
+    for call in _every_entry_point(family, m):
+        with pytest.raises(ValueError, match=f"Family code {family} takes"):
+            call()
+
+
+def test_every_family_code_has_a_kernel_case():
+    """Each code in the table runs its own case: finite values on every entry point
+    (an unlisted case in a switch would give NaN)."""
+    rng = np.random.default_rng(4)
+    for family, n_raw in _kernels.FAMILY_N_RAW.items():
+        m = n_raw or 3
+        n = 7
+        y = rng.integers(1, 3, size=n).astype(float)  # in every family's domain
+        raw = rng.normal(size=(n, m))
+        loss, grad = kernel_loss_gradient(family, y, raw, np.ones(n))
+        assert np.all(np.isfinite(loss)) and np.all(np.isfinite(grad))
+        for expected in (False, True):
+            assert np.all(np.isfinite(kernel_hessian(family, y, raw, np.ones(n), expected)))
+
+
+def test_kernel_inputs_of_disagreeing_lengths_are_refused():
+    raw, w = np.zeros((4, 1)), np.ones(4)
+    with pytest.raises(ValueError, match="disagree"):
+        _kernels.loss_gradient(BERNOULLI, np.zeros(3), raw, w, np.empty(4),
+                               np.empty((4, 1)), 1)
+    with pytest.raises(ValueError, match="disagree"):
+        _kernels.hessian(BERNOULLI, np.zeros(4), raw, w, np.empty((4, 2, 2)), 1)
+    X, y, w, coef, intercept, rows = _model_inputs(2)
+    with pytest.raises(ValueError, match="not a row of coef"):
+        _kernels.fused_loss_gradient(X, y, w, coef, intercept, np.array([0, 2]), GAUSSIAN,
+                                     np.empty(1), np.empty((1, 2)), np.empty((1, 2, 3)), 1)
+    with pytest.raises(ValueError, match="disagree with X"):
+        _kernels.fused_loss_gradient(X, y[:4], w, coef, intercept, rows, GAUSSIAN,
+                                     np.empty(1), np.empty((1, 2)), np.empty((1, 2, 3)), 1)

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_mle import MLEClassifier, MLERegressor, _progress
-from sklearn_mle._base import fit_linear_model
+from sklearn_mle._base import fit_model
 from sklearn_mle._progress import Progress
 
 ITERATION = re.compile(r"iteration +(\d+) +objective \S+ +max \|preconditioned gradient\| "
@@ -172,7 +172,7 @@ def test_max_iter_reached_is_the_stop_reason(capsys):
     assert stop.startswith("[MLEClassifier] stopped: max_iter reached (2)")
 
 
-def test_fit_linear_model_reports_through_the_given_progress(capsys):
+def test_fit_model_reports_through_the_given_progress(capsys):
     X, y = classification_data(False, 2)
     y = y.astype(np.float64)
     estimator = MLEClassifier()
@@ -181,9 +181,9 @@ def test_fit_linear_model_reports_through_the_given_progress(capsys):
     theta0, start_raw = estimator._start(model, y, weights)
     progress = Progress(1, "Shared")
     with progress.timed("whole fit"):
-        result = fit_linear_model(model, X, y, weights, 0.0, theta0, start_raw, tol=1e-8,
-                                  max_iter=100, verbose=0, estimator_name="ignored",
-                                  progress=progress)
+        result = fit_model(model, X, y, weights, 0.0, theta0, start_raw, tol=1e-8,
+                           max_iter=100, verbose=0, estimator_name="ignored",
+                           progress=progress)
     lines = capsys.readouterr().out.splitlines()
     assert all(line.startswith("[Shared] ") for line in lines)
     assert lines[-2].startswith(f"[Shared] stopped: {result.stop_reason}")

@@ -8,7 +8,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from sklearn.linear_model import Ridge
 
-from sklearn_mle._base import fit_linear_model
+from sklearn_mle._base import fit_model
 from sklearn_mle._linear import LinearModel
 from sklearn_mle._loss import (BernoulliLoss, CategoricalLoss, GaussianFixedScaleLoss,
                                GaussianLoss)
@@ -54,7 +54,7 @@ def test_preconditioned_and_plain_lbfgs_reach_the_same_objective(name, sparse):
     for kind in ("dense", "scaling", "none"):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            results[kind] = fit_linear_model(
+            results[kind] = fit_model(
                 model, X, y, weights, alpha, theta0, start_raw, tol=1e-8,
                 max_iter=20000, verbose=0, estimator_name="test", preconditioner=kind)
         assert results[kind].converged

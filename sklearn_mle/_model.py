@@ -1,0 +1,297 @@
+r"""The model interface: the contract between a likelihood and the solver.
+
+A *model* maps parameters ``theta`` and a sample ``x`` to the raw predictions
+``f(x; theta)`` (one row of ``n_raw`` numbers per sample: a logit, K class scores, a
+mean and a log scale) that a loss object (:mod:`sklearn_mle._loss`) turns into a
+negative log-likelihood.  The objective minimised is
+
+.. math::
+
+    F(\theta) = \sum_i \tilde s_i \, \mathrm{NLL}(y_i, f(x_i; \theta))
+              + \frac{\alpha}{2} \sum_p \omega_p \theta_p^2 ,
+    \qquad \tilde s_i = s_i / \textstyle\sum_k s_k ,
+
+and its gradient is the vector-Jacobian product of the per-sample gradients on the raw
+predictions, ``sum_i J_i^T g_i`` with ``J_i = d f(x_i; theta) / d theta``, plus the
+penalty's.  The solver (:func:`sklearn_mle._base.fit_model`) sees only what this
+interface gives: the objective and its gradient, optionally a Hessian and a
+preconditioner, and a few facts (is the Hessian constant, is a Hessian refresh exact,
+how much work one pass over the data is).  The linear model
+(:class:`sklearn_mle._linear.LinearModel`) is one implementation; a non-linear
+``f(x; theta)`` or a model whose data live elsewhere is another, written by
+implementing :attr:`Model.n_params`, :meth:`Model.raw_prediction` and
+:meth:`Model.raw_vjp` (and, for speed, overriding the rest).
+
+Preconditioner protocol
+-----------------------
+:meth:`Model.preconditioner` returns None (plain L-BFGS on ``theta``) or an object
+describing ``theta = theta0 + P u``, the coordinates ``u`` the optimiser sees:
+
+* ``dim`` (int): the number of columns of ``P`` (``n_params`` minus the directions
+  dropped as flat); ``n_flat_directions`` (int): how many were dropped;
+* ``apply(u)`` -> ``P u`` and ``apply_transpose(g)`` -> ``P^T g``;
+* ``matrix()`` -> ``P`` as a dense (n_params, dim) array;
+* ``metric()`` -> the (n_params, n_params) matrix ``Q`` with ``||u||^2 = delta^T Q
+  delta`` for ``delta = P u``, and ``metric_apply(delta)`` -> ``Q delta``;
+* ``description`` (str): a few words for progress reports;
+* optionally ``design_gram``: a weighted Gram matrix of the design that the estimators
+  may reuse (read with ``getattr``; None if absent).
+
+:class:`sklearn_mle._solver.DensePreconditioner` builds one from any positive
+semi-definite matrix, e.g. a Hessian.
+"""
+
+import abc
+
+import numpy as np
+
+
+class Model(abc.ABC):
+    r"""Parameters to raw predictions, and the gradient back: what the solver fits.
+
+    A subclass implements :attr:`n_params`, :meth:`raw_prediction` and
+    :meth:`raw_vjp`; the objective, its gradient and the total negative
+    log-likelihood then follow from the loss.  It may also implement
+    :meth:`hessian` (which enables the solver's Hessian refreshes and Wald inference)
+    and :meth:`preconditioner`, and override :meth:`nll_gradient` with a faster pass
+    over the data.
+
+    Parameters
+    ----------
+    loss : BaseLoss
+        The distribution: per-sample NLL and its gradient on the raw predictions
+        (``loss.n_raw`` columns).
+    ridge_weight : ndarray of shape (n_params,) or None, default=None
+        Weight ``omega_p`` of each parameter in the penalty
+        ``alpha / 2 * sum_p omega_p theta_p**2``; None: 1 for every parameter.
+
+    Examples
+    --------
+    A mean ``f(x; theta) = theta_0 * exp(theta_1 * x_0)`` under a unit-variance
+    Gaussian, written against the interface only:
+
+    >>> import numpy as np
+    >>> from sklearn_mle._loss import GaussianFixedScaleLoss
+    >>> from sklearn_mle._model import Model
+    >>> class Exponential(Model):
+    ...     n_params = 2
+    ...     def raw_prediction(self, theta, X):
+    ...         return (theta[0] * np.exp(theta[1] * X[:, 0]))[:, None]
+    ...     def raw_vjp(self, theta, X, raw_gradient):
+    ...         g, growth = raw_gradient[:, 0], np.exp(theta[1] * X[:, 0])
+    ...         return np.array([g @ growth, g @ (theta[0] * X[:, 0] * growth)])
+    >>> model = Exponential(GaussianFixedScaleLoss())
+    >>> X = np.array([[0.0], [1.0]])
+    >>> y = np.array([1.0, 2.0])
+    >>> weights = np.full(2, 0.5)
+    >>> value, gradient = model.objective_gradient(np.array([1.0, np.log(2.0)]), X, y,
+    ...                                            weights, alpha=0.0)
+    >>> print(f"{value:.6f}", gradient)
+    0.918939 [0. 0.]
+    """
+
+    def __init__(self, loss, ridge_weight=None):
+        self.loss = loss
+        self.ridge_weight = (None if ridge_weight is None
+                             else np.asarray(ridge_weight, dtype=np.float64))
+
+    # ------------------------------------------------------- what to implement
+    @property
+    @abc.abstractmethod
+    def n_params(self):
+        """int: Number of free parameters, the length of ``theta``."""
+
+    @abc.abstractmethod
+    def raw_prediction(self, theta, X):
+        """Raw predictions ``f(x_i; theta)`` of every sample.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            Parameters.
+        X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        raw : ndarray of shape (n_samples, n_raw), float64
+        """
+
+    @abc.abstractmethod
+    def raw_vjp(self, theta, X, raw_gradient):
+        """Vector-Jacobian product ``sum_i J_i^T g_i`` back to the parameters.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            Parameters at which the Jacobians ``J_i = d f(x_i; theta) / d theta``
+            (each (n_raw, n_params)) are taken.
+        X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+        raw_gradient : ndarray of shape (n_samples, n_raw)
+            The vectors ``g_i``, e.g. the gradient of each sample's weighted NLL
+            with respect to its raw predictions.
+
+        Returns
+        -------
+        gradient : ndarray of shape (n_params,)
+        """
+
+    # ----------------------------------------------------------------- objective
+    def nll_gradient(self, theta, X, y, weights, n_threads=1):
+        """Weighted NLL ``sum_i s_i NLL_i`` (unpenalised) and its gradient wrt theta.
+
+        The default is one :meth:`raw_prediction`, the loss, and one :meth:`raw_vjp`;
+        a model with a faster pass over the data overrides it.  Parameters are those of
+        :meth:`objective_gradient` without ``alpha``.
+
+        Returns
+        -------
+        nll : float
+        gradient : ndarray of shape (n_params,)
+        """
+        raw = self.raw_prediction(theta, X)
+        loss, raw_gradient = self.loss.loss_gradient(y, raw, weights, n_threads)
+        return loss.sum(), self.raw_vjp(theta, X, raw_gradient)
+
+    def add_penalty(self, theta, alpha, objective, gradient):
+        """Objective and gradient with the penalty at ``theta`` added (for alpha > 0).
+
+        The default is the ridge ``alpha / 2 * sum_p omega_p theta_p**2`` with the
+        weights ``ridge_weight``; a model with further penalties extends it.
+
+        Returns
+        -------
+        objective : float
+        gradient : ndarray of shape (n_params,)
+        """
+        weight = 1.0 if self.ridge_weight is None else self.ridge_weight
+        pull = alpha * weight * theta
+        return objective + 0.5 * np.dot(theta, pull), gradient + pull
+
+    def objective_gradient(self, theta, X, y, weights, alpha, n_threads=1):
+        """Objective ``F(theta)`` (module docstring) and its gradient.
+
+        Where the objective or its gradient leaves the range of doubles (a trial step
+        far too long) the objective is reported as ``inf`` with a zero gradient, so
+        that the solver's line search backs off.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            Parameters.
+        X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+        y : ndarray of shape (n_samples,), float64
+            Targets, encoded as the loss expects.
+        weights : ndarray of shape (n_samples,)
+            Sample weights, normalised to sum to one.
+        alpha : float
+            Penalty strength.
+        n_threads : int, default=1
+            OpenMP threads the kernels may use.
+
+        Returns
+        -------
+        objective : float
+        gradient : ndarray of shape (n_params,)
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            objective, gradient = self.nll_gradient(theta, X, y, weights, n_threads)
+            if alpha > 0:
+                objective, gradient = self.add_penalty(theta, alpha, objective, gradient)
+        if not (np.isfinite(objective) and np.all(np.isfinite(gradient))):
+            return np.inf, np.zeros_like(theta)
+        return objective, gradient
+
+    def objective(self, theta, X, y, weights, alpha, n_threads=1):
+        """Objective value only (see :meth:`objective_gradient`)."""
+        return self.objective_gradient(theta, X, y, weights, alpha, n_threads)[0]
+
+    def total_nll(self, theta, X, y, weights, n_threads=1):
+        """``sum_i weights_i * NLL_i`` at ``theta``, unpenalised (for log-likelihoods).
+
+        Parameters are as in :meth:`nll_gradient`; ``weights`` need not sum to one.
+        """
+        raw = self.raw_prediction(theta, X)
+        return self.loss.loss_gradient(y, raw, weights, n_threads)[0].sum()
+
+    # -------------------------------------------------------- optional pieces
+    def hessian(self, theta, X, y, weights, alpha, n_threads=1, expected=False):
+        """Hessian of the objective wrt theta, or None if the model has none.
+
+        Parameters are as in :meth:`objective_gradient`; ``expected=True`` asks for
+        the expected Hessian given x (Fisher information of each sample, always
+        positive semi-definite), which the solver uses to refresh its
+        preconditioner.  The default returns None: the solver then keeps its start
+        preconditioner and Wald inference is unavailable.
+
+        Returns
+        -------
+        hessian : ndarray of shape (n_params, n_params) or None
+        """
+        return None
+
+    @property
+    def has_hessian(self):
+        """bool: Whether :meth:`hessian` is implemented (overridden by the subclass)."""
+        return type(self).hessian is not Model.hessian
+
+    def preconditioner(self, X, weights, start_raw, alpha, kind="auto", n_threads=1):
+        """The solver's change of coordinates ``theta = theta0 + P u``, or None.
+
+        Parameters
+        ----------
+        X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+        weights : ndarray of shape (n_samples,)
+            Sample weights, normalised to sum to one.
+        start_raw : ndarray of shape (n_raw,)
+            The constant raw prediction near which the fit starts.
+        alpha : float
+            Penalty strength.
+        kind : str, default="auto"
+            Which preconditioner: "auto" (the model's choice), "none" (plain
+            L-BFGS on theta), or a kind the model names.  The default model has
+            none and takes "auto" and "none" only.
+        n_threads : int, default=1
+            OpenMP threads the kernels may use.
+
+        Returns
+        -------
+        preconditioner : object or None
+            An object with the attributes and methods of the module docstring's
+            preconditioner protocol, or None for plain L-BFGS.
+        """
+        if kind in ("auto", "none"):
+            return None
+        raise ValueError(f"{type(self).__name__} provides no preconditioner of kind "
+                         f"{kind!r}; use 'auto' or 'none'.")
+
+    # ------------------------------------------------------------------- facts
+    @property
+    def hessian_is_constant(self):
+        """bool: Whether the objective's Hessian is the same at every theta.
+
+        Then the preconditioner, built once, whitens it exactly: the solver takes a
+        Newton step and never refreshes it.  False by default (a non-linear ``f``
+        has a curvature that varies even under a quadratic loss).
+        """
+        return False
+
+    @property
+    def fisher_is_hessian(self):
+        """bool: Whether ``hessian(expected=True)`` equals the observed Hessian.
+
+        Then a Hessian refresh whitens the objective exactly and the solver refreshes
+        early.  False by default.
+        """
+        return False
+
+    def work_per_pass(self, X):
+        """Per-sample evaluations in one pass over X (the solver's thread decision)."""
+        return X.shape[0] * self.loss.n_raw
+
+    def pass_description(self, X):
+        """How a pass over X is computed, in a few words (for progress reports)."""
+        return f"{type(self).__name__}.raw_prediction and raw_vjp"

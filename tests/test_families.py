@@ -1,0 +1,122 @@
+"""The family-agnostic regressor: options, the custom-family path, the scorer."""
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.model_selection import GridSearchCV
+
+from sklearn_mle import Family, MLERegressor, log_likelihood_scorer
+from sklearn_mle._loss import DISTRIBUTIONS, GaussianLoss
+
+
+class NumpyGaussian(Family):
+    """The Gaussian with learned scale written in NumPy through the public base class
+    (no kernel code, the Hessian by central differences)."""
+
+    name = "Gaussian (NumPy)"
+    raw_columns = ("mean", "log_scale")
+    column_modes = ("x", "constant")
+    dispersion_column, dispersion_name = 1, "sigma"
+
+    def loss_gradient(self, y, raw, sample_weight, n_threads=1):
+        inv_var = np.exp(-2 * raw[:, 1])
+        r = y - raw[:, 0]
+        loss = 0.5 * np.log(2 * np.pi) + raw[:, 1] + 0.5 * r**2 * inv_var
+        grad = np.column_stack([-r * inv_var, 1 - r**2 * inv_var])
+        return sample_weight * loss, sample_weight[:, None] * grad
+
+    def initial_raw_prediction(self, y, sample_weight):
+        return np.array([np.average(y, weights=sample_weight), np.log(np.std(y))])
+
+    def mean(self, raw):
+        return raw[:, 0]
+
+    def distribution(self, raw):
+        return stats.norm(loc=raw[:, 0], scale=np.exp(raw[:, 1]))
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 3)) * [1.0, 10.0, 0.1]
+    y = 2.0 + X @ [1.0, -0.2, 5.0] + np.exp(0.3 * X[:, 0]) * rng.normal(size=300)
+    return X, y
+
+
+@pytest.mark.parametrize("dispersion", ["constant", "linear"])
+def test_a_family_written_in_numpy_fits_as_the_builtin_one(data, dispersion):
+    X, y = data
+    builtin = MLERegressor(dispersion=dispersion, inference=True, tol=1e-10).fit(X, y)
+    custom = MLERegressor(distribution=NumpyGaussian(), dispersion=dispersion,
+                          inference=True, tol=1e-10).fit(X, y)
+    np.testing.assert_allclose(custom.coef_, builtin.coef_, rtol=1e-7)
+    np.testing.assert_allclose(custom.loglik_, builtin.loglik_, rtol=1e-10)
+    np.testing.assert_allclose(custom.loglik_null_, builtin.loglik_null_, rtol=1e-8)
+    # the central-difference Hessian of the NumPy family: standard errors to 1e-5
+    np.testing.assert_allclose(custom.coef_se_, builtin.coef_se_, rtol=1e-5)
+    assert custom.summary().names == builtin.summary().names
+    np.testing.assert_allclose(custom.predict_interval(X[:5]),
+                               builtin.predict_interval(X[:5]), rtol=1e-6)
+
+
+def test_dispersion_fixed_at_a_value(data):
+    X, y = data
+    reg = MLERegressor(dispersion=2.5).fit(X, y)
+    assert reg.scale_ == pytest.approx(2.5) and reg.dispersion_ == pytest.approx(2.5)
+    expected = stats.norm(reg.predict(X), 2.5).logpdf(y).sum()
+    assert reg.loglik_ == pytest.approx(expected, rel=1e-12)
+    # the mean of a Gaussian with any fixed sigma is least squares
+    ols = MLERegressor(variance="fixed").fit(X, y)
+    np.testing.assert_allclose(reg.coef_, ols.coef_, rtol=1e-8)
+
+
+def test_variance_and_dispersion_options_agree(data):
+    X, y = data
+    for variance, dispersion in [("constant", "constant"), ("heteroscedastic", "linear"),
+                                 ("fixed", 1.0)]:
+        a = MLERegressor(variance=variance).fit(X, y)
+        b = MLERegressor(dispersion=dispersion).fit(X, y)
+        np.testing.assert_array_equal(a.coef_, b.coef_)
+        assert a.loglik_ == b.loglik_
+
+
+def test_option_errors_name_the_problem(data):
+    X, y = data
+    with pytest.raises(ValueError, match="either variance= or dispersion="):
+        MLERegressor(variance="constant", dispersion="linear").fit(X, y)
+    with pytest.raises(ValueError, match="distribution"):
+        MLERegressor(distribution="cauchy").fit(X, y)
+    with pytest.raises(ValueError, match="dispersion"):
+        MLERegressor(dispersion=-1.0).fit(X, y)
+
+
+def test_every_builtin_distribution_constructs_by_default():
+    for name, family_class in DISTRIBUTIONS.items():
+        family = family_class()
+        assert family.n_raw == len(family.column_modes)
+        assert family.column_modes[0] == "x"
+        assert MLERegressor(distribution=name).get_params()["distribution"] == name
+    assert DISTRIBUTIONS["gaussian"] is GaussianLoss
+
+
+def test_the_scorer_chooses_by_held_out_likelihood():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 2))
+    y = 1.0 + X[:, 0] + np.exp(X[:, 1]) * rng.normal(size=600)
+    search = GridSearchCV(MLERegressor(),
+                          {"dispersion": ["constant", "linear"], "alpha": [0.0, 1e-3]},
+                          scoring=log_likelihood_scorer, cv=3).fit(X, y)
+    assert search.best_params_["dispersion"] == "linear"
+    best = search.best_estimator_
+    assert log_likelihood_scorer(best, X, y) == pytest.approx(best.loglik_ / 600)
+
+
+def test_a_refit_in_another_mode_leaves_no_stale_attributes(data):
+    X, y = data
+    reg = MLERegressor(dispersion="linear", inference=True).fit(X, y)
+    assert hasattr(reg, "scale_coef_se_") and hasattr(reg, "dispersion_coef_")
+    reg.set_params(dispersion="constant").fit(X, y)
+    for name in ("scale_coef_", "scale_coef_se_", "dispersion_coef_se_",
+                 "scale_intercept_"):
+        assert not hasattr(reg, name), name
+    assert reg.scale_se_ > 0 and reg.dispersion_se_ == reg.scale_se_

@@ -1,0 +1,198 @@
+"""MLERegressor with each family, end to end: agreement with statsmodels and
+scikit-learn (estimates, observed-information standard errors, log-likelihoods, the
+mapped penalty), predictive distributions, domain errors and existence."""
+
+import warnings
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+from scipy import stats
+from sklearn.linear_model import GammaRegressor, PoissonRegressor
+
+from sklearn_mle import MLERegressor, UnboundedLikelihoodWarning
+from sklearn_mle._loss import DISTRIBUTIONS
+
+
+@pytest.fixture(scope="module")
+def randhie():
+    data = sm.datasets.randhie.load_pandas()
+    X = data.exog.to_numpy(dtype=np.float64)
+    return X, data.endog.to_numpy(dtype=np.float64)
+
+
+@pytest.fixture(scope="module")
+def star98():
+    data = sm.datasets.star98.load_pandas()
+    counts = data.endog.to_numpy(dtype=np.float64)
+    trials = counts.sum(axis=1)
+    X = data.exog.to_numpy(dtype=np.float64)[:, :8]
+    return X, counts[:, 0] / trials, trials, counts
+
+
+def test_poisson_matches_statsmodels_glm_estimates_errors_and_likelihood(randhie):
+    X, y = randhie
+    ours = MLERegressor(distribution="poisson", inference=True, tol=1e-10).fit(X, y)
+    glm = sm.GLM(y, sm.add_constant(X, prepend=False), family=sm.families.Poisson()).fit()
+    np.testing.assert_allclose(ours.coef_, glm.params[:-1], rtol=1e-8)
+    np.testing.assert_allclose(ours.intercept_, glm.params[-1], rtol=1e-8)
+    np.testing.assert_allclose(ours.coef_se_, glm.bse[:-1], rtol=1e-6)
+    np.testing.assert_allclose(ours.loglik_, glm.llf, rtol=1e-12)
+    np.testing.assert_allclose(ours.loglik_null_, glm.llnull, rtol=1e-10)
+    np.testing.assert_allclose(ours.aic_, glm.aic, rtol=1e-12)
+    assert ours.mle_exists_
+
+
+def test_poisson_matches_scikit_learn_at_the_same_penalty(randhie):
+    X, y = randhie
+    X = X[:4000]
+    y = y[:4000]
+    ours = MLERegressor(distribution="poisson", alpha=0.01, tol=1e-10).fit(X, y)
+    theirs = PoissonRegressor(alpha=0.01, solver="newton-cholesky", tol=1e-12,
+                              max_iter=1000).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(ours.predict(X[:50]), theirs.predict(X[:50]), rtol=1e-7)
+
+
+def test_gamma_with_unit_dispersion_is_scikit_learns_gamma_objective():
+    # With phi fixed at 1 our NLL is sklearn's half Gamma deviance plus terms free of
+    # the mean, so the penalised minimisers coincide at the same alpha.
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(2000, 4)) * [1.0, 3.0, 0.3, 10.0]
+    mu = np.exp(0.5 + X @ [0.2, -0.1, 0.5, 0.01])
+    y = rng.gamma(3.0, mu / 3.0)
+    ours = MLERegressor(distribution="gamma", dispersion=1.0, alpha=0.01,
+                        tol=1e-10).fit(X, y)
+    theirs = GammaRegressor(alpha=0.01, solver="newton-cholesky", tol=1e-12,
+                            max_iter=1000).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-6, atol=1e-9)
+    assert ours.dispersion_ == 1.0
+
+
+def test_gamma_learned_shape_agrees_with_scipy_and_statsmodels_coefficients():
+    data = sm.datasets.scotland.load_pandas()
+    X, y = data.exog.to_numpy(dtype=float), data.endog.to_numpy(dtype=float)
+    ours = MLERegressor(distribution="gamma", inference=True, tol=1e-10).fit(X, y)
+    glm = sm.GLM(y, sm.add_constant(X, prepend=False),
+                 family=sm.families.Gamma(sm.families.links.Log())).fit()
+    np.testing.assert_allclose(ours.coef_, glm.params[:-1], rtol=1e-7)
+    # the log-likelihood is scipy's gamma log-density at the fitted mean and shape
+    shape = 1.0 / ours.dispersion_
+    mean = ours.predict(X)
+    expected = stats.gamma(a=shape, scale=mean / shape).logpdf(y).sum()
+    np.testing.assert_allclose(ours.loglik_, expected, rtol=1e-12)
+    dist = ours.predict_dist(X)
+    np.testing.assert_allclose(dist.mean(), mean, rtol=1e-12)
+    # the dispersion's standard error by the delta method from log phi's
+    assert ours.dispersion_se_ > 0 and ours.summary().names[-1] == "log_dispersion"
+
+
+def test_binomial_matches_statsmodels_with_counts_and_frequency_weights(star98):
+    X, proportion, trials, counts = star98
+    ours = MLERegressor(distribution="binomial", inference=True, tol=1e-10).fit(
+        X, proportion, sample_weight=trials)
+    exog = sm.add_constant(X, prepend=False)
+    by_counts = sm.GLM(counts, exog, family=sm.families.Binomial()).fit()
+    by_weights = sm.GLM(proportion, exog, family=sm.families.Binomial(),
+                        freq_weights=trials).fit()
+    for glm in (by_counts, by_weights):
+        np.testing.assert_allclose(ours.coef_, glm.params[:-1], rtol=1e-7)
+        np.testing.assert_allclose(ours.coef_se_, glm.bse[:-1], rtol=1e-5)
+    # the full binomial log-likelihood, log C(n, k) included, as the counts GLM's
+    np.testing.assert_allclose(ours.loglik_, by_counts.llf, rtol=1e-12)
+    held_out = ours.log_likelihood(X, proportion, sample_weight=trials)
+    np.testing.assert_allclose(held_out * trials.sum(), by_counts.llf, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(DISTRIBUTIONS))
+def test_predict_is_the_mean_of_the_predictive_distribution(name):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(400, 2))
+    eta = 0.3 + X @ [0.4, -0.3]
+    y = {"gaussian": eta + rng.normal(size=400),
+         "poisson": rng.poisson(np.exp(eta)).astype(float),
+         "gamma": rng.gamma(2.0, np.exp(eta) / 2.0),
+         "binomial": rng.binomial(1, 1 / (1 + np.exp(-eta))).astype(float),
+         "negative_binomial": rng.poisson(np.exp(eta) * rng.gamma(2.0, 0.5, size=400)),
+         "student_t": eta + rng.standard_t(4, size=400)}[name].astype(float)
+    reg = MLERegressor(distribution=name).fit(X, y)
+    np.testing.assert_allclose(reg.predict_dist(X).mean(), reg.predict(X), rtol=1e-9)
+    low, high = reg.predict_interval(X, coverage=0.9).T
+    assert np.all(low <= high)
+    # the training log-likelihood is the sum of the held-out per-sample values
+    np.testing.assert_allclose(reg.log_likelihood(X, y, per_sample=True).sum(),
+                               reg.loglik_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("name, bad", [("poisson", -1.0), ("gamma", 0.0),
+                                       ("binomial", 1.5)])
+def test_targets_outside_the_domain_get_an_error_naming_the_family(name, bad):
+    X = np.arange(10.0)[:, None]
+    y = np.ones(10)
+    y[3] = bad
+    family = DISTRIBUTIONS[name]().name
+    with pytest.raises(ValueError, match=family):
+        MLERegressor(distribution=name).fit(X, y)
+
+
+def test_dispersion_is_refused_where_the_family_has_none():
+    with pytest.raises(ValueError, match="Poisson distribution has no dispersion"):
+        MLERegressor(distribution="poisson", dispersion="linear").fit(
+            np.arange(10.0)[:, None], np.arange(10.0))
+    with pytest.raises(ValueError, match="variance="):
+        MLERegressor(distribution="poisson", variance="fixed").fit(
+            np.arange(10.0)[:, None], np.arange(10.0))
+
+
+def _zero_region_counts(rng, n=300):
+    """Counts where an indicator column marks a group with only zero counts."""
+    X = rng.normal(size=(n, 2))
+    group = (np.arange(n) < 40).astype(float)
+    y = rng.poisson(np.exp(0.5 + 0.3 * X[:, 0])).astype(float)
+    y[group == 1] = 0.0
+    return np.column_stack([X, group]), y
+
+
+@pytest.mark.parametrize("name", ["poisson", "negative_binomial"])
+def test_a_region_of_zero_counts_has_no_mle_and_the_fit_says_so(name):
+    if name not in DISTRIBUTIONS:
+        pytest.fail(f"{name} is not registered")
+    X, y = _zero_region_counts(np.random.default_rng(0))
+    with pytest.warns(UnboundedLikelihoodWarning, match="zero counts"):
+        reg = MLERegressor(distribution=name).fit(X, y)
+    assert not reg.mle_exists_
+    assert np.all(np.isfinite(reg.coef_))
+    assert reg.coef_[2] < -5  # the group's mean pushed far towards 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bounded = MLERegressor(distribution=name, alpha=1e-2).fit(X, y)
+    assert bounded.mle_exists_
+    # without the group the MLE exists and the fit is silent
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert MLERegressor(distribution=name).fit(X[40:], y[40:]).mle_exists_
+
+
+def test_a_group_of_proportions_all_one_has_no_mle():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 2))
+    group = (np.arange(300) < 30).astype(float)
+    y = rng.binomial(10, 1 / (1 + np.exp(-X[:, 0]))) / 10.0
+    y[group == 1] = 1.0
+    X = np.column_stack([X, group])
+    with pytest.warns(UnboundedLikelihoodWarning, match="does not exist"):
+        reg = MLERegressor(distribution="binomial").fit(X, y, sample_weight=np.full(300, 10.0))
+    assert not reg.mle_exists_ and reg.coef_[2] > 5
+    np.testing.assert_array_equal(np.sort(reg.predict(X[:30]) > 0.99), True)
+
+
+def test_a_gamma_mean_that_fits_exactly_collapses_the_dispersion():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(50, 2))
+    y = np.exp(0.2 + X @ [0.5, -0.3])  # noiseless: the mean fits every target
+    with pytest.warns(UnboundedLikelihoodWarning, match="collapses"):
+        reg = MLERegressor(distribution="gamma").fit(X, y)
+    assert not reg.mle_exists_ and np.isfinite(reg.dispersion_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert MLERegressor(distribution="gamma", alpha=1e-3).fit(X, y).mle_exists_
