@@ -15,7 +15,11 @@ Two ways a likelihood of a linear model can increase for ever:
   vectors, which is empty as soon as they span the design.
 * **Collapse of a dispersion** (``Family.collapse_log_scale``): the mean fits some
   targets exactly and the dispersion model can shrink the spread to 0 on exactly
-  those samples (:func:`~sklearn_mle._unbounded.find_variance_collapse`).
+  those samples (:func:`~sklearn_mle._unbounded.find_variance_collapse`).  A
+  constant scale collapses only where the mean fits every target, except in a family
+  whose other parameters can make the rest of the samples pay less than the exact
+  ones gain (``Family.partial_collapse``): the Student-t, whose degrees of freedom
+  shrink with the scale.
 """
 
 import numpy as np
@@ -55,8 +59,17 @@ def find_unbounded(family, column_modes, X, y, weights, raw_prediction, fit_inte
     if j is not None and column_modes[j] in ("x", "constant"):
         log_scale = family.collapse_log_scale(raw_prediction)
         if log_scale is not None:
-            collapsed = find_variance_collapse(X, family.collapse_target(y), weights,
-                                               log_scale, fit_intercept)
+            target = family.collapse_target(y)
+            collapsed = find_variance_collapse(X, target, weights, log_scale,
+                                               fit_intercept)
+            if collapsed is None and family.partial_collapse:
+                # the samples the mean fits exactly may be only some of them
+                collapsed = find_variance_collapse(X, target, weights, log_scale,
+                                                   fit_intercept,
+                                                   mean=raw_prediction[:, 0])
+                if collapsed is not None and not family.partial_collapse_unbounded(
+                        np.sum(weights[collapsed]), np.sum(weights), raw_prediction):
+                    collapsed = None
             if collapsed is not None:
                 return Unbounded("collapse", np.flatnonzero(collapsed))
     return None
@@ -74,10 +87,15 @@ def unbounded_message(estimator_name, label, family, column_modes, unbounded, n_
         remedy = "set alpha > 0 (the L2 penalty bounds the coefficients)"
     else:
         name = family.dispersion_name
-        if column_modes[family.dispersion_column] == "constant" or count == n_samples:
+        if count == n_samples:
             cause = (f"the mean fits every target exactly (an exact linear fit, e.g. "
                      f"fewer samples than parameters or a noiseless target), so the "
                      f"learned {name} collapses to 0")
+        elif column_modes[family.dispersion_column] == "constant":
+            cause = (f"the mean fits {count} of {n_samples} targets exactly, and as the "
+                     f"{family.name}'s {name} shrinks to 0 the density of those grows "
+                     "faster than the others' falls (for the Student-t, with the "
+                     "degrees of freedom shrinking too: Fernández and Steel, 1999)")
         else:
             cause = (f"the mean fits {count} of {n_samples} targets exactly and the "
                      f"dispersion model can shrink {name}(x) to 0 on exactly those "

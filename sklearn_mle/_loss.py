@@ -233,10 +233,16 @@ class Family:
             return value, gradient[:, free].sum(axis=0)
 
         if free.any():
+            # Columns other than the mean are logs (of a scale, degrees of freedom,
+            # ...): kept within e^30 of their start, so that a null model that
+            # collapses (one sample, a constant target) still gives a finite start.
+            bounds = [(None, None) if j == 0 else (start[j] - 30.0, start[j] + 30.0)
+                      for j in np.flatnonzero(free)]
             solution = optimize.minimize(objective, start[free], jac=True,
-                                         method="L-BFGS-B",
+                                         method="L-BFGS-B", bounds=bounds,
                                          options={"gtol": 1e-10, "ftol": 0.0})
-            start[free] = solution.x
+            if np.all(np.isfinite(solution.x)):
+                start[free] = solution.x
         return start
 
     def unit_hessian_at_constant(self, constant_raw, y=None, sample_weight=None):
@@ -332,6 +338,10 @@ class Family:
             return f"{text}, {name} learned"
         return f"{text}, {name} = {np.exp(mode):.4g} fixed"
 
+    #: The column whose running off to a limit ``boundary_note`` reports (the
+    #: Student-t's log degrees of freedom), or None.
+    boundary_column = None
+
     def boundary_note(self, constant_raw):
         """A sentence when the fit sits on the boundary of the parameter space where
         the family becomes another one (e.g. Student-t degrees of freedom running to
@@ -346,6 +356,16 @@ class Family:
         fits the targets exactly (then the density, and the likelihood, grow without
         bound); None for families where it cannot."""
         return None
+
+    #: Whether a collapse on only some samples (those the mean fits exactly) can make
+    #: the likelihood unbounded even with a constant dispersion.
+    partial_collapse = False
+
+    def partial_collapse_unbounded(self, exact_weight, total_weight, raw_prediction):
+        """Whether exact fits of total weight ``exact_weight`` (of ``total_weight``)
+        make the likelihood unbounded as the scale collapses (see
+        :attr:`partial_collapse`)."""
+        return False
 
     def collapse_target(self, y):
         """The target the mean's linear predictor fits exactly when a dispersion
@@ -381,6 +401,15 @@ class _KernelFamily(Family):
         """Code of the per-sample kernels; :attr:`family` unless a subclass keeps the
         kernels but leaves the fused path (``family = None``) and names its code."""
         return self.family
+
+    def unit_hessian_at_constant(self, constant_raw, y=None, sample_weight=None):
+        """The Fisher information of one unit-weight sample at the constant raw
+        prediction, averaged over the targets ``y`` when given; without them, at a
+        target of 0 (the built-in families' Fisher information does not depend on
+        y)."""
+        if y is None:
+            y, sample_weight = np.zeros(1), np.ones(1)
+        return super().unit_hessian_at_constant(constant_raw, y, sample_weight)
 
     def _arrays(self, y, raw_prediction, sample_weight):
         y = _as_contiguous(y)
@@ -773,6 +802,16 @@ class GammaLoss(_KernelFamily):
         # sqrt(phi) is the coefficient of variation: the spread of log y
         return 0.5 * raw_prediction[:, 1]
 
+    #: Whether a collapse on only some samples (those the mean fits exactly) can make
+    #: the likelihood unbounded even with a constant dispersion.
+    partial_collapse = False
+
+    def partial_collapse_unbounded(self, exact_weight, total_weight, raw_prediction):
+        """Whether exact fits of total weight ``exact_weight`` (of ``total_weight``)
+        make the likelihood unbounded as the scale collapses (see
+        :attr:`partial_collapse`)."""
+        return False
+
     def collapse_target(self, y):
         return np.log(y)
 
@@ -891,6 +930,234 @@ class BinomialLoss(BernoulliLoss):
         return (y == 1).astype(np.int8) - (y == 0).astype(np.int8)
 
 
+def _count_target(family, y):
+    """y as float64 if it holds finite non-negative numbers, else the family's error.
+
+    Non-integer values are accepted as scikit-learn's PoissonRegressor does: the
+    kernels' formulas hold for any real y >= 0 (through lgamma), the fit is then a
+    quasi-likelihood estimate of the mean and the log-likelihood not a log-pmf."""
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(y) | (y < 0)
+    if bad.any():
+        family._reject(y, bad, "non-negative counts")
+    return y
+
+
+class NegativeBinomialLoss(_KernelFamily):
+    r"""Negative binomial distribution (NB2) with log link.
+
+    Raw-prediction columns ``(log mu, log alpha)``: ``E[y] = mu``, ``Var[y] = mu +
+    alpha mu^2``; with ``r = 1 / alpha`` the NLL is the full
+
+    .. math:: -\log\Gamma(y + r) + \log\Gamma(r) + \log\Gamma(y + 1)
+              - r \log\frac{r}{r + \mu} - y \log\frac{\mu}{r + \mu},
+
+    evaluated without cancellation as ``alpha -> 0`` (the Poisson limit) or
+    ``alpha -> inf``.  ``alpha`` is learned by maximum likelihood: one constant by
+    default, a linear function of x (on the log scale) or fixed if the estimator says
+    so.  Targets are non-negative counts (non-integer values give the
+    quasi-likelihood fit, as for the Poisson).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_mle._loss import NegativeBinomialLoss
+    >>> family = NegativeBinomialLoss()
+    >>> y = np.array([0.0, 3.0, 1.0, 8.0])
+    >>> raw = np.tile(family.constant_raw_prediction(y, np.ones(4)), (4, 1))
+    >>> bool(np.isclose(family.mean(raw)[0], y.mean()))
+    True
+    >>> loss, _ = family.loss_gradient(y, raw, np.ones(4))
+    >>> bool(np.allclose(loss, -family.distribution(raw).logpmf(y)))
+    True
+    """
+
+    name = "negative binomial"
+    raw_columns = ("mean", "log_alpha")
+    column_modes = ("x", "constant")
+    dispersion_column = 1
+    dispersion_name = "alpha"
+    dispersion_symbol = "α"
+    boundary_column = 1
+    link = "log"
+    target_kind = "non-negative counts"
+    positive_target = True
+    family = _kernels.FAMILY_NEGATIVE_BINOMIAL
+    #: alpha below which the fit is reported as the Poisson limit: the log-pmf differs
+    #: from the Poisson's by alpha ((y - mu)^2 - y) / 2 + O(alpha^2), below 1e-6 per
+    #: sample for counts within a few standard deviations of a mean of order 1; with
+    #: equi- or underdispersed counts the solver stops log alpha near -20.
+    POISSON_LIMIT_ALPHA = 1e-6
+    fisher_is_hessian = False
+
+    def validate_target(self, y):
+        return _count_target(self, y)
+
+    def initial_raw_prediction(self, y, sample_weight):
+        """log of the mean of y and log alpha from the method of moments,
+        ``alpha = (variance - mean) / mean^2`` (at least 1e-8)."""
+        mean = max(np.average(y, weights=sample_weight), np.finfo(float).tiny)
+        variance = np.average((y - mean) ** 2, weights=sample_weight)
+        alpha = max((variance - mean) / mean ** 2, 1e-8)
+        return np.array([np.log(mean), np.log(alpha)])
+
+    def constant_raw_prediction(self, y, sample_weight, free=None, fixed=None):
+        """The intercept-only MLE: the mean is the weighted mean of y whatever alpha
+        (its score is sum w (y - mu) / (1 + alpha mu)), log alpha a 1-D minimisation
+        from the method of moments."""
+        free = np.ones(2, bool) if free is None else np.asarray(free, bool)
+        start = self.initial_raw_prediction(y, sample_weight)
+        if fixed is not None:
+            start = np.where(free, start, fixed)
+        return super().constant_raw_prediction(y, sample_weight, free=[False, free[1]],
+                                               fixed=start)
+
+    def mean(self, raw_prediction):
+        tiny, huge = np.finfo(float).tiny, np.finfo(float).max
+        return np.exp(np.clip(raw_prediction[:, 0], np.log(tiny), np.log(huge)))
+
+    def distribution(self, raw_prediction):
+        """``scipy.stats.nbinom(n=1/alpha, p=1/(1 + alpha mu))`` per row."""
+        log_alpha = np.clip(raw_prediction[:, 1], -700.0, 700.0)
+        t = log_alpha + np.clip(raw_prediction[:, 0], -700.0, 700.0)
+        return stats.nbinom(n=np.exp(-log_alpha), p=np.exp(-np.logaddexp(0.0, t)))
+
+    def recession_signs(self, y):
+        """-1 for zero counts: their NLL decreases for ever as log mu -> -inf."""
+        return np.where(np.asarray(y) == 0, -1, 0).astype(np.int8)
+
+    def boundary_note(self, constant_raw):
+        """The note that alpha ran to 0: no overdispersion, the Poisson limit."""
+        log_alpha = float(np.asarray(constant_raw, dtype=float)[1])
+        if log_alpha < np.log(self.POISSON_LIMIT_ALPHA):
+            return (f"The negative binomial alpha is {np.exp(log_alpha):.3g} "
+                    f"(< {self.POISSON_LIMIT_ALPHA:g}), where the likelihood is flat: "
+                    "the counts show no overdispersion, and the fit is the Poisson "
+                    "limit.")
+        return None
+
+
+class StudentTLoss(_KernelFamily):
+    r"""Student-t distribution (location-scale) with identity link.
+
+    Raw-prediction columns ``(mu, log sigma, log nu)``; with ``z = (y - mu) / sigma``
+    the full NLL is
+
+    .. math:: -\log\Gamma\left(\tfrac{\nu+1}{2}\right)
+              + \log\Gamma\left(\tfrac{\nu}{2}\right)
+              + \tfrac12 \log(\nu\pi) + \log\sigma
+              + \tfrac{\nu+1}{2}\log\left(1 + \frac{z^2}{\nu}\right),
+
+    which tends to the Gaussian's as ``nu -> inf`` without cancellation.  ``mean`` is
+    the location mu (the mean of y where ``nu > 1``).
+
+    Parameters
+    ----------
+    df : float or None, default=None
+        Degrees of freedom: None learns ``log nu`` as a constant; a float > 0 fixes
+        it (``column_modes[2] = log(df)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_mle._loss import StudentTLoss
+    >>> family = StudentTLoss(df=4.0)
+    >>> raw = np.array([[0.5, np.log(2.0), np.log(4.0)]])
+    >>> loss, _ = family.loss_gradient(np.array([3.0]), raw, np.ones(1))
+    >>> bool(np.isclose(-loss[0], family.distribution(raw).logpdf(3.0)[0]))
+    True
+    """
+
+    name = "Student-t"
+    raw_columns = ("mean", "log_scale", "log_df")
+    dispersion_column = 1
+    dispersion_name = "sigma"
+    dispersion_symbol = "σ"
+    boundary_column = 2
+    link = "identity"
+    family = _kernels.FAMILY_STUDENT_T
+    fisher_is_hessian = False
+    #: Degrees of freedom beyond which the fit is reported as the Gaussian limit: the
+    #: log-density of t(nu) differs from the Gaussian's by (z^4 - 2 z^2 - 1) / (4 nu)
+    #: + O(1/nu^2), below 1e-6 per sample within 3 sigma, and the gradient in log nu
+    #: (of that order) is below the solver's tolerance.
+    GAUSSIAN_LIMIT_DF = 1e6
+
+    def __init__(self, df=None):
+        if df is not None:
+            if isinstance(df, bool) or not np.isscalar(df) or not np.isfinite(df) \
+                    or df <= 0:
+                raise ValueError(f"The Student-t degrees of freedom df must be a "
+                                 f"positive finite number or None; got {df!r}.")
+            df = float(df)
+        self.df = df
+        self.column_modes = ("x", "constant",
+                             "constant" if df is None else float(np.log(df)))
+
+    def initial_raw_prediction(self, y, sample_weight):
+        """Median, log of the scaled median absolute deviation, and log(df) (5 if
+        learned)."""
+        location = np.median(y)
+        spread = 1.4826 * np.median(np.abs(y - location))
+        if not spread > 0:
+            spread = np.std(y) if np.std(y) > 0 else 1.0
+        return np.array([location, np.log(spread),
+                         np.log(5.0 if self.df is None else self.df)])
+
+    def constant_raw_prediction(self, y, sample_weight, free=None, fixed=None):
+        free = np.ones(3, bool) if free is None else np.array(free, bool)
+        if self.df is not None:
+            free[2] = False
+            fixed = self.initial_raw_prediction(y, sample_weight) if fixed is None \
+                else np.array(fixed, dtype=float)
+            fixed[2] = np.log(self.df)
+        return super().constant_raw_prediction(y, sample_weight, free=free, fixed=fixed)
+
+    def mean(self, raw_prediction):
+        return np.array(raw_prediction[:, 0], dtype=np.float64)
+
+    def mean_penalty_weight(self, null_raw):
+        """``1 / s0**2``: the mean is in the units of y, as the Gaussian's."""
+        return float(np.exp(-2.0 * null_raw[1]))
+
+    #: As sigma -> 0 an exactly fitted sample gains ``log(1/sigma)`` and every other
+    #: loses only ``nu log(1/sigma)``: with k exact fits of n the likelihood is
+    #: unbounded once k > (n - k) nu, and with nu learned (nu -> 0 with sigma) for
+    #: any k >= 1 (Fernández and Steel, 1999).  Ordinary fits stop at a local
+    #: maximum away from that corner; a fit that ends in it is reported.
+    partial_collapse = True
+
+    def partial_collapse_unbounded(self, exact_weight, total_weight, raw_prediction):
+        if self.df is None:
+            return exact_weight > 0
+        return exact_weight > (total_weight - exact_weight) * self.df
+
+    def collapse_log_scale(self, raw_prediction):
+        return raw_prediction[:, 1]
+
+    def distribution(self, raw_prediction):
+        """``scipy.stats.t(df=nu, loc=mu, scale=sigma)`` per row."""
+        tiny, huge = np.finfo(float).tiny, np.finfo(float).max
+        bounds = np.log(tiny), np.log(huge)
+        return stats.t(df=np.exp(np.clip(raw_prediction[:, 2], *bounds)),
+                       loc=raw_prediction[:, 0],
+                       scale=np.exp(np.clip(raw_prediction[:, 1], *bounds)))
+
+    def boundary_note(self, constant_raw):
+        """The note that the degrees of freedom ran to the Gaussian limit."""
+        log_df = float(np.asarray(constant_raw, dtype=float)[2])
+        if self.df is None and log_df > np.log(self.GAUSSIAN_LIMIT_DF):
+            with np.errstate(over="ignore"):
+                df = np.exp(log_df)
+            return (f"The Student-t degrees of freedom ran to {df:.3g} "
+                    f"(> {self.GAUSSIAN_LIMIT_DF:g}), where the likelihood is flat: "
+                    "the data show no heavier tails than a Gaussian's, and the fit "
+                    "is the Gaussian limit.")
+        return None
+
+
 #: The built-in distributions, by the name ``MLERegressor(distribution=...)`` takes.
-DISTRIBUTIONS = {"gaussian": GaussianLoss, "poisson": PoissonLoss, "gamma": GammaLoss,
-                 "binomial": BinomialLoss}
+DISTRIBUTIONS = {"gaussian": GaussianLoss, "poisson": PoissonLoss,
+                 "negative_binomial": NegativeBinomialLoss, "gamma": GammaLoss,
+                 "student_t": StudentTLoss, "binomial": BinomialLoss}

@@ -415,8 +415,31 @@ class MLERegressor(RegressorMixin, MLEstimator):
                            estimator_name="MLERegressor", progress=progress)
         # At alpha > 0 the objective has a finite minimiser (see the class docstring):
         # the existence check is only made at alpha = 0.
-        result, _ = self._fit_checked(model, X, y, weights, theta0, null_raw, fit_options)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result, _ = self._fit_checked(model, X, y, weights, theta0, null_raw,
+                                          fit_options)
         coef, intercept = model.unpack(result.theta)
+        boundary = self._boundary(family, modes, intercept) if self.mle_exists_ else None
+        if boundary is not None:
+            # A limit of the family, not a failure: the likelihood is flat along the
+            # boundary column, which the solver cannot pin down (a ConvergenceWarning
+            # would be noise).  Fix that column where it ran to and fit the rest.
+            caught = [w for w in caught if not issubclass(w.category, ConvergenceWarning)]
+            modes = self._modes = boundary
+            model = self._build_model(family, modes, X.shape[1], X, weights, null_raw,
+                                      family.unit_hessian_at_constant(null_raw, y, weights))
+            n_iter = result.n_iter
+            with warnings.catch_warnings(record=True) as refit_caught:
+                warnings.simplefilter("always")
+                result = fit_model(model, X, y, weights, self.alpha,
+                                   model.pack(coef, intercept), null_raw, **fit_options)
+            result.n_iter += n_iter
+            caught += refit_caught
+            coef, intercept = model.unpack(result.theta)
+        for warning in caught:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
         if self.alpha > 0 and family.collapse_log_scale(np.zeros((1, family.n_raw))) \
                 is not None:
             # The penalised estimate exists, but a tiny alpha can still put the spread
@@ -460,6 +483,17 @@ class MLERegressor(RegressorMixin, MLEstimator):
 
     def _diagnosis_label(self, diagnosis):
         return diagnosis.kind
+
+    def _boundary(self, family, modes, intercept):
+        """The column modes with the family's boundary column fixed where the fit put
+        it, if the fit ran onto a boundary of the family (see
+        :meth:`Family.boundary_note`); else None."""
+        j = family.boundary_column
+        if j is None or modes[j] != "constant" or family.boundary_note(intercept) is None:
+            return None
+        fixed = list(modes)
+        fixed[j] = float(intercept[j])
+        return tuple(fixed)
 
     def _unbounded_message(self, model, y, weights, diagnosis):
         return unbounded_message("MLERegressor", self._label(model.loss, self._modes),
@@ -514,7 +548,8 @@ class MLERegressor(RegressorMixin, MLEstimator):
                     setattr(self, f"{stem}_intercept_", float(intercept[j]))
                     names += [f"{stem}_coef_", f"{stem}_intercept_"]
                 else:
-                    value = float(np.exp(intercept[j]) if log_column else intercept[j])
+                    with np.errstate(over="ignore"):  # a boundary at infinity is inf
+                        value = float(np.exp(intercept[j]) if log_column else intercept[j])
                     setattr(self, f"{stem}_", value)
                     names.append(f"{stem}_")
         self._parameter_attribute_names = names
@@ -777,8 +812,11 @@ class MLERegressor(RegressorMixin, MLEstimator):
                         if self.df_resid_ > 0 else np.nan)
             goodness_of_fit = {"R-squared": self._r_squared, "Adj. R-squared": adjusted}
         else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                goodness_of_fit = {"Pseudo R-squ.": 1.0 - self.loglik_ / self.loglik_null_}
+            # Cox and Snell's, as statsmodels' GLM summary: defined for densities
+            # too (McFadden's ratio of log-likelihoods is not, where they are > 0)
+            with np.errstate(over="ignore", invalid="ignore"):
+                goodness_of_fit = {"Pseudo R-squ. (CS)": -np.expm1(
+                    2.0 * (self.loglik_null_ - self.loglik_) / self._n_obs)}
         if ols and self.df_model_ > 0 and self.df_resid_ > 0:
             # the exact test of all slopes being zero, as statsmodels' OLS header
             with np.errstate(divide="ignore"):

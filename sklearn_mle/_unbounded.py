@@ -46,20 +46,24 @@ class UnboundedLikelihoodWarning(UserWarning):
 _COLLAPSE_RATIO = 1e-6
 
 
-def find_variance_collapse(X, y, weights, log_scale, fit_intercept):
+def find_variance_collapse(X, y, weights, log_scale, fit_intercept, mean=None):
     """Samples on which a learned Gaussian scale collapses to zero, or None.
 
     The symptom comes from the iterates: ``sigma_i`` has fallen below ``1e-6`` of the
     data's scale.  It is confirmed from the problem itself: the mean model can fit
     the targets of those samples *exactly* (a least-squares solve on them leaves no
     residual), so shrinking sigma there raises the density, and the likelihood,
-    without bound.
+    without bound.  Given the fitted ``mean``, only the samples it already fits to
+    ``1e-6`` of the data's scale are considered (for families where a collapse on
+    part of the samples suffices, see :func:`~sklearn_mle._existence.find_unbounded`).
     """
     positive = weights > 0
     centred = y - np.average(y, weights=weights)
     reference = max(np.sqrt(np.average(centred**2, weights=weights)),
                     1e-12 * np.max(np.abs(y)), 1e-300)
     collapsed = positive & (log_scale < np.log(_COLLAPSE_RATIO * reference))
+    if mean is not None:
+        collapsed &= np.abs(y - mean) <= _COLLAPSE_RATIO * reference
     if not collapsed.any():
         return None
     Z = X[collapsed]

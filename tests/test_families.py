@@ -1,11 +1,14 @@
 """The family-agnostic regressor: options, the custom-family path, the scorer."""
 
+import math
+
 import numpy as np
 import pytest
 from scipy import stats
 from sklearn.model_selection import GridSearchCV
 
-from sklearn_mle import Family, MLERegressor, log_likelihood_scorer
+from sklearn_mle import (Family, MLERegressor, UnboundedLikelihoodWarning,
+                         log_likelihood_scorer)
 from sklearn_mle._loss import DISTRIBUTIONS, GaussianLoss
 
 
@@ -120,3 +123,46 @@ def test_a_refit_in_another_mode_leaves_no_stale_attributes(data):
                  "scale_intercept_"):
         assert not hasattr(reg, name), name
     assert reg.scale_se_ > 0 and reg.dispersion_se_ == reg.scale_se_
+
+
+class NumpyPoisson(Family):
+    """The Poisson written in NumPy: the existence check comes from recession_signs."""
+
+    name = "Poisson (NumPy)"
+    link = "log"
+
+    def loss_gradient(self, y, raw, sample_weight, n_threads=1):
+        eta = raw[:, 0]
+        mu = np.exp(eta)
+        loss = mu - y * eta + np.vectorize(math.lgamma)(y + 1)
+        return sample_weight * loss, (sample_weight * (mu - y))[:, None]
+
+    def initial_raw_prediction(self, y, sample_weight):
+        return np.array([np.log(np.average(y, weights=sample_weight))])
+
+    def mean(self, raw):
+        return np.exp(raw[:, 0])
+
+    def distribution(self, raw):
+        return stats.poisson(np.exp(raw[:, 0]))
+
+    def recession_signs(self, y):
+        return np.where(y == 0, -1, 0).astype(np.int8)
+
+
+def test_a_count_family_in_numpy_fits_and_checks_existence_as_the_builtin_one():
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(300, 2))
+    y = rng.poisson(np.exp(0.3 + 0.5 * X[:, 0])).astype(float)
+    builtin = MLERegressor(distribution="poisson", inference=True, tol=1e-10).fit(X, y)
+    custom = MLERegressor(distribution=NumpyPoisson(), inference=True,
+                          tol=1e-10).fit(X, y)
+    np.testing.assert_allclose(custom.coef_, builtin.coef_, rtol=1e-8)
+    np.testing.assert_allclose(custom.loglik_, builtin.loglik_, rtol=1e-12)
+    np.testing.assert_allclose(custom.coef_se_, builtin.coef_se_, rtol=1e-5)
+    # a group with only zero counts: the same diagnosis through the public hooks
+    X_zero = np.column_stack([X, (np.arange(300) < 30).astype(float)])
+    y_zero = np.where(np.arange(300) < 30, 0.0, y)
+    with pytest.warns(UnboundedLikelihoodWarning, match="zero counts"):
+        reg = MLERegressor(distribution=NumpyPoisson()).fit(X_zero, y_zero)
+    assert not reg.mle_exists_ and reg.coef_[2] < -5

@@ -196,3 +196,86 @@ def test_a_gamma_mean_that_fits_exactly_collapses_the_dispersion():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert MLERegressor(distribution="gamma", alpha=1e-3).fit(X, y).mle_exists_
+
+
+def test_student_t_degrees_of_freedom_at_infinity_are_a_boundary_not_a_failure():
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(500, 2))
+    y = 1.0 + X @ [1.0, -2.0] + 0.5 * rng.normal(size=500)   # Gaussian noise
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # no ConvergenceWarning, no unbounded warning
+        t = MLERegressor(distribution="student_t", inference=True).fit(X, y)
+    gaussian = MLERegressor().fit(X, y)
+    assert t.mle_exists_ and t.converged_ and t.df_ > 1e6
+    assert "Gaussian limit" in t.boundary_note_
+    assert "Gaussian limit" in " ".join(str(t.summary()).split())
+    np.testing.assert_allclose(t.coef_, gaussian.coef_, rtol=1e-5)
+    np.testing.assert_allclose(t.scale_, gaussian.scale_, rtol=1e-5)
+
+
+def test_student_t_resists_outliers_where_the_gaussian_does_not():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(400, 1))
+    y = 2.0 * X[:, 0] + 0.3 * rng.normal(size=400)
+    y[:20] += 50.0    # 5 % gross outliers
+    t = MLERegressor(distribution="student_t").fit(X, y)
+    gaussian = MLERegressor().fit(X, y)
+    assert abs(t.coef_[0] - 2.0) < 0.1 < abs(gaussian.intercept_ - 0.0)
+    assert t.df_ < 5 and t.boundary_note_ is None
+    assert t.loglik_ > gaussian.loglik_
+
+
+def test_negative_binomial_matches_statsmodels_nb2(randhie):
+    X, y = randhie
+    ours = MLERegressor(distribution="negative_binomial", inference=True,
+                        tol=1e-10).fit(X, y)
+    nb = sm.NegativeBinomial(y, sm.add_constant(X, prepend=False),
+                             loglike_method="nb2").fit(method="newton", maxiter=100,
+                                                       disp=0)
+    np.testing.assert_allclose(ours.coef_, nb.params[:-2], rtol=1e-7)
+    np.testing.assert_allclose(ours.alpha_, nb.params[-1], rtol=1e-7)
+    assert ours.dispersion_ == ours.alpha_
+    # observed-information standard errors, alpha's by the delta method
+    np.testing.assert_allclose(ours.coef_se_, nb.bse[:-2], rtol=1e-6)
+    np.testing.assert_allclose(ours.alpha_se_, nb.bse[-1], rtol=1e-6)
+    np.testing.assert_allclose(ours.loglik_, nb.llf, rtol=1e-12)
+    assert ours.summary().names[-1] == "log_alpha"
+    # overdispersed counts: the negative binomial beats the Poisson by far
+    poisson = MLERegressor(distribution="poisson").fit(X, y)
+    assert ours.aic_ < poisson.aic_ - 1000
+
+
+def test_student_t_matches_statsmodels_tlinearmodel():
+    from statsmodels.miscmodels.tmodel import TLinearModel
+
+    data = sm.datasets.stackloss.load_pandas()
+    X, y = data.exog.to_numpy(float), data.endog.to_numpy(float)
+    ours = MLERegressor(distribution="student_t", tol=1e-10).fit(X, y)
+    design = sm.add_constant(X, prepend=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = TLinearModel(y, design)
+        start = np.r_[np.linalg.lstsq(design, y, rcond=None)[0], 5.0, np.std(y)]
+        result = model.fit(start_params=start, method="bfgs", maxiter=10000, gtol=1e-10,
+                           disp=0)
+        result = model.fit(start_params=result.params, method="newton", disp=0)
+    np.testing.assert_allclose(ours.coef_, result.params[:3], rtol=1e-6)
+    np.testing.assert_allclose([ours.df_, ours.scale_], np.abs(result.params[-2:]),
+                               rtol=1e-6)
+    np.testing.assert_allclose(ours.loglik_, result.llf, rtol=1e-10)
+
+
+def test_student_t_scale_collapse_on_part_of_the_samples_is_reported():
+    # With the degrees of freedom learned, exact fits of only some targets make the
+    # likelihood unbounded (the scale and nu shrink together); alpha > 0 bounds it.
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(50, 2))
+    y = 0.2 + X @ [0.5, -0.3]
+    y[25:] += rng.normal(size=25)
+    with pytest.warns(UnboundedLikelihoodWarning, match="fits 25 of 50 targets exactly"):
+        reg = MLERegressor(distribution="student_t").fit(X, y)
+    assert not reg.mle_exists_ and np.isfinite(reg.scale_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bounded = MLERegressor(distribution="student_t", alpha=1e-3).fit(X, y)
+    assert bounded.mle_exists_ and bounded.scale_ > 1e-3
