@@ -23,6 +23,14 @@ unpenalised fits of the peers (scikit-learn ``C = np.inf``, statsmodels
 Logit/MNLogit, glum ``alpha = 0``).  One of them is completely separable
 (``Case.separable``): there the objective has no minimum (its infimum is 0).
 
+The "family" cases (``Case.is_family``, issue 11) fit
+``MLERegressor(distribution=kind)`` with its defaults (``alpha = 0``) on
+counts (Poisson, negative binomial with a learned dispersion), positive
+skewed targets (Gamma with a learned shape) and heavy-tailed noise
+(Student-t with learned scale and degrees of freedom), every one generated
+from the same unscaled correlated features.  ``objective.py`` says what each
+family's gap is measured on.
+
 ``SKLEARN_MLE_BENCH_MAX_ROWS=N`` keeps only the first N rows of every case
 (the cache still holds the full data).  It exists to check quickly that the
 harness runs on a loaded machine; the report states it in a banner, and its
@@ -41,7 +49,7 @@ CACHE_VERSION = "v1"
 @dataclass
 class Case:
     name: str
-    kind: str  # "binary", "multinomial", "gaussian"
+    kind: str  # "binary", "multinomial", "gaussian", or one of FAMILY_KINDS
     description: str
     quick: bool = False
     dtype: str = "float64"
@@ -56,7 +64,24 @@ class Case:
     @property
     def is_default(self):
         """Classification at alpha = 0: the default MLEClassifier() fit."""
-        return self.kind != "gaussian" and self.alpha_rule == "0"
+        return self.kind in ("binary", "multinomial") and self.alpha_rule == "0"
+
+    @property
+    def is_family(self):
+        """A regression family of issue 11, fitted with MLERegressor(distribution=kind)."""
+        return self.kind in FAMILY_KINDS
+
+    @property
+    def group(self):
+        """The report section (and ``--only`` group) the case belongs to."""
+        if self.is_family:
+            return "families"
+        return "defaults" if self.is_default else "issue3"
+
+
+#: ``MLERegressor(distribution=...)`` values with a benchmark case (issue 11)
+FAMILY_KINDS = ("poisson", "gamma", "negative_binomial", "student_t")
+GROUPS = ("issue3", "defaults", "families")
 
 
 CASES = [
@@ -99,6 +124,25 @@ CASES = [
          "load_breast_cancer, raw features, 569 x 30, alpha = 0: completely "
          "separable, so the MLE does not exist", quick=True, base="breast_cancer",
          alpha_rule="0", separable=True),
+    # families (issue 11), default parameters (alpha = 0)
+    Case("poisson_200k_50", "poisson",
+         "synthetic correlated unscaled Poisson counts, 200000 x 50, log link, "
+         "log mean of standard deviation 0.8 around log 3 (mean count 4.1, "
+         "12 % zeros, largest 206)", alpha_rule="0"),
+    Case("gamma_200k_30", "gamma",
+         "synthetic correlated unscaled Gamma targets, 200000 x 30, log link, "
+         "log mean of standard deviation 0.6 around log 10, shape 2 (y from "
+         "0.009 to 382)", alpha_rule="0"),
+    Case("negbin_50k_20", "negative_binomial",
+         "synthetic correlated unscaled NB2 counts, 50000 x 20, log link, log "
+         "mean of standard deviation 0.7 around log 2, alpha = 0.5 (learned); mean "
+         "count 2.6, variance 11.8, 27 % zeros, largest 63",
+         alpha_rule="0"),
+    Case("student_t_100k_20", "student_t",
+         "synthetic correlated unscaled linear regression with Student-t noise, "
+         "100000 x 20, scale 2, 4 degrees of freedom (both learned); a size where "
+         "statsmodels' TLinearModel (numerical gradients) takes seconds to tens of "
+         "seconds", alpha_rule="0"),
 ]
 CASES_BY_NAME = {c.name: c for c in CASES}
 
@@ -172,6 +216,45 @@ def _make_gaussian(seed, n, d):
     return X, y
 
 
+def _family_predictor(rng, n, d, eta_sd, centre):
+    """Unscaled correlated X and a linear predictor of standard deviation eta_sd
+    around ``centre`` (the true coefficients are 1/scale-sized, as for the
+    other generated cases)."""
+    X, scales, means = _correlated_unscaled(rng, n, d)
+    beta = rng.standard_normal(d) / scales
+    eta = (X - means) @ beta
+    eta *= eta_sd / eta.std()
+    return X, eta - eta.mean() + centre
+
+
+def _make_poisson(seed, n, d):
+    rng = np.random.default_rng(seed)
+    X, eta = _family_predictor(rng, n, d, 0.8, np.log(3.0))
+    return X, rng.poisson(np.exp(eta)).astype(np.float64)
+
+
+def _make_gamma(seed, n, d, shape=2.0):
+    rng = np.random.default_rng(seed)
+    X, eta = _family_predictor(rng, n, d, 0.6, np.log(10.0))
+    return X, rng.gamma(shape, np.exp(eta) / shape)
+
+
+def _make_negative_binomial(seed, n, d, alpha=0.5):
+    """NB2: Var = mu + alpha mu^2, drawn as numpy's negative_binomial(1/alpha, p)
+    with p = 1 / (1 + alpha mu)."""
+    rng = np.random.default_rng(seed)
+    X, eta = _family_predictor(rng, n, d, 0.7, np.log(2.0))
+    mu = np.exp(eta)
+    return X, rng.negative_binomial(1.0 / alpha, 1.0 / (1.0 + alpha * mu)).astype(np.float64)
+
+
+def _make_student_t(seed, n, d, scale=2.0, df=4.0):
+    rng = np.random.default_rng(seed)
+    X, scales, means = _correlated_unscaled(rng, n, d)
+    beta = rng.standard_normal(d) / scales
+    return X, X @ beta + 5.0 + scale * rng.standard_t(df, size=n)
+
+
 def _make_sparse_text(seed, n, d, draws=50):
     rng = np.random.default_rng(seed)
     ranks = np.arange(d)
@@ -218,6 +301,14 @@ def _generate(name):
         return _make_binary(12, 800_000, 20, eta_sd=2.5)
     if name == "default_multi6_100k_30":
         return _make_multinomial(13, 100_000, 30, 6, eta_sd=2.0)
+    if name == "poisson_200k_50":
+        return _make_poisson(21, 200_000, 50)
+    if name == "gamma_200k_30":
+        return _make_gamma(22, 200_000, 30)
+    if name == "negbin_50k_20":
+        return _make_negative_binomial(23, 50_000, 20)
+    if name == "student_t_100k_20":
+        return _make_student_t(24, 100_000, 20)
     raise KeyError(name)
 
 

@@ -39,10 +39,47 @@ Mappings (n = number of samples):
                    than the symmetric K-vector penalty.  Sparse: skipped (no sparse support; dense X would
                    be 40 GB).  float32 case: skipped (statsmodels computes in
                    float64; see the float64 case).
+
+Family cases (issue 11; alpha = 0, the unpenalised fit, ``kind`` the
+distribution):
+
+* sklearn_mle      MLERegressor(distribution=kind), every other parameter at
+                   its default (dispersion, shape, scale, df learned).
+* sklearn_mle[tol=1e-10]
+                   MLERegressor(distribution=kind, tol=1e-10,
+                   max_iter=10000): the reference optimum, in no ratio.
+* sk-newton-cholesky, sk-lbfgs, sk-lbfgs-long
+                   PoissonRegressor / GammaRegressor(alpha=0, solver=...),
+                   defaults otherwise (max_iter=100, tol=1e-4); sk-lbfgs-long
+                   has max_iter=10000 (only with --long-lbfgs: on these
+                   unscaled data lbfgs does not reach the optimum either way).
+* glum             GeneralizedLinearRegressor(family="poisson"|"gamma",
+                   alpha=0), defaults otherwise.  Negative binomial: skipped
+                   (glum's NB family takes a fixed theta); Student-t: no family.
+* sm-glm           statsmodels GLM(y, [1, X], family=Poisson() | Gamma(link=
+                   Log())).fit() (IRLS, defaults).
+* sm-newton        statsmodels discrete NegativeBinomial(y, [1, X],
+                   loglike_method="nb2").fit(method="newton", maxiter=100,
+                   disp=0): analytic Hessian, reaches the optimum in a few
+                   iterations (its default, bfgs with maxiter=35, does not).
+* sm-bfgs          NegativeBinomial(...).fit(method="bfgs", maxiter=1000,
+                   disp=0); TLinearModel(y, [1, X]).fit(method="bfgs",
+                   maxiter=1000, disp=0) (numerical gradients; scipy's default
+                   gtol=1e-5 stops at a relative gap of about 1e-6).
+* sm-bfgs-tight    TLinearModel(...).fit(method="bfgs", maxiter=1000,
+                   gtol=1e-9, disp=0), which reaches the optimum.
+                   TLinearModel with method="newton" (numerical Hessian) ends
+                   in NaN on these data, and "nm" / "lbfgs" take minutes; not
+                   run.
+The statsmodels fits keep their defaults otherwise (so they also compute the
+covariance of the estimates, which sklearn_mle does not by default; measured
+on these cases it changes their time by a few per cent at most).
 """
 
 import numpy as np
 import scipy.sparse as sp
+
+from objective import FAMILY_PARAMETERS
 
 ALL_SOLVERS = [
     "sklearn_mle",
@@ -55,18 +92,51 @@ ALL_SOLVERS = [
     "sk-linreg",
     "glum",
     "statsmodels",
+    "sklearn_mle[tol=1e-10]",
+    "sm-glm",
+    "sm-newton",
+    "sm-bfgs",
+    "sm-bfgs-tight",
 ]
 SKLEARN_PEERS = {"sk-lbfgs", "sk-lbfgs-long", "sk-newton-cholesky", "sk-newton-cg",
                  "sk-ridge-cholesky", "sk-linreg"}
 
+REFERENCE_SOLVER = "sklearn_mle[tol=1e-10]"
+FAMILY_SOLVERS = {
+    "poisson": ["sklearn_mle", REFERENCE_SOLVER, "sk-newton-cholesky", "sk-lbfgs",
+                "sk-lbfgs-long", "glum", "sm-glm"],
+    "gamma": ["sklearn_mle", REFERENCE_SOLVER, "sk-newton-cholesky", "sk-lbfgs",
+              "sk-lbfgs-long", "glum", "sm-glm"],
+    "negative_binomial": ["sklearn_mle", REFERENCE_SOLVER, "sm-newton", "sm-bfgs"],
+    "student_t": ["sklearn_mle", REFERENCE_SOLVER, "sm-bfgs", "sm-bfgs-tight"],
+}
+#: peers whose peak extra memory is measured next to sklearn_mle's on a family case
+FAMILY_MEM_PEERS = {"poisson": ["sk-newton-cholesky", "glum"],
+                    "gamma": ["sk-newton-cholesky", "glum"],
+                    "negative_binomial": ["sm-newton"],
+                    "student_t": ["sm-bfgs-tight"]}
+FAMILY_SKIPS = {("negative_binomial", "glum"): "glum's negative binomial has a fixed theta",
+                ("student_t", "glum"): "glum has no Student-t family"}
+
 # skip reasons that are not worth a table row
-NOT_APPLICABLE = {"regression only", "classification only", "sparse case only"}
+NOT_APPLICABLE = {"regression only", "classification only", "sparse case only",
+                  "not a family case", "another family"}
 
 
 def skip_reason(solver, case, n, d, long_lbfgs=False):
     """None if the solver runs on this case, else a short reason."""
     kind = case.kind
     is_sparse = case.name.startswith("sparse")
+    if case.is_family:
+        if (kind, solver) in FAMILY_SKIPS:
+            return FAMILY_SKIPS[kind, solver]
+        if solver not in FAMILY_SOLVERS[kind]:
+            return "another family"
+        if solver == "sk-lbfgs-long" and not long_lbfgs:
+            return "only with --long-lbfgs"
+        return None
+    if solver == REFERENCE_SOLVER or solver.startswith("sm-"):
+        return "not a family case"
     if solver == "sklearn_mle":
         return None
     if solver == "sklearn_mle[variance=constant]":
@@ -113,6 +183,8 @@ def make(solver, case, X, y, alpha):
     """
     n = X.shape[0]
     kind = case.kind
+    if case.is_family:
+        return _make_family(solver, kind, X, y)
 
     if solver.startswith("sklearn_mle"):
         from sklearn_mle import MLEClassifier, MLERegressor
@@ -239,6 +311,100 @@ def make(solver, case, X, y, alpha):
         return fit, extract
 
     raise ValueError(solver)
+
+
+def _make_family(solver, kind, X, y):
+    """(fit, extract) of a family case; extract also gives ``params``, the
+    family's other parameters as objective.py names them."""
+    if solver.startswith("sklearn_mle"):
+        from sklearn_mle import MLERegressor
+
+        params = dict(tol=1e-10, max_iter=10000) if solver == REFERENCE_SOLVER else {}
+
+        def fit():
+            return MLERegressor(distribution=kind, **params).fit(X, y)
+
+        def extract(est):
+            return dict(coef=est.coef_, intercept=est.intercept_,
+                        params={p: float(getattr(est, p + "_"))
+                                for p in FAMILY_PARAMETERS[kind]},
+                        n_iter=_iters(getattr(est, "n_iter_", None)),
+                        extra=dict(loglik_=float(est.loglik_)))
+        return fit, extract
+
+    if solver.startswith("sk-"):
+        from sklearn.linear_model import GammaRegressor, PoissonRegressor
+
+        cls = PoissonRegressor if kind == "poisson" else GammaRegressor
+        params = dict(alpha=0.0, solver="lbfgs" if "lbfgs" in solver else solver[3:])
+        if solver == "sk-lbfgs-long":
+            params["max_iter"] = 10000
+
+        def fit():
+            return cls(**params).fit(X, y)
+
+        def extract(est):
+            return dict(coef=est.coef_, intercept=est.intercept_, params={},
+                        n_iter=_iters(est.n_iter_), extra={})
+        return fit, extract
+
+    if solver == "glum":
+        from glum import GeneralizedLinearRegressor
+
+        def fit():
+            return GeneralizedLinearRegressor(family=kind, alpha=0.0).fit(X, y)
+
+        def extract(est):
+            return dict(coef=est.coef_, intercept=est.intercept_, params={},
+                        n_iter=_iters(getattr(est, "n_iter_", None)), extra={})
+        return fit, extract
+
+    import statsmodels.api as sm
+
+    Xc = sm.add_constant(np.asarray(X, dtype=np.float64), prepend=True, has_constant="add")
+    if solver == "sm-glm":
+        family = (sm.families.Poisson() if kind == "poisson"
+                  else sm.families.Gamma(link=sm.families.links.Log()))
+
+        def fit():
+            return sm.GLM(y, Xc, family=family).fit()
+    elif kind == "negative_binomial":
+        from statsmodels.discrete.discrete_model import NegativeBinomial
+
+        method, maxiter = ("newton", 100) if solver == "sm-newton" else ("bfgs", 1000)
+
+        def fit():
+            return NegativeBinomial(y, Xc, loglike_method="nb2").fit(
+                method=method, maxiter=maxiter, disp=0)
+    else:
+        from statsmodels.miscmodels.tmodel import TLinearModel
+
+        options = dict(gtol=1e-9) if solver == "sm-bfgs-tight" else {}
+
+        def fit():
+            return TLinearModel(y, Xc).fit(method="bfgs", maxiter=1000, disp=0, **options)
+
+    n_extra = len(FAMILY_PARAMETERS[kind])
+
+    def extract(res):
+        p = np.asarray(res.params, dtype=np.float64)
+        coef_end = p.size - n_extra
+        if kind == "negative_binomial":
+            params = dict(alpha=p[-1])
+        elif kind == "student_t":
+            params = dict(df=p[-2], scale=abs(p[-1]))  # TLinearModel uses |scale|
+        else:
+            params = {}
+        rv = getattr(res, "mle_retvals", None) or {}
+        it = rv.get("iterations", getattr(res, "fit_history", {}).get("iteration"))
+        extra = {}
+        if "converged" in rv:
+            extra["converged"] = bool(rv["converged"])
+        elif hasattr(res, "converged"):
+            extra["converged"] = bool(res.converged)
+        return dict(coef=p[1:coef_end], intercept=p[0], params=params,
+                    n_iter=None if it is None else int(it), extra=extra)
+    return fit, extract
 
 
 def _iters(n_iter):
