@@ -230,30 +230,44 @@ class Family:
         free = np.ones(self.n_raw, bool) if free is None else np.asarray(free, bool)
         if fixed is not None:
             start = np.where(free, start, fixed)
-        weights = np.asarray(sample_weight, dtype=np.float64)
+        if not free.any():
+            return start
+        # The constant model's NLL depends on y only through its distinct values and
+        # their total weights: counts have few, which makes every evaluation cheap.
+        y, weights = _distinct_targets(np.asarray(y, dtype=np.float64),
+                                       np.asarray(sample_weight, dtype=np.float64))
         weights = weights / weights.sum()
+        columns = np.flatnonzero(free)
+        from ._base import n_threads  # (the fit machinery imports this module)
+        threads = n_threads(y.size * self.n_raw)
 
-        def objective(values):
+        def evaluate(values, curvature=False):
             raw = np.tile(start, (y.size, 1))
             raw[:, free] = values
             with np.errstate(over="ignore", invalid="ignore"):
-                loss, gradient = self.loss_gradient(y, raw, weights)
+                loss, gradient = self.loss_gradient(y, raw, weights, threads)
                 value = float(loss.sum())
+                info = (self.fisher_information(y, raw, weights, threads).sum(axis=0)
+                        [np.ix_(columns, columns)] if curvature else None)
             if not np.isfinite(value):
-                return np.inf, np.zeros(values.size)
-            return value, gradient[:, free].sum(axis=0)
+                return np.inf, np.zeros(values.size), info
+            return value, gradient[:, free].sum(axis=0), info
 
-        if free.any():
-            # Columns other than the mean are logs (of a scale, degrees of freedom,
-            # ...): kept within e^30 of their start, so that a null model that
-            # collapses (one sample, a constant target) still gives a finite start.
-            bounds = [(None, None) if j == 0 else (start[j] - 30.0, start[j] + 30.0)
-                      for j in np.flatnonzero(free)]
-            solution = optimize.minimize(objective, start[free], jac=True,
-                                         method="L-BFGS-B", bounds=bounds,
-                                         options={"gtol": 1e-10, "ftol": 0.0})
-            if np.all(np.isfinite(solution.x)):
-                start[free] = solution.x
+        # Columns other than the mean are logs (of a scale, degrees of freedom, ...):
+        # kept within e^30 of their start, so that a null model that collapses (one
+        # sample, a constant target) still gives a finite start.
+        low = np.where(columns == 0, -np.inf, start[free] - 30.0)
+        high = np.where(columns == 0, np.inf, start[free] + 30.0)
+        values = _fisher_scoring(evaluate, start[free].copy(), low, high)
+        if values is None:  # scoring stalled: the quasi-Newton fallback
+            solution = optimize.minimize(
+                lambda v: evaluate(v)[:2], start[free], jac=True, method="L-BFGS-B",
+                bounds=list(zip(np.where(np.isinf(low), None, low),
+                                np.where(np.isinf(high), None, high))),
+                options={"gtol": 1e-10, "ftol": 0.0})
+            values = solution.x
+        if np.all(np.isfinite(values)):
+            start[free] = values
         return start
 
     def unit_hessian_at_constant(self, constant_raw, y=None, sample_weight=None):
@@ -402,6 +416,62 @@ class Family:
 BaseLoss = Family
 
 
+def _distinct_targets(y, weights):
+    """The distinct values of y with their total weights, where that shortens y by
+    half or more (counts, proportions); else y and the weights as they are."""
+    values, inverse = np.unique(y, return_inverse=True)
+    if values.size > y.size // 2:
+        return y, weights
+    return values, np.bincount(inverse.reshape(-1), weights=weights,
+                               minlength=values.size)
+
+
+#: Fisher-scoring steps of the constant fit before it gives way to L-BFGS-B ...
+_SCORING_MAX_STEPS = 50
+#: ... its stopping rule: the Newton decrement g' I^-1 g below this (relative to the
+#: value: below it the predicted decrease is rounding) ...
+_SCORING_DECREMENT = 1e-15
+#: ... and the halvings a step may take before the fit counts as stalled.
+_SCORING_HALVINGS = 20
+
+
+def _fisher_scoring(evaluate, values, low, high):
+    """Minimise a smooth function of a few variables by Fisher scoring: steps
+    ``-I^-1 g`` (I the Fisher information, positive semi-definite; a little damping
+    where it is singular), halved until the value does not increase, kept within
+    [low, high].  Returns the minimiser, or None if it stalls (the caller then uses
+    L-BFGS-B).  ``evaluate(values, curvature)`` returns (value, gradient,
+    information or None)."""
+    value, gradient, info = evaluate(values, True)
+    for _ in range(_SCORING_MAX_STEPS):
+        if not np.isfinite(value) or not np.all(np.isfinite(info)):
+            return None
+        damping = 1e-12 * max(np.max(np.abs(np.diag(info))), 1e-300)
+        try:
+            step = np.linalg.solve(info + damping * np.eye(info.shape[0]), gradient)
+        except np.linalg.LinAlgError:
+            return None
+        decrement = float(gradient @ step)
+        if not decrement >= 0:
+            return None
+        if decrement < _SCORING_DECREMENT * max(abs(value), 1.0):
+            return values
+        length = 1.0
+        for _ in range(_SCORING_HALVINGS):
+            candidate = np.clip(values - length * step, low, high)
+            candidate_value, candidate_gradient, _ = evaluate(candidate)
+            if candidate_value <= value:
+                break
+            length /= 2
+        else:
+            return None
+        if np.array_equal(candidate, values):
+            return values
+        values, value, gradient = candidate, candidate_value, candidate_gradient
+        info = evaluate(values, True)[2]
+    return None
+
+
 class _KernelFamily(Family):
     """A built-in family: its per-sample NLL, gradient, observed Hessian and Fisher
     information are the Cython kernels of code :attr:`family` (``_kernels.FAMILY_*``),
@@ -415,12 +485,10 @@ class _KernelFamily(Family):
 
     def unit_hessian_at_constant(self, constant_raw, y=None, sample_weight=None):
         """The Fisher information of one unit-weight sample at the constant raw
-        prediction, averaged over the targets ``y`` when given; without them, at a
-        target of 0 (the built-in families' Fisher information does not depend on
-        y)."""
-        if y is None:
-            y, sample_weight = np.zeros(1), np.ones(1)
-        return super().unit_hessian_at_constant(constant_raw, y, sample_weight)
+        prediction: an expectation over y, so it is computed once, not averaged over
+        the targets (for canonical families it is the observed Hessian, which does
+        not depend on y either)."""
+        return super().unit_hessian_at_constant(constant_raw, np.zeros(1), np.ones(1))
 
     def _arrays(self, y, raw_prediction, sample_weight):
         y = _as_contiguous(y)
