@@ -26,7 +26,8 @@ from ._inference import (InferenceSummary, common_notes, covariance_kind, design
                          fit_statistics, method_name, require_covariance,
                          set_likelihood_attributes, title_kind)
 from ._linear import LevelPenalty, LinearModel, weighted_column_moments
-from ._loss import DISTRIBUTIONS, Family, null_log_scale  # noqa: F401 (re-exported)
+from ._loss import (DISTRIBUTIONS, Family, _distinct_targets,  # noqa: F401
+                    null_log_scale)
 from ._progress import Progress
 from ._unbounded import (FALLBACK_TOL_FACTOR, UnboundedLikelihoodWarning, resolution_message,
                          variance_below_resolution)
@@ -598,10 +599,17 @@ class MLERegressor(RegressorMixin, MLEstimator):
         weights = fit_weights.likelihood * fit_weights.likelihood_scale
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             constant = float(np.sum(family.log_likelihood_constant(y, weights)))
-            loglik = total_log_likelihood(model, X, y, model.pack(coef, intercept),
-                                          fit_weights)
+            if (self.alpha == 0 and self.mle_exists_ and np.isfinite(result.objective)
+                    and family.equivariant_target_scale(y) == 1.0):
+                # the objective at the fit is the weighted mean NLL: no pass over X
+                loglik = -fit_weights.fit_total * float(result.objective)
+            else:
+                loglik = total_log_likelihood(model, X, y, model.pack(coef, intercept),
+                                              fit_weights)
+            # the null model's NLL depends on y only through its distinct values
+            distinct, distinct_weights = _distinct_targets(y, fit_weights.likelihood)
             null_loss, _ = family.loss_gradient(
-                y, np.tile(null_raw, (y.size, 1)), fit_weights.likelihood)
+                distinct, np.tile(null_raw, (distinct.size, 1)), distinct_weights)
             loglik_null = -fit_weights.likelihood_scale * float(null_loss.sum())
             set_likelihood_attributes(
                 self, loglik=loglik + constant, loglik_null=loglik_null + constant,
