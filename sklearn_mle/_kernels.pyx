@@ -408,12 +408,27 @@ cdef inline double _gamma_grad_mean(double u, double s) noexcept nogil:
 
 
 cdef inline double _gamma_loss_grad(double y, double eta, double s, double *grad_eta,
-                                    double *grad_s) noexcept nogil:
+                                    double *grad_s, double *memo) noexcept nogil:
+    """Gamma NLL and gradient.  ``memo`` (or NULL) holds (s, B(s), C(s)) of the last
+    row: with a constant dispersion every row has the same s, so the special
+    functions of the shape are evaluated once per block, not once per row (the same
+    values, so the results do not change)."""
     cdef double log_y = log(y), u = log_y - eta
     cdef double excess = _gamma_excess(u, s)
+    cdef double log_norm, c
+    if memo != NULL and memo[0] == s:
+        log_norm = memo[1]
+        c = memo[2]
+    else:
+        log_norm = _gamma_log_norm(s)
+        c = _gamma_c(s)
+        if memo != NULL:
+            memo[0] = s
+            memo[1] = log_norm
+            memo[2] = c
     grad_eta[0] = _gamma_grad_mean(u, s)
-    grad_s[0] = _gamma_c(s) - fmin(excess, DBL_MAX)
-    return _gamma_log_norm(s) + excess + log_y
+    grad_s[0] = c - fmin(excess, DBL_MAX)
+    return log_norm + excess + log_y
 
 
 cdef inline void _gamma_hessian(double y, const double *row, double w,
@@ -935,7 +950,7 @@ cdef inline void _weigh(double *values, Py_ssize_t count, double w) noexcept nog
 
 
 cdef inline double _row_loss_gradient(int family, double y, double *row, Py_ssize_t m,
-                                      double w) noexcept nogil:
+                                      double w, double *memo=NULL) noexcept nogil:
     """Overwrite the raw predictions in ``row`` by w * dNLL/draw; return w * NLL."""
     cdef double loss, g0, g1
     if family == BERNOULLI:
@@ -958,7 +973,7 @@ cdef inline double _row_loss_gradient(int family, double y, double *row, Py_ssiz
         row[0] = w * row[0]
         return _weighted(w, loss)
     if family == GAMMA:
-        loss = _gamma_loss_grad(y, row[0], row[1], &g0, &g1)
+        loss = _gamma_loss_grad(y, row[0], row[1], &g0, &g1, memo)
         row[0] = w * g0
         row[1] = w * g1
         return _weighted(w, loss)
@@ -1194,15 +1209,17 @@ cdef int _fused_block(const floating *X, Py_ssize_t d, Py_ssize_t start, Py_ssiz
     cdef double *raw = <double *> malloc(m * sizeof(double))
     cdef const floating *x
     cdef double total = 0.0, g
+    cdef double memo[3]
     cdef Py_ssize_t i, j, r
     if raw == NULL:
         return 1
+    memo[0] = NAN   # no row yet: compares unequal to every s
     memset(raw_gradient, 0, m * sizeof(double))
     memset(coef_gradient, 0, n_free * d * sizeof(double))
     for i in range(start, stop):
         x = X + i * d
         _raw_row(x, d, coef, intercept, coef_rows, n_free, m, raw)
-        total = total + _row_loss_gradient(family, y[i], raw, m, sample_weight[i])
+        total = total + _row_loss_gradient(family, y[i], raw, m, sample_weight[i], memo)
         for j in range(m):
             raw_gradient[j] = raw_gradient[j] + raw[j]
         for r in range(n_free):
