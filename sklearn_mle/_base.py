@@ -228,7 +228,8 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
         metric = precond.metric() if fallback_ridge > 0 else 0.0
 
         def hessian(theta):
-            return (model.hessian(theta, X, y, weights, alpha, threads, expected=True)
+            return (model.hessian(theta, X, y, weights, alpha, threads,
+                                  expected=model.refresh_with_expected_hessian)
                     + fallback_ridge * metric)
     # Trial steps far outside the data's range overflow; the objective reports them as
     # infinite and the line search backs off, so the floating-point warnings are noise.

@@ -293,6 +293,12 @@ class LinearModel(Model):
         """bool: The loss's Fisher information is its Hessian (canonical links)."""
         return bool(self.loss.fisher_is_hessian)
 
+    @property
+    def refresh_with_expected_hessian(self):
+        """bool: Refresh with the Fisher information unless the family prefers its
+        observed Hessian (``refresh_with_observed_hessian``)."""
+        return not getattr(self.loss, "refresh_with_observed_hessian", False)
+
     # ----------------------------------------------------------------- Hessians
     def expand_design_blocks(self, blocks, alpha, theta):
         """Assemble a parameter-space matrix from design-space blocks.

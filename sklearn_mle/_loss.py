@@ -145,6 +145,9 @@ class Family:
     target_kind = "real numbers"
     #: Code of the fused one-pass kernel (``_kernels.FAMILY_*``), or None.
     family = None
+    #: Whether the solver's Hessian refreshes should use the observed Hessian instead
+    #: of the Fisher information (where the latter is costly to compute).
+    refresh_with_observed_hessian = False
     #: Whether the Hessian is the same at every parameter value (then the start
     #: preconditioner whitens it exactly and is never refreshed).
     hessian_is_constant = False
@@ -1055,6 +1058,10 @@ class NegativeBinomialLoss(_KernelFamily):
     dispersion_name = "alpha"
     dispersion_symbol = "α"
     boundary_column = 1
+    #: The expected information of log alpha is a series over the pmf per row (19 ms
+    #: a refresh on 50 000 rows); the observed Hessian is closed-form and, near the
+    #: optimum where the solver refreshes, exact Newton: 15 % off a default fit.
+    refresh_with_observed_hessian = True
     link = "log"
     target_kind = "non-negative counts"
     positive_target = True

@@ -280,6 +280,14 @@ class Model(abc.ABC):
         return False
 
     @property
+    def refresh_with_expected_hessian(self):
+        """bool: Whether the solver's Hessian refreshes use the expected Hessian
+        (positive semi-definite everywhere; the default) rather than the observed one
+        (cheaper where the expectation is a series, and exact Newton near the
+        optimum)."""
+        return True
+
+    @property
     def fisher_is_hessian(self):
         """bool: Whether ``hessian(expected=True)`` equals the observed Hessian.
 
