@@ -419,9 +419,16 @@ class Family:
 BaseLoss = Family
 
 
+#: Targets looked at first to tell counts from continuous values.
+_DISTINCT_PROBE = 1000
+
+
 def _distinct_targets(y, weights):
     """The distinct values of y with their total weights, where that shortens y by
     half or more (counts, proportions); else y and the weights as they are."""
+    if y.size > 2 * _DISTINCT_PROBE and np.unique(y[:_DISTINCT_PROBE]).size > \
+            _DISTINCT_PROBE // 2:
+        return y, weights  # continuous targets: not worth sorting all of them
     values, inverse = np.unique(y, return_inverse=True)
     if values.size > y.size // 2:
         return y, weights

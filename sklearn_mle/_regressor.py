@@ -363,7 +363,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
             model.param_column == 0, family.mean_penalty_weight(null_raw), 1.0)
         level = None
         j = family.dispersion_column
-        if j is not None and modes[j] in ("x", "constant"):
+        if j is not None and modes[j] in ("x", "constant") and self.alpha > 0:
             column_means = weighted_column_moments(X, weights)[0]
             level = LevelPenalty(model.column_mean_direction(j, column_means), null_raw[j])
         return LinearModel(family, n_features, coef_free, intercept_free, ridge_weight,
