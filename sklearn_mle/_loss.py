@@ -887,16 +887,6 @@ class GammaLoss(_KernelFamily):
         # sqrt(phi) is the coefficient of variation: the spread of log y
         return 0.5 * raw_prediction[:, 1]
 
-    #: Whether a collapse on only some samples (those the mean fits exactly) can make
-    #: the likelihood unbounded even with a constant dispersion.
-    partial_collapse = False
-
-    def partial_collapse_unbounded(self, exact_weight, total_weight, raw_prediction):
-        """Whether exact fits of total weight ``exact_weight`` (of ``total_weight``)
-        make the likelihood unbounded as the scale collapses (see
-        :attr:`partial_collapse`)."""
-        return False
-
     def collapse_target(self, y):
         return np.log(y)
 

@@ -657,11 +657,11 @@ class MLERegressor(RegressorMixin, MLEstimator):
                 names.append(column)
         return names
 
-    def _to_output(self, model, theta):
-        """The reported parameter vector (see :meth:`_parameter_table`) from theta."""
-        coef, intercept = model.unpack(theta)
+    def _reported(self, coef, intercept):
+        """The reported parameter vector (see :meth:`_parameter_table`) from the full
+        coefficients (n_raw, d) and intercepts (n_raw,)."""
         parts = [coef[0], intercept[:1] if self.fit_intercept else []]
-        for j in range(1, model.loss.n_raw):
+        for j in range(1, coef.shape[0]):
             if self._modes[j] == "x":
                 parts += [coef[j], intercept[j:j + 1]]
             elif self._modes[j] == "constant":
@@ -674,7 +674,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
         # not depend on y: the parameters in y's units give the same Hessian)
         covariance, self._aliased = output_covariance(
             model, X, y, weights, total_weight, self.alpha, model.pack(coef, intercept),
-            lambda t: self._to_output(model, t))
+            lambda t: self._reported(*model.unpack(t)))
         if self.inference == "ols":
             # The mean's block is sigma^2 (X^T S X)^{-1} at the model's sigma (1, or the
             # ML one); OLS puts the unbiased estimate in its place.  The cross terms
@@ -785,7 +785,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
         ols = self.inference == "ols"
         family, modes = self.family_, self._modes
         names = self._parameter_table()
-        estimate = self._to_output(_FittedLayout(self), None)
+        estimate = self._reported(self._raw_coef, self._raw_intercept)
         std_err = np.sqrt(np.diag(self.covariance_))
         notes = common_notes(self, "an unbounded likelihood")
         sigma_one = family.assumes_unit_scale
@@ -1039,17 +1039,6 @@ class MLERegressor(RegressorMixin, MLEstimator):
         if not return_std:
             return mean
         return mean, self.family_.std(raw)
-
-
-class _FittedLayout:
-    """The fitted raw coefficients in the shape :meth:`MLERegressor._to_output` reads."""
-
-    def __init__(self, estimator):
-        self.loss = estimator.family_
-        self._coef, self._intercept = estimator._raw_coef, estimator._raw_intercept
-
-    def unpack(self, theta):
-        return self._coef, self._intercept
 
 
 #: variance= of the Gaussian, as dispersion=
