@@ -30,6 +30,8 @@ Parameter vector layout: the free rows of ``W`` in row order, each of length
 ``n_features``, followed by the free intercepts in column order.
 """
 
+import weakref
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -341,6 +343,8 @@ class LinearModel(Model):
         and categorical families, and the expected one is always positive semi-definite.
         """
         coef, intercept = self.unpack(theta)
+        if expected and self.fisher_is_shared:
+            return self._shared_fisher_hessian(theta, X, y, sample_weight, alpha)
         m = self.loss.n_raw
         pairs = [(j, k) for j in range(m) for k in range(j, m)]
         if expected and self.uses_fused_pass(X):
@@ -366,6 +370,36 @@ class LinearModel(Model):
             blocks[k, j] = gram.T
         return self.expand_design_blocks(blocks, alpha, theta)
 
+    @property
+    def fisher_is_shared(self):
+        """bool: Every sample has the same Fisher information (per unit weight): the
+        columns it depends on (``loss.fisher_columns``) do not vary with x."""
+        columns = self.loss.fisher_columns
+        return columns is not None and not set(columns) & set(self.coef_rows.tolist())
+
+    def _shared_fisher_hessian(self, theta, X, y, sample_weight, alpha):
+        """The expected Hessian when every sample shares one Fisher information F:
+        ``F ⊗ Gram([X, 1])`` (weighted) plus the penalty's, with no pass over X when
+        the preconditioner already formed that Gram matrix."""
+        raw = self.linear_predictor(X[:1], *self.unpack(theta))
+        unit = self.loss.fisher_information(y[:1], raw, np.ones(1))[0]
+        gram = self._cached_design_gram(X, sample_weight)
+        if gram is None:
+            gram = weighted_gram(X, sample_weight)
+        col, des = self.param_column, self.param_design
+        matrix = unit[col[:, None], col[None, :]] * gram[des[:, None], des[None, :]]
+        return self._add_penalty_hessian(matrix, alpha, theta)
+
+    def _cached_design_gram(self, X, weights):
+        """The weighted Gram matrix of [X, 1] that :meth:`preconditioner` formed for
+        these very arrays (held by weak references: the model keeps no data alive),
+        else None."""
+        cached = getattr(self, "_design_gram", None)
+        if cached is None:
+            return None
+        x_ref, weights_ref, gram = cached
+        return gram if x_ref() is X and weights_ref() is weights else None
+
     # ----------------------------------------------------------- preconditioner
     def preconditioner(self, X, weights, start_raw, alpha, kind="auto", n_threads=1):
         """The solver's preconditioner for this model on data X.
@@ -389,6 +423,10 @@ class LinearModel(Model):
                         else self.loss.unit_hessian_at_constant(start_raw))
         if kind == "dense":
             gram = weighted_gram(X, weights, n_threads)
+            try:
+                self._design_gram = (weakref.ref(X), weakref.ref(weights), gram)
+            except TypeError:  # an input that takes no weak reference: no cache
+                self._design_gram = None
             d = X.shape[1]
             check_column_magnitudes(gram[:d, d], np.diag(gram)[:d])
             return DensePreconditioner(

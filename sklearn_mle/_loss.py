@@ -154,6 +154,11 @@ class Family:
     #: Whether the expected Hessian (Fisher information) equals the observed one, as
     #: for canonical links; then a Hessian refresh whitens the objective exactly.
     fisher_is_hessian = True
+    #: The raw columns on which a sample's Fisher information depends (it depends on
+    #: neither y nor the others), or None: it may depend on y and on every column.  Where none of them varies with
+    #: x, every sample has the same information and the model forms the expected
+    #: Hessian from the Gram matrix of the design, without a pass over X.
+    fisher_columns = None
 
     @property
     def n_raw(self):
@@ -536,6 +541,7 @@ class BernoulliLoss(_KernelFamily):
     link = "logit"
     target_kind = "0/1 labels"
     family = _kernels.FAMILY_BERNOULLI
+    fisher_columns = (0,)  # p (1 - p)
 
     def constant_raw_prediction(self, y, sample_weight):
         # einsum: no sample-sized temporary, and unlike BLAS's dot its sum does not
@@ -689,6 +695,7 @@ class GaussianFixedScaleLoss(_GaussianPrediction, _KernelFamily):
     #: The Hessian does not depend on the parameters (a quadratic objective).
     hessian_is_constant = True
     family = _kernels.FAMILY_GAUSSIAN_FIXED
+    fisher_columns = ()  # 1
 
     def specialise(self, column_modes):
         return self, ("x",)
@@ -714,6 +721,7 @@ class GaussianLoss(_GaussianPrediction, _KernelFamily):
     dispersion_column = 1
     fisher_is_hessian = False
     family = _kernels.FAMILY_GAUSSIAN
+    fisher_columns = (1,)  # diag(1 / sigma^2, 2)
 
     def specialise(self, column_modes):
         if column_modes[1] == 0.0:  # sigma fixed at 1: the quadratic objective
@@ -777,6 +785,7 @@ class PoissonLoss(_KernelFamily):
     link = "log"
     target_kind = "non-negative counts"
     family = _kernels.FAMILY_POISSON
+    fisher_columns = (0,)  # mu
 
     positive_target = True
 
@@ -879,6 +888,7 @@ class GammaLoss(_KernelFamily):
     link = "log"
     target_kind = "positive real numbers"
     family = _kernels.FAMILY_GAMMA
+    fisher_columns = (1,)  # diag(k, D(s))
     fisher_is_hessian = False
 
     positive_target = True
@@ -1063,6 +1073,7 @@ class NegativeBinomialLoss(_KernelFamily):
     target_kind = "non-negative counts"
     positive_target = True
     family = _kernels.FAMILY_NEGATIVE_BINOMIAL
+    fisher_columns = (0, 1)  # the mean and alpha
     #: alpha below which the fit is reported as the Poisson limit: the log-pmf differs
     #: from the Poisson's by alpha ((y - mu)^2 - y) / 2 + O(alpha^2), below 1e-6 per
     #: sample for counts within a few standard deviations of a mean of order 1; with
@@ -1156,6 +1167,7 @@ class StudentTLoss(_KernelFamily):
     boundary_column = 2
     link = "identity"
     family = _kernels.FAMILY_STUDENT_T
+    fisher_columns = (1, 2)  # location, scale and df: the scale and df only
     fisher_is_hessian = False
     #: Degrees of freedom beyond which the fit is reported as the Gaussian limit: the
     #: log-density of t(nu) differs from the Gaussian's by (z^4 - 2 z^2 - 1) / (4 nu)
