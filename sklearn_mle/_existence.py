@@ -25,7 +25,7 @@ Two ways a likelihood of a linear model can increase for ever:
 import numpy as np
 
 from ._separation import find_separation
-from ._unbounded import find_variance_collapse
+from ._unbounded import collapse_threshold, find_variance_collapse
 
 
 class Unbounded:
@@ -42,8 +42,8 @@ def find_unbounded(family, column_modes, X, y, weights, raw_prediction, fit_inte
     """An :class:`Unbounded` diagnosis of the fit of ``family`` on (X, y), or None if
     its maximum likelihood estimate exists.
 
-    ``raw_prediction`` are the fitted raw predictions (the symptom of a collapse);
-    ``column_modes`` say which columns were learned.
+    ``raw_prediction(rows)`` gives the fitted raw predictions of some rows of X (the
+    symptom of a collapse); ``column_modes`` say which columns were learned.
     """
     signs = family.recession_signs(y)
     if signs is not None:
@@ -56,23 +56,36 @@ def find_unbounded(family, column_modes, X, y, weights, raw_prediction, fit_inte
                 return Unbounded("recession", separation.separated_samples,
                                  (separation.coef, separation.intercept))
     j = family.dispersion_column
-    if j is not None and column_modes[j] in ("x", "constant"):
-        log_scale = family.collapse_log_scale(raw_prediction)
-        if log_scale is not None:
-            target = family.collapse_target(y)
-            collapsed = find_variance_collapse(X, target, weights, log_scale,
-                                               fit_intercept)
-            if collapsed is None and family.partial_collapse:
-                # the samples the mean fits exactly may be only some of them
-                collapsed = find_variance_collapse(X, target, weights, log_scale,
-                                                   fit_intercept,
-                                                   mean=raw_prediction[:, 0])
-                if collapsed is not None and not family.partial_collapse_unbounded(
-                        np.sum(weights[collapsed]), np.sum(weights), raw_prediction):
-                    collapsed = None
-            if collapsed is not None:
-                return Unbounded("collapse", np.flatnonzero(collapsed))
+    if j is None or column_modes[j] not in ("x", "constant"):
+        return None
+    if family.collapse_log_scale(np.zeros((1, family.n_raw))) is None:
+        return None
+    target = family.collapse_target(y)
+    if column_modes[j] == "constant" and not _constant_scale_collapses(
+            family, raw_prediction(X[:1]), target, weights):
+        # the spread is the same on every sample, and not collapsing: no pass over X
+        return None
+    raw = raw_prediction(X)
+    log_scale = family.collapse_log_scale(raw)
+    collapsed = find_variance_collapse(X, target, weights, log_scale, fit_intercept)
+    if collapsed is None and family.partial_collapse:
+        # the samples the mean fits exactly may be only some of them
+        collapsed = find_variance_collapse(X, target, weights, log_scale, fit_intercept,
+                                           mean=raw[:, 0])
+        if collapsed is not None and not family.partial_collapse_unbounded(
+                np.sum(weights[collapsed]), np.sum(weights), raw):
+            collapsed = None
+    if collapsed is not None:
+        return Unbounded("collapse", np.flatnonzero(collapsed))
     return None
+
+
+def _constant_scale_collapses(family, first_raw, target, weights):
+    """Whether a constant dispersion shows the symptom of a collapse, judged on the raw
+    predictions of one sample (``collapse_log_scale`` reads the dispersion columns,
+    the same on every sample when they are constants)."""
+    log_scale = family.collapse_log_scale(first_raw)
+    return bool(log_scale[0] < collapse_threshold(target, weights))
 
 
 def unbounded_message(estimator_name, label, family, column_modes, unbounded, n_samples):

@@ -387,7 +387,9 @@ class Family:
         """Log of a spread in the units of the mean's target (sigma for a Gaussian),
         per sample, for families whose dispersion can collapse to 0 where the mean
         fits the targets exactly (then the density, and the likelihood, grow without
-        bound); None for families where it cannot."""
+        bound); None for families where it cannot.  It must read only the
+        dispersion columns (not the mean's), so that a constant dispersion gives the
+        same value on every sample and the existence check can judge it on one."""
         return None
 
     #: Whether a collapse on only some samples (those the mean fits exactly) can make

@@ -477,11 +477,10 @@ class MLERegressor(RegressorMixin, MLEstimator):
 
     # ------------------------------------------------- existence (see MLEstimator)
     def _find_unbounded(self, model, X, y, weights, result):
-        family = model.loss
-        raw = None
-        if family.collapse_log_scale(np.zeros((1, family.n_raw))) is not None:
-            raw = model.linear_predictor(X, *model.unpack(result.theta))
-        return find_unbounded(family, self._modes, X, y, weights, raw, self.fit_intercept)
+        coef, intercept = model.unpack(result.theta)
+        return find_unbounded(model.loss, self._modes, X, y, weights,
+                              lambda rows: model.linear_predictor(rows, coef, intercept),
+                              self.fit_intercept)
 
     def _diagnosis_label(self, diagnosis):
         return diagnosis.kind

@@ -46,6 +46,20 @@ class UnboundedLikelihoodWarning(UserWarning):
 _COLLAPSE_RATIO = 1e-6
 
 
+def _spread(y, weights):
+    """The data's scale: the weighted standard deviation of y (at least 1e-12 of
+    max|y|, and positive)."""
+    centred = y - np.average(y, weights=weights)
+    return max(np.sqrt(np.average(centred**2, weights=weights)),
+               1e-12 * np.max(np.abs(y)), 1e-300)
+
+
+def collapse_threshold(y, weights):
+    """The log spread below which a learned scale counts as collapsing (the symptom
+    :func:`find_variance_collapse` starts from)."""
+    return float(np.log(_COLLAPSE_RATIO * _spread(y, weights)))
+
+
 def find_variance_collapse(X, y, weights, log_scale, fit_intercept, mean=None):
     """Samples on which a learned Gaussian scale collapses to zero, or None.
 
@@ -58,9 +72,7 @@ def find_variance_collapse(X, y, weights, log_scale, fit_intercept, mean=None):
     part of the samples suffices, see :func:`~sklearn_mle._existence.find_unbounded`).
     """
     positive = weights > 0
-    centred = y - np.average(y, weights=weights)
-    reference = max(np.sqrt(np.average(centred**2, weights=weights)),
-                    1e-12 * np.max(np.abs(y)), 1e-300)
+    reference = _spread(y, weights)
     collapsed = positive & (log_scale < np.log(_COLLAPSE_RATIO * reference))
     if mean is not None:
         collapsed &= np.abs(y - mean) <= _COLLAPSE_RATIO * reference

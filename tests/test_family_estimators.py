@@ -198,6 +198,35 @@ def test_a_gamma_mean_that_fits_exactly_collapses_the_dispersion():
         assert MLERegressor(distribution="gamma", alpha=1e-3).fit(X, y).mle_exists_
 
 
+@pytest.mark.parametrize("noise", [0.3, 0.0])
+def test_a_constant_dispersion_is_judged_on_one_row_unless_it_collapses(noise):
+    """With a constant dispersion the collapse symptom is the same on every sample:
+    the existence check reads one row's raw predictions, and all of them (for the
+    exact-fit check) only when that row shows the symptom."""
+    from sklearn_mle._existence import find_unbounded
+    from sklearn_mle._loss import GammaLoss
+
+    rng = np.random.default_rng(15)
+    X = rng.normal(size=(200, 2))
+    eta = 0.2 + X @ [0.5, -0.3]
+    y = np.exp(eta + noise * rng.normal(size=200))
+    log_dispersion = np.log(noise**2) if noise else -60.0
+    rows_asked = []
+
+    def raw_prediction(rows):
+        rows_asked.append(rows.shape[0])
+        return np.column_stack([rows @ [0.5, -0.3] + 0.2,
+                                np.full(rows.shape[0], log_dispersion)])
+
+    diagnosis = find_unbounded(GammaLoss(), ("x", "constant"), X, y, np.ones(200),
+                               raw_prediction, True)
+    if noise:
+        assert diagnosis is None and rows_asked == [1]
+    else:
+        assert diagnosis.kind == "collapse" and diagnosis.samples.size == 200
+        assert rows_asked == [1, 200]
+
+
 def test_student_t_degrees_of_freedom_at_infinity_are_a_boundary_not_a_failure():
     rng = np.random.default_rng(6)
     X = rng.normal(size=(500, 2))
