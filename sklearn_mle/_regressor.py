@@ -608,7 +608,8 @@ class MLERegressor(RegressorMixin, MLEstimator):
             # the null model's NLL depends on y only through its distinct values
             distinct, distinct_weights = _distinct_targets(y, fit_weights.likelihood)
             null_loss, _ = family.loss_gradient(
-                distinct, np.tile(null_raw, (distinct.size, 1)), distinct_weights)
+                distinct, np.tile(null_raw, (distinct.size, 1)), distinct_weights,
+                n_threads(distinct.size))
             loglik_null = -fit_weights.likelihood_scale * float(null_loss.sum())
             set_likelihood_attributes(
                 self, loglik=loglik + constant, loglik_null=loglik_null + constant,
