@@ -377,6 +377,12 @@ class LinearModel(Model):
         columns = self.loss.fisher_columns
         return columns is not None and not set(columns) & set(self.coef_rows.tolist())
 
+    @property
+    def hessian_refresh_is_free(self):
+        """bool: The refresh is the expected Hessian and every sample shares one Fisher
+        information: ``F ⊗`` the preconditioner's Gram matrix, no pass over X."""
+        return bool(self.refresh_with_expected_hessian and self.fisher_is_shared)
+
     def _shared_fisher_hessian(self, theta, X, y, sample_weight, alpha):
         """The expected Hessian when every sample shares one Fisher information F:
         ``F ⊗ Gram([X, 1])`` (weighted) plus the penalty's, with no pass over X when

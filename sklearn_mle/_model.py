@@ -296,6 +296,14 @@ class Model(abc.ABC):
         """
         return False
 
+    @property
+    def hessian_refresh_is_free(self):
+        """bool: Whether a Hessian refresh (``hessian`` with the solver's choice of
+        ``expected``) costs no pass over X.  Then the solver refreshes early, so that
+        the preconditioner follows the parameters it depends on (a dispersion).
+        False by default."""
+        return False
+
     def work_per_pass(self, X):
         """Per-sample evaluations in one pass over X (the solver's thread decision)."""
         return X.shape[0] * self.loss.n_raw

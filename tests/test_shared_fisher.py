@@ -111,3 +111,38 @@ def test_the_cached_gram_is_only_used_for_the_same_arrays_and_keeps_nothing_aliv
     del X
     gc.collect()
     assert alive() is None
+
+
+def test_the_refresh_is_free_exactly_where_the_fisher_information_is_shared():
+    def linear(family, coef_free):
+        return LinearModel(family, 3, coef_free, np.ones(family.n_raw, bool))
+
+    assert linear(GammaLoss(), [True, False]).hessian_refresh_is_free
+    assert linear(StudentTLoss(), [True, False, False]).hessian_refresh_is_free
+    # a dispersion linear in x: each sample its own information
+    assert not linear(GammaLoss(), [True, True]).hessian_refresh_is_free
+    # the information depends on the mean
+    assert not linear(PoissonLoss(), [True]).hessian_refresh_is_free
+    assert not linear(BernoulliLoss(), [True]).hessian_refresh_is_free
+    # refreshed with the observed Hessian, which depends on y
+    assert not linear(NegativeBinomialLoss(), [True, False]).hessian_refresh_is_free
+
+
+@pytest.mark.parametrize("distribution", ["gaussian", "gamma", "student_t"])
+def test_early_free_refreshes_reach_the_same_optimum(distribution):
+    """The early refreshes change the path, not the answer: the fit equals one made
+    with a tight tolerance."""
+    from sklearn_mle import MLERegressor
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(3000, 4)) * [1.0, 50.0, 0.02, 7.0]
+    eta = 1.0 + X @ [0.3, 0.004, 10.0, -0.05]
+    if distribution == "gamma":
+        y = rng.gamma(3.0, np.exp(eta) / 3.0)
+    else:
+        y = eta + rng.standard_t(5, 3000)
+    fit = MLERegressor(distribution=distribution).fit(X, y)
+    tight = MLERegressor(distribution=distribution, tol=1e-12).fit(X, y)
+    assert fit.converged_
+    np.testing.assert_allclose(fit.coef_, tight.coef_, rtol=1e-7)
+    np.testing.assert_allclose(fit.dispersion_, tight.dispersion_, rtol=1e-7)
