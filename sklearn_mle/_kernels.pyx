@@ -36,7 +36,7 @@ from libc.math cimport (exp, expm1, log, log1p, fabs, floor, fmin, sqrt, copysig
                         INFINITY, NAN)
 from libc.float cimport DBL_MAX
 from libc.stdlib cimport malloc, free
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport dgemm, dsyrk
 from scipy.special.cython_special cimport gammaln, psi
 
@@ -1086,6 +1086,7 @@ cdef void _loss_gradient_block(int family, const floating *y,
     cdef double memo[4]
     cdef Py_ssize_t i, k
     memo[0] = NAN   # no row yet: compares unequal to every s
+    memo[1] = memo[2] = memo[3] = 0.0
     for i in range(start, stop):
         # the gradient overwrites the raw predictions in place, in the output row
         for k in range(m):
@@ -1119,6 +1120,55 @@ def loss_gradient(
         stop = _block_stop(b, n)
         _loss_gradient_block(family, &y[0], &raw_prediction[0, 0], &sample_weight[0],
                              b * BLOCK_ROWS, stop, m, &loss_out[0], &gradient_out[0, 0])
+
+
+cdef int _constant_loss_block(int family, const floating *y, const double *raw_row,
+                              const floating *sample_weight, Py_ssize_t start,
+                              Py_ssize_t stop, Py_ssize_t m, double *total) noexcept nogil:
+    """Weighted NLL summed over rows ``start:stop``, every row at ``raw_row``.
+    Returns 1 if its row buffer could not be allocated, else 0."""
+    cdef double *row = <double *> malloc(m * sizeof(double))
+    cdef double memo[4]
+    cdef double sum = 0.0
+    cdef Py_ssize_t i
+    if row == NULL:
+        return 1
+    memo[0] = NAN
+    memo[1] = memo[2] = memo[3] = 0.0
+    for i in range(start, stop):
+        memcpy(row, raw_row, m * sizeof(double))
+        sum = sum + _row_loss_gradient(family, y[i], row, m, sample_weight[i], memo)
+    total[0] = sum
+    free(row)
+    return 0
+
+
+def constant_loss(
+    int family,
+    const floating[::1] y,
+    const double[::1] raw_row,
+    const floating[::1] sample_weight,
+    int n_threads=1,
+):
+    """Weighted NLL of ``family`` summed over samples that all have the raw
+    prediction ``raw_row`` (m,), e.g. a null model's: no per-sample arrays.  Summed
+    per block of ``BLOCK_ROWS`` rows, then over the blocks in order, so the total
+    does not depend on ``n_threads``."""
+    cdef Py_ssize_t n = y.shape[0], m = raw_row.shape[0]
+    cdef Py_ssize_t n_blocks = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
+    cdef Py_ssize_t b
+    cdef int failed = 0
+    _check_per_sample(family, n, m, n, sample_weight.shape[0], (), ())
+    if n == 0:
+        return 0.0
+    cdef double[::1] block_loss = np.empty(n_blocks)
+    for b in prange(n_blocks, nogil=True, schedule="static", num_threads=n_threads):
+        failed += _constant_loss_block(family, &y[0], &raw_row[0], &sample_weight[0],
+                                       b * BLOCK_ROWS, _block_stop(b, n), m,
+                                       &block_loss[b])
+    if failed:
+        raise MemoryError("constant_loss: no memory for a row buffer")
+    return float(np.sum(block_loss))
 
 
 cdef inline void _unpack_upper(double *a, Py_ssize_t m) noexcept nogil:
@@ -1256,6 +1306,7 @@ cdef int _fused_block(const floating *X, Py_ssize_t d, Py_ssize_t start, Py_ssiz
     if raw == NULL:
         return 1
     memo[0] = NAN   # no row yet: compares unequal to every s
+    memo[1] = memo[2] = memo[3] = 0.0
     memset(raw_gradient, 0, m * sizeof(double))
     memset(coef_gradient, 0, n_free * d * sizeof(double))
     for i in range(start, stop):

@@ -209,6 +209,12 @@ class Family:
             out[:, :, k] = (upper - lower) / (2 * step)[:, None]
         return 0.5 * (out + out.transpose(0, 2, 1))
 
+    def constant_loss(self, y, raw_row, sample_weight, n_threads=1):
+        """Weighted NLL summed over samples that all have the raw prediction
+        ``raw_row`` (n_raw,): the null model's, for ``loglik_null_``."""
+        raw = np.tile(np.asarray(raw_row, dtype=np.float64), (np.size(y), 1))
+        return float(np.sum(self.loss_gradient(y, raw, sample_weight, n_threads)[0]))
+
     def fisher_information(self, y, raw_prediction, sample_weight, n_threads=1):
         """Per-sample expected Hessian (Fisher information) wrt raw predictions.
 
@@ -518,6 +524,11 @@ class _KernelFamily(Family):
         gradient = np.empty(raw.shape)
         _kernels.loss_gradient(self.kernel, y, raw, weight, loss, gradient, n_threads)
         return loss, gradient
+
+    def constant_loss(self, y, raw_row, sample_weight, n_threads=1):
+        return _kernels.constant_loss(self.kernel, _as_contiguous(y),
+                                      _as_contiguous(raw_row).reshape(-1),
+                                      _as_contiguous(sample_weight), n_threads)
 
     def hessian(self, y, raw_prediction, sample_weight, n_threads=1):
         y, raw, weight = self._arrays(y, raw_prediction, sample_weight)

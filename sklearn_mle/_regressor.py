@@ -607,10 +607,9 @@ class MLERegressor(RegressorMixin, MLEstimator):
                                               fit_weights)
             # the null model's NLL depends on y only through its distinct values
             distinct, distinct_weights = _distinct_targets(y, fit_weights.likelihood)
-            null_loss, _ = family.loss_gradient(
-                distinct, np.tile(null_raw, (distinct.size, 1)), distinct_weights,
-                n_threads(distinct.size))
-            loglik_null = -fit_weights.likelihood_scale * float(null_loss.sum())
+            null_loss = family.constant_loss(distinct, null_raw, distinct_weights,
+                                             n_threads(distinct.size))
+            loglik_null = -fit_weights.likelihood_scale * null_loss
             set_likelihood_attributes(
                 self, loglik=loglik + constant, loglik_null=loglik_null + constant,
                 n_identified=n_identified, n_null=n_null, n_scale=n_learned,

@@ -9,6 +9,7 @@ from sklearn.model_selection import GridSearchCV
 
 from sklearn_mle import (Family, MLERegressor, UnboundedLikelihoodWarning,
                          log_likelihood_scorer)
+from sklearn_mle import _kernels, _loss
 from sklearn_mle._loss import DISTRIBUTIONS, GaussianLoss
 
 
@@ -184,3 +185,29 @@ def test_an_estimator_with_a_custom_family_clones_pickles_and_searches(data):
                           {"distribution": ["gaussian", NumpyGaussian(), "student_t"]},
                           scoring=log_likelihood_scorer, cv=3).fit(X, y)
     assert search.best_score_ == max(search.cv_results_["mean_test_score"])
+
+
+@pytest.mark.parametrize("family", [
+    _loss.BernoulliLoss(), _loss.GaussianLoss(), _loss.GaussianFixedScaleLoss(),
+    _loss.PoissonLoss(), _loss.GammaLoss(), _loss.NegativeBinomialLoss(),
+    _loss.StudentTLoss(), NumpyPoisson()], ids=lambda f: type(f).__name__)
+def test_constant_loss_is_the_sum_of_the_per_sample_losses(family):
+    """The null model's NLL without per-sample arrays: the sum of loss_gradient's
+    losses, the same for 1 and 2 threads (3 blocks of rows)."""
+    rng = np.random.default_rng(4)
+    n = 2 * _kernels.FUSED_BLOCK_ROWS + 5
+    y = (rng.integers(0, 2, n) if family.name == "Bernoulli"
+         else rng.poisson(2.0, n) + (family.name == "Gamma")).astype(float)
+    weights = rng.uniform(0.5, 2.0, n)
+    raw_row = np.array([0.3, -0.2, 1.1][:family.n_raw])
+    per_sample = family.loss_gradient(y, np.tile(raw_row, (n, 1)), weights)[0]
+    totals = [family.constant_loss(y, raw_row, weights, threads) for threads in (1, 2)]
+    assert totals[0] == totals[1]
+    np.testing.assert_allclose(totals[0], per_sample.sum(), rtol=1e-13)
+
+
+def test_constant_loss_checks_the_family_against_the_raw_prediction():
+    with pytest.raises(ValueError, match="raw"):
+        _kernels.constant_loss(_kernels.FAMILY_GAMMA, np.ones(3), np.zeros(1), np.ones(3))
+    assert _kernels.constant_loss(_kernels.FAMILY_POISSON, np.ones(0), np.zeros(1),
+                                  np.ones(0)) == 0.0
