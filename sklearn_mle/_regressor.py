@@ -359,15 +359,15 @@ class MLERegressor(RegressorMixin, MLEstimator):
                                    for mode in modes[1:]]
         model = LinearModel(family, n_features, coef_free, intercept_free,
                             intercept_value=intercept_value, unit_hessian=unit_hessian)
-        ridge_weight = model.ridge_weight * np.where(
+        # the penalty needs the parameter layout: set on the model just made
+        model.ridge_weight = model.ridge_weight * np.where(
             model.param_column == 0, family.mean_penalty_weight(null_raw), 1.0)
-        level = None
         j = family.dispersion_column
         if j is not None and modes[j] in ("x", "constant") and self.alpha > 0:
             column_means = weighted_column_moments(X, weights)[0]
-            level = LevelPenalty(model.column_mean_direction(j, column_means), null_raw[j])
-        return LinearModel(family, n_features, coef_free, intercept_free, ridge_weight,
-                           level, intercept_value, unit_hessian)
+            model.level_penalty = LevelPenalty(model.column_mean_direction(j, column_means),
+                                               null_raw[j])
+        return model
 
     def _null_raw(self, family, modes, y, weights):
         """Raw prediction of the null model: every learned column constant, the mean's
