@@ -396,6 +396,13 @@ class LinearModel(Model):
         matrix = unit[col[:, None], col[None, :]] * gram[des[:, None], des[None, :]]
         return self._add_penalty_hessian(matrix, alpha, theta)
 
+    def __getstate__(self):
+        # the cached Gram matrix belongs to one fit's arrays (and weak references do
+        # not pickle)
+        state = self.__dict__.copy()
+        state.pop("_design_gram", None)
+        return state
+
     def _cached_design_gram(self, X, weights):
         """The weighted Gram matrix of [X, 1] that :meth:`preconditioner` formed for
         these very arrays (held by weak references: the model keeps no data alive),

@@ -146,3 +146,17 @@ def test_early_free_refreshes_reach_the_same_optimum(distribution):
     assert fit.converged_
     np.testing.assert_allclose(fit.coef_, tight.coef_, rtol=1e-7)
     np.testing.assert_allclose(fit.dispersion_, tight.dispersion_, rtol=1e-7)
+
+
+def test_a_model_with_a_cached_gram_pickles_without_it():
+    import pickle
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 2))
+    weights = np.full(300, 1 / 300)
+    model = LinearModel(GammaLoss(), 2, [True, False], [True, True])
+    model.preconditioner(X, weights, np.zeros(2), 0.0, kind="dense")
+    assert model._cached_design_gram(X, weights) is not None
+    copy = pickle.loads(pickle.dumps(model))
+    assert copy._cached_design_gram(X, weights) is None
+    assert copy.n_params == model.n_params
