@@ -342,9 +342,10 @@ class LinearModel(Model):
         Hessian given x) instead of the observed one; the two agree for the Bernoulli
         and categorical families, and the expected one is always positive semi-definite.
         """
-        coef, intercept = self.unpack(theta)
         if expected and self.fisher_is_shared:
-            return self._shared_fisher_hessian(theta, X, y, sample_weight, alpha)
+            return self._shared_fisher_hessian(theta, X, y, sample_weight, alpha,
+                                               n_threads)
+        coef, intercept = self.unpack(theta)
         m = self.loss.n_raw
         pairs = [(j, k) for j in range(m) for k in range(j, m)]
         if expected and self.uses_fused_pass(X):
@@ -383,7 +384,7 @@ class LinearModel(Model):
         information: ``F ⊗`` the preconditioner's Gram matrix, no pass over X."""
         return bool(self.refresh_with_expected_hessian and self.fisher_is_shared)
 
-    def _shared_fisher_hessian(self, theta, X, y, sample_weight, alpha):
+    def _shared_fisher_hessian(self, theta, X, y, sample_weight, alpha, n_threads=1):
         """The expected Hessian when every sample shares one Fisher information F:
         ``F ⊗ Gram([X, 1])`` (weighted) plus the penalty's, with no pass over X when
         the preconditioner already formed that Gram matrix."""
@@ -391,7 +392,7 @@ class LinearModel(Model):
         unit = self.loss.fisher_information(y[:1], raw, np.ones(1))[0]
         gram = self._cached_design_gram(X, sample_weight)
         if gram is None:
-            gram = weighted_gram(X, sample_weight)
+            gram = weighted_gram(X, sample_weight, n_threads)
         col, des = self.param_column, self.param_design
         matrix = unit[col[:, None], col[None, :]] * gram[des[:, None], des[None, :]]
         return self._add_penalty_hessian(matrix, alpha, theta)

@@ -155,9 +155,10 @@ class Family:
     #: for canonical links; then a Hessian refresh whitens the objective exactly.
     fisher_is_hessian = True
     #: The raw columns on which a sample's Fisher information depends (it depends on
-    #: neither y nor the others), or None: it may depend on y and on every column.  Where none of them varies with
-    #: x, every sample has the same information and the model forms the expected
-    #: Hessian from the Gram matrix of the design, without a pass over X.
+    #: neither y nor the others), or None: it may depend on y and on every column.
+    #: Where none of them varies with x, every sample has the same information and
+    #: the model forms the expected Hessian from the Gram matrix of the design,
+    #: without a pass over X.
     fisher_columns = None
 
     @property
