@@ -58,7 +58,7 @@ def find_unbounded(family, column_modes, X, y, weights, raw_prediction, fit_inte
     j = family.dispersion_column
     if j is None or column_modes[j] not in ("x", "constant"):
         return None
-    if family.collapse_log_scale(np.zeros((1, family.n_raw))) is None:
+    if not family.can_collapse:
         return None
     target = family.collapse_target(y)
     if column_modes[j] == "constant" and not _constant_scale_collapses(

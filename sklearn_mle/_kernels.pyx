@@ -407,6 +407,12 @@ cdef inline double _gamma_grad_mean(double u, double s) noexcept nogil:
     return -copysign(fmin(_times_shape(fabs(e), s), DBL_MAX), e)
 
 
+cdef inline void _reset_memo(double *memo) noexcept nogil:
+    """Empty a memo of ``_gamma_loss_grad``: a NaN key compares unequal to every s."""
+    memo[0] = NAN
+    memo[1] = memo[2] = memo[3] = 0.0
+
+
 cdef inline double _gamma_loss_grad(double y, double eta, double s, double *grad_eta,
                                     double *grad_s, double *memo) noexcept nogil:
     """Gamma NLL and gradient.  ``memo`` (or NULL) holds (s, B(s), C(s), k) of the
@@ -1085,8 +1091,7 @@ cdef void _loss_gradient_block(int family, const floating *y,
     special functions for the block (see ``_gamma_loss_grad``)."""
     cdef double memo[4]
     cdef Py_ssize_t i, k
-    memo[0] = NAN   # no row yet: compares unequal to every s
-    memo[1] = memo[2] = memo[3] = 0.0
+    _reset_memo(memo)
     for i in range(start, stop):
         # the gradient overwrites the raw predictions in place, in the output row
         for k in range(m):
@@ -1133,8 +1138,7 @@ cdef int _constant_loss_block(int family, const floating *y, const double *raw_r
     cdef Py_ssize_t i
     if row == NULL:
         return 1
-    memo[0] = NAN
-    memo[1] = memo[2] = memo[3] = 0.0
+    _reset_memo(memo)
     for i in range(start, stop):
         memcpy(row, raw_row, m * sizeof(double))
         sum = sum + _row_loss_gradient(family, y[i], row, m, sample_weight[i], memo)
@@ -1305,8 +1309,7 @@ cdef int _fused_block(const floating *X, Py_ssize_t d, Py_ssize_t start, Py_ssiz
     cdef Py_ssize_t i, j, r
     if raw == NULL:
         return 1
-    memo[0] = NAN   # no row yet: compares unequal to every s
-    memo[1] = memo[2] = memo[3] = 0.0
+    _reset_memo(memo)
     memset(raw_gradient, 0, m * sizeof(double))
     memset(coef_gradient, 0, n_free * d * sizeof(double))
     for i in range(start, stop):

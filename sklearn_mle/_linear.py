@@ -320,9 +320,14 @@ class LinearModel(Model):
         The same matrix as ``expand_design_blocks`` of the Kronecker blocks, indexed
         factor by factor so that the (n_raw, n_raw, d+1, d+1) blocks are never formed.
         """
-        col, des = self.param_column, self.param_design
-        matrix = unit_hessian[col[:, None], col[None, :]] * gram[des[:, None], des[None, :]]
         theta = self.pack(np.zeros((self.loss.n_raw, self.n_features)), constant_raw)
+        return self._kronecker_hessian(unit_hessian, gram, alpha, theta)
+
+    def _kronecker_hessian(self, unit, gram, alpha, theta):
+        """``unit ⊗ gram`` on the free parameters (unit: (n_raw, n_raw), gram: the
+        (d+1, d+1) Gram matrix of [X, 1]), plus the penalty's Hessian at ``theta``."""
+        col, des = self.param_column, self.param_design
+        matrix = unit[col[:, None], col[None, :]] * gram[des[:, None], des[None, :]]
         return self._add_penalty_hessian(matrix, alpha, theta)
 
     def _add_penalty_hessian(self, matrix, alpha, theta):
@@ -393,9 +398,7 @@ class LinearModel(Model):
         gram = self._cached_design_gram(X, sample_weight)
         if gram is None:
             gram = weighted_gram(X, sample_weight, n_threads)
-        col, des = self.param_column, self.param_design
-        matrix = unit[col[:, None], col[None, :]] * gram[des[:, None], des[None, :]]
-        return self._add_penalty_hessian(matrix, alpha, theta)
+        return self._kronecker_hessian(unit, gram, alpha, theta)
 
     def __getstate__(self):
         # the cached Gram matrix belongs to one fit's arrays (and weak references do

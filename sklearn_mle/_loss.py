@@ -399,6 +399,12 @@ class Family:
         same value on every sample and the existence check can judge it on one."""
         return None
 
+    @property
+    def can_collapse(self):
+        """bool: Whether the family declares a dispersion that can collapse
+        (:meth:`collapse_log_scale` is not None)."""
+        return self.collapse_log_scale(np.zeros((1, self.n_raw))) is not None
+
     #: Whether a collapse on only some samples (those the mean fits exactly) can make
     #: the likelihood unbounded even with a constant dispersion.
     partial_collapse = False

@@ -442,8 +442,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
         for warning in caught:
             warnings.warn_explicit(warning.message, warning.category, warning.filename,
                                    warning.lineno)
-        if self.alpha > 0 and family.collapse_log_scale(np.zeros((1, family.n_raw))) \
-                is not None:
+        if self.alpha > 0 and family.can_collapse:
             # The penalised estimate exists, but a tiny alpha can still put the spread
             # below what the doubles holding y resolve (see variance_below_resolution).
             raw = model.linear_predictor(X, coef, intercept)
