@@ -67,8 +67,8 @@ class BuildExtWithOpenMP(build_ext):
 
 extensions = [
     Extension(
-        "sklearn_mle._kernels",
-        ["sklearn_mle/_kernels.pyx"],
+        "sklearn_mle.families._kernels",
+        ["sklearn_mle/families/_kernels.pyx"],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=["-O3"] if sys.platform != "win32" else [],

@@ -4,12 +4,12 @@ Choose the conditional distribution p(y | x); the cost is its negative
 log-likelihood, minimised exactly by preconditioned L-BFGS over Cython kernels.
 """
 
-from ._classifier import MLEClassifier
-from ._loss import Family
-from ._loss import StudentTLoss as StudentT
-from ._regressor import MLERegressor
-from ._scoring import log_likelihood_scorer
-from ._unbounded import UnboundedLikelihoodWarning
+from .estimators._classifier import MLEClassifier
+from .estimators._regressor import MLERegressor
+from .estimators._scoring import log_likelihood_scorer
+from .existence._unbounded import UnboundedLikelihoodWarning
+from .families import Family
+from .families import StudentTLoss as StudentT
 
 __version__ = "0.1.0"
 

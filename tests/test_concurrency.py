@@ -14,7 +14,8 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from sklearn_mle import Family, MLEClassifier, MLERegressor
-from sklearn_mle import _base, _kernels
+from sklearn_mle import _threads as _base
+from sklearn_mle.families import _kernels
 from tolerance import ITERATION_SLACK, assert_blas_close
 
 

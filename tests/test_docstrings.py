@@ -6,9 +6,14 @@ import numpy as np
 import pytest
 
 import sklearn_mle
-from sklearn_mle import _classifier, _linear, _loss, _model, _regressor, _scoring
+from sklearn_mle.estimators import _classifier, _regressor, _scoring
+from sklearn_mle.families import _base as _family_base
+from sklearn_mle.families import _bernoulli, _gamma, _negative_binomial, _poisson, _student_t
+from sklearn_mle.models import _linear, _model
 
-MODULES = [_classifier, _linear, _loss, _model, _regressor, _scoring]
+MODULES = [_classifier, _linear, _family_base, _bernoulli, _gamma, _negative_binomial, _poisson,
+           _student_t,
+           _model, _regressor, _scoring]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

@@ -9,8 +9,9 @@ from sklearn.model_selection import GridSearchCV
 
 from sklearn_mle import (Family, MLERegressor, UnboundedLikelihoodWarning,
                          log_likelihood_scorer)
-from sklearn_mle import _kernels, _loss
-from sklearn_mle._loss import DISTRIBUTIONS, GaussianLoss
+from sklearn_mle import families as _loss
+from sklearn_mle.families import _kernels
+from sklearn_mle.families import DISTRIBUTIONS, GaussianLoss
 
 
 class NumpyGaussian(Family):

@@ -11,7 +11,7 @@ from scipy import stats
 from sklearn.linear_model import GammaRegressor, PoissonRegressor
 
 from sklearn_mle import MLERegressor, UnboundedLikelihoodWarning
-from sklearn_mle._loss import DISTRIBUTIONS
+from sklearn_mle.families import DISTRIBUTIONS
 
 
 @pytest.fixture(scope="module")
@@ -203,8 +203,8 @@ def test_a_constant_dispersion_is_judged_on_one_row_unless_it_collapses(noise):
     """With a constant dispersion the collapse symptom is the same on every sample:
     the existence check reads one row's raw predictions, and all of them (for the
     exact-fit check) only when that row shows the symptom."""
-    from sklearn_mle._existence import find_unbounded
-    from sklearn_mle._loss import GammaLoss
+    from sklearn_mle.existence._check import find_unbounded
+    from sklearn_mle.families import GammaLoss
 
     rng = np.random.default_rng(15)
     X = rng.normal(size=(200, 2))

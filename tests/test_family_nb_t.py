@@ -10,9 +10,9 @@ import pytest
 from scipy import integrate, stats
 from scipy.special import gammaln
 
-from sklearn_mle._base import fit_linear_model
-from sklearn_mle._linear import LinearModel
-from sklearn_mle._loss import NegativeBinomialLoss, StudentTLoss
+from sklearn_mle.solver._fit import fit_model
+from sklearn_mle.models._linear import LinearModel
+from sklearn_mle.families import NegativeBinomialLoss, StudentTLoss
 
 sm = pytest.importorskip("statsmodels.api")
 
@@ -79,7 +79,7 @@ def fit(family, X, y, weights, coef_free, intercept_free, intercept_value=None):
     weights = weights / weights.sum()
     start = family.constant_raw_prediction(y, weights)
     theta0 = model.pack(np.zeros((family.n_raw, d)), start)
-    result = fit_linear_model(model, X, y, weights, 0.0, theta0, start, tol=1e-10,
+    result = fit_model(model, X, y, weights, 0.0, theta0, start, tol=1e-10,
                               max_iter=2000, verbose=0, estimator_name="test")
     assert result.converged
     return model, result.theta, weights

@@ -11,10 +11,10 @@ import statsmodels.api as sm
 from scipy import integrate, optimize, stats
 from scipy.special import gammaln
 
-from sklearn_mle import _kernels
-from sklearn_mle._base import fit_linear_model
-from sklearn_mle._linear import LinearModel
-from sklearn_mle._loss import BinomialLoss, Family, GammaLoss, PoissonLoss
+from sklearn_mle.families import _kernels
+from sklearn_mle.solver._fit import fit_model
+from sklearn_mle.models._linear import LinearModel
+from sklearn_mle.families import BinomialLoss, Family, GammaLoss, PoissonLoss
 
 #: Agreement of the kernels with scipy.stats' log-pmf/log-pdf, relative to the size of
 #: the largest term of the formula (scipy and we round the same terms differently).
@@ -401,7 +401,7 @@ def fit(family, X, y, sample_weight=None, coef_free=None):
     weight = weight / weight.sum()
     start = family.constant_raw_prediction(y, weight)
     theta0 = model.pack(np.zeros((m, X.shape[1])), start)
-    result = fit_linear_model(model, X, y, weight, 0.0, theta0, start, tol=1e-10,
+    result = fit_model(model, X, y, weight, 0.0, theta0, start, tol=1e-10,
                               max_iter=500, verbose=0, estimator_name="test")
     assert result.converged
     return (model,) + model.unpack(result.theta)

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from scipy.special import expit, log_expit, logsumexp, softmax
 
-from sklearn_mle import _kernels
-from sklearn_mle._loss import (BernoulliLoss, CategoricalLoss, GaussianFixedScaleLoss,
-                               GaussianLoss)
+from sklearn_mle.families import _kernels
+from sklearn_mle.families import (BernoulliLoss, CategoricalLoss, GaussianFixedScaleLoss, GaussianLoss)
 
 HALF_LOG_2PI = 0.5 * np.log(2 * np.pi)
 BERNOULLI, CATEGORICAL = _kernels.FAMILY_BERNOULLI, _kernels.FAMILY_CATEGORICAL

@@ -12,12 +12,14 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 from scipy.special import expit
 
-from sklearn_mle import _base, _solver
-from sklearn_mle._base import fit_model, output_covariance
-from sklearn_mle._linear import LinearModel
-from sklearn_mle._loss import BernoulliLoss, GaussianFixedScaleLoss, GaussianLoss
-from sklearn_mle._model import Model
-from sklearn_mle._solver import DensePreconditioner
+from sklearn_mle.report import _covariance
+from sklearn_mle.solver import _fit, _lbfgs as _solver
+from sklearn_mle.solver._fit import fit_model
+from sklearn_mle.report._covariance import output_covariance
+from sklearn_mle.models._linear import LinearModel
+from sklearn_mle.families import BernoulliLoss, GaussianFixedScaleLoss, GaussianLoss
+from sklearn_mle.models._model import Model
+from sklearn_mle.solver._lbfgs import DensePreconditioner
 from test_objective import central_difference_gradient, make_problem
 
 HALF_LOG_2PI = 0.5 * np.log(2 * np.pi)
@@ -251,8 +253,8 @@ def test_solver_knows_nothing_of_the_linear_model():
         assert not re.search(rf"\b{name}\b", source), name
 
 
-@pytest.mark.parametrize("function", [_base.fit_model, _base.total_log_likelihood,
-                                      _base.output_covariance, _base._report_fit_start])
+@pytest.mark.parametrize("function", [_fit.fit_model, _covariance.total_log_likelihood,
+                                      _covariance.output_covariance, _fit._report_fit_start])
 def test_fit_machinery_uses_only_the_model_interface(function):
     source = inspect.getsource(function)
     for name in ("loss", "coef_rows", "intercept_rows", "start_hessian",

@@ -10,9 +10,10 @@ import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_mle import MLEClassifier, MLERegressor, _progress
-from sklearn_mle._base import fit_model
-from sklearn_mle._progress import Progress
+from sklearn_mle import MLEClassifier, MLERegressor
+from sklearn_mle.solver import _progress
+from sklearn_mle.solver._fit import fit_model
+from sklearn_mle.solver._progress import Progress
 
 ITERATION = re.compile(r"iteration +(\d+) +objective \S+ +max \|preconditioned gradient\| "
                        r"\S+ +phase (\d+)$")

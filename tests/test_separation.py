@@ -11,8 +11,9 @@ from sklearn.datasets import load_breast_cancer, load_iris
 from threadpoolctl import threadpool_limits
 
 from sklearn_mle import MLEClassifier, UnboundedLikelihoodWarning
-from sklearn_mle import _kernels, _separation
-from sklearn_mle._classifier import encode_labels
+from sklearn_mle.existence import _separation
+from sklearn_mle.families import _kernels
+from sklearn_mle.estimators._classifier import encode_labels
 
 
 def fit_silently(estimator, X, y, **kwargs):

@@ -9,11 +9,9 @@ import weakref
 import numpy as np
 import pytest
 
-from sklearn_mle import _kernels
-from sklearn_mle._linear import LinearModel, weighted_grams
-from sklearn_mle._loss import (BernoulliLoss, BinomialLoss, GammaLoss,
-                               GaussianFixedScaleLoss, GaussianLoss, NegativeBinomialLoss,
-                               PoissonLoss, StudentTLoss)
+from sklearn_mle.families import _kernels
+from sklearn_mle.models._linear import LinearModel, weighted_grams
+from sklearn_mle.families import (BernoulliLoss, BinomialLoss, GammaLoss, GaussianFixedScaleLoss, GaussianLoss, NegativeBinomialLoss, PoissonLoss, StudentTLoss)
 
 FAMILIES = [BernoulliLoss(), BinomialLoss(), GaussianFixedScaleLoss(), GaussianLoss(),
             PoissonLoss(), GammaLoss(), NegativeBinomialLoss(), StudentTLoss()]

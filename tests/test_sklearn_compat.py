@@ -7,7 +7,7 @@ from scipy.special import expit
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_mle import MLEClassifier, MLERegressor
-from sklearn_mle._loss import DISTRIBUTIONS, BinomialLoss
+from sklearn_mle.families import DISTRIBUTIONS, BinomialLoss
 
 
 class BinomialOfRealTargets(BinomialLoss):

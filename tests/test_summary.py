@@ -14,7 +14,7 @@ from sklearn.model_selection import ShuffleSplit
 from statsmodels.iolib.summary import forg
 
 from sklearn_mle import MLEClassifier, MLERegressor
-from sklearn_mle._inference import _format_number
+from sklearn_mle.report._table import _format_number
 
 # The statistics of the header, by label, next to the statsmodels attribute they match.
 SHARED = {"No. Observations": "nobs", "Df Residuals": "df_resid", "Df Model": "df_model",

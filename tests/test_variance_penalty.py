@@ -9,7 +9,7 @@ from scipy.optimize import brentq
 from sklearn.linear_model import Ridge
 
 from sklearn_mle import MLERegressor, UnboundedLikelihoodWarning
-from sklearn_mle._regressor import null_log_scale
+from sklearn_mle.families._gaussian import null_log_scale
 
 
 def collapsing_problems():

@@ -1,8 +1,8 @@
 """MLERegressor: maximum likelihood for the conditional distribution you choose.
 
-The estimator is generic: the family object (:mod:`sklearn_mle._loss`) says which raw
+The estimator is generic: the family object (:mod:`sklearn_mle.families`) says which raw
 columns there are, what the targets may be, the starting point and the predictive
-distribution; :mod:`sklearn_mle._existence` decides whether the MLE exists.
+distribution; :mod:`sklearn_mle.existence._check` decides whether the MLE exists.
 """
 
 import copy
@@ -11,26 +11,39 @@ from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
+from scipy import stats
 from sklearn.base import RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from scipy import stats
-
-from ._base import (FitWeights, ensure_layout, feature_labels, fit_model, n_threads,
-                    output_covariance, total_log_likelihood)
-from ._estimator import MLEstimator
-from ._existence import find_unbounded, unbounded_message
-from ._inference import (InferenceSummary, common_notes, covariance_kind, design_rank,
-                         fit_statistics, method_name, require_covariance,
-                         set_likelihood_attributes, title_kind)
-from ._linear import LevelPenalty, LinearModel, weighted_column_moments
-from ._loss import (DISTRIBUTIONS, Family, _distinct_targets,  # noqa: F401
-                    null_log_scale)
-from ._progress import Progress
-from ._unbounded import (FALLBACK_TOL_FACTOR, UnboundedLikelihoodWarning, resolution_message,
-                         variance_below_resolution)
+from .._threads import ensure_layout, n_threads
+from ._base import MLEstimator
+from ..existence._check import find_unbounded, unbounded_message
+from ..existence._unbounded import (
+    FALLBACK_TOL_FACTOR,
+    UnboundedLikelihoodWarning,
+    resolution_message,
+    variance_below_resolution,
+)
+from ..families import DISTRIBUTIONS, Family
+from ..families._base import _distinct_targets
+from ..models._linear import LevelPenalty, LinearModel, weighted_column_moments
+from ..report._covariance import output_covariance, total_log_likelihood
+from ..report._statistics import (
+    common_notes,
+    covariance_kind,
+    design_rank,
+    fit_statistics,
+    method_name,
+    require_covariance,
+    set_likelihood_attributes,
+    title_kind,
+)
+from ..report._table import InferenceSummary, feature_labels
+from ..solver._fit import fit_model
+from ..solver._progress import Progress
+from ..solver._weights import FitWeights
 
 #: Two-sided significance level below which the training residuals are reported as
 #: inconsistent with the sigma = 1 that variance="fixed" assumes (chi-square test of the

@@ -1,124 +1,10 @@
-"""Inference at the fitted parameters: covariance, standard errors, fit statistics and
-the summary table."""
+"""The summary table: a statsmodels-style report of estimates and fit statistics."""
 
 import html
 import textwrap
 
 import numpy as np
-import scipy.linalg
 from scipy import stats
-
-#: Relative eigenvalue of the (Jacobi-scaled) information below which a direction is
-#: aliased: the data carry no information about it (collinear or constant columns).
-_ALIASED_RTOL = 1e-10
-
-
-def covariance_from_information(information):
-    """Inverse of the observed information, NaN on aliased directions.
-
-    Returns
-    -------
-    covariance : ndarray of shape (p, p)
-        Inverse information on the identified subspace; rows/columns of parameters
-        that load on an aliased direction are NaN.
-    aliased : ndarray of bool of shape (p,)
-        Parameters that are not identified.
-    """
-    p = information.shape[0]
-    if p == 0:
-        return np.zeros((0, 0)), np.zeros(0, dtype=bool)
-    diagonal = np.diag(information).copy()
-    scale = np.ones_like(diagonal)
-    scale[diagonal > 0] = 1.0 / np.sqrt(diagonal[diagonal > 0])
-    scaled = information * scale[:, None] * scale[None, :]
-    scaled = 0.5 * (scaled + scaled.T)
-    eigenvalues, eigenvectors = np.linalg.eigh(scaled)
-    flat = eigenvalues <= _ALIASED_RTOL * max(eigenvalues.max(), 1e-300)
-    kept = eigenvectors[:, ~flat]
-    covariance = (kept / eigenvalues[~flat]) @ kept.T
-    covariance = covariance * scale[:, None] * scale[None, :]
-    aliased = (diagonal <= 0) | (np.abs(eigenvectors[:, flat]).max(axis=1, initial=0.0)
-                                 > 1e-6)
-    covariance[aliased, :] = np.nan
-    covariance[:, aliased] = np.nan
-    return covariance, aliased
-
-
-
-#: LAPACK's estimate of the reciprocal condition number of the scaled Gram matrix above
-#: which the design has full rank without an eigendecomposition (the estimate is within
-#: a small factor of the truth, so this stays well clear of ``_ALIASED_RTOL``).
-_FULL_RANK_RCOND = 1e-6
-
-
-def design_rank(gram, fit_intercept):
-    """Rank of the weighted design from its Gram matrix ``sum_i w_i z_i z_i^T``.
-
-    ``gram`` is the Gram matrix of ``[X, 1]`` (shape (d+1, d+1)); the design is
-    ``[X, 1]`` when ``fit_intercept`` and ``X`` otherwise.  Columns are Jacobi-scaled
-    first, so the rank does not depend on their units, and a direction counts as
-    identified on the same criterion as :func:`covariance_from_information` uses.
-    Returns None when ``gram`` is None (the Gram matrix was not formed).
-    """
-    if gram is None:
-        return None
-    if not fit_intercept:
-        gram = gram[:-1, :-1]
-    diagonal = np.diag(gram)
-    used = diagonal > 0
-    if not used.any():
-        return 0
-    scale = 1.0 / np.sqrt(diagonal[used])
-    scaled = gram[np.ix_(used, used)] * scale[:, None] * scale[None, :]
-    factor, info = scipy.linalg.lapack.dpotrf(scaled, lower=0, clean=1)
-    if info == 0:
-        rcond, info = scipy.linalg.lapack.dpocon(factor, np.abs(scaled).sum(axis=0).max())
-        if info == 0 and rcond > _FULL_RANK_RCOND:
-            return int(used.sum())
-    eigenvalues = np.linalg.eigvalsh(scaled)
-    return int(np.sum(eigenvalues > _ALIASED_RTOL * max(eigenvalues.max(), 1e-300)))
-
-
-def set_likelihood_attributes(estimator, *, loglik, loglik_null, n_identified, n_null,
-                              n_scale, n_obs, converged):
-    """Store the fit's likelihood statistics on ``estimator``.
-
-    ``n_identified`` counts the parameters the data identify (the rank of the design
-    per linear predictor), ``n_null`` those of the null model (intercepts only) and
-    ``n_scale`` those of a noise scale that, as in OLS, the residual degrees of freedom
-    do not count.  Sets ``loglik_``, ``loglik_null_``, ``aic_``, ``bic_``,
-    ``df_model_``, ``df_resid_``, ``converged_`` and the private ``_n_obs`` and
-    ``_n_identified``.
-    """
-    estimator.converged_ = bool(converged)
-    estimator.loglik_ = float(loglik)
-    estimator.loglik_null_ = float(loglik_null)
-    estimator.aic_ = float(-2.0 * loglik + 2.0 * n_identified)
-    estimator.bic_ = float(-2.0 * loglik + np.log(n_obs) * n_identified)
-    estimator.df_model_ = n_identified - n_null
-    estimator.df_resid_ = n_obs - (n_identified - n_scale)
-    estimator._n_obs = n_obs
-    estimator._n_identified = n_identified
-
-
-def likelihood_ratio_p_value(estimator):
-    """p-value of the likelihood-ratio test of the fit against the null model:
-    ``2 (loglik_ - loglik_null_)`` is chi-square with ``df_model_`` degrees of freedom."""
-    if estimator.df_model_ <= 0:
-        return np.nan
-    statistic = 2.0 * (estimator.loglik_ - estimator.loglik_null_)
-    return float(stats.chi2.sf(max(statistic, 0.0), estimator.df_model_))
-
-
-def fit_statistics(estimator, goodness_of_fit):
-    """The header statistics of a summary, in display order (``goodness_of_fit``: the
-    pseudo-R² or the R² pair, placed after the degrees of freedom)."""
-    return {"No. Observations": estimator._n_obs, "Df Residuals": estimator.df_resid_,
-            "Df Model": estimator.df_model_, **goodness_of_fit,
-            "Log-Likelihood": estimator.loglik_, "LL-Null": estimator.loglik_null_,
-            "LLR p-value": likelihood_ratio_p_value(estimator),
-            "AIC": estimator.aic_, "BIC": estimator.bic_}
-
 
 #: How each header statistic is printed (significant digits as in statsmodels' tables).
 _STATISTIC_FORMAT = {"Log-Likelihood": "#.5g", "LL-Null": "#.5g", "LLR p-value": "#.4g",
@@ -297,51 +183,9 @@ class InferenceSummary:
                 f"{notes}</div>")
 
 
-def penalised_note(alpha):
-    return (f"alpha={alpha:g} > 0: inference is for the penalised estimate (inverse "
-            "penalised information); estimates are shrunk towards 0.")
-
-
-ALIASED_NOTE = ("some parameters are aliased (collinear or constant columns): the data do "
-                "not identify them, their standard errors are NaN, and the degrees of "
-                "freedom, AIC and BIC count only the identified ones.")
-
-
-def require_covariance(estimator):
-    """Raise a clear error when ``summary()`` is called without ``inference=True``."""
-    if not hasattr(estimator, "covariance_"):
-        raise AttributeError(
-            "summary() needs the covariance of the estimates: fit with inference=True.")
-
-
-def common_notes(estimator, unbounded_cause):
-    """Notes every summary may carry: penalty, aliasing, non-existent MLE, no
-    convergence."""
-    notes = []
-    if estimator.alpha > 0:
-        notes.append(penalised_note(estimator.alpha))
-    if estimator._aliased:
-        notes.append(ALIASED_NOTE)
-    if not estimator.mle_exists_:
-        notes.append(f"the MLE does not exist ({unbounded_cause}): the estimates and "
-                     "standard errors are not meaningful.")
-    if not estimator.converged_:
-        notes.append("the solver did not converge (see the ConvergenceWarning of fit): "
-                     "the estimates and standard errors may be inaccurate.")
-    return notes
-
-
-def method_name(alpha):
-    """The Method line of a summary header."""
-    return f"Penalised ML (alpha={alpha:g})" if alpha > 0 else "Maximum likelihood"
-
-
-def covariance_kind(alpha):
-    """The Covariance line of a summary header."""
-    return "inv. penalised info" if alpha > 0 else "inv. observed info"
-
-
-def title_kind(alpha):
-    """What a summary reports: penalised estimates when alpha > 0."""
-    return "penalised maximum-likelihood estimates" if alpha > 0 else \
-        "maximum-likelihood estimates"
+def feature_labels(estimator, n_features):
+    """Feature names for tables: feature_names_in_ if known, else x0, x1, ..."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None:
+        return [str(name) for name in names]
+    return [f"x{j}" for j in range(n_features)]

@@ -5,7 +5,7 @@ With ``alpha = 0`` the likelihood can increase forever:
 * **Separation** (classification): a direction of the coefficients along which every
   sample's score for its own class rises at least as fast as for any other class, and
   strictly for some.  Along it the likelihood of those samples tends to 1 and no
-  maximum exists.  Decided in :mod:`sklearn_mle._separation` (a Newton certificate of
+  maximum exists.  Decided in :mod:`sklearn_mle.existence._separation` (a Newton certificate of
   existence, and a linear program when it fails).
 * **Variance collapse** (Gaussian with learned scale): the mean fits some targets
   exactly and the scale model can shrink sigma on exactly those samples, so the density
@@ -16,7 +16,7 @@ With ``alpha = 0`` the likelihood can increase forever:
 When it happens the estimators warn with :class:`UnboundedLikelihoodWarning` and set
 ``mle_exists_ = False``.  The regressor returns the minimiser of the objective plus a
 small ridge in the data's own (Fisher) metric, which is finite and reproducible; the
-classifier's fallback is described in :mod:`sklearn_mle._separation`.
+classifier's fallback is described in :mod:`sklearn_mle.existence._separation`.
 """
 
 import numpy as np
@@ -69,7 +69,7 @@ def find_variance_collapse(X, y, weights, log_scale, fit_intercept, mean=None):
     residual), so shrinking sigma there raises the density, and the likelihood,
     without bound.  Given the fitted ``mean``, only the samples it already fits to
     ``1e-6`` of the data's scale are considered (for families where a collapse on
-    part of the samples suffices, see :func:`~sklearn_mle._existence.find_unbounded`).
+    part of the samples suffices, see :func:`~sklearn_mle.existence._check.find_unbounded`).
     """
     positive = weights > 0
     reference = _spread(y, weights)

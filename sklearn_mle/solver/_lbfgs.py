@@ -7,7 +7,7 @@ the coordinates the optimiser sees change.  On raw, unscaled data this turns a p
 with condition number 1e8 into one close to the identity.
 
 The solver sees only an objective with its gradient, optionally a Hessian, and a
-preconditioner (the protocol in :mod:`sklearn_mle._model`); it knows nothing of the
+preconditioner (the protocol in :mod:`sklearn_mle.models._model`); it knows nothing of the
 model that produced them.  Its generic pieces:
 
 * :class:`DensePreconditioner`: ``P`` from a positive semi-definite matrix ``H0`` (a
@@ -197,7 +197,7 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
     everywhere (a quadratic objective): the first step is then the Newton step, which
     lands on the optimum up to rounding, and iterative refinement removes the rounding.
 
-    ``progress`` (a :class:`~sklearn_mle._progress.Progress`, silent if None) receives
+    ``progress`` (a :class:`~sklearn_mle.solver._progress.Progress`, silent if None) receives
     one line per iteration and each Hessian refresh and Newton step.
     """
     progress = as_progress(progress, 0, estimator_name)

@@ -10,12 +10,12 @@ Two ways a likelihood of a linear model can increase for ever:
   every such sample's predictor only in its own direction, some strictly, and leaves
   every other sample's predictor unchanged (``z_i d = 0``).  This is the same linear
   program as separation in classification, with the signed samples as the candidate
-  pairs, so :func:`~sklearn_mle._separation.find_separation` decides it.  It is cheap
+  pairs, so :func:`~sklearn_mle.existence._separation.find_separation` decides it.  It is cheap
   in the common case: the LP lives in the null space of the unsigned samples' design
   vectors, which is empty as soon as they span the design.
 * **Collapse of a dispersion** (``Family.collapse_log_scale``): the mean fits some
   targets exactly and the dispersion model can shrink the spread to 0 on exactly
-  those samples (:func:`~sklearn_mle._unbounded.find_variance_collapse`).  A
+  those samples (:func:`~sklearn_mle.existence._unbounded.find_variance_collapse`).  A
   constant scale collapses only where the mean fits every target, except in a family
   whose other parameters can make the rest of the samples pay less than the exact
   ones gain (``Family.partial_collapse``): the Student-t, whose degrees of freedom

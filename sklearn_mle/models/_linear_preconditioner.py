@@ -1,12 +1,12 @@
 """Preconditioners of the linear model, built from the design's moments.
 
-The solver (:mod:`sklearn_mle._solver`) works in coordinates ``theta = theta0 + P u``
+The solver (:mod:`sklearn_mle.solver._lbfgs`) works in coordinates ``theta = theta0 + P u``
 and knows nothing of the linear model.  This module holds what only the linear model
-can build (used by :meth:`sklearn_mle._linear.LinearModel.preconditioner`):
+can build (used by :meth:`sklearn_mle.models._linear.LinearModel.preconditioner`):
 
 * the dense preconditioner's input, the start Hessian ``H0 = A ⊗ Gram([X, 1]) + alpha
   Omega`` (built by ``LinearModel.start_hessian`` and factored by the solver's
-  :class:`~sklearn_mle._solver.DensePreconditioner`);
+  :class:`~sklearn_mle.solver._lbfgs.DensePreconditioner`);
 * :class:`ScalingPreconditioner` (many parameters): per-column centring and scaling,
   done implicitly so sparse X stays sparse;
 * :func:`check_column_magnitudes`, the clear error for columns whose squares doubles

@@ -18,8 +18,9 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import ensure_layout, fit_model, kernels_own_the_cores
-from ._unbounded import UnboundedLikelihoodWarning
+from .._threads import ensure_layout, kernels_own_the_cores
+from ..existence._unbounded import UnboundedLikelihoodWarning
+from ..solver._fit import fit_model
 
 #: Frames from a warning issued by :meth:`MLEstimator._fit_checked` up to the caller
 #: of ``fit``: _fit_checked, the estimator's _fit_validated, fit, scikit-learn's fit

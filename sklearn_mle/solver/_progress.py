@@ -19,8 +19,8 @@ printed, so that a caller can skip computing what only a report would show;
 ``progress.elapsed()`` is the time since the reporter was made.  With ``verbose=0``
 nothing is printed.  ``timed(name, level=2)`` reports a section only at verbose >= 2.
 
-What the solver reports (:func:`sklearn_mle._solver.minimize_lbfgs` and
-:func:`sklearn_mle._base.fit_model`):
+What the solver reports (:func:`sklearn_mle.solver._lbfgs.minimize_lbfgs` and
+:func:`sklearn_mle.solver._fit.fit_model`):
 
 * verbose=1: a header (number of parameters, preconditioner and the flat directions
   it dropped, tol, max_iter); one line per L-BFGS iteration (iteration, objective,

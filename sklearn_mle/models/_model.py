@@ -2,7 +2,7 @@ r"""The model interface: the contract between a likelihood and the solver.
 
 A *model* maps parameters ``theta`` and a sample ``x`` to the raw predictions
 ``f(x; theta)`` (one row of ``n_raw`` numbers per sample: a logit, K class scores, a
-mean and a log scale) that a loss object (:mod:`sklearn_mle._loss`) turns into a
+mean and a log scale) that a loss object (:mod:`sklearn_mle.families`) turns into a
 negative log-likelihood.  The objective minimised is
 
 .. math::
@@ -13,11 +13,11 @@ negative log-likelihood.  The objective minimised is
 
 and its gradient is the vector-Jacobian product of the per-sample gradients on the raw
 predictions, ``sum_i J_i^T g_i`` with ``J_i = d f(x_i; theta) / d theta``, plus the
-penalty's.  The solver (:func:`sklearn_mle._base.fit_model`) sees only what this
+penalty's.  The solver (:func:`sklearn_mle.solver._fit.fit_model`) sees only what this
 interface gives: the objective and its gradient, optionally a Hessian and a
 preconditioner, and a few facts (is the Hessian constant, is a Hessian refresh exact,
 how much work one pass over the data is).  The linear model
-(:class:`sklearn_mle._linear.LinearModel`) is one implementation; a non-linear
+(:class:`sklearn_mle.models._linear.LinearModel`) is one implementation; a non-linear
 ``f(x; theta)`` or a model whose data live elsewhere is another, written by
 implementing :attr:`Model.n_params`, :meth:`Model.raw_prediction` and
 :meth:`Model.raw_vjp` (and, for speed, overriding the rest).
@@ -37,7 +37,7 @@ describing ``theta = theta0 + P u``, the coordinates ``u`` the optimiser sees:
 * optionally ``design_gram``: a weighted Gram matrix of the design that the estimators
   may reuse (read with ``getattr``; None if absent).
 
-:class:`sklearn_mle._solver.DensePreconditioner` builds one from any positive
+:class:`sklearn_mle.solver._lbfgs.DensePreconditioner` builds one from any positive
 semi-definite matrix, e.g. a Hessian.
 """
 
@@ -71,8 +71,8 @@ class Model(abc.ABC):
     Gaussian, written against the interface only:
 
     >>> import numpy as np
-    >>> from sklearn_mle._loss import GaussianFixedScaleLoss
-    >>> from sklearn_mle._model import Model
+    >>> from sklearn_mle.families import GaussianFixedScaleLoss
+    >>> from sklearn_mle.models._model import Model
     >>> class Exponential(Model):
     ...     n_params = 2
     ...     def raw_prediction(self, theta, X):

@@ -46,10 +46,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from . import _kernels
-from ._linear import _CHUNK_ROWS, fused_layout, weighted_column_moments, weighted_grams
-from ._loss import CategoricalLoss
-from ._solver import DENSE_PRECONDITIONER_MAX_PARAMS, DensePreconditioner
+from .._threads import fused_layout
+from ..families import CategoricalLoss, _kernels
+from ..models._linear import _CHUNK_ROWS, weighted_column_moments, weighted_grams
+from ..solver._lbfgs import DENSE_PRECONDITIONER_MAX_PARAMS, DensePreconditioner
 
 #: The certificate passes when no sample's margin growth reaches this (exact: 1).
 CERTIFIED_GROWTH = 0.5

@@ -1,7 +1,7 @@
 r"""The linear-model layer: coefficient layout, raw predictions, penalty, weighting.
 
 :class:`LinearModel` is the linear implementation of the model interface
-(:class:`sklearn_mle._model.Model`), with its own fused passes over X, Hessian and
+(:class:`sklearn_mle.models._model.Model`), with its own fused passes over X, Hessian and
 preconditioners.  A model has ``n_raw`` raw-prediction columns (one per output of the loss: a logit,
 K class scores, a mean and a log scale).  Column ``j`` is
 
@@ -35,10 +35,11 @@ import weakref
 import numpy as np
 import scipy.sparse as sp
 
-from . import _kernels
+from .._threads import fused_layout
+from ..families import _kernels
 from ._linear_preconditioner import ScalingPreconditioner, check_column_magnitudes
 from ._model import Model
-from ._solver import DENSE_PRECONDITIONER_MAX_PARAMS, DensePreconditioner
+from ..solver._lbfgs import DENSE_PRECONDITIONER_MAX_PARAMS, DensePreconditioner
 
 #: Rows processed at a time when forming Gram matrices, so no copy of X is made.
 _CHUNK_ROWS = 4096
@@ -82,7 +83,7 @@ class LevelPenalty:
 class LinearModel(Model):
     """Coefficient layout and the penalised weighted-mean NLL objective.
 
-    The linear implementation of :class:`~sklearn_mle._model.Model`: raw column ``j``
+    The linear implementation of :class:`~sklearn_mle.models._model.Model`: raw column ``j``
     is ``x @ W_j + b_j``; passes over dense row-major X use the fused Cython kernels.
 
     Parameters
@@ -114,8 +115,8 @@ class LinearModel(Model):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_mle._linear import LinearModel
-    >>> from sklearn_mle._loss import GaussianLoss
+    >>> from sklearn_mle.models._linear import LinearModel
+    >>> from sklearn_mle.families import GaussianLoss
     >>> model = LinearModel(GaussianLoss(), 2, coef_free=[True, False],
     ...                     intercept_free=[True, False],
     ...                     intercept_value=[0.0, np.log(0.5)])
@@ -465,12 +466,6 @@ def _intercept_value(value, n_raw):
     if not np.all(np.isfinite(value)):
         raise ValueError(f"intercept_value must be finite, got {value}.")
     return value.copy()
-
-
-def fused_layout(X):
-    """Whether X is laid out for the fused kernels: dense, row-major, float32/64."""
-    return bool(not sp.issparse(X) and X.flags.c_contiguous
-                and X.dtype in (np.float32, np.float64))
 
 
 def _dot(X, W):

@@ -9,21 +9,37 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from ._estimator import MLEstimator
-from ._base import (FitWeights, ensure_layout, feature_labels, fit_model,
-                    n_threads, output_covariance,
-                    total_log_likelihood)
-from ._inference import (InferenceSummary, common_notes, covariance_kind, design_rank,
-                         fit_statistics, method_name, require_covariance,
-                         set_likelihood_attributes, title_kind)
-from ._linear import LinearModel
-from ._progress import Progress
-from ._loss import BernoulliLoss, CategoricalLoss
-from ._separation import (FALLBACK_SEPARATION_MARGIN, SEPARATION_SYMPTOM,
-                          MaskedCategoricalLoss, certify_existence, class_scores,
-                          find_complete_separation, find_separation, fitted_margins,
-                          separation_message, suspect_samples)
-
+from .._threads import ensure_layout, n_threads
+from ._base import MLEstimator
+from ..existence._separation import (
+    FALLBACK_SEPARATION_MARGIN,
+    SEPARATION_SYMPTOM,
+    MaskedCategoricalLoss,
+    certify_existence,
+    class_scores,
+    find_complete_separation,
+    find_separation,
+    fitted_margins,
+    separation_message,
+    suspect_samples,
+)
+from ..families import BernoulliLoss, CategoricalLoss
+from ..models._linear import LinearModel
+from ..report._covariance import output_covariance, total_log_likelihood
+from ..report._statistics import (
+    common_notes,
+    covariance_kind,
+    design_rank,
+    fit_statistics,
+    method_name,
+    require_covariance,
+    set_likelihood_attributes,
+    title_kind,
+)
+from ..report._table import InferenceSummary, feature_labels
+from ..solver._fit import fit_model
+from ..solver._progress import Progress
+from ..solver._weights import FitWeights
 
 #: Labels encoded at a time (bounds the integer temporaries of the search).
 _ENCODE_CHUNK = 65536
