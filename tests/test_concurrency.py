@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
+from tolerance import ITERATION_SLACK, assert_blas_close
 
 from sklearn_mle import Family, MLEClassifier, MLERegressor
 from sklearn_mle import _threads as _base
 from sklearn_mle.families import _kernels
-from tolerance import ITERATION_SLACK, assert_blas_close
 
 
 def make_data(n, d=4, seed=0):

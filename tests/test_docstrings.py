@@ -8,7 +8,13 @@ import pytest
 import sklearn_mle
 from sklearn_mle.estimators import _classifier, _regressor, _scoring
 from sklearn_mle.families import _base as _family_base
-from sklearn_mle.families import _bernoulli, _gamma, _negative_binomial, _poisson, _student_t
+from sklearn_mle.families import (
+    _bernoulli,
+    _gamma,
+    _negative_binomial,
+    _poisson,
+    _student_t,
+)
 from sklearn_mle.models import _linear, _model
 
 MODULES = [_classifier, _linear, _family_base, _bernoulli, _gamma, _negative_binomial, _poisson,

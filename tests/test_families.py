@@ -7,11 +7,14 @@ import pytest
 from scipy import stats
 from sklearn.model_selection import GridSearchCV
 
-from sklearn_mle import (Family, MLERegressor, UnboundedLikelihoodWarning,
-                         log_likelihood_scorer)
+from sklearn_mle import (
+    Family,
+    MLERegressor,
+    UnboundedLikelihoodWarning,
+    log_likelihood_scorer,
+)
 from sklearn_mle import families as _loss
-from sklearn_mle.families import _kernels
-from sklearn_mle.families import DISTRIBUTIONS, GaussianLoss
+from sklearn_mle.families import DISTRIBUTIONS, GaussianLoss, _kernels
 
 
 class NumpyGaussian(Family):

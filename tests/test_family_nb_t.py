@@ -10,9 +10,9 @@ import pytest
 from scipy import integrate, stats
 from scipy.special import gammaln
 
-from sklearn_mle.solver._fit import fit_model
-from sklearn_mle.models._linear import LinearModel
 from sklearn_mle.families import NegativeBinomialLoss, StudentTLoss
+from sklearn_mle.models._linear import LinearModel
+from sklearn_mle.solver._fit import fit_model
 
 sm = pytest.importorskip("statsmodels.api")
 

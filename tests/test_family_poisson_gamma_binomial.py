@@ -11,10 +11,9 @@ import statsmodels.api as sm
 from scipy import integrate, optimize, stats
 from scipy.special import gammaln
 
-from sklearn_mle.families import _kernels
-from sklearn_mle.solver._fit import fit_model
+from sklearn_mle.families import BinomialLoss, Family, GammaLoss, PoissonLoss, _kernels
 from sklearn_mle.models._linear import LinearModel
-from sklearn_mle.families import BinomialLoss, Family, GammaLoss, PoissonLoss
+from sklearn_mle.solver._fit import fit_model
 
 #: Agreement of the kernels with scipy.stats' log-pmf/log-pdf, relative to the size of
 #: the largest term of the formula (scipy and we round the same terms differently).

@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 from scipy.special import expit, log_expit, logsumexp, softmax
 
-from sklearn_mle.families import _kernels
-from sklearn_mle.families import (BernoulliLoss, CategoricalLoss, GaussianFixedScaleLoss, GaussianLoss)
+from sklearn_mle.families import (
+    BernoulliLoss,
+    CategoricalLoss,
+    GaussianFixedScaleLoss,
+    GaussianLoss,
+    _kernels,
+)
 
 HALF_LOG_2PI = 0.5 * np.log(2 * np.pi)
 BERNOULLI, CATEGORICAL = _kernels.FAMILY_BERNOULLI, _kernels.FAMILY_CATEGORICAL

@@ -11,16 +11,17 @@ import pytest
 import scipy.sparse as sp
 from scipy.optimize import minimize
 from scipy.special import expit
-
-from sklearn_mle.report import _covariance
-from sklearn_mle.solver import _fit, _lbfgs as _solver
-from sklearn_mle.solver._fit import fit_model
-from sklearn_mle.report._covariance import output_covariance
-from sklearn_mle.models._linear import LinearModel
-from sklearn_mle.families import BernoulliLoss, GaussianFixedScaleLoss, GaussianLoss
-from sklearn_mle.models._model import Model
-from sklearn_mle.solver._lbfgs import DensePreconditioner
 from test_objective import central_difference_gradient, make_problem
+
+from sklearn_mle.families import BernoulliLoss, GaussianFixedScaleLoss, GaussianLoss
+from sklearn_mle.models._linear import LinearModel
+from sklearn_mle.models._model import Model
+from sklearn_mle.report import _covariance
+from sklearn_mle.report._covariance import output_covariance
+from sklearn_mle.solver import _fit
+from sklearn_mle.solver import _lbfgs as _solver
+from sklearn_mle.solver._fit import fit_model
+from sklearn_mle.solver._lbfgs import DensePreconditioner
 
 HALF_LOG_2PI = 0.5 * np.log(2 * np.pi)
 

@@ -3,11 +3,16 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
-from sklearn_mle.families import _kernels
-from sklearn_mle.models._linear import LevelPenalty, LinearModel, weighted_grams
 from tolerance import GRAM_RTOL, assert_blas_close
-from sklearn_mle.families import (BernoulliLoss, CategoricalLoss, GaussianFixedScaleLoss, GaussianLoss)
+
+from sklearn_mle.families import (
+    BernoulliLoss,
+    CategoricalLoss,
+    GaussianFixedScaleLoss,
+    GaussianLoss,
+    _kernels,
+)
+from sklearn_mle.models._linear import LevelPenalty, LinearModel, weighted_grams
 
 MODELS = {
     "bernoulli": (BernoulliLoss(), [True], [True]),

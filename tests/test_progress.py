@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_mle import MLEClassifier, MLERegressor
+from sklearn_mle.models._linear_layouts import classification_model
 from sklearn_mle.solver import _progress
 from sklearn_mle.solver._fit import fit_model
 from sklearn_mle.solver._progress import Progress
@@ -177,7 +178,7 @@ def test_fit_model_reports_through_the_given_progress(capsys):
     X, y = classification_data(False, 2)
     y = y.astype(np.float64)
     estimator = MLEClassifier()
-    model = estimator._build_model(X.shape[1], 2)
+    model = classification_model(X.shape[1], 2, True, 0.0)
     weights = np.full(y.size, 1.0 / y.size)
     theta0, start_raw = estimator._start(model, y, weights)
     progress = Progress(1, "Shared")

@@ -16,8 +16,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from sklearn_mle import MLEClassifier, MLERegressor, UnboundedLikelihoodWarning
+from sklearn_mle.families import (
+    BernoulliLoss,
+    CategoricalLoss,
+    GaussianFixedScaleLoss,
+    GaussianLoss,
+)
 from sklearn_mle.models._linear import LinearModel
-from sklearn_mle.families import (BernoulliLoss, CategoricalLoss, GaussianFixedScaleLoss, GaussianLoss)
 
 TOL = 1e-10
 

@@ -11,9 +11,10 @@ from sklearn.datasets import load_breast_cancer, load_iris
 from threadpoolctl import threadpool_limits
 
 from sklearn_mle import MLEClassifier, UnboundedLikelihoodWarning
+from sklearn_mle.estimators._classifier import encode_labels
 from sklearn_mle.existence import _separation
 from sklearn_mle.families import _kernels
-from sklearn_mle.estimators._classifier import encode_labels
+from sklearn_mle.models._linear_layouts import classification_model
 
 
 def fit_silently(estimator, X, y, **kwargs):
@@ -134,7 +135,7 @@ def test_certificate_never_passes_on_separated_data():
     X = rng.normal(size=(300, 4))
     y = (X @ [1.0, -2.0, 0.5, 0.0] > 0).astype(int)
     clf = MLEClassifier()
-    model = clf._build_model(4, 2)
+    model = classification_model(4, 2, clf.fit_intercept, clf.alpha)
     weights = np.full(300, 1 / 300)
     for scale in (0.0, 0.1, 1.0, 10.0, 100.0):
         theta = scale * rng.normal(size=model.n_params)

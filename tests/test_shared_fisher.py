@@ -9,9 +9,18 @@ import weakref
 import numpy as np
 import pytest
 
-from sklearn_mle.families import _kernels
+from sklearn_mle.families import (
+    BernoulliLoss,
+    BinomialLoss,
+    GammaLoss,
+    GaussianFixedScaleLoss,
+    GaussianLoss,
+    NegativeBinomialLoss,
+    PoissonLoss,
+    StudentTLoss,
+    _kernels,
+)
 from sklearn_mle.models._linear import LinearModel, weighted_grams
-from sklearn_mle.families import (BernoulliLoss, BinomialLoss, GammaLoss, GaussianFixedScaleLoss, GaussianLoss, NegativeBinomialLoss, PoissonLoss, StudentTLoss)
 
 FAMILIES = [BernoulliLoss(), BinomialLoss(), GaussianFixedScaleLoss(), GaussianLoss(),
             PoissonLoss(), GammaLoss(), NegativeBinomialLoss(), StudentTLoss()]

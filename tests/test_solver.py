@@ -8,10 +8,15 @@ import scipy.linalg
 import scipy.sparse as sp
 from sklearn.linear_model import Ridge
 
-from sklearn_mle.solver._fit import fit_model
-from sklearn_mle.models._linear import LinearModel
-from sklearn_mle.families import (BernoulliLoss, CategoricalLoss, GaussianFixedScaleLoss, GaussianLoss)
 from sklearn_mle.estimators._regressor import MLERegressor
+from sklearn_mle.families import (
+    BernoulliLoss,
+    CategoricalLoss,
+    GaussianFixedScaleLoss,
+    GaussianLoss,
+)
+from sklearn_mle.models._linear import LinearModel
+from sklearn_mle.solver._fit import fit_model
 
 MODELS = {
     "bernoulli": (BernoulliLoss(), [True], [True]),

@@ -5,9 +5,12 @@ parameters and their validation, input checks, the fit sequence
 
     fit -> existence check (alpha = 0) -> warning -> fallback fit,
 
-and the clean-up of attributes a previous fit left behind.  The estimators supply
-what differs: the model and family, how existence is decided, the fallback, the
-likelihood attributes and the summary.
+the capabilities asked of the model (coefficients, Wald inference, an existence
+check: a model without one gets a clear error from here), the covariance of the
+reported parameters, ``log_likelihood``, the summary table (written once, fed by each
+estimator's ``_summary_parts``), and the clean-up of attributes a previous fit left
+behind.  The estimators supply what differs: the family and model, how existence is
+decided, the fallback, their parameter attributes and their summary's header lines.
 """
 
 import warnings
@@ -16,11 +19,23 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from .._threads import ensure_layout, kernels_own_the_cores
+from .._threads import ensure_layout, kernels_own_the_cores, n_threads
 from ..existence._unbounded import UnboundedLikelihoodWarning
+from ..report._covariance import output_covariance
+from ..report._statistics import (common_notes, covariance_kind, fit_statistics,
+                                  method_name, require_covariance, title_kind)
+from ..report._table import InferenceSummary
 from ..solver._fit import fit_model
+from ..solver._progress import Progress
+
+#: What each capability of a model is needed for, for the error of a model without it.
+_CAPABILITY_USE = {
+    "has_coefficients": "coefficient attributes and least-squares (OLS) inference",
+    "supports_inference": "Wald inference (standard errors, covariance_, summary())",
+    "supports_existence_check": "the check that the maximum-likelihood estimate exists",
+}
 
 #: Frames from a warning issued by :meth:`MLEstimator._fit_checked` up to the caller
 #: of ``fit``: _fit_checked, the estimator's _fit_validated, fit, scikit-learn's fit
@@ -100,16 +115,18 @@ class MLEstimator(BaseEstimator):
         """Fit, then (at ``alpha = 0``) check that the MLE exists; if it does not,
         warn with :class:`UnboundedLikelihoodWarning` and return the fallback fit.
 
-        Sets ``mle_exists_``.  Warnings of the first fit (e.g. a ConvergenceWarning
+        Sets ``mle_exists_`` (None where the model has no existence check and
+        ``alpha = 0``: nothing is known).  Warnings of the first fit (e.g. a ConvergenceWarning
         of an iterate running off to infinity) are passed on only when the MLE
         exists: otherwise the diagnosis says what happened.  Returns the solver's
         result and the diagnosis (None when the MLE exists).
         """
-        check = self.alpha == 0
+        check = self.alpha == 0 and model.supports_existence_check
         with warnings.catch_warnings(record=check) as caught:
             result = fit_model(model, X, y, weights, self.alpha, theta0, start_raw,
                                extra_frames=1, **fit_options)
-        self.mle_exists_ = True
+        # None: the model cannot tell (no existence check); at alpha > 0 it exists
+        self.mle_exists_ = True if self.alpha > 0 or check else None
         if not check:
             return result, None
         with fit_options["progress"].timed("existence check") as section:
@@ -130,3 +147,75 @@ class MLEstimator(BaseEstimator):
     def _diagnosis_label(self, diagnosis):
         """A few words on the diagnosis, for the progress report."""
         return type(diagnosis).__name__.lower()
+
+    # ------------------------------------------------------------ shared pieces
+    def _fit_options(self):
+        """The solver options of this estimator's fits, with one progress report."""
+        name = type(self).__name__
+        return dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
+                    estimator_name=name, progress=Progress(self.verbose, name))
+
+    @staticmethod
+    def _require(model, capability):
+        """Raise a clear error unless ``model`` has ``capability`` (see ``Model``)."""
+        if not getattr(model, capability, False):
+            raise ValueError(
+                f"{_CAPABILITY_USE[capability]} needs a model with {capability}; "
+                f"{type(model).__name__} has not (its parameters are not those of a "
+                "linear predictor, or not identified): fit without that option.")
+
+    def _covariance(self, model, X, y, weights, total_weight, theta, to_output):
+        """Covariance of the reported parameters ``to_output(theta)`` (the inverse
+        observed information, penalised at alpha > 0); sets ``_aliased``."""
+        self._require(model, "supports_inference")
+        covariance, self._aliased = output_covariance(
+            model, X, y, weights, total_weight, self.alpha, theta, to_output)
+        return covariance
+
+    def _summary(self, coverage):
+        """The summary table from the estimator's ``_summary_parts()``: a dict with
+        ``names``, ``estimate``, ``std_err``, ``label`` (after the estimator's name in
+        the title), ``unbounded_cause``, ``goodness_of_fit``, ``model_info`` (the lines
+        after Model), and optionally ``kind`` (the title's end), ``leading_notes``,
+        ``trailing_notes`` and ``df_resid`` (t tests)."""
+        check_is_fitted(self)
+        require_covariance(self)
+        parts = self._summary_parts()
+        name = type(self).__name__
+        notes = [*parts.get("leading_notes", ()),
+                 *common_notes(self, parts["unbounded_cause"]),
+                 *parts.get("trailing_notes", ())]
+        model_info = [("Model", name), *parts["model_info"]]
+        model_info = [(key, value) for key, value in model_info if value is not None]
+        kind = parts.get("kind", title_kind(self.alpha))
+        return InferenceSummary(
+            f"{name}{parts['label']}: {kind}", parts["names"], parts["estimate"],
+            parts["std_err"], model_info=model_info,
+            statistics=fit_statistics(self, parts["goodness_of_fit"]), notes=notes,
+            coverage=coverage, df_resid=parts.get("df_resid"))
+
+    def _header_lines(self):
+        """The Method, Converged and Covariance lines every summary has."""
+        return [("Method", method_name(self.alpha)), ("Converged", str(self.converged_)),
+                ("Covariance", covariance_kind(self.alpha))]
+
+    def _log_likelihood(self, X, y, sample_weight, per_sample):
+        """``log_likelihood`` on the family's kernels: ``_likelihood_target`` checks
+        and encodes y, ``_raw_prediction`` gives the fitted raw predictions."""
+        X = self._validated_input(X)
+        raw = self._raw_prediction(X)
+        family = self._fitted_family()
+        y = self._likelihood_target(y, raw.shape[0])
+        weights = (np.ones_like(y) if sample_weight is None
+                   else _check_sample_weight(sample_weight, y, dtype=np.float64,
+                                             ensure_non_negative=True))
+        # The kernels work from log scales: finite even where a scale itself under- or
+        # overflows.
+        with np.errstate(over="ignore", invalid="ignore"):
+            if per_sample and not family.weights_are_trials:
+                return -family.loss_gradient(y, raw, np.ones_like(y), n_threads(y.size))[0]
+            loss, _ = family.loss_gradient(y, raw, weights, n_threads(y.size))
+        contribution = family.log_likelihood_constant(y, weights) - loss
+        if per_sample:
+            return contribution
+        return float(np.sum(contribution) / np.sum(weights))

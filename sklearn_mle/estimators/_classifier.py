@@ -1,45 +1,25 @@
-"""MLEClassifier: Bernoulli (sigmoid) and categorical (softmax) maximum likelihood."""
+"""MLEClassifier: Bernoulli (sigmoid) and categorical (softmax) maximum likelihood.
 
+A thin estimator over the linear model of :mod:`sklearn_mle.models`, the separation
+check and fallback of :mod:`sklearn_mle.existence` and the report of
+:mod:`sklearn_mle.report`.
+"""
 
 import numpy as np
-from scipy.special import xlogy
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from .._threads import ensure_layout, n_threads
-from ._base import MLEstimator
-from ..existence._separation import (
-    FALLBACK_SEPARATION_MARGIN,
-    SEPARATION_SYMPTOM,
-    MaskedCategoricalLoss,
-    certify_existence,
-    class_scores,
-    find_complete_separation,
-    find_separation,
-    fitted_margins,
-    separation_message,
-    suspect_samples,
-)
-from ..families import BernoulliLoss, CategoricalLoss
-from ..models._linear import LinearModel
-from ..report._covariance import output_covariance, total_log_likelihood
-from ..report._statistics import (
-    common_notes,
-    covariance_kind,
-    design_rank,
-    fit_statistics,
-    method_name,
-    require_covariance,
-    set_likelihood_attributes,
-    title_kind,
-)
-from ..report._table import InferenceSummary, feature_labels
-from ..solver._fit import fit_model
-from ..solver._progress import Progress
+from ..existence._fallback import diagnose_classes, fit_separated
+from ..existence._separation import separation_message
+from ..models._linear_layouts import (classification_model, classification_start,
+                                      prediction_model)
+from ..report._likelihood import set_class_likelihood
+from ..report._table import feature_labels
 from ..solver._weights import FitWeights
+from ._base import MLEstimator
 
 #: Labels encoded at a time (bounds the integer temporaries of the search).
 _ENCODE_CHUNK = 65536
@@ -199,30 +179,10 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         self.verbose = verbose
         self.inference = inference
 
-    # ------------------------------------------------------------------ helpers
-    def _build_model(self, n_features, n_classes):
-        if n_classes == 2:
-            loss = BernoulliLoss()
-            return LinearModel(loss, n_features, [True], [self.fit_intercept])
-        loss = CategoricalLoss(n_classes)
-        coef_free = np.ones(n_classes, dtype=bool)
-        intercept_free = np.full(n_classes, self.fit_intercept)
-        # Fix the shift of the softmax: class 0 is the reference for whatever the
-        # penalty does not identify (all parameters at alpha=0, intercepts otherwise).
-        intercept_free[0] = False
-        if self.alpha == 0:
-            coef_free[0] = False
-        return LinearModel(loss, n_features, coef_free, intercept_free)
-
     def _start(self, model, y_encoded, weights):
         """Starting parameters and the constant raw prediction they correspond to."""
         n_raw = model.loss.n_raw
-        if self.fit_intercept:
-            start_raw = model.loss.constant_raw_prediction(y_encoded, weights)
-            if n_raw > 1:
-                start_raw = start_raw - start_raw[0]
-        else:
-            start_raw = np.zeros(n_raw)
+        start_raw = classification_start(model, y_encoded, weights, self.fit_intercept)
         coef = np.zeros((n_raw, model.n_features))
         intercept = start_raw.copy()
         if (self.warm_start and hasattr(self, "coef_")
@@ -232,32 +192,64 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
                 intercept = self.intercept_ - (self.intercept_[0] if n_raw > 1 else 0.0)
         return model.pack(coef, intercept), start_raw
 
-    #: Rounds of "restricted fit, then certificate" before the diagnosis is final.
-    _MAX_SEPARATION_ROUNDS = 5
-    #: A sample whose margin growth exceeds this is a candidate for separation.
-    _CANDIDATE_GROWTH = 0.1
+    # ---------------------------------------------------------------------- fit
+    def _fit_validated(self, X, y, sample_weight):
+        """The fit on validated data (see :meth:`fit`)."""
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        n_classes = self.classes_.size
+        if n_classes < 2:
+            raise ValueError(
+                "MLEClassifier needs samples of at least 2 classes in the data, but the "
+                f"data contain only one class: {self.classes_[0]!r}.")
+        y_encoded = encode_labels(y, self.classes_)
+        fit_weights = FitWeights(
+            sample_weight, X, extra=None if self.class_weight is None
+            else compute_sample_weight(self.class_weight, y))
+        weights = fit_weights.normalised
+        model = classification_model(X.shape[1], n_classes, self.fit_intercept, self.alpha)
+        theta0, start_raw = self._start(model, y_encoded, weights)
+        self.separated_samples_ = np.empty(0, dtype=np.intp)
+        self.separated_class_pairs_ = []
+        result, _ = self._fit_checked(model, X, y_encoded, weights, theta0, start_raw,
+                                      self._fit_options())
+        coef, intercept = model.unpack(result.theta)
+        centre = n_classes > 2 and self.alpha > 0 and self.fit_intercept
+        if centre:
+            intercept = intercept - intercept.mean()
+        self.coef_, self.intercept_ = coef, intercept
+        self.n_iter_ = result.n_iter
+        set_class_likelihood(self, model, X, y_encoded, fit_weights, result, n_classes)
+        self._forget(("covariance_", "coef_se_", "intercept_se_"))
+        if self.inference:
+            self._set_inference(model, X, y_encoded, fit_weights, result.theta, centre)
+        return self
 
+    def _set_inference(self, model, X, y_encoded, fit_weights, theta, centre):
+        """``covariance_`` of ``(coef_.ravel(), intercept_)``, ``coef_se_`` and
+        ``intercept_se_``; the parameters the convention fixes (reference class) are
+        NaN."""
+        def to_output(theta):
+            out_coef, out_intercept = model.unpack(theta)
+            if centre:
+                out_intercept = out_intercept - out_intercept.mean()
+            return np.concatenate([out_coef.ravel(), out_intercept])
+
+        covariance = self._covariance(model, X, y_encoded, fit_weights.normalised,
+                                      fit_weights.fit_total, theta, to_output)
+        fixed = np.concatenate([np.repeat(~model.coef_free, X.shape[1]),
+                                ~model.intercept_free & (not centre)])
+        covariance[fixed, :] = np.nan
+        covariance[:, fixed] = np.nan
+        self.covariance_ = covariance
+        se = np.sqrt(np.diag(covariance))
+        self.coef_se_ = se[:self.coef_.size].reshape(self.coef_.shape)
+        self.intercept_se_ = se[self.coef_.size:]
+
+    # ------------------------------------------ existence (see MLEstimator)
     def _find_unbounded(self, model, X, y_encoded, weights, result):
-        """None if the MLE exists (certified), else the :class:`Separation` found."""
-        threads = n_threads(X.shape[0] * model.loss.n_raw)
-        certified = certify_existence(model, X, y_encoded, weights, result.theta, threads,
-                                      result)
-        if certified:
-            return None
-        own, smallest = fitted_margins(model, X, y_encoded, result.theta)
-        if np.all(smallest[weights > 0] > 0):
-            # the fit classifies every sample correctly: complete separation
-            return find_complete_separation(X, y_encoded, weights, self.classes_.size,
-                                            self.fit_intercept,
-                                            *model.unpack(result.theta))
-        suspects = (own > SEPARATION_SYMPTOM) & (weights > 0)
-        if certified is not None:
-            suspects |= suspect_samples(model, X, y_encoded, weights, result.theta,
-                                        threads, threshold=self._CANDIDATE_GROWTH)
-        if not suspects.any():
-            return None
-        return find_separation(X, y_encoded, weights, self.classes_.size,
-                               self.fit_intercept, np.flatnonzero(suspects))
+        return diagnose_classes(model, X, y_encoded, weights, result, self.classes_.size,
+                                self.fit_intercept)
 
     def _diagnosis_label(self, separation):
         return f"classes separated ({separation.separated_samples.size} samples)"
@@ -268,129 +260,16 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
 
     def _fallback_fit(self, model, X, y_encoded, weights, theta0, start_raw, fit_options,
                       separation, result):
-        return self._fit_separated(model, X, y_encoded, weights, separation, fit_options,
-                                   result)
-
-    def _restricted_model(self, model, weights, separation):
-        """The model and weights of the likelihood left by the separated pairs."""
-        keep = weights * ~separation.fully_separated
-        keep = keep / keep.sum() if keep.sum() > 0 else keep
-        partial = ~separation.alive.all(axis=1) & ~separation.fully_separated
-        if not partial.any():
-            return model, keep, None
-        masked = LinearModel(MaskedCategoricalLoss(self.classes_.size, separation.alive),
-                             model.n_features, model.coef_free, model.intercept_free)
-        return masked, keep, separation.alive
-
-    def _fit_separated(self, model, X, y_encoded, weights, separation, fit_options,
-                       first_result):
-        """Fit of separated data: the MLE of the remaining pairs plus the separating
-        direction, scaled so every separated pair has logit margin at least
-        ``FALLBACK_SEPARATION_MARGIN``.  The remaining likelihood is certified in turn;
-        pairs it shows separable are added and the separation is recomputed."""
-        threads = n_threads(X.shape[0] * model.loss.n_raw)
-        n_iter = first_result.n_iter
-        for _ in range(self._MAX_SEPARATION_ROUNDS):
-            restricted, keep, alive = self._restricted_model(model, weights, separation)
-            if not np.any(keep > 0):
-                theta = np.zeros(model.n_params)
-                break
-            theta0, start_raw = self._start(restricted, y_encoded, keep)
-            result = fit_model(restricted, X, y_encoded, keep, 0.0, theta0, start_raw,
-                               **fit_options)
-            n_iter += result.n_iter
-            theta = result.theta
-            flagged = suspect_samples(restricted, X, y_encoded, keep, theta, threads,
-                                      alive, threshold=self._CANDIDATE_GROWTH)
-            if flagged is None or not flagged.any():
-                break
-            suspects = np.union1d(separation.separated_samples, np.flatnonzero(flagged))
-            wider = find_separation(X, y_encoded, weights, self.classes_.size,
-                                    self.fit_intercept, suspects)
-            if wider is None or not (~wider.alive & separation.alive).any():
-                break
-            separation = wider
+        result, separation = fit_separated(model, X, y_encoded, weights, separation,
+                                           fit_options, result, self._start,
+                                           self.classes_.size, self.fit_intercept)
         self.separated_samples_ = separation.separated_samples
         self.separated_class_pairs_ = [
             (_plain(self.classes_[c]), _plain(self.classes_[k]))
             for c, k in separation.class_pairs(y_encoded.astype(np.intp))]
-        coef, intercept = model.unpack(theta)
-        scale = _separating_scale(model, X, y_encoded, coef, intercept, separation)
-        direction = model.pack(separation.coef, separation.intercept)
-        theta = theta + scale * direction
-        restricted, keep, _ = self._restricted_model(model, weights, separation)
-        if np.any(keep > 0):
-            # The LP's direction leaves the remaining pairs' margins at zero only to
-            # its tolerance; one more fit of the remaining likelihood from here takes
-            # that drift out.  The separating part is a flat direction of that
-            # likelihood, which the solver leaves where it is.
-            _, start_raw = self._start(restricted, y_encoded, keep)
-            result = fit_model(restricted, X, y_encoded, keep, 0.0, theta, start_raw,
-                               **fit_options)
-            n_iter += result.n_iter
-            theta = result.theta
-        value, _ = model.objective_gradient(theta, X, y_encoded, weights, 0.0, threads)
-        return _SeparatedResult(theta, value, first_result.design_gram, n_iter)
+        return result
 
-    # ---------------------------------------------------------------------- API
-    def _fit_validated(self, X, y, sample_weight):
-        """The fit on validated data (see :meth:`fit`)."""
-        check_classification_targets(y)
-        self.classes_ = np.unique(y)
-        n_classes = self.classes_.size
-        if n_classes < 2:
-            raise ValueError(
-                "MLEClassifier needs samples of at least 2 classes in the data, but the "
-                f"data contain only one class: {self.classes_[0]!r}."
-            )
-        y_encoded = encode_labels(y, self.classes_)
-        fit_weights = FitWeights(
-            sample_weight, X, extra=None if self.class_weight is None
-            else compute_sample_weight(self.class_weight, y))
-        weights = fit_weights.normalised
-
-        model = self._build_model(X.shape[1], n_classes)
-        theta0, start_raw = self._start(model, y_encoded, weights)
-        progress = Progress(self.verbose, "MLEClassifier")
-        fit_options = dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
-                           progress=progress, estimator_name="MLEClassifier")
-        self.separated_samples_ = np.empty(0, dtype=np.intp)
-        self.separated_class_pairs_ = []
-        result, _ = self._fit_checked(model, X, y_encoded, weights, theta0, start_raw,
-                                      fit_options)
-        n_iter = result.n_iter
-        coef, intercept = model.unpack(result.theta)
-        if n_classes > 2 and self.alpha > 0 and self.fit_intercept:
-            intercept = intercept - intercept.mean()
-        self.coef_ = coef
-        self.intercept_ = intercept
-        self.n_iter_ = n_iter
-        self._set_likelihood_attributes(model, X, y_encoded, fit_weights, result)
-        self._forget(("covariance_", "coef_se_", "intercept_se_"))
-        if self.inference:
-            centre = n_classes > 2 and self.alpha > 0 and self.fit_intercept
-
-            def to_output(theta):
-                out_coef, out_intercept = model.unpack(theta)
-                if centre:
-                    out_intercept = out_intercept - out_intercept.mean()
-                return np.concatenate([out_coef.ravel(), out_intercept])
-
-            covariance, aliased = output_covariance(
-                model, X, y_encoded, weights, fit_weights.fit_total, self.alpha,
-                result.theta, to_output)
-            # Parameters fixed by the convention (reference class) have no variance.
-            fixed = np.concatenate([np.repeat(~model.coef_free, X.shape[1]),
-                                    ~model.intercept_free & (not centre)])
-            covariance[fixed, :] = np.nan
-            covariance[:, fixed] = np.nan
-            self._aliased = aliased
-            self.covariance_ = covariance
-            se = np.sqrt(np.diag(covariance))
-            self.coef_se_ = se[:coef.size].reshape(coef.shape)
-            self.intercept_se_ = se[coef.size:]
-        return self
-
+    # ------------------------------------------------------------------ report
     def summary(self, coverage=0.95):
         """Fit statistics and the table of estimates, standard errors, Wald z tests and
         confidence intervals, laid out as statsmodels' ``Logit``/``MNLogit`` summary.
@@ -441,47 +320,44 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         intercept        19.8494      1.774     11.189      0.000     16.373     23.326
         ===============================================================================
         """
-        check_is_fitted(self)
-        require_covariance(self)
+        return self._summary(coverage)
+
+    def _summary_parts(self):
         features = feature_labels(self, self.coef_.shape[1])
-        if self.coef_.shape[0] == 1:
+        n_classes = self.classes_.size
+        leading_notes, trailing_notes = [], []
+        if n_classes == 2:
             names = features + ["intercept"]
+            distribution = "Bernoulli (logit link)"
+            modelled = f"P(y = {_plain(self.classes_[1])!r})"
         else:
             names = [f"{_plain(label)}:{feature}" for label in self.classes_
                      for feature in features]
             names += [f"{_plain(label)}:intercept" for label in self.classes_]
-        estimate = np.concatenate([self.coef_.ravel(), self.intercept_])
-        std_err = np.concatenate([self.coef_se_.ravel(), self.intercept_se_])
-        notes = common_notes(self, "separated classes")
-        n_classes = self.classes_.size
-        if n_classes == 2:
-            distribution = "Bernoulli (logit link)"
-            modelled = f"P(y = {_plain(self.classes_[1])!r})"
-        else:
             distribution = "Categorical (softmax)"
             reference = _plain(self.classes_[0])
             modelled = (f"log-odds vs y = {reference!r}" if self.alpha == 0
                         else "class scores, centred")
-        if n_classes > 2 and self.alpha == 0:
-            notes.insert(0, f"class {reference!r} is the reference: its parameters are "
-                         "0 by convention (no standard error).")
+            if self.alpha == 0:
+                leading_notes.append(f"class {reference!r} is the reference: its "
+                                     "parameters are 0 by convention (no standard error).")
         if self.class_weight is not None:
-            notes.append("class_weight is set: the estimates maximise the class-weighted "
-                         "likelihood; the log-likelihoods, tests and criteria use the "
-                         "sample weights only.")
+            trailing_notes.append(
+                "class_weight is set: the estimates maximise the class-weighted "
+                "likelihood; the log-likelihoods, tests and criteria use the sample "
+                "weights only.")
+        estimate = np.concatenate([self.coef_.ravel(), self.intercept_])
+        std_err = np.concatenate([self.coef_se_.ravel(), self.intercept_se_])
         keep = ~(np.isnan(std_err) & (estimate == 0)) if self.alpha == 0 else slice(None)
-        names = list(np.asarray(names, dtype=object)[keep])
         with np.errstate(divide="ignore", invalid="ignore"):
             pseudo_r2 = 1.0 - self.loglik_ / self.loglik_null_
-        model_info = [("Model", "MLEClassifier"), ("Distribution", distribution),
-                      ("Modelled", modelled), ("Method", method_name(self.alpha)),
-                      ("Converged", str(self.converged_)),
-                      ("Covariance", covariance_kind(self.alpha))]
-        return InferenceSummary(
-            "MLEClassifier: " + title_kind(self.alpha), names, estimate[keep],
-            std_err[keep], model_info=model_info,
-            statistics=fit_statistics(self, {"Pseudo R-squ.": pseudo_r2}), notes=notes,
-            coverage=coverage)
+        return dict(
+            names=list(np.asarray(names, dtype=object)[keep]), estimate=estimate[keep],
+            std_err=std_err[keep], label="", unbounded_cause="separated classes",
+            goodness_of_fit={"Pseudo R-squ.": pseudo_r2},
+            model_info=[("Distribution", distribution), ("Modelled", modelled),
+                        *self._header_lines()],
+            leading_notes=leading_notes, trailing_notes=trailing_notes)
 
     def log_likelihood(self, X, y, sample_weight=None, per_sample=False):
         """Log-likelihood of labelled data under the fitted model.
@@ -512,45 +388,24 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         >>> bool(clf.log_likelihood(X, y) < 0)
         True
         """
-        log_proba = self.predict_log_proba(X)
+        return self._log_likelihood(X, y, sample_weight, per_sample)
+
+    def _likelihood_target(self, y, n_samples):
         y = np.asarray(y)
-        index = np.searchsorted(self.classes_, y)
-        index = np.clip(index, 0, self.classes_.size - 1)
-        if y.shape[0] != log_proba.shape[0] or not np.all(self.classes_[index] == y):
+        index = np.clip(np.searchsorted(self.classes_, y), 0, self.classes_.size - 1)
+        if y.shape != (n_samples,) or not np.all(self.classes_[index] == y):
             raise ValueError("y must have one label per sample, all among classes_ "
                              f"{list(self.classes_)}.")
-        values = log_proba[np.arange(y.shape[0]), index]
-        if per_sample:
-            return values
-        return float(np.average(values, weights=sample_weight))
+        return index.astype(np.float64)
 
-    def _set_likelihood_attributes(self, model, X, y_encoded, fit_weights, result):
-        """Log-likelihood, its null value, AIC/BIC, degrees of freedom, convergence."""
-        n_classes = self.classes_.size
-        rank = design_rank(result.design_gram, self.fit_intercept)
-        if rank is None:  # Gram not formed (many parameters): count every column
-            rank = X.shape[1] + self.fit_intercept
-        # The null model: intercepts only, whose maximum likelihood puts the weighted
-        # class frequencies on every sample; without intercepts, 1/K each.
-        # one masked sum per class: no sample-sized integer copy of the labels
-        class_weight = fit_weights.likelihood_scale * np.array(
-            [np.sum(fit_weights.likelihood, where=(y_encoded == k))
-             for k in range(n_classes)])
-        if self.fit_intercept:
-            total = class_weight.sum()
-            loglik_null = float(np.sum(xlogy(class_weight, class_weight / total)))
-        else:
-            loglik_null = -float(class_weight.sum()) * np.log(n_classes)
-        set_likelihood_attributes(
-            self, loglik=total_log_likelihood(model, X, y_encoded, result.theta,
-                                              fit_weights),
-            loglik_null=loglik_null, n_identified=(n_classes - 1) * rank,
-            n_null=(n_classes - 1) * self.fit_intercept, n_scale=0, n_obs=fit_weights.total,
-            converged=result.converged)
+    # -------------------------------------------------------------- prediction
+    def _fitted_family(self):
+        return classification_model(self.coef_.shape[1], self.classes_.size, True,
+                                    1.0).loss
 
-    def _loss(self):
-        return BernoulliLoss() if self.classes_.size == 2 else CategoricalLoss(
-            self.classes_.size)
+    def _raw_prediction(self, X):
+        return prediction_model(self._fitted_family(), X.shape[1]).linear_predictor(
+            X, self.coef_, self.intercept_)
 
     def decision_function(self, X):
         """Raw predictions: the logit of ``classes_[1]``, or one score per class.
@@ -565,11 +420,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             Linear predictor values.
         """
-        X = self._validated_input(X)
-        model = LinearModel(self._loss(), X.shape[1],
-                            np.ones(self.coef_.shape[0], bool),
-                            np.ones(self.coef_.shape[0], bool))
-        raw = model.linear_predictor(ensure_layout(X), self.coef_, self.intercept_)
+        raw = self._raw_prediction(self._validated_input(X))
         return raw[:, 0] if raw.shape[1] == 1 else raw
 
     def predict_log_proba(self, X):
@@ -586,7 +437,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
             Columns follow ``classes_``.
         """
         check_is_fitted(self)
-        return self._loss().log_proba(self.decision_function(X))
+        return self._fitted_family().log_proba(self.decision_function(X))
 
     def predict_proba(self, X):
         """Probability of each class; rows sum to one.
@@ -602,7 +453,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
             Columns follow ``classes_``.
         """
         check_is_fitted(self)
-        return self._loss().proba(self.decision_function(X))
+        return self._fitted_family().proba(self.decision_function(X))
 
     def predict(self, X):
         """Most probable class label.
@@ -621,38 +472,6 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         if scores.ndim == 1:
             return self.classes_[(scores > 0).astype(np.intp)]
         return self.classes_[np.argmax(scores, axis=1)]
-
-
-class _SeparatedResult:
-    """The parameters returned for separated data (for the rest of fit)."""
-
-    def __init__(self, theta, objective, design_gram, n_iter):
-        self.theta = theta
-        self.n_iter = n_iter
-        self.objective = objective
-        self.design_gram = design_gram
-        self.converged = True
-
-
-def _separating_scale(model, X, y_encoded, coef, intercept, separation):
-    """Smallest multiple of the separating direction that gives every separated pair
-    a logit margin of at least ``FALLBACK_SEPARATION_MARGIN`` on top of the model
-    (coef, intercept)."""
-    rows = separation.separated_samples
-    if rows.size == 0:
-        return 0.0
-    labels = y_encoded[rows].astype(np.intp)
-    scores = class_scores(model.linear_predictor(X[rows], coef, intercept),
-                          model.loss.n_raw)
-    direction = class_scores(model.linear_predictor(X[rows], separation.coef,
-                                                    separation.intercept),
-                             model.loss.n_raw)
-    own = np.arange(rows.size), labels
-    dead = ~separation.alive[rows]
-    margin = (scores[own][:, None] - scores)[dead]
-    growth = (direction[own][:, None] - direction)[dead]
-    needed = (FALLBACK_SEPARATION_MARGIN - margin) / np.maximum(growth, 1e-300)
-    return float(max(needed.max(initial=0.0), 0.0))
 
 
 def _plain(label):

@@ -130,6 +130,10 @@ class LinearModel(Model):
     0.5
     """
 
+    has_coefficients = True
+    supports_inference = True
+    supports_existence_check = True
+
     def __init__(self, loss, n_features, coef_free, intercept_free, ridge_weight=None,
                  level_penalty=None, intercept_value=None, unit_hessian=None):
         self.n_features = n_features

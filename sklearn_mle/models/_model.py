@@ -90,6 +90,19 @@ class Model(abc.ABC):
     0.918939 [0. 0.]
     """
 
+    # ------------------------------------------------------------ capabilities
+    #: What the estimators may ask of a model beyond predictions; each is False here,
+    #: and an estimator option that needs one raises a clear error for a model without
+    #: it (one place: ``MLEstimator._require``).  Whether the parameters are a linear
+    #: predictor's coefficients (``coef_`` attributes, least-squares inference).
+    has_coefficients = False
+    #: Whether the parameters are identified and :meth:`hessian` gives the observed
+    #: information, so Wald inference (``inference=True``, ``summary()``) applies.
+    supports_inference = False
+    #: Whether the estimators can decide that the MLE does not exist (the separation
+    #: LP and certificate, recession and collapse checks of a linear predictor).
+    supports_existence_check = False
+
     def __init__(self, loss, ridge_weight=None):
         self.loss = loss
         self.ridge_weight = (None if ridge_weight is None

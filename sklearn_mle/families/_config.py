@@ -1,0 +1,84 @@
+"""From the estimator's parameters to a family and its column modes.
+
+``MLERegressor(distribution, dispersion, variance)`` names a family and says how its
+dispersion is treated; :func:`configure_family` turns that into the family object and
+one mode per raw column (see :meth:`Family.specialise`): ``"x"`` (linear in x),
+``"constant"`` (one learned value) or a number (a fixed raw value).
+"""
+
+import copy
+
+import numpy as np
+
+from . import DISTRIBUTIONS
+
+#: variance= of the Gaussian, as dispersion=
+_VARIANCE_AS_DISPERSION = {"fixed": 1.0, "constant": "constant",
+                           "heteroscedastic": "linear"}
+#: dispersion= -> column mode
+_DISPERSION_MODES = {"constant": "constant", "linear": "x"}
+
+
+def configure_family(distribution, dispersion=None, variance=None):
+    """The family to fit and its column modes.
+
+    Parameters
+    ----------
+    distribution : str or Family
+        A name in ``DISTRIBUTIONS`` or a family object (copied, never modified).
+    dispersion : {"constant", "linear"}, float or None
+        How the dispersion column is treated; None: the family's default.
+    variance : {"fixed", "constant", "heteroscedastic"} or None
+        The Gaussian's own name for the same choice.
+
+    Returns
+    -------
+    family : Family
+        The family, specialised to the modes (e.g. the unit-variance Gaussian).
+    modes : tuple
+        One mode per raw column; the mean's (column 0) is always "x".
+
+    Examples
+    --------
+    >>> from sklearn_mle.families._config import configure_family
+    >>> family, modes = configure_family("gaussian", variance="fixed")
+    >>> type(family).__name__, modes
+    ('GaussianFixedScaleLoss', ('x',))
+    """
+    if isinstance(distribution, str):
+        family = DISTRIBUTIONS[distribution]()
+    else:
+        family = copy.deepcopy(distribution)
+    modes = list(family.column_modes)
+    modes[0] = "x"
+    if variance is not None:
+        if not family.variance_option:
+            raise ValueError(
+                f"variance={variance!r} is an option of the Gaussian distribution; the "
+                f"{family.name} distribution takes dispersion= ('constant', 'linear' or "
+                "a fixed positive value).")
+        if dispersion is not None:
+            raise ValueError(
+                f"Set either variance= or dispersion=, not both (got "
+                f"variance={variance!r}, dispersion={dispersion!r}).")
+        dispersion = _VARIANCE_AS_DISPERSION[variance]
+    if dispersion is not None:
+        j = family.dispersion_column
+        if j is None:
+            raise ValueError(
+                f"The {family.name} distribution has no dispersion parameter, so "
+                f"dispersion must be None; got dispersion={dispersion!r}.")
+        modes[j] = (_DISPERSION_MODES.get(dispersion) if isinstance(dispersion, str)
+                    else float(np.log(dispersion)))
+    return family.specialise(modes)
+
+
+def configuration_label(distribution, dispersion, family, modes):
+    """How the estimator was configured, for titles and warnings."""
+    if family.variance_option and dispersion is None:
+        return f"variance={family.variance_label(modes)!r}"
+    name = distribution if isinstance(distribution, str) else family.name
+    label = f"distribution={name!r}"
+    if dispersion is not None:
+        label += f", dispersion={dispersion!r}"
+    return label

@@ -1,0 +1,81 @@
+"""The linear models the estimators fit: which coefficients and intercepts are free,
+their penalty weights, the null model where a fit starts, and the model that turns
+fitted coefficients into raw predictions.
+
+Each raw column ``j`` of a family is ``x @ coef[j] + intercept[j]``.  For a regression
+family, column 0 (the mean) has coefficients and, with ``fit_intercept``, an
+intercept; a column in mode ``"x"`` is linear in x, ``"constant"`` has an intercept
+only, and a fixed column none (its intercept holds the fixed raw value).  For the
+classifier's softmax, class 0 is the reference for whatever the penalty does not
+identify.
+"""
+
+import numpy as np
+
+from ..families import BernoulliLoss, CategoricalLoss
+from ._linear import LevelPenalty, LinearModel, weighted_column_moments
+
+
+def _learned(mode):
+    return mode in ("x", "constant")
+
+
+def regression_null_raw(family, modes, fit_intercept, y, weights):
+    """Raw prediction of the null model: every learned column constant, the mean's at
+    0 without ``fit_intercept``, fixed columns at their value."""
+    free = [fit_intercept] + [_learned(mode) for mode in modes[1:]]
+    fixed = [0.0] + [0.0 if isinstance(mode, str) else mode for mode in modes[1:]]
+    return np.asarray(family.constant_raw_prediction(y, weights, free=free, fixed=fixed),
+                      dtype=np.float64)
+
+
+def regression_model(family, modes, fit_intercept, alpha, X, weights, null_raw, y):
+    """The linear model of a regression family's raw columns, with its penalty: the
+    mean's coefficients weighted by the family's ``mean_penalty_weight`` (``1 / s0**2``
+    where the mean is in the units of y), and the training mean of a learned dispersion
+    column pulled towards its null-model value (see :class:`LevelPenalty`)."""
+    coef_free = [mode == "x" for mode in modes]
+    intercept_free = [fit_intercept] + [_learned(mode) for mode in modes[1:]]
+    intercept_value = [0.0] + [0.0 if isinstance(mode, str) else mode for mode in modes[1:]]
+    model = LinearModel(family, X.shape[1], coef_free, intercept_free,
+                        intercept_value=intercept_value,
+                        unit_hessian=family.unit_hessian_at_constant(null_raw, y, weights))
+    # the penalty needs the parameter layout: set on the model just made
+    model.ridge_weight = model.ridge_weight * np.where(
+        model.param_column == 0, family.mean_penalty_weight(null_raw), 1.0)
+    j = family.dispersion_column
+    if j is not None and _learned(modes[j]) and alpha > 0:
+        column_means = weighted_column_moments(X, weights)[0]
+        model.level_penalty = LevelPenalty(model.column_mean_direction(j, column_means),
+                                           null_raw[j])
+    return model
+
+
+def classification_model(n_features, n_classes, fit_intercept, alpha):
+    """Bernoulli on one logit for two classes; softmax over ``n_classes`` scores with
+    class 0's intercept (and at ``alpha = 0`` its coefficients) fixed at 0."""
+    if n_classes == 2:
+        return LinearModel(BernoulliLoss(), n_features, [True], [fit_intercept])
+    coef_free = np.ones(n_classes, dtype=bool)
+    intercept_free = np.full(n_classes, fit_intercept)
+    intercept_free[0] = False
+    if alpha == 0:
+        coef_free[0] = False
+    return LinearModel(CategoricalLoss(n_classes), n_features, coef_free, intercept_free)
+
+
+def classification_start(model, y_encoded, weights, fit_intercept):
+    """The classifier's null model: class frequencies in the intercepts (relative to
+    class 0 for the softmax), or all scores 0 without intercepts."""
+    n_raw = model.loss.n_raw
+    if not fit_intercept:
+        return np.zeros(n_raw)
+    start_raw = model.loss.constant_raw_prediction(y_encoded, weights)
+    return start_raw - start_raw[0] if n_raw > 1 else start_raw
+
+
+def prediction_model(family, n_features):
+    """A model with every coefficient free, for raw predictions from fitted
+    ``(coef, intercept)`` (its ``linear_predictor``)."""
+    free = np.ones(family.n_raw, dtype=bool)
+    return LinearModel(family, n_features, free, free)

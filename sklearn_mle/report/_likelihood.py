@@ -1,0 +1,83 @@
+"""The likelihood attributes of a fit: ``loglik_``, ``loglik_null_``, AIC, BIC and the
+degrees of freedom, for a regression family and for classes.
+
+Parameters are counted as identified by the data: the rank of the design for each
+column linear in x (from the Gram matrix the preconditioner formed, so free), one for
+each other learned column.
+"""
+
+import numpy as np
+from scipy.special import xlogy
+
+from .._threads import n_threads
+from ..families._base import _distinct_targets
+from ._covariance import total_log_likelihood
+from ._statistics import design_rank, set_likelihood_attributes
+
+
+def _ranks(design_gram, fit_intercept, n_features):
+    """Rank of the mean's design (with or without the intercept) and of ``[X, 1]``;
+    every column counts when the Gram matrix was not formed (many parameters)."""
+    rank = design_rank(design_gram, fit_intercept)
+    if rank is None:
+        return n_features + fit_intercept, n_features + 1
+    return rank, (rank if fit_intercept else design_rank(design_gram, True))
+
+
+def count_parameters(modes, design_gram, fit_intercept, n_features):
+    """Identified parameters, how many of them the null model has, and how many belong
+    to learned columns other than the mean."""
+    rank, full_rank = _ranks(design_gram, fit_intercept, n_features)
+    learned = [mode for mode in modes[1:] if mode in ("x", "constant")]
+    n_identified = rank + sum(full_rank if mode == "x" else 1 for mode in learned)
+    return n_identified, fit_intercept + len(learned), len(learned)
+
+
+def set_regression_likelihood(estimator, model, modes, X, y, theta, fit_weights, result,
+                              null_raw, alpha):
+    """Likelihood attributes of a regression family's fit at ``theta`` (in y's units)
+    with the null model at ``null_raw``."""
+    family = model.loss
+    n_identified, n_null, n_learned = count_parameters(
+        modes, result.design_gram, estimator.fit_intercept, X.shape[1])
+    # observations: the sum of the weights, or the rows where weights are trials
+    total = (float(np.count_nonzero(fit_weights.likelihood)) if family.weights_are_trials
+             else fit_weights.total)
+    weights = fit_weights.likelihood * fit_weights.likelihood_scale
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        constant = float(np.sum(family.log_likelihood_constant(y, weights)))
+        if (alpha == 0 and estimator.mle_exists_ and np.isfinite(result.objective)
+                and family.equivariant_target_scale(y) == 1.0):
+            # the objective at the fit is the weighted mean NLL: no pass over X
+            loglik = -fit_weights.fit_total * float(result.objective)
+        else:
+            loglik = total_log_likelihood(model, X, y, theta, fit_weights)
+        # the null model's NLL depends on y only through its distinct values
+        distinct, distinct_weights = _distinct_targets(y, fit_weights.likelihood)
+        null_loss = family.constant_loss(distinct, null_raw, distinct_weights,
+                                         n_threads(distinct.size))
+        loglik_null = -fit_weights.likelihood_scale * null_loss
+        set_likelihood_attributes(
+            estimator, loglik=loglik + constant, loglik_null=loglik_null + constant,
+            n_identified=n_identified, n_null=n_null, n_scale=n_learned, n_obs=total,
+            converged=result.converged)
+
+
+def set_class_likelihood(estimator, model, X, y_encoded, fit_weights, result, n_classes):
+    """Likelihood attributes of the classifier's fit; the null model (intercepts only)
+    puts the weighted class frequencies on every sample, or 1/K each without
+    intercepts."""
+    rank = _ranks(result.design_gram, estimator.fit_intercept, X.shape[1])[0]
+    # one masked sum per class: no sample-sized integer copy of the labels
+    class_weight = fit_weights.likelihood_scale * np.array(
+        [np.sum(fit_weights.likelihood, where=(y_encoded == k)) for k in range(n_classes)])
+    if estimator.fit_intercept:
+        loglik_null = float(np.sum(xlogy(class_weight, class_weight / class_weight.sum())))
+    else:
+        loglik_null = -float(class_weight.sum()) * np.log(n_classes)
+    set_likelihood_attributes(
+        estimator, loglik=total_log_likelihood(model, X, y_encoded, result.theta,
+                                               fit_weights),
+        loglik_null=loglik_null, n_identified=(n_classes - 1) * rank,
+        n_null=(n_classes - 1) * estimator.fit_intercept, n_scale=0,
+        n_obs=fit_weights.total, converged=result.converged)

@@ -1,0 +1,106 @@
+"""The fitted parameters of a family's columns as estimator attributes, and the table
+of reported parameters behind ``covariance_`` and ``summary()``.
+
+A family's raw column ``j`` is the mean (``j = 0``: ``coef_`` and ``intercept_``) or
+another parameter, reported by its name without the ``log_`` prefix: ``<p>_`` when it
+is one constant (fixed or learned), ``<p>_coef_`` and ``<p>_intercept_`` (on its raw,
+log scale) when it is linear in x; the dispersion column also as ``dispersion_...``.
+Column modes are those of :meth:`Family.specialise`: ``"x"`` (linear in x),
+``"constant"`` (learned intercept only) or a number (fixed raw value).
+"""
+
+import numpy as np
+
+from ._table import feature_labels
+
+
+def column_stems(family, j):
+    """Attribute stems of raw column ``j >= 1``: ``log_scale`` -> ``["scale"]``, plus
+    ``"dispersion"`` for the family's dispersion column."""
+    name = family.raw_columns[j]
+    stems = [name[4:] if name.startswith("log_") else name]
+    if j == family.dispersion_column and stems[0] != "dispersion":
+        stems.append("dispersion")
+    return stems
+
+
+def set_parameter_attributes(estimator, family, modes, coef, intercept):
+    """Set ``coef_``, ``intercept_`` and every other column's attributes on
+    ``estimator``; return the names set (beyond ``coef_``, ``intercept_``) and the
+    standard-error attribute names a fit with inference would add."""
+    names = []
+    estimator.coef_ = coef[0]
+    estimator.intercept_ = float(intercept[0])
+    for name, value in family.fixed_attributes.items():
+        setattr(estimator, name, value)   # e.g. sigma = 1 of the unit-variance Gaussian
+        names.append(name)
+    for j in range(1, family.n_raw):
+        log_column = family.raw_columns[j].startswith("log_")
+        for stem in column_stems(family, j):
+            if modes[j] == "x":
+                setattr(estimator, f"{stem}_coef_", coef[j])
+                setattr(estimator, f"{stem}_intercept_", float(intercept[j]))
+                names += [f"{stem}_coef_", f"{stem}_intercept_"]
+            else:
+                with np.errstate(over="ignore"):  # a boundary at infinity is inf
+                    value = float(np.exp(intercept[j]) if log_column else intercept[j])
+                setattr(estimator, f"{stem}_", value)
+                names.append(f"{stem}_")
+    se_names = [name[:-1] + "_se_" for name in names] + ["coef_se_", "intercept_se_"]
+    return names, se_names
+
+
+def parameter_names(estimator, family, modes, fit_intercept, feature_names=None):
+    """Names of the reported parameters: the mean's coefficients and (with
+    ``fit_intercept``) intercept, then for each learned column its coefficients and
+    intercept (linear in x) or its constant, on the raw (log) scale."""
+    features = (list(feature_names) if feature_names is not None
+                else feature_labels(estimator, estimator.coef_.size))
+    names = list(features) + (["intercept"] if fit_intercept else [])
+    for j in range(1, family.n_raw):
+        column = family.raw_columns[j]
+        if modes[j] == "x":
+            names += [f"{column}:{name}" for name in features] + [f"{column}:intercept"]
+        elif modes[j] == "constant":
+            names.append(column)
+    return names
+
+
+def reported_vector(modes, fit_intercept, coef, intercept):
+    """The reported parameter vector (in the order of :func:`parameter_names`) from the
+    full coefficients (n_raw, d) and intercepts (n_raw,)."""
+    parts = [coef[0], intercept[:1] if fit_intercept else []]
+    for j in range(1, coef.shape[0]):
+        if modes[j] == "x":
+            parts += [coef[j], intercept[j:j + 1]]
+        elif modes[j] == "constant":
+            parts.append(intercept[j:j + 1])
+    return np.concatenate(parts)
+
+
+def set_standard_errors(estimator, family, modes, fit_intercept, se, n_features):
+    """``coef_se_``, ``intercept_se_`` and each column's ``<p>_se_`` (delta method from
+    the log scale for a constant log column) or ``<p>_coef_se_`` /
+    ``<p>_intercept_se_``, from the standard errors ``se`` of the reported vector."""
+    d = n_features
+    estimator.coef_se_ = se[:d]
+    position = d
+    if fit_intercept:
+        estimator.intercept_se_ = float(se[position])
+        position += 1
+    else:
+        estimator.intercept_se_ = np.nan
+    for j in range(1, family.n_raw):
+        stems = column_stems(family, j)
+        if modes[j] == "x":
+            for stem in stems:
+                setattr(estimator, f"{stem}_coef_se_", se[position:position + d])
+                setattr(estimator, f"{stem}_intercept_se_", float(se[position + d]))
+            position += d + 1
+        elif modes[j] == "constant":
+            log_column = family.raw_columns[j].startswith("log_")
+            for stem in stems:
+                value = getattr(estimator, f"{stem}_")
+                setattr(estimator, f"{stem}_se_",
+                        float((value if log_column else 1.0) * se[position]))
+            position += 1
