@@ -447,6 +447,17 @@ def find_separation(X, y_encoded, weights, n_classes, fit_intercept, candidates)
     alive[constrained[rows], _wrong_classes(labels[constrained], K)[rows, cols]] = False
     if alive.all():
         return None
+    widest = _widest_direction(unique_keys[:, :-1], unique_keys[:, -1].astype(np.intp),
+                               slack > 0.5, K, q, n_blocks, basis)
+    if widest is not None:
+        coef, intercept = design.to_original(widest, X.shape[1])
+        wide_coef, wide_intercept = _full_direction(coef, intercept, K)
+        margins = _pair_margins(_scores_in_chunks(X, wide_coef, wide_intercept), labels)
+        scale = max(np.max(np.abs(margins[constrained])), 1.0)
+        violated = positive & (margins.min(axis=1) < -1e-9 * scale)
+        violated[constrained] = False
+        if not violated.any():
+            full_coef, full_intercept = wide_coef, wide_intercept
     return Separation(alive, *_model_direction(full_coef, full_intercept, K))
 
 
@@ -583,17 +594,11 @@ def _model_direction(full_coef, full_intercept, K):
     return full_coef, full_intercept
 
 
-def _solve_lp(Z, labels, has_slack, K, q, n_blocks, basis, floor=0.0):
-    """Solve the LP on rows ``Z`` (standardised design of the constrained samples).
-
-    Variables: the direction's coordinates ``u`` in ``basis`` (direction = basis @ u,
-    reshaped to (n_blocks, q)), then one ``s`` per (sample with slack, wrong class).
-    Pairs without slack must have margin >= ``floor``.  Returns (direction, slack
-    (n_rows, K-1), zero for the rows without slack) or (None, None).
-    """
-    n = Z.shape[0]
+def _margin_matrix(Z, labels, K, q, n_blocks, basis):
+    """Margins of every (row, wrong class) pair as a sparse map of the direction's
+    coordinates in ``basis``, shape (n (K-1), basis.shape[1]), and each pair's row."""
     wrong = _wrong_classes(labels, K)                      # (n, K-1)
-    pair_sample = np.repeat(np.arange(n), K - 1)
+    pair_sample = np.repeat(np.arange(Z.shape[0]), K - 1)
     pair_own = np.repeat(labels, K - 1)
     pair_wrong = wrong.ravel()
     n_dir = n_blocks * q
@@ -612,14 +617,55 @@ def _solve_lp(Z, labels, has_slack, K, q, n_blocks, basis, floor=0.0):
         (np.concatenate(entries_vals), (np.concatenate(entries_rows),
                                         np.concatenate(entries_cols))),
         shape=(pair_sample.size, n_dir))
+    if basis.shape[1] != n_dir:
+        margin = sp.csr_matrix(margin @ basis)
+    return margin, pair_sample
+
+
+def _widest_direction(Z, labels, separated, K, q, n_blocks, basis):
+    """The direction of largest smallest margin on the ``separated`` pairs (n, K-1)
+    with margins >= 0 on the others and coordinates in [-1, 1], rescaled to smallest
+    separated margin 1; None if the LP fails.
+
+    The LP of :func:`_solve_lp` puts no cost on the direction, so its solution is a
+    vertex with coordinates at ``_LP_DIRECTION_BOUND`` whose margins are only >= 1:
+    scaled to the fallback's margin it gives coefficients of ~1e8, at which the
+    remaining pairs' scores lose ~1e-7 to rounding and the re-fit cannot recover
+    them (iris, setosa separated: conditional probabilities off by 1.5e-7).  This
+    direction has the smallest size that reaches margin 1.
+    """
+    margin, _ = _margin_matrix(Z, labels, K, q, n_blocks, basis)
+    n_coords = basis.shape[1]
+    target = separated.ravel().astype(np.float64)
+    # t - margin_p <= 0 on separated pairs, -margin_p <= 0 on the others; maximise t
+    A = sp.hstack([-margin, sp.csr_matrix(target[:, None])], format="csr")
+    c = np.zeros(n_coords + 1)
+    c[-1] = -1.0
+    result = linprog(c, A_ub=A, b_ub=np.zeros(A.shape[0]),
+                     bounds=[(-1.0, 1.0)] * n_coords + [(0.0, None)], method="highs")
+    if result.status != 0 or not result.x[-1] > 0:
+        return None
+    coordinates = result.x[:n_coords] / result.x[-1]
+    direction = coordinates if n_coords == n_blocks * q else basis @ coordinates
+    return direction.reshape(n_blocks, q)
+
+
+def _solve_lp(Z, labels, has_slack, K, q, n_blocks, basis, floor=0.0):
+    """Solve the LP on rows ``Z`` (standardised design of the constrained samples).
+
+    Variables: the direction's coordinates ``u`` in ``basis`` (direction = basis @ u,
+    reshaped to (n_blocks, q)), then one ``s`` per (sample with slack, wrong class).
+    Pairs without slack must have margin >= ``floor``.  Returns (direction, slack
+    (n_rows, K-1), zero for the rows without slack) or (None, None).
+    """
+    n = Z.shape[0]
+    margin, pair_sample = _margin_matrix(Z, labels, K, q, n_blocks, basis)
     slack_pairs = np.flatnonzero(has_slack[pair_sample])
     n_slack = slack_pairs.size
     # s_p - margin_p <= 0 for pairs with slack; -margin_p <= 0 for the others.
     slack_part = sp.csr_matrix((np.ones(n_slack), (slack_pairs, np.arange(n_slack))),
                                shape=(pair_sample.size, n_slack))
-    full_space = basis.shape[1] == n_dir
-    if not full_space:
-        margin = sp.csr_matrix(margin @ basis)
+    full_space = basis.shape[1] == n_blocks * q
     n_coords = basis.shape[1]
     A = sp.hstack([-margin, slack_part], format="csr")
     c = np.concatenate([np.zeros(n_coords), -np.ones(n_slack)])
