@@ -566,10 +566,12 @@ class MLERegressor(RegressorMixin, MLEstimator):
         With ``inference="ols"`` it is the exact least-squares predictive distribution,
         Student's t with ``df_resid_`` degrees of freedom, centred on the predicted
         mean, with scale ``sqrt(ols_scale_**2 + var(mean))`` (noise plus the
-        uncertainty of the fitted mean).  Otherwise it is the fitted Gaussian: with
-        ``variance="fixed"`` that has ``sigma = 1`` by assumption, and a
-        ``UserWarning`` is emitted when the training residuals are inconsistent with
-        it (chi-square test at level 1e-3).
+        uncertainty of the fitted mean).  Otherwise it is the fitted family's
+        distribution (``family_.distribution``: normal, Poisson, negative binomial,
+        Gamma, Student-t, binomial or your family's); for the Gaussian with
+        ``variance="fixed"`` it has ``sigma = 1`` by assumption, and a ``UserWarning``
+        is emitted when the training residuals are inconsistent with it (chi-square
+        test at level 1e-3).
 
         Parameters
         ----------
@@ -578,8 +580,9 @@ class MLERegressor(RegressorMixin, MLEstimator):
 
         Returns
         -------
-        distribution : scipy.stats.norm or scipy.stats.t (frozen)
-            Distributions with ``loc`` the predicted means, vectorised over samples.
+        distribution : frozen scipy.stats distribution
+            One distribution per sample, vectorised over samples (its ``mean()`` is
+            the predicted mean).
 
         Examples
         --------
@@ -644,7 +647,10 @@ class MLERegressor(RegressorMixin, MLEstimator):
         return np.column_stack([low, high])
 
     def log_likelihood(self, X, y, sample_weight=None, per_sample=False):
-        """Gaussian log-density of observed targets under the fitted model.
+        """Log-likelihood of observed targets under the fitted distribution.
+
+        The full log-density (or log-pmf for counts) of the fitted family, constants
+        included, so that held-out scores of different families compare.
 
         Parameters
         ----------
