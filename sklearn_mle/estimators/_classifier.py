@@ -14,8 +14,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..existence._fallback import diagnose_classes, fit_separated
 from ..existence._separation import separation_message
-from ..models._linear_layouts import (classification_model, classification_start,
-                                      prediction_model)
+from ..models._linear_layouts import (classification_family, classification_model,
+                                      classification_start, prediction_model)
 from ..report._likelihood import set_class_likelihood
 from ..report._table import feature_labels
 from ..solver._weights import FitWeights
@@ -400,8 +400,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
 
     # -------------------------------------------------------------- prediction
     def _fitted_family(self):
-        return classification_model(self.coef_.shape[1], self.classes_.size, True,
-                                    1.0).loss
+        return classification_family(self.classes_.size)
 
     def _raw_prediction(self, X):
         return prediction_model(self._fitted_family(), X.shape[1]).linear_predictor(

@@ -51,17 +51,23 @@ def regression_model(family, modes, fit_intercept, alpha, X, weights, null_raw, 
     return model
 
 
+def classification_family(n_classes):
+    """Bernoulli on one logit for two classes, softmax over the class scores else."""
+    return BernoulliLoss() if n_classes == 2 else CategoricalLoss(n_classes)
+
+
 def classification_model(n_features, n_classes, fit_intercept, alpha):
     """Bernoulli on one logit for two classes; softmax over ``n_classes`` scores with
     class 0's intercept (and at ``alpha = 0`` its coefficients) fixed at 0."""
+    family = classification_family(n_classes)
     if n_classes == 2:
-        return LinearModel(BernoulliLoss(), n_features, [True], [fit_intercept])
+        return LinearModel(family, n_features, [True], [fit_intercept])
     coef_free = np.ones(n_classes, dtype=bool)
     intercept_free = np.full(n_classes, fit_intercept)
     intercept_free[0] = False
     if alpha == 0:
         coef_free[0] = False
-    return LinearModel(CategoricalLoss(n_classes), n_features, coef_free, intercept_free)
+    return LinearModel(family, n_features, coef_free, intercept_free)
 
 
 def classification_start(model, y_encoded, weights, fit_intercept):
