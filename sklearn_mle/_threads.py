@@ -41,7 +41,8 @@ _BLAS_HOLD_LOCK = threading.Lock()
 
 @contextlib.contextmanager
 def kernels_own_the_cores(X):
-    """Hold BLAS to one thread during a fit on X, unless BLAS carries it (F-ordered X).
+    """Hold BLAS to one thread during a fit on X, unless BLAS carries it (dense X in
+    neither row- nor column-major layout, which the fused kernels do not read).
 
     Two thread pools that each spin while idle (the kernels' OpenMP threads and
     OpenBLAS's) take turns on the same cores: measured on 2 cores, a 100000 x 50 fit
@@ -107,6 +108,41 @@ def ensure_layout(X):
 
 
 def fused_layout(X):
-    """Whether X is laid out for the fused kernels: dense, row-major, float32/64."""
-    return bool(not sp.issparse(X) and X.flags.c_contiguous
+    """Whether the fused kernels read X: dense float32/64, row-major (read in place) or
+    column-major (a pandas DataFrame's layout: read a block of rows at a time, copied
+    row-major, see :func:`fused_row_blocks`)."""
+    return bool(not sp.issparse(X) and (X.flags.c_contiguous or X.flags.f_contiguous)
                 and X.dtype in (np.float32, np.float64))
+
+
+#: Most bytes of the row-major buffer that column-major X's rows are copied into.
+_ROW_BLOCK_COPY_BYTES = 2 << 20
+#: Most kernel blocks (``block_rows`` rows each) per copied block.
+_MAX_KERNEL_BLOCKS_PER_COPY = 4
+
+
+def fused_row_blocks(X, block_rows):
+    """``(start, stop, rows)`` for the fused kernels: row-major X whole, in place;
+    column-major X a block of rows at a time, copied row-major.
+
+    Each copied block is a whole number of the kernels' blocks of ``block_rows`` rows
+    (only the last may be shorter), so the per-block sums the kernels write are the
+    ones they write for the row-major array: the result is the same bit for bit in
+    either layout.  The copies share one buffer of at most ``_ROW_BLOCK_COPY_BYTES``
+    (unless one kernel block of rows is larger): a block is valid until the next one
+    is drawn, which is all a kernel called on it in the loop needs.
+    """
+    n = X.shape[0]
+    if X.flags.c_contiguous:
+        yield 0, n, X
+        return
+    row_bytes = max(X.shape[1] * X.itemsize, 1)
+    per_copy = max(1, min(_MAX_KERNEL_BLOCKS_PER_COPY,
+                          _ROW_BLOCK_COPY_BYTES // (block_rows * row_bytes)))
+    step = min(block_rows * per_copy, n)
+    buffer = np.empty((step, X.shape[1]), dtype=X.dtype)
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        rows = buffer[:stop - start]
+        np.copyto(rows, X[start:stop])
+        yield start, stop, rows

@@ -15,6 +15,8 @@ import gc
 import tracemalloc
 
 import numpy as np
+import pandas as pd
+import pytest
 
 from sklearn_mle import MLEClassifier
 
@@ -32,16 +34,16 @@ def _overlapping_classes(n, seed=0):
     return X, y
 
 
-def _peak_extra_memory(X, y):
-    """Peak traced memory of a default fit above what existed before it (bytes),
-    measured as the benchmark does: after a warm-up fit, so one-off caches and lazy
-    imports are not counted."""
-    MLEClassifier().fit(X, y)
+def _peak_extra_memory(X, y, **params):
+    """Peak traced memory of a fit above what existed before it (bytes), measured as
+    the benchmark does: after a warm-up fit, so one-off caches and lazy imports are
+    not counted."""
+    MLEClassifier(**params).fit(X, y)
     gc.collect()
     tracemalloc.start()
     try:
         before, _ = tracemalloc.get_traced_memory()
-        fitted = MLEClassifier().fit(X, y)
+        fitted = MLEClassifier(**params).fit(X, y)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -62,3 +64,27 @@ def test_default_multiclass_fit_makes_no_sample_by_class_array():
     # partitions, the preconditioner; 15 % at 100 000 rows); one whole n x K float64
     # array adds 20 %.
     assert large < 0.40 * large_X.nbytes, large / large_X.nbytes
+
+
+#: The first inputs users meet besides a row-major array: a pandas DataFrame (whose
+#: values are column-major), and Wald inference (per-sample K x K Hessians).
+_FIRST_CONTACT = {
+    "dataframe": (lambda X: pd.DataFrame(X), {}),
+    "fortran": (np.asfortranarray, {}),
+    "inference": (np.ascontiguousarray, {"inference": True}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_FIRST_CONTACT))
+def test_column_major_and_inference_fits_make_no_sample_by_class_array(case):
+    layout, params = _FIRST_CONTACT[case]
+    small_X, small_y = _overlapping_classes(20_000)
+    large_X, large_y = _overlapping_classes(40_000)
+    small = _peak_extra_memory(layout(small_X), small_y, **params)
+    large = _peak_extra_memory(layout(large_X), large_y, **params)
+    per_row = (large - small) / (large_X.shape[0] - small_X.shape[0])
+    # column-major rows are copied a block at a time into one small buffer; the
+    # observed Hessian is summed a block of rows at a time (whole, its per-sample
+    # 6 x 6 matrices alone would be 288 bytes a row, 120 % of X)
+    assert per_row < 0.5 * 8 * N_CLASSES, per_row
+    assert large < 0.45 * large_X.nbytes, large / large_X.nbytes

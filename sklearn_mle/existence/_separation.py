@@ -46,7 +46,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from .._threads import fused_layout
+from .._threads import fused_layout, fused_row_blocks
 from ..families import CategoricalLoss, _kernels
 from ..models._linear import _CHUNK_ROWS, weighted_column_moments, weighted_grams
 from ..solver._lbfgs import DENSE_PRECONDITIONER_MAX_PARAMS, DensePreconditioner
@@ -186,14 +186,17 @@ def certify_existence(model, X, y_encoded, weights, theta, n_threads, result=Non
     (coef, intercept), (step_coef, step_intercept), flat = parts
     ref_coef, ref_intercept = model.unpack(reference)
     if fused_layout(X) and model.loss.family is not None:
-        n_blocks = -(-X.shape[0] // _kernels.FUSED_BLOCK_ROWS)
-        block_max = np.empty(n_blocks)
+        per_block = _kernels.FUSED_BLOCK_ROWS
+        block_max = np.empty(-(-X.shape[0] // per_block))
+        coef, ref_coef, step_coef = (np.ascontiguousarray(c)
+                                     for c in (coef, ref_coef, step_coef))
         with np.errstate(over="ignore"):
-            _kernels.margin_growth_max(
-                X, y_encoded, weights, np.ascontiguousarray(coef), intercept,
-                np.ascontiguousarray(ref_coef), ref_intercept,
-                np.ascontiguousarray(step_coef), step_intercept,
-                model.coef_rows.astype(np.intp), model.loss.family, block_max, n_threads)
+            for start, stop, rows in fused_row_blocks(X, per_block):
+                _kernels.margin_growth_max(
+                    rows, y_encoded[start:stop], weights[start:stop], coef, intercept,
+                    ref_coef, ref_intercept, step_coef, step_intercept,
+                    model.coef_rows, model.loss.family,
+                    block_max[start // per_block:-(-stop // per_block)], n_threads)
         growth = float(block_max.max())
     else:
         growth = float(_growth_in_chunks(

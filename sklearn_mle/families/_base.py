@@ -444,9 +444,13 @@ _DISTINCT_PROBE = 1000
 
 def _distinct_targets(y, weights):
     """The distinct values of y with their total weights, where that shortens y by
-    half or more (counts, proportions); else y and the weights as they are."""
-    if y.size > 2 * _DISTINCT_PROBE and np.unique(y[:_DISTINCT_PROBE]).size > \
-            _DISTINCT_PROBE // 2:
+    half or more (counts, proportions); else y and the weights as they are.
+
+    Up to ``2 * _DISTINCT_PROBE`` targets a pass over them costs less than sorting
+    them: they are returned as they are."""
+    if y.size <= 2 * _DISTINCT_PROBE:
+        return y, weights
+    if np.unique(y[:_DISTINCT_PROBE]).size > _DISTINCT_PROBE // 2:
         return y, weights  # continuous targets: not worth sorting all of them
     values, inverse = np.unique(y, return_inverse=True)
     if values.size > y.size // 2:

@@ -40,12 +40,14 @@ def set_residual_statistics(estimator, mean, y, fit_weights):
         return fit_weights.likelihood_scale * float(
             np.einsum("i,i->", fit_weights.likelihood, values))
 
-    centre = (weighted_sum(y / y_scale) / fit_weights.total if estimator.fit_intercept
-              else 0.0)
-    rss = weighted_sum(((y - mean) / y_scale) ** 2)
+    scaled = y / y_scale
+    centre = weighted_sum(scaled) / fit_weights.total if estimator.fit_intercept else 0.0
+    residual = (y - mean) / y_scale
+    rss = weighted_sum(residual * residual)
     # a constant target has no variance to explain (rounding in ``centre`` aside)
     constant_target = estimator.fit_intercept and bool(np.all(y == y[0]))
-    tss = 0.0 if constant_target else weighted_sum((y / y_scale - centre) ** 2)
+    scaled -= centre
+    tss = 0.0 if constant_target else weighted_sum(scaled * scaled)
     df = estimator.df_resid_
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         estimator._r_squared = 1.0 - rss / tss if tss > 0 else np.nan

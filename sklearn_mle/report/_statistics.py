@@ -66,8 +66,10 @@ def design_rank(gram, fit_intercept):
     used = diagonal > 0
     if not used.any():
         return 0
-    scale = 1.0 / np.sqrt(diagonal[used])
-    scaled = gram[np.ix_(used, used)] * scale[:, None] * scale[None, :]
+    if not used.all():
+        gram, diagonal = gram[np.ix_(used, used)], diagonal[used]
+    scale = 1.0 / np.sqrt(diagonal)
+    scaled = gram * np.outer(scale, scale)
     factor, info = scipy.linalg.lapack.dpotrf(scaled, lower=0, clean=1)
     if info == 0:
         rcond, info = scipy.linalg.lapack.dpocon(factor, np.abs(scaled).sum(axis=0).max())

@@ -60,12 +60,14 @@ _REFINEMENT_CONTRACTION = 0.25
 
 
 def _lower_triangular_inverse(lower):
-    """Inverse of a non-singular lower-triangular matrix (LAPACK trtri: a few
-    microseconds where ``solve_triangular`` spends tens in its checks)."""
+    """Inverse of a non-singular lower-triangular matrix whose upper triangle is zero
+    (as ``np.linalg.cholesky`` returns it): LAPACK trtri, a few microseconds where
+    ``solve_triangular`` spends tens in its checks.  trtri leaves the upper triangle
+    as it was, so the inverse is lower-triangular too."""
     inverse, info = scipy.linalg.lapack.dtrtri(lower, lower=1)
     if info != 0:  # pragma: no cover - Cholesky factors passed the pivot test
         raise np.linalg.LinAlgError(f"singular triangular factor (LAPACK info {info})")
-    return np.tril(inverse)
+    return inverse
 
 
 class DensePreconditioner:
@@ -378,8 +380,10 @@ def _exact_newton_step(fun, theta, preconditioner, tol, progress):
         refinements += 1
         theta, value, whitened = candidate, float(candidate_value), candidate_whitened
         norm = float(np.max(np.abs(whitened)))
-        progress.line(f"refinement {refinements}: max |preconditioned gradient| "
-                      f"{norm:.3g}, largest relative coefficient change {change:.3g}")
+        if progress.enabled:
+            progress.line(f"refinement {refinements}: max |preconditioned gradient| "
+                          f"{norm:.3g}, largest relative coefficient change "
+                          f"{change:.3g}")
         if candidate_length > _REFINEMENT_CONTRACTION * length:
             break
         length = candidate_length
@@ -442,7 +446,7 @@ def _newton_polish(fun, theta, preconditioner, tol, max_steps=8, progress=None,
         theta, whitened, norm, value = candidate, candidate_whitened, candidate_norm, \
             candidate_value
         steps += 1
-    if progress is not None:
+    if progress is not None and progress.enabled:
         kept = f"{steps} step{'s' if steps != 1 else ''} kept" if max_steps > 1 else \
             ("kept" if steps else "not kept: it does not reduce the gradient")
         progress.line(f"Newton step {label}: {kept}, max |preconditioned gradient| "
