@@ -54,6 +54,7 @@ class Case:
     quick: bool = False
     dtype: str = "float64"
     base: str = None  # case whose data this one is a copy of (float32 copy)
+    layout: str = "C"  # "F": column-major copy, the layout of a pandas DataFrame's values
     alpha_rule: str = "1/n"  # "1/n" or "0"
     separable: bool = False  # the unpenalised objective has no minimum
     notes: list = field(default_factory=list)
@@ -120,6 +121,10 @@ CASES = [
     Case("default_multi6_100k_30", "multinomial",
          "synthetic correlated unscaled 6-class, 100000 x 30, alpha = 0; class "
          "scores scaled to standard deviation 2; not separable", alpha_rule="0"),
+    Case("default_multi6_100k_30_F", "multinomial",
+         "column-major copy of default_multi6_100k_30 (the layout of a pandas "
+         "DataFrame's values, what most users pass)", alpha_rule="0",
+         base="default_multi6_100k_30", layout="F"),
     Case("default_breast_cancer_separable", "binary",
          "load_breast_cancer, raw features, 569 x 30, alpha = 0: completely "
          "separable, so the MLE does not exist", quick=True, base="breast_cancer",
@@ -356,5 +361,5 @@ def load(name):
     if case.dtype == "float32":
         X = X.astype(np.float32)
     if not sp.issparse(X):
-        X = np.ascontiguousarray(X)
+        X = np.asfortranarray(X) if case.layout == "F" else np.ascontiguousarray(X)
     return X, y
