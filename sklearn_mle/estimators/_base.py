@@ -17,7 +17,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -38,9 +38,9 @@ _CAPABILITY_USE = {
 }
 
 #: Frames from a warning issued by :meth:`MLEstimator._fit_checked` up to the caller
-#: of ``fit``: _fit_checked, the estimator's _fit_validated, fit, scikit-learn's fit
-#: wrapper.
-_FIT_STACKLEVEL = 5
+#: of ``fit``: _fit_checked, the estimator's _fit_validated, the shared _fit, the
+#: estimator's fit, scikit-learn's fit wrapper.
+_FIT_STACKLEVEL = 6
 
 
 class MLEstimator(BaseEstimator):
@@ -69,34 +69,18 @@ class MLEstimator(BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model by maximum (penalised) likelihood.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data; CSR/CSC matrices are used without densifying.
-        y : array-like of shape (n_samples,)
-            Targets: class labels of any type for the classifier; for the regressor,
-            values in the distribution's domain (real numbers for the Gaussian and
-            Student-t, non-negative counts for the Poisson and negative binomial,
-            positive values for the Gamma, proportions in [0, 1] for the binomial).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; integer weights act as repeated rows.  For the
-            binomial, the number of trials behind each proportion.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator.
-        """
+    def _fit(self, X, y, sample_weight=None, **data):
+        """The fit both estimators' ``fit`` run (inside scikit-learn's ``_fit_context``):
+        X and y validated, X in a layout the kernels read, then
+        ``_fit_validated(X, y, sample_weight, **data)`` with BLAS held while the
+        kernels own the cores.  ``data`` are the estimator's further per-sample inputs
+        (the regressor's offset)."""
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
                              dtype=[np.float64, np.float32],
                              y_numeric=self._numeric_target)
         X = ensure_layout(X)
         with kernels_own_the_cores(X):
-            return self._fit_validated(X, y, sample_weight)
+            return self._fit_validated(X, y, sample_weight, **data)
 
     def _validated_input(self, X):
         """X checked against the fit (features, dtype) for prediction."""
@@ -199,11 +183,12 @@ class MLEstimator(BaseEstimator):
         return [("Method", method_name(self.alpha)), ("Converged", str(self.converged_)),
                 ("Covariance", covariance_kind(self.alpha))]
 
-    def _log_likelihood(self, X, y, sample_weight, per_sample):
+    def _log_likelihood(self, X, y, sample_weight, per_sample, **prediction):
         """``log_likelihood`` on the family's kernels: ``_likelihood_target`` checks
-        and encodes y, ``_raw_prediction`` gives the fitted raw predictions."""
+        and encodes y, ``_raw_prediction(X, **prediction)`` gives the fitted raw
+        predictions (``prediction``: the regressor's offset or exposure)."""
         X = self._validated_input(X)
-        raw = self._raw_prediction(X)
+        raw = self._raw_prediction(X, **prediction)
         family = self._fitted_family()
         y = self._likelihood_target(y, raw.shape[0])
         weights = (np.ones_like(y) if sample_weight is None

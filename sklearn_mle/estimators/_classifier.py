@@ -6,7 +6,7 @@ check and fallback of :mod:`sklearn_mle.existence` and the report of
 """
 
 import numpy as np
-from sklearn.base import ClassifierMixin
+from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -193,6 +193,26 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         return model.pack(coef, intercept), start_raw
 
     # ---------------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model by maximum (penalised) likelihood.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; CSR/CSC matrices are used without densifying.
+        y : array-like of shape (n_samples,)
+            Class labels of any type.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; integer weights act as repeated rows.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight)
+
     def _fit_validated(self, X, y, sample_weight):
         """The fit on validated data (see :meth:`fit`)."""
         check_classification_targets(y)

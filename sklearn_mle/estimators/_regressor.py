@@ -11,7 +11,7 @@ import warnings
 from numbers import Real
 
 import numpy as np
-from sklearn.base import RegressorMixin
+from sklearn.base import RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -31,6 +31,7 @@ from ..report._parameters import (parameter_names, reported_vector,
 from ..solver._fit import fit_model
 from ..solver._weights import FitWeights
 from ._base import MLEstimator
+from ._offset import validated_offset
 
 
 class MLERegressor(RegressorMixin, MLEstimator):
@@ -312,9 +313,62 @@ class MLERegressor(RegressorMixin, MLEstimator):
         return model.pack(coef, intercept)
 
     # ---------------------------------------------------------------------- fit
-    def _fit_validated(self, X, y, sample_weight):
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, offset=None, exposure=None):
+        """Fit the model by maximum (penalised) likelihood.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; CSR/CSC matrices are used without densifying.
+        y : array-like of shape (n_samples,)
+            Targets in the distribution's domain: real numbers for the Gaussian and
+            Student-t, non-negative counts for the Poisson and negative binomial,
+            positive values for the Gamma, proportions in [0, 1] for the binomial.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; integer weights act as repeated rows.  For the
+            binomial, the number of trials behind each proportion.
+        offset : array-like of shape (n_samples,), default=None
+            A known term added to each sample's linear predictor of the mean, on the
+            link scale (``log mean`` for the Poisson, negative binomial and Gamma,
+            ``logit`` for the binomial, the mean itself for the Gaussian and
+            Student-t), with coefficient 1: R's ``offset()``, statsmodels'
+            ``offset=``.  ``loglik_``, AIC, BIC and the null model (the
+            intercept-only fit with the same offset) include it.  Predictions take
+            their own ``offset`` (0 when not given).
+        exposure : array-like of shape (n_samples,), default=None
+            For log-link families, the positive exposure each count or amount was
+            observed over (time at risk, policy-years): the offset ``log(exposure)``,
+            so the mean is ``exposure * exp(x @ coef_ + intercept_)``, as statsmodels'
+            ``exposure=``.  Give ``offset`` or ``exposure``, not both.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+
+        Examples
+        --------
+        Claims counted over policy-years: the coefficients are log rate ratios.
+
+        >>> import numpy as np
+        >>> from sklearn_mle import MLERegressor
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(5000, 1))
+        >>> years = rng.uniform(0.5, 4.0, size=5000)
+        >>> claims = rng.poisson(years * np.exp(-1.0 + 0.5 * X[:, 0]))
+        >>> reg = MLERegressor(distribution="poisson").fit(X, claims, exposure=years)
+        >>> print(np.round(reg.coef_, 1), round(float(reg.intercept_), 1))
+        [0.5] -1.0
+        >>> reg.predict(X[:2], exposure=[1.0, 2.0]) / reg.predict(X[:2])  # per year
+        array([1., 2.])
+        """
+        return self._fit(X, y, sample_weight, offset=offset, exposure=exposure)
+
+    def _fit_validated(self, X, y, sample_weight, offset=None, exposure=None):
         """The fit on validated data (see :meth:`fit`)."""
         family, modes = self._family()
+        offset = validated_offset(family, offset, exposure, X.shape[0])
         self._modes = modes
         if self.inference == "ols":
             _ols.check_ols_option(family, modes, self.alpha, self._label(family, modes))
@@ -322,11 +376,15 @@ class MLERegressor(RegressorMixin, MLEstimator):
         fit_weights = FitWeights(sample_weight, X)
         weights = fit_weights.normalised
         y_scale = family.equivariant_target_scale(y)
+        fit_offset = offset
         if y_scale != 1.0:
+            # (a family rescales y only where its mean is in y's units, the offset too)
             y = y / y_scale
-        null_raw = regression_null_raw(family, modes, self.fit_intercept, y, weights)
+            fit_offset = None if offset is None else offset / y_scale
+        null_raw = regression_null_raw(family, modes, self.fit_intercept, y, weights,
+                                       fit_offset)
         model = regression_model(family, modes, self.fit_intercept, self.alpha, X,
-                                 weights, null_raw, y)
+                                 weights, null_raw, y, fit_offset)
         if self.inference == "ols":
             self._require(model, "has_coefficients")
         fit_options = self._fit_options()
@@ -346,7 +404,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
             caught = [w for w in caught if not issubclass(w.category, ConvergenceWarning)]
             modes = self._modes = boundary
             model = regression_model(family, modes, self.fit_intercept, self.alpha, X,
-                                     weights, null_raw, y)
+                                     weights, null_raw, y, fit_offset)
             n_iter = result.n_iter
             with warnings.catch_warnings(record=True) as refit_caught:
                 warnings.simplefilter("always")
@@ -364,6 +422,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
         coef[0] *= y_scale
         intercept[0] *= y_scale
         null_raw[0] *= y_scale
+        model.offset = offset  # in y's units, as the parameters now are
         self._set_fitted(family, modes, model, X, y_original, coef, intercept,
                          fit_weights, result, null_raw, fit_options["progress"])
         return self
@@ -372,7 +431,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
                                intercept):
         """The penalised estimate exists, but a tiny alpha can still put the spread
         below what the doubles holding y resolve (see variance_below_resolution)."""
-        raw = model.linear_predictor(X, coef, intercept)
+        raw = model.linear_predictor(X, coef, intercept, model.offset)
         target = family.collapse_target(y)
         smallest = variance_below_resolution(target, weights,
                                              family.collapse_log_scale(raw))
@@ -380,7 +439,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
             warnings.warn(
                 resolution_message("MLERegressor", self._label(family, modes), self.alpha,
                                    smallest, target, weights, family.dispersion_name),
-                UnboundedLikelihoodWarning, stacklevel=5)
+                UnboundedLikelihoodWarning, stacklevel=6)
 
     def _set_fitted(self, family, modes, model, X, y, coef, intercept, fit_weights,
                     result, null_raw, progress):
@@ -401,9 +460,9 @@ class MLERegressor(RegressorMixin, MLEstimator):
         set_regression_likelihood(self, model, modes, X, y, theta, fit_weights, result,
                                   null_raw, self.alpha)
         if family.least_squares:
-            _ols.set_residual_statistics(self, model.linear_predictor(X, coef,
-                                                                      intercept)[:, 0],
-                                         y, fit_weights)
+            _ols.set_residual_statistics(
+                self, model.linear_predictor(X, coef, intercept, model.offset)[:, 0], y,
+                fit_weights)
         if self.inference:
             # (with sigma fixed at 1 the fit ran on y / max|y|, but the information does
             # not depend on y: the parameters in y's units give the same Hessian)
@@ -550,9 +609,10 @@ class MLERegressor(RegressorMixin, MLEstimator):
     def _fitted_family(self):
         return self.family_
 
-    def _raw_prediction(self, X):
+    def _raw_prediction(self, X, offset=None, exposure=None):
         return prediction_model(self.family_, X.shape[1]).linear_predictor(
-            X, self._raw_coef, self._raw_intercept)
+            X, self._raw_coef, self._raw_intercept,
+            validated_offset(self.family_, offset, exposure, X.shape[0]))
 
     def _likelihood_target(self, y, n_samples):
         y = np.asarray(y)
@@ -560,7 +620,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
             raise ValueError(f"y must have shape {(n_samples,)}, got {y.shape}.")
         return self.family_.validate_target(y)
 
-    def predict_dist(self, X):
+    def predict_dist(self, X, offset=None, exposure=None):
         """Predictive distribution of y given each row of X.
 
         With ``inference="ols"`` it is the exact least-squares predictive distribution,
@@ -577,6 +637,13 @@ class MLERegressor(RegressorMixin, MLEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
+        offset : array-like of shape (n_samples,), default=None
+            The known term of each sample's linear predictor (see :meth:`fit`); 0
+            when not given, also after a fit with an offset (for a fit with
+            ``exposure``: predictions per unit exposure).
+        exposure : array-like of shape (n_samples,), default=None
+            For log-link families, the exposure of each sample (offset
+            ``log(exposure)``); give ``offset`` or ``exposure``, not both.
 
         Returns
         -------
@@ -595,13 +662,13 @@ class MLERegressor(RegressorMixin, MLEstimator):
         >>> dist.cdf(dist.mean()).tolist()
         [0.5, 0.5, 0.5]
         """
-        return self._predictive_distribution(X)
+        return self._predictive_distribution(X, offset=offset, exposure=exposure)
 
-    def _predictive_distribution(self, X, stacklevel=3):
+    def _predictive_distribution(self, X, stacklevel=3, offset=None, exposure=None):
         """The distribution of :meth:`predict_dist`; the warning points ``stacklevel``
         frames up (the caller of the public method)."""
         X = self._validated_input(X)
-        raw = self._raw_prediction(X)
+        raw = self._raw_prediction(X, offset, exposure)
         if self.inference == "ols":
             return _ols.ols_predictive(self, X, self.family_.mean(raw))
         if self.family_.assumes_unit_scale and _ols.sigma_one_rejected(self):
@@ -609,7 +676,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
                           stacklevel=stacklevel)
         return self.family_.distribution(raw)
 
-    def predict_interval(self, X, coverage=0.9):
+    def predict_interval(self, X, coverage=0.9, offset=None, exposure=None):
         """Central predictive interval for y at each row of X.
 
         The interval of :meth:`predict_dist`: with ``inference="ols"`` the OLS
@@ -623,6 +690,13 @@ class MLERegressor(RegressorMixin, MLEstimator):
             Samples.
         coverage : float, default=0.9
             Probability mass of the interval, in (0, 1).
+        offset : array-like of shape (n_samples,), default=None
+            The known term of each sample's linear predictor (see :meth:`fit`); 0
+            when not given, also after a fit with an offset (for a fit with
+            ``exposure``: predictions per unit exposure).
+        exposure : array-like of shape (n_samples,), default=None
+            For log-link families, the exposure of each sample (offset
+            ``log(exposure)``); give ``offset`` or ``exposure``, not both.
 
         Returns
         -------
@@ -643,10 +717,12 @@ class MLERegressor(RegressorMixin, MLEstimator):
         """
         if not (isinstance(coverage, (int, float, np.floating)) and 0 < coverage < 1):
             raise ValueError(f"coverage must be a probability in (0, 1), got {coverage!r}.")
-        low, high = self._predictive_distribution(X).interval(coverage)
+        low, high = self._predictive_distribution(X, offset=offset,
+                                                  exposure=exposure).interval(coverage)
         return np.column_stack([low, high])
 
-    def log_likelihood(self, X, y, sample_weight=None, per_sample=False):
+    def log_likelihood(self, X, y, sample_weight=None, per_sample=False, offset=None,
+                       exposure=None):
         """Log-likelihood of observed targets under the fitted distribution.
 
         The full log-density (or log-pmf for counts) of the fitted family, constants
@@ -662,6 +738,13 @@ class MLERegressor(RegressorMixin, MLEstimator):
             Weights of the weighted mean.
         per_sample : bool, default=False
             Return ``log p(y_i | x_i)`` for every sample instead of the weighted mean.
+        offset : array-like of shape (n_samples,), default=None
+            The known term of each sample's linear predictor (see :meth:`fit`); 0
+            when not given, also after a fit with an offset (for a fit with
+            ``exposure``: predictions per unit exposure).
+        exposure : array-like of shape (n_samples,), default=None
+            For log-link families, the exposure of each sample (offset
+            ``log(exposure)``); give ``offset`` or ``exposure``, not both.
 
         Returns
         -------
@@ -679,9 +762,10 @@ class MLERegressor(RegressorMixin, MLEstimator):
         >>> bool(np.isclose(reg.log_likelihood(X, y) * 10, reg.loglik_))
         True
         """
-        return self._log_likelihood(X, y, sample_weight, per_sample)
+        return self._log_likelihood(X, y, sample_weight, per_sample, offset=offset,
+                                    exposure=exposure)
 
-    def predict(self, X, return_std=False):
+    def predict(self, X, return_std=False, offset=None, exposure=None):
         """Predicted mean, and optionally the predicted standard deviation.
 
         Parameters
@@ -690,6 +774,13 @@ class MLERegressor(RegressorMixin, MLEstimator):
             Samples.
         return_std : bool, default=False
             Also return ``sigma`` (constant) or ``sigma(x)`` (heteroscedastic).
+        offset : array-like of shape (n_samples,), default=None
+            The known term of each sample's linear predictor (see :meth:`fit`); 0
+            when not given, also after a fit with an offset (for a fit with
+            ``exposure``: predictions per unit exposure).
+        exposure : array-like of shape (n_samples,), default=None
+            For log-link families, the exposure of each sample (offset
+            ``log(exposure)``); give ``offset`` or ``exposure``, not both.
 
         Returns
         -------
@@ -699,7 +790,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
             Predicted standard deviation; only when ``return_std=True``.
         """
         X = self._validated_input(X)
-        raw = self._raw_prediction(X)
+        raw = self._raw_prediction(X, offset, exposure)
         mean = self.family_.mean(raw)
         if not return_std:
             return mean

@@ -35,8 +35,11 @@ _CANDIDATE_GROWTH = 0.1
 def diagnose_regression(model, modes, X, y, weights, theta, fit_intercept):
     """An ``Unbounded`` diagnosis of a regression family's fit, or None."""
     coef, intercept = model.unpack(theta)
+    # ``rows`` is a leading block of X (its first row, or all of it)
     return find_unbounded(model.loss, modes, X, y, weights,
-                          lambda rows: model.linear_predictor(rows, coef, intercept),
+                          lambda rows: model.linear_predictor(
+                              rows, coef, intercept,
+                              model.training_offset(0, rows.shape[0])),
                           fit_intercept)
 
 

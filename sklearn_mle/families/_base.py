@@ -250,39 +250,7 @@ class Family:
         # their total weights: counts have few, which makes every evaluation cheap.
         y, weights = _distinct_targets(np.asarray(y, dtype=np.float64),
                                        np.asarray(sample_weight, dtype=np.float64))
-        weights = weights / weights.sum()
-        columns = np.flatnonzero(free)
-        from .._threads import n_threads  # (the fit machinery imports this module)
-        threads = n_threads(y.size * self.n_raw)
-
-        def evaluate(values, curvature=False):
-            raw = np.tile(start, (y.size, 1))
-            raw[:, free] = values
-            with np.errstate(over="ignore", invalid="ignore"):
-                loss, gradient = self.loss_gradient(y, raw, weights, threads)
-                value = float(loss.sum())
-                info = (self.fisher_information(y, raw, weights, threads).sum(axis=0)
-                        [np.ix_(columns, columns)] if curvature else None)
-            if not np.isfinite(value):
-                return np.inf, np.zeros(values.size), info
-            return value, gradient[:, free].sum(axis=0), info
-
-        # Columns other than the mean are logs (of a scale, degrees of freedom, ...):
-        # kept within e^30 of their start, so that a null model that collapses (one
-        # sample, a constant target) still gives a finite start.
-        low = np.where(columns == 0, -np.inf, start[free] - 30.0)
-        high = np.where(columns == 0, np.inf, start[free] + 30.0)
-        values = _fisher_scoring(evaluate, start[free].copy(), low, high)
-        if values is None:  # scoring stalled: the quasi-Newton fallback
-            solution = optimize.minimize(
-                lambda v: evaluate(v)[:2], start[free], jac=True, method="L-BFGS-B",
-                bounds=list(zip(np.where(np.isinf(low), None, low),
-                                np.where(np.isinf(high), None, high))),
-                options={"gtol": 1e-10, "ftol": 0.0})
-            values = solution.x
-        if np.all(np.isfinite(values)):
-            start[free] = values
-        return start
+        return _constant_fit(self, y, weights, start, free)
 
     def unit_hessian_at_constant(self, constant_raw, y=None, sample_weight=None):
         """Hessian (n_raw, n_raw) of the expected NLL of one unit-weight sample at a
@@ -466,6 +434,66 @@ _SCORING_MAX_STEPS = 50
 _SCORING_DECREMENT = 1e-15
 #: ... and the halvings a step may take before the fit counts as stalled.
 _SCORING_HALVINGS = 20
+
+
+def _constant_fit(family, y, weights, start, free, offset=None):
+    """The constant raw prediction (n_raw,) minimising the weighted NLL of ``family``,
+    over the columns marked ``free`` (the others stay at ``start``), from ``start``:
+    Fisher scoring, L-BFGS-B where scoring stalls.  ``offset`` (n,), if given, is
+    added to every sample's column 0 (the intercept-only model of a fit with an
+    offset: no closed form then)."""
+    weights = weights / weights.sum()
+    columns = np.flatnonzero(free)
+    from .._threads import n_threads  # (the fit machinery imports this module)
+    threads = n_threads(y.size * family.n_raw)
+
+    def evaluate(values, curvature=False):
+        raw = np.tile(start, (y.size, 1))
+        raw[:, free] = values
+        if offset is not None:
+            raw[:, 0] += offset
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss, gradient = family.loss_gradient(y, raw, weights, threads)
+            value = float(loss.sum())
+            info = (family.fisher_information(y, raw, weights, threads).sum(axis=0)
+                    [np.ix_(columns, columns)] if curvature else None)
+        if not np.isfinite(value):
+            return np.inf, np.zeros(values.size), info
+        return value, gradient[:, free].sum(axis=0), info
+
+    # Columns other than the mean are logs (of a scale, degrees of freedom, ...):
+    # kept within e^30 of their start, so that a null model that collapses (one
+    # sample, a constant target) still gives a finite start.
+    low = np.where(columns == 0, -np.inf, start[free] - 30.0)
+    high = np.where(columns == 0, np.inf, start[free] + 30.0)
+    values = _fisher_scoring(evaluate, start[free].copy(), low, high)
+    if values is None:  # scoring stalled: the quasi-Newton fallback
+        solution = optimize.minimize(
+            lambda v: evaluate(v)[:2], start[free], jac=True, method="L-BFGS-B",
+            bounds=list(zip(np.where(np.isinf(low), None, low),
+                            np.where(np.isinf(high), None, high))),
+            options={"gtol": 1e-10, "ftol": 0.0})
+        values = solution.x
+    start = start.copy()
+    if np.all(np.isfinite(values)):
+        start[free] = values
+    return start
+
+
+def constant_raw_with_offset(family, y, sample_weight, offset, free, fixed):
+    """The intercept-only MLE of ``family`` when every sample's column 0 carries a
+    known ``offset``: as :meth:`Family.constant_raw_prediction` (whose no-offset
+    answer, with column 0 moved by minus the weighted mean offset, is the start)."""
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    start = np.asarray(family.constant_raw_prediction(y, weights, free=free, fixed=fixed),
+                       dtype=np.float64).copy()
+    free = np.asarray(free, bool)
+    if free[0]:
+        start[0] -= float(np.average(offset, weights=weights))
+    if not free.any():
+        return start
+    return _constant_fit(family, np.asarray(y, dtype=np.float64), weights, start, free,
+                         offset=np.asarray(offset, dtype=np.float64))
 
 
 def _fisher_scoring(evaluate, values, low, high):

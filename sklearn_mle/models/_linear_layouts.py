@@ -13,6 +13,7 @@ identify.
 import numpy as np
 
 from ..families import BernoulliLoss, CategoricalLoss
+from ..families._base import constant_raw_with_offset
 from ._linear import LevelPenalty, LinearModel, weighted_column_moments
 
 
@@ -20,26 +21,32 @@ def _learned(mode):
     return mode in ("x", "constant")
 
 
-def regression_null_raw(family, modes, fit_intercept, y, weights):
+def regression_null_raw(family, modes, fit_intercept, y, weights, offset=None):
     """Raw prediction of the null model: every learned column constant, the mean's at
-    0 without ``fit_intercept``, fixed columns at their value."""
+    0 without ``fit_intercept``, fixed columns at their value; with an ``offset`` on
+    the mean's column, the intercept-only fit that includes it."""
     free = [fit_intercept] + [_learned(mode) for mode in modes[1:]]
     fixed = [0.0] + [0.0 if isinstance(mode, str) else mode for mode in modes[1:]]
+    if offset is not None:
+        return constant_raw_with_offset(family, y, weights, offset, free, fixed)
     return np.asarray(family.constant_raw_prediction(y, weights, free=free, fixed=fixed),
                       dtype=np.float64)
 
 
-def regression_model(family, modes, fit_intercept, alpha, X, weights, null_raw, y):
+def regression_model(family, modes, fit_intercept, alpha, X, weights, null_raw, y,
+                     offset=None):
     """The linear model of a regression family's raw columns, with its penalty: the
     mean's coefficients weighted by the family's ``mean_penalty_weight`` (``1 / s0**2``
     where the mean is in the units of y), and the training mean of a learned dispersion
-    column pulled towards its null-model value (see :class:`LevelPenalty`)."""
+    column pulled towards its null-model value (see :class:`LevelPenalty`); ``offset``
+    (n,) is added to the mean's linear predictor of each training sample."""
     coef_free = [mode == "x" for mode in modes]
     intercept_free = [fit_intercept] + [_learned(mode) for mode in modes[1:]]
     intercept_value = [0.0] + [0.0 if isinstance(mode, str) else mode for mode in modes[1:]]
     model = LinearModel(family, X.shape[1], coef_free, intercept_free,
                         intercept_value=intercept_value,
-                        unit_hessian=family.unit_hessian_at_constant(null_raw, y, weights))
+                        unit_hessian=_unit_hessian(family, null_raw, y, weights, offset),
+                        offset=offset)
     # the penalty needs the parameter layout: set on the model just made
     model.ridge_weight = model.ridge_weight * np.where(
         model.param_column == 0, family.mean_penalty_weight(null_raw), 1.0)
@@ -49,6 +56,28 @@ def regression_model(family, modes, fit_intercept, alpha, X, weights, null_raw, 
         model.level_penalty = LevelPenalty(model.column_mean_direction(j, column_means),
                                            null_raw[j])
     return model
+
+
+def _unit_hessian(family, null_raw, y, weights, offset):
+    """The per-sample Fisher information the preconditioner starts from: the family's
+    at the null model's constant raw prediction, or with an offset (raw predictions
+    no longer constant) its weighted mean over the samples at the null model, a
+    block of rows at a time."""
+    if offset is None:
+        return family.unit_hessian_at_constant(null_raw, y, weights)
+    total = 0.0
+    for start in range(0, y.shape[0], _BLOCK_ROWS):
+        rows = slice(start, start + _BLOCK_ROWS)
+        raw = np.tile(null_raw, (y[rows].shape[0], 1))
+        raw[:, 0] += offset[rows]
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = total + family.fisher_information(y[rows], raw, weights[rows]).sum(
+                axis=0)
+    return total / np.sum(weights)
+
+
+#: Rows per block where a layout function reads per-sample quantities.
+_BLOCK_ROWS = 4096
 
 
 def classification_family(n_classes):

@@ -52,15 +52,36 @@ def set_regression_likelihood(estimator, model, modes, X, y, theta, fit_weights,
             loglik = -fit_weights.fit_total * float(result.objective)
         else:
             loglik = total_log_likelihood(model, X, y, theta, fit_weights)
-        # the null model's NLL depends on y only through its distinct values
-        distinct, distinct_weights = _distinct_targets(y, fit_weights.likelihood)
-        null_loss = family.constant_loss(distinct, null_raw, distinct_weights,
-                                         n_threads(distinct.size))
+        if model.offset is None:
+            # the null model's NLL depends on y only through its distinct values
+            distinct, distinct_weights = _distinct_targets(y, fit_weights.likelihood)
+            null_loss = family.constant_loss(distinct, null_raw, distinct_weights,
+                                             n_threads(distinct.size))
+        else:
+            null_loss = _null_loss_with_offset(family, y, fit_weights.likelihood,
+                                               null_raw, model.offset)
         loglik_null = -fit_weights.likelihood_scale * null_loss
         set_likelihood_attributes(
             estimator, loglik=loglik + constant, loglik_null=loglik_null + constant,
             n_identified=n_identified, n_null=n_null, n_scale=n_learned, n_obs=total,
             converged=result.converged)
+
+
+#: Rows per block of the null model's loss with an offset.
+_BLOCK_ROWS = 4096
+
+
+def _null_loss_with_offset(family, y, weights, null_raw, offset):
+    """``sum_i w_i NLL_i`` of the intercept-only model when each sample's mean carries
+    its offset (the raw predictions are no longer one constant), a block at a time."""
+    total = 0.0
+    for start in range(0, y.shape[0], _BLOCK_ROWS):
+        rows = slice(start, start + _BLOCK_ROWS)
+        raw = np.tile(null_raw, (y[rows].shape[0], 1))
+        raw[:, 0] += offset[rows]
+        total += float(family.loss_gradient(y[rows], raw, weights[rows],
+                                            n_threads(raw.size))[0].sum())
+    return total
 
 
 def set_class_likelihood(estimator, model, X, y_encoded, fit_weights, result, n_classes):

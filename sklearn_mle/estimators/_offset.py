@@ -1,0 +1,45 @@
+"""The offset of a regression fit or prediction: a known term in the mean's linear
+predictor, given as ``offset`` or, for log-link families, as ``exposure`` (its log).
+
+``y_i`` counted over an exposure ``e_i`` (policy-years, person-months) has mean
+``e_i * exp(x_i @ coef + intercept)``: the rate model with offset ``log e_i``, as in
+R's ``offset()``, statsmodels' ``offset=`` / ``exposure=`` and glum's ``offset``.
+"""
+
+import numpy as np
+from sklearn.utils.validation import check_array
+
+
+def validated_offset(family, offset, exposure, n_samples):
+    """The offset (n_samples,) float64 from ``offset`` or ``exposure``, or None.
+
+    Raises a ValueError naming the problem for both given at once, a shape other than
+    one value per sample, values that are not finite, a non-positive exposure, or an
+    exposure for a family whose mean's link is not the log.
+    """
+    if offset is not None and exposure is not None:
+        raise ValueError("Pass offset or exposure, not both: exposure e is the offset "
+                         "log(e).")
+    if exposure is not None:
+        if family.link != "log":
+            raise ValueError(
+                f"exposure multiplies the mean, which is the offset log(exposure) of a "
+                f"log-link family; the {family.name} mean has a {family.link} link: "
+                "pass the term it adds to the linear predictor as offset= instead.")
+        exposure = _per_sample(exposure, "exposure", n_samples)
+        if not np.all(exposure > 0):
+            raise ValueError(f"exposure must be positive, got {float(exposure.min()):g} "
+                             f"at sample {int(np.argmin(exposure))}.")
+        return np.log(exposure)
+    if offset is None:
+        return None
+    return _per_sample(offset, "offset", n_samples)
+
+
+def _per_sample(values, name, n_samples):
+    values = check_array(values, ensure_2d=False, dtype=np.float64, input_name=name,
+                         ensure_min_samples=0)
+    if values.shape != (n_samples,):
+        raise ValueError(f"{name} must have one value per sample, shape ({n_samples},); "
+                         f"got shape {values.shape}.")
+    return values
