@@ -1,5 +1,6 @@
-"""The offset of a regression fit or prediction: a known term in the mean's linear
-predictor, given as ``offset`` or, for log-link families, as ``exposure`` (its log).
+"""Per-sample inputs of a regression prediction besides X: the offset (a known term in
+the mean's linear predictor, given as ``offset`` or, for log-link families, as
+``exposure``, its log) and the binomial's number of trials.
 
 ``y_i`` counted over an exposure ``e_i`` (policy-years, person-months) has mean
 ``e_i * exp(x_i @ coef + intercept)``: the rate model with offset ``log e_i``, as in
@@ -43,3 +44,25 @@ def _per_sample(values, name, n_samples):
         raise ValueError(f"{name} must have one value per sample, shape ({n_samples},); "
                          f"got shape {values.shape}.")
     return values
+
+
+def validated_trials(family, trials, n_samples):
+    """The binomial's number of trials of each prediction (n_samples,) float64, or None.
+
+    ``trials`` is a positive whole number or one per sample; a ValueError names the
+    problem otherwise, or when the family's weights are not numbers of trials.
+    """
+    if trials is None:
+        return None
+    if not family.weights_are_trials:
+        raise ValueError(f"trials is the number of trials of a binomial prediction; the "
+                         f"{family.name} distribution has none.")
+    trials = np.broadcast_to(np.asarray(trials, dtype=np.float64), (n_samples,)) \
+        if np.ndim(trials) == 0 else _per_sample(trials, "trials", n_samples)
+    if not (np.all(np.isfinite(trials)) and np.all(trials >= 1)
+            and np.all(trials == np.round(trials))):
+        bad = int(np.flatnonzero(~(np.isfinite(trials) & (trials >= 1)
+                                   & (trials == np.round(trials))))[0])
+        raise ValueError(f"trials must be whole numbers >= 1, got {float(trials[bad]):g} "
+                         f"at sample {bad}.")
+    return trials

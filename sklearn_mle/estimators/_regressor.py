@@ -31,7 +31,7 @@ from ..report._parameters import (parameter_names, reported_vector,
 from ..solver._fit import fit_model
 from ..solver._weights import FitWeights
 from ._base import MLEstimator
-from ._offset import validated_offset
+from ._offset import validated_offset, validated_trials
 
 
 class MLERegressor(RegressorMixin, MLEstimator):
@@ -620,7 +620,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
             raise ValueError(f"y must have shape {(n_samples,)}, got {y.shape}.")
         return self.family_.validate_target(y)
 
-    def predict_dist(self, X, offset=None, exposure=None):
+    def predict_dist(self, X, offset=None, exposure=None, trials=None):
         """Predictive distribution of y given each row of X.
 
         With ``inference="ols"`` it is the exact least-squares predictive distribution,
@@ -644,6 +644,10 @@ class MLERegressor(RegressorMixin, MLEstimator):
         exposure : array-like of shape (n_samples,), default=None
             For log-link families, the exposure of each sample (offset
             ``log(exposure)``); give ``offset`` or ``exposure``, not both.
+        trials : int or array-like of shape (n_samples,), default=None
+            Binomial only: the number of trials of each prediction.  The
+            distribution is then that of the number of successes,
+            ``binom(n=trials, p)``; without it, of one trial.
 
         Returns
         -------
@@ -662,13 +666,18 @@ class MLERegressor(RegressorMixin, MLEstimator):
         >>> dist.cdf(dist.mean()).tolist()
         [0.5, 0.5, 0.5]
         """
-        return self._predictive_distribution(X, offset=offset, exposure=exposure)
+        return self._predictive_distribution(X, offset=offset, exposure=exposure,
+                                             trials=trials)
 
-    def _predictive_distribution(self, X, stacklevel=3, offset=None, exposure=None):
+    def _predictive_distribution(self, X, stacklevel=3, offset=None, exposure=None,
+                                 trials=None):
         """The distribution of :meth:`predict_dist`; the warning points ``stacklevel``
         frames up (the caller of the public method)."""
         X = self._validated_input(X)
         raw = self._raw_prediction(X, offset, exposure)
+        trials = validated_trials(self.family_, trials, X.shape[0])
+        if trials is not None:
+            return self.family_.count_distribution(raw, trials)
         if self.inference == "ols":
             return _ols.ols_predictive(self, X, self.family_.mean(raw))
         if self.family_.assumes_unit_scale and _ols.sigma_one_rejected(self):
@@ -676,7 +685,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
                           stacklevel=stacklevel)
         return self.family_.distribution(raw)
 
-    def predict_interval(self, X, coverage=0.9, offset=None, exposure=None):
+    def predict_interval(self, X, coverage=0.9, offset=None, exposure=None, trials=None):
         """Central predictive interval for y at each row of X.
 
         The interval of :meth:`predict_dist`: with ``inference="ols"`` the OLS
@@ -697,11 +706,16 @@ class MLERegressor(RegressorMixin, MLEstimator):
         exposure : array-like of shape (n_samples,), default=None
             For log-link families, the exposure of each sample (offset
             ``log(exposure)``); give ``offset`` or ``exposure``, not both.
+        trials : int or array-like of shape (n_samples,), default=None
+            Binomial only: the number of trials each proportion will be observed
+            over (1 when not given, as in a fit's ``sample_weight``).
 
         Returns
         -------
         interval : ndarray of shape (n_samples, 2)
-            Lower and upper bounds.
+            Lower and upper bounds (with ``trials``: the bounds on the number of
+            successes divided by ``trials``, in the units of the fitted proportions;
+            a discrete interval covers at least ``coverage``).
 
         Examples
         --------
@@ -717,8 +731,11 @@ class MLERegressor(RegressorMixin, MLEstimator):
         """
         if not (isinstance(coverage, (int, float, np.floating)) and 0 < coverage < 1):
             raise ValueError(f"coverage must be a probability in (0, 1), got {coverage!r}.")
-        low, high = self._predictive_distribution(X, offset=offset,
-                                                  exposure=exposure).interval(coverage)
+        distribution = self._predictive_distribution(X, offset=offset, exposure=exposure,
+                                                     trials=trials)
+        low, high = distribution.interval(coverage)
+        if trials is not None:  # bounds on the count of successes, as proportions
+            low, high = low / distribution.kwds["n"], high / distribution.kwds["n"]
         return np.column_stack([low, high])
 
     def log_likelihood(self, X, y, sample_weight=None, per_sample=False, offset=None,
@@ -765,7 +782,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
         return self._log_likelihood(X, y, sample_weight, per_sample, offset=offset,
                                     exposure=exposure)
 
-    def predict(self, X, return_std=False, offset=None, exposure=None):
+    def predict(self, X, return_std=False, offset=None, exposure=None, trials=None):
         """Predicted mean, and optionally the predicted standard deviation.
 
         Parameters
@@ -781,17 +798,24 @@ class MLERegressor(RegressorMixin, MLEstimator):
         exposure : array-like of shape (n_samples,), default=None
             For log-link families, the exposure of each sample (offset
             ``log(exposure)``); give ``offset`` or ``exposure``, not both.
+        trials : int or array-like of shape (n_samples,), default=None
+            Binomial only: the number of trials each proportion will be observed
+            over (1 when not given, as in a fit's ``sample_weight``).
 
         Returns
         -------
         mean : ndarray of shape (n_samples,)
             Predicted mean of ``y``.
         std : ndarray of shape (n_samples,)
-            Predicted standard deviation; only when ``return_std=True``.
+            Predicted standard deviation (with ``trials``: of the proportion of
+            successes, ``sqrt(p (1 - p) / trials)``); only when ``return_std=True``.
         """
         X = self._validated_input(X)
         raw = self._raw_prediction(X, offset, exposure)
         mean = self.family_.mean(raw)
+        trials = validated_trials(self.family_, trials, X.shape[0])
         if not return_std:
             return mean
+        if trials is not None:  # of the proportion of successes in ``trials`` trials
+            return mean, self.family_.count_distribution(raw, trials).std() / trials
         return mean, self.family_.std(raw)

@@ -66,8 +66,9 @@ class BinomialLoss(BernoulliLoss):
     fractional y: ``-(n y) log p - n (1 - y) log(1 - p)``.  The binomial
     log-likelihood adds ``log C(n, n y)`` per row (:meth:`log_likelihood_constant`),
     which is not linear in ``n`` and so is not part of the per-sample NLL.
-    :meth:`distribution` is the distribution of one trial, ``binom(n=1, p)``: with
-    ``n`` trials the count of successes is ``binom(n, p)``.
+    :meth:`distribution` is the distribution of one trial, ``binom(n=1, p)``; with
+    ``n`` trials the count of successes is ``binom(n, p)`` (:meth:`count_distribution`,
+    which the estimator's ``trials=`` uses).
 
     Examples
     --------
@@ -110,6 +111,11 @@ class BinomialLoss(BernoulliLoss):
 
     def distribution(self, raw_prediction):
         return stats.binom(n=1, p=self.mean(raw_prediction))
+
+    def count_distribution(self, raw_prediction, trials):
+        """The number of successes in ``trials`` trials (an array, one per row):
+        ``binom(n=trials, p)``, a frozen scipy distribution vectorised over rows."""
+        return stats.binom(n=trials, p=self.mean(raw_prediction))
 
     def log_likelihood_constant(self, y, sample_weight):
         """``log C(n, n y)`` with ``n = sample_weight``, through ``gammaln`` (so a
