@@ -125,6 +125,10 @@ CASES = [
          "column-major copy of default_multi6_100k_30 (the layout of a pandas "
          "DataFrame's values, what most users pass)", alpha_rule="0",
          base="default_multi6_100k_30", layout="F"),
+    Case("sparse_onehot_binary_500k_3000", "binary",
+         "one-hot CSR, 500000 x 3000: three categorical features of 1000 levels each "
+         "(every block sums to 1, so with the intercept two columns are aliased), "
+         "logit of standard deviation 0.5; alpha = 0, the default fit", alpha_rule="0"),
     Case("default_breast_cancer_separable", "binary",
          "load_breast_cancer, raw features, 569 x 30, alpha = 0: completely "
          "separable, so the MLE does not exist", quick=True, base="breast_cancer",
@@ -134,6 +138,11 @@ CASES = [
          "synthetic correlated unscaled Poisson counts, 200000 x 50, log link, "
          "log mean of standard deviation 0.8 around log 3 (mean count 4.1, "
          "12 % zeros, largest 206)", alpha_rule="0"),
+    Case("sparse_onehot_poisson_500k_3000", "poisson",
+         "one-hot CSR, 500000 x 3000 (three categorical features of 1000 levels, "
+         "aliased with the intercept), Poisson counts, log mean of standard deviation "
+         "0.5 around log 1.6; the default MLERegressor(distribution='poisson')",
+         alpha_rule="0"),
     Case("gamma_200k_30", "gamma",
          "synthetic correlated unscaled Gamma targets, 200000 x 30, log link, "
          "log mean of standard deviation 0.6 around log 10, shape 2 (y from "
@@ -277,6 +286,24 @@ def _make_sparse_text(seed, n, d, draws=50):
     return X, y
 
 
+def _make_onehot(seed, n, kind, levels=1000, blocks=3):
+    """Three one-hot blocks of ``levels`` columns (CSR), effects of standard deviation
+    0.5 / sqrt(3) per block; binary labels or Poisson counts."""
+    rng = np.random.default_rng(seed)
+    columns = np.column_stack([rng.integers(0, levels, size=n) + b * levels
+                               for b in range(blocks)])
+    X = sp.csr_matrix((np.ones(n * blocks), (np.repeat(np.arange(n), blocks),
+                                             columns.ravel())),
+                      shape=(n, levels * blocks))
+    X.sort_indices()
+    eta = np.asarray(X @ (rng.standard_normal(levels * blocks) * 0.5 / np.sqrt(blocks)))
+    if kind == "binary":
+        y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(np.float64)
+    else:
+        y = rng.poisson(np.exp(np.log(1.6) + eta)).astype(np.float64)
+    return X, y
+
+
 def _generate(name):
     if name == "breast_cancer":
         from sklearn.datasets import load_breast_cancer
@@ -298,6 +325,10 @@ def _generate(name):
         return _make_multinomial(3, 50_000, 60, 5)
     if name == "sparse_100k_50k":
         return _make_sparse_text(4, 100_000, 50_000)
+    if name == "sparse_onehot_binary_500k_3000":
+        return _make_onehot(21, 500_000, "binary")
+    if name == "sparse_onehot_poisson_500k_3000":
+        return _make_onehot(22, 500_000, "poisson")
     if name == "gauss_100k_100":
         return _make_gaussian(5, 100_000, 100)
     if name == "default_binary_300k_40":

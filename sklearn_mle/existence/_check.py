@@ -38,14 +38,17 @@ class Unbounded:
         self.direction = direction
 
 
-def find_unbounded(family, column_modes, X, y, weights, raw_prediction, fit_intercept):
+def find_unbounded(family, column_modes, X, y, weights, raw_prediction, fit_intercept,
+                   recession_ruled_out=False):
     """An :class:`Unbounded` diagnosis of the fit of ``family`` on (X, y), or None if
     its maximum likelihood estimate exists.
 
     ``raw_prediction(rows)`` gives the fitted raw predictions of some rows of X (the
     symptom of a collapse); ``column_modes`` say which columns were learned.
+    ``recession_ruled_out`` skips the LP for a direction of recession (a certificate
+    has already proved there is none).
     """
-    signs = family.recession_signs(y)
+    signs = None if recession_ruled_out else family.recession_signs(y)
     if signs is not None:
         signs = np.asarray(signs)
         candidates = np.flatnonzero((signs != 0) & (weights > 0))

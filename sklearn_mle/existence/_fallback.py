@@ -19,6 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from .._threads import n_threads
 from ..solver._fit import fit_model
 from ._check import find_unbounded
+from ._moments import certify_moment_existence
 from ._separation import (FALLBACK_SEPARATION_MARGIN, SEPARATION_SYMPTOM,
                           MaskedCategoricalLoss, certify_existence, class_scores,
                           find_complete_separation, find_separation, fitted_margins,
@@ -35,12 +36,16 @@ _CANDIDATE_GROWTH = 0.1
 def diagnose_regression(model, modes, X, y, weights, theta, fit_intercept):
     """An ``Unbounded`` diagnosis of a regression family's fit, or None."""
     coef, intercept = model.unpack(theta)
+    # the moment certificate rules out a direction of recession without the LP
+    certified = (model.loss.recession_signs(y) is not None
+                 and certify_moment_existence(model, X, y, weights, theta,
+                                              n_threads(model.work_per_pass(X))))
     # ``rows`` is a leading block of X (its first row, or all of it)
     return find_unbounded(model.loss, modes, X, y, weights,
                           lambda rows: model.linear_predictor(
                               rows, coef, intercept,
                               model.training_offset(0, rows.shape[0])),
-                          fit_intercept)
+                          fit_intercept, recession_ruled_out=certified)
 
 
 def regression_fallback(model, X, y, weights, alpha, theta0, start_raw, fit_options):

@@ -314,6 +314,11 @@ class Family:
     #: proportions) rather than a count of repeated rows; then a held-out per-sample
     #: log-likelihood depends on it.
     weights_are_trials = False
+    #: Whether the mean's column is a natural exponential family with its canonical
+    #: link (Poisson, binomial): the existence of the MLE is then certified from a
+    #: Newton step without an LP (:mod:`sklearn_mle.existence._moments`).  Leave it
+    #: False in a family of your own unless that holds.
+    canonical_exponential_family = False
 
     def specialise(self, column_modes):
         """The family and column modes to fit for the modes the user chose: a family

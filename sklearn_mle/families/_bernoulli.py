@@ -88,6 +88,9 @@ class BinomialLoss(BernoulliLoss):
     target_kind = "proportions in [0, 1]"
 
     weights_are_trials = True
+    #: A natural exponential family with its canonical link: the MLE's existence
+    #: is certified by a Newton step (see :mod:`sklearn_mle.existence._moments`).
+    canonical_exponential_family = True
 
     def validate_target(self, y):
         y = super().validate_target(y)

@@ -39,6 +39,9 @@ class PoissonLoss(_KernelFamily):
 
     name = "Poisson"
     raw_columns = ("mean",)
+    #: A natural exponential family with its canonical link: the MLE's existence
+    #: is certified by a Newton step (see :mod:`sklearn_mle.existence._moments`).
+    canonical_exponential_family = True
     link = "log"
     target_kind = "non-negative counts"
     family = _kernels.FAMILY_POISSON
