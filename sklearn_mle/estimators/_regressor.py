@@ -218,21 +218,35 @@ class MLERegressor(RegressorMixin, MLEstimator):
         With ``inference="ols"``: ``sqrt(RSS / df_resid_)``, the estimate of ``sigma``
         behind the OLS standard errors and prediction intervals.
     covariance_ : ndarray
-        With ``inference=True``: covariance of the parameters named by
-        ``summary().names`` (the mean's, then each learned column's on its raw, log
-        scale), the inverse observed Fisher information at the estimate (penalised
-        when alpha > 0).  Aliased parameters are NaN.
+        With ``inference=True``: covariance of the reported parameters, row for row
+        with ``summary().names`` (the mean's, then each learned column's), on the
+        scale they are fitted on: a constant dispersion as its log (``log sigma``,
+        ``log alpha``, ...; the summary shows it on the natural scale), a column
+        linear in x as the coefficients of its log.  It is the inverse observed
+        Fisher information at the estimate (penalised when alpha > 0).  Aliased
+        parameters are NaN.
     coef_se_, intercept_se_ : ndarray, float
         With ``inference=True``: standard errors of ``coef_`` and ``intercept_``
         (``"ols"``: the OLS ones, with ``sigma`` estimated).
     scale_se_ : float
-        With ``inference=True`` and variance "constant": standard error of ``scale_``
-        (delta method from that of ``log sigma``).
+        With ``inference=True`` and a learned constant ``sigma`` (the Gaussian's
+        variance "constant", the Student-t's default): standard error of ``scale_``
+        by the delta method, ``scale_ * se(log sigma)``; the ``std err`` of the
+        summary's ``scale`` row.
+    alpha_se_, df_se_ : float
+        Likewise for the negative binomial's ``alpha_`` and the Student-t's learned
+        ``df_``.
+    dispersion_se_ : float
+        The same standard error under the family-neutral name (``scale_se_`` of the
+        Gaussian and Student-t, ``alpha_se_`` of the negative binomial), and that of
+        the Gamma's ``dispersion_`` (phi).  Every other constant family parameter
+        ``<p>_`` fitted as ``log_<p>`` gets ``<p>_se_`` the same way (a column
+        ``<p>`` not on the log scale: its own standard error).
     scale_coef_se_, scale_intercept_se_ : ndarray, float
-        With ``inference=True`` and variance "heteroscedastic": standard errors of the
-        ``log sigma(x)`` parameters.  Every other family parameter ``<p>_`` likewise
-        gets ``<p>_se_`` (delta method for a log column) or ``<p>_coef_se_`` and
-        ``<p>_intercept_se_`` (``dispersion_se_`` etc. included).
+        With ``inference=True`` and a dispersion linear in x: standard errors of the
+        ``log sigma(x)`` parameters (``dispersion_coef_se_`` and
+        ``dispersion_intercept_se_`` under the family-neutral name, ``<p>_coef_se_``
+        and ``<p>_intercept_se_`` for any column linear in x).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
