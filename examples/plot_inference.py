@@ -108,7 +108,7 @@ print("ratio of OLS to MLE standard errors: %.4f = sqrt(n / (n - p)) = %.4f"
 
 # %%
 # The AICs differ by exactly 2 (one parameter): ``sklearn_mle`` counts the noise level
-# :math:`\sigma` — the ``log_scale`` row of its table — as a parameter, as it is one of
+# :math:`\sigma` — the ``scale`` row of its table — as a parameter, as it is one of
 # the likelihood; statsmodels' OLS counts only the coefficients.
 print("AIC: sklearn_mle %.4f, statsmodels %.4f, difference %.4f"
       % (reg.aic_, ols.aic, reg.aic_ - ols.aic))

@@ -83,8 +83,9 @@ def test_gamma_learned_shape_agrees_with_scipy_and_statsmodels_coefficients():
     np.testing.assert_allclose(ours.loglik_, expected, rtol=1e-12)
     dist = ours.predict_dist(X)
     np.testing.assert_allclose(dist.mean(), mean, rtol=1e-12)
-    # the dispersion's standard error by the delta method from log phi's
-    assert ours.dispersion_se_ > 0 and ours.summary().names[-1] == "log_dispersion"
+    # the dispersion's standard error by the delta method from log phi's; the summary
+    # shows phi itself
+    assert ours.dispersion_se_ > 0 and ours.summary().names[-1] == "dispersion"
 
 
 def test_binomial_matches_statsmodels_with_counts_and_frequency_weights(star98):
@@ -268,7 +269,7 @@ def test_negative_binomial_matches_statsmodels_nb2(randhie):
     np.testing.assert_allclose(ours.coef_se_, nb.bse[:-2], rtol=1e-6)
     np.testing.assert_allclose(ours.alpha_se_, nb.bse[-1], rtol=1e-6)
     np.testing.assert_allclose(ours.loglik_, nb.llf, rtol=1e-12)
-    assert ours.summary().names[-1] == "log_alpha"
+    assert ours.summary().names[-1] == "alpha"   # on the natural scale, as statsmodels
     # overdispersed counts: the negative binomial beats the Poisson by far
     poisson = MLERegressor(distribution="poisson").fit(X, y)
     assert ours.aic_ < poisson.aic_ - 1000
@@ -318,6 +319,7 @@ def test_student_t_with_fixed_degrees_of_freedom_through_the_public_class():
     y = X @ [1.0, 0.5] + rng.standard_t(3, size=300)
     reg = MLERegressor(distribution=StudentT(df=3.0), inference=True).fit(X, y)
     assert reg.df_ == pytest.approx(3.0)
-    assert "log_df" not in reg.summary().names   # fixed: not a parameter
+    names = reg.summary().names
+    assert "df" not in names and "log_df" not in names   # fixed: not a parameter
     expected = stats.t(3.0, reg.predict(X), reg.scale_).logpdf(y).sum()
     np.testing.assert_allclose(reg.loglik_, expected, rtol=1e-12)

@@ -99,9 +99,10 @@ def test_gaussian_matches_statsmodels_ols_with_mle_scale(load):
     # sigma counts as a parameter here (statsmodels' OLS AIC leaves it out)
     assert_close(ours.aic_, ols.aic + 2, rtol=1e-10)
     assert_close(ours.bic_, ols.bic + np.log(n), rtol=1e-10)
-    # se(log sigma) = 1/sqrt(2n) at the MLE
-    assert ours.summary().std_err[-1] == pytest.approx(1 / np.sqrt(2 * n), rel=1e-6)
+    # se(log sigma) = 1/sqrt(2n) at the MLE; the summary shows sigma, se sigma/sqrt(2n)
+    assert np.sqrt(ours.covariance_[-1, -1]) == pytest.approx(1 / np.sqrt(2 * n), rel=1e-6)
     assert ours.scale_se_ == pytest.approx(ours.scale_ / np.sqrt(2 * n), rel=1e-6)
+    assert ours.summary().std_err[-1] == ours.scale_se_
     assert k == ours.coef_.size + 1
 
 

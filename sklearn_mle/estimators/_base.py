@@ -26,7 +26,7 @@ from ..existence._unbounded import UnboundedLikelihoodWarning
 from ..report._covariance import output_covariance
 from ..report._statistics import (common_notes, covariance_kind, fit_statistics,
                                   method_name, require_covariance, title_kind)
-from ..report._table import InferenceSummary
+from ..report._table import InferenceSummary, feature_labels, target_label, target_name
 from ..solver._fit import fit_model
 from ..solver._progress import Progress
 
@@ -75,9 +75,11 @@ class MLEstimator(BaseEstimator):
         ``_fit_validated(X, y, sample_weight, **data)`` with BLAS held while the
         kernels own the cores.  ``data`` are the estimator's further per-sample inputs
         (the regressor's offset)."""
+        name = target_name(y)  # before validation turns a Series into an array
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
                              dtype=[np.float64, np.float32],
                              y_numeric=self._numeric_target)
+        self._target_name = name
         X = ensure_layout(X)
         with kernels_own_the_cores(X):
             return self._fit_validated(X, y, sample_weight, **data)
@@ -156,27 +158,37 @@ class MLEstimator(BaseEstimator):
             model, X, y, weights, total_weight, self.alpha, theta, to_output)
         return covariance
 
-    def _summary(self, coverage):
-        """The summary table from the estimator's ``_summary_parts()``: a dict with
-        ``names``, ``estimate``, ``std_err``, ``label`` (after the estimator's name in
-        the title), ``unbounded_cause``, ``goodness_of_fit``, ``model_info`` (the lines
-        after Model), and optionally ``kind`` (the title's end), ``leading_notes``,
-        ``trailing_notes`` and ``df_resid`` (t tests)."""
+    def _summary(self, coverage, feature_names):
+        """The summary table from the estimator's ``_summary_parts(features)``
+        (``features``: the checked ``feature_names``, else ``feature_names_in_``, else
+        x0, x1, ...): a dict with ``names``, ``estimate``, ``std_err``, ``label``
+        (after the estimator's name in the title), ``unbounded_cause``,
+        ``goodness_of_fit``, ``model_info`` (the lines after Dep. Variable and Model),
+        and optionally ``kind`` (the title's end), ``leading_notes``,
+        ``trailing_notes``, ``df_resid`` (t tests) and ``from_log`` (rows shown on the
+        natural scale, see :class:`InferenceSummary`)."""
         check_is_fitted(self)
         require_covariance(self)
-        parts = self._summary_parts()
+        if (isinstance(coverage, bool) or not isinstance(coverage, Real)
+                or not 0 < coverage < 1):
+            raise ValueError("coverage must be a probability in (0, 1) (0.95 for 95 % "
+                             f"intervals), got {coverage!r}.")
+        parts = self._summary_parts(feature_labels(self, self.n_features_in_,
+                                                   feature_names))
         name = type(self).__name__
         notes = [*parts.get("leading_notes", ()),
                  *common_notes(self, parts["unbounded_cause"]),
                  *parts.get("trailing_notes", ())]
-        model_info = [("Model", name), *parts["model_info"]]
+        model_info = [("Dep. Variable", target_label(self)), ("Model", name),
+                      *parts["model_info"]]
         model_info = [(key, value) for key, value in model_info if value is not None]
         kind = parts.get("kind", title_kind(self.alpha))
         return InferenceSummary(
             f"{name}{parts['label']}: {kind}", parts["names"], parts["estimate"],
             parts["std_err"], model_info=model_info,
             statistics=fit_statistics(self, parts["goodness_of_fit"]), notes=notes,
-            coverage=coverage, df_resid=parts.get("df_resid"))
+            coverage=coverage, df_resid=parts.get("df_resid"),
+            from_log=parts.get("from_log"))
 
     def _header_lines(self):
         """The Method, Converged and Covariance lines every summary has."""

@@ -17,7 +17,6 @@ from ..existence._separation import separation_message
 from ..models._linear_layouts import (classification_family, classification_model,
                                       classification_start, prediction_model)
 from ..report._likelihood import set_class_likelihood
-from ..report._table import feature_labels
 from ..solver._weights import FitWeights
 from ._base import MLEstimator
 
@@ -290,20 +289,29 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         return result
 
     # ------------------------------------------------------------------ report
-    def summary(self, coverage=0.95):
+    def summary(self, coverage=0.95, feature_names=None):
         """Fit statistics and the table of estimates, standard errors, Wald z tests and
         confidence intervals, laid out as statsmodels' ``Logit``/``MNLogit`` summary.
 
-        Requires a fit with ``inference=True``.  The header names the distribution and
-        which probability is modelled, and gives the number of observations, the
-        degrees of freedom, the convergence flag, the log-likelihood, the null
-        (intercept-only) log-likelihood with the likelihood-ratio test's p-value,
-        McFadden's pseudo-R² ``1 - loglik_ / loglik_null_``, AIC and BIC.
+        Requires a fit with ``inference=True``.  The header names the dependent
+        variable (the ``name`` of y when fit was given a pandas Series, else "y"), the
+        distribution and which probability is modelled, and gives the number of
+        observations, the degrees of freedom, the convergence flag, the
+        log-likelihood, the null (intercept-only) log-likelihood with the
+        likelihood-ratio test's p-value, McFadden's pseudo-R² ``1 - loglik_ /
+        loglik_null_``, AIC and BIC.
 
         Parameters
         ----------
         coverage : float, default=0.95
-            Coverage of the Wald confidence intervals.
+            Coverage of the Wald confidence intervals, in (0, 1).
+        feature_names : array-like of str of shape (n_features_in_,), default=None
+            Names of the features, for the rows (with more than two classes, the
+            per-class rows ``<class>:<feature>``); they override
+            ``feature_names_in_``.  None: ``feature_names_in_`` when X had string
+            column names, else ``x0``, ``x1``, ...  Inside a fitted ``Pipeline``,
+            whose last step sees only the previous step's output, pass
+            ``pipeline[:-1].get_feature_names_out()``.
 
         Returns
         -------
@@ -323,13 +331,13 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         >>> print(table)  # doctest: +NORMALIZE_WHITESPACE
                           MLEClassifier: maximum-likelihood estimates
         ===============================================================================
-        Model:                   MLEClassifier   No. Observations:                  569
-        Distribution:   Bernoulli (logit link)   Df Residuals:                      566
-        Modelled:                     P(y = 1)   Df Model:                            2
-        Method:             Maximum likelihood   Pseudo R-squ.:                  0.6126
-        Converged:                        True   Log-Likelihood:                -145.56
-        Covariance:         inv. observed info   LL-Null:                       -375.72
-                                                 LLR p-value:                1.105e-100
+        Dep. Variable:                  target   No. Observations:                  569
+        Model:                   MLEClassifier   Df Residuals:                      566
+        Distribution:   Bernoulli (logit link)   Df Model:                            2
+        Modelled:                     P(y = 1)   Pseudo R-squ.:                  0.6126
+        Method:             Maximum likelihood   Log-Likelihood:                -145.56
+        Converged:                        True   LL-Null:                       -375.72
+        Covariance:         inv. observed info   LLR p-value:                1.105e-100
                                                  AIC:                             297.1
                                                  BIC:                             310.2
         ===============================================================================
@@ -340,10 +348,9 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         intercept        19.8494      1.774     11.189      0.000     16.373     23.326
         ===============================================================================
         """
-        return self._summary(coverage)
+        return self._summary(coverage, feature_names)
 
-    def _summary_parts(self):
-        features = feature_labels(self, self.coef_.shape[1])
+    def _summary_parts(self, features):
         n_classes = self.classes_.size
         leading_notes, trailing_notes = [], []
         if n_classes == 2:

@@ -26,7 +26,8 @@ from ..models._linear_layouts import (prediction_model, regression_model,
                                       regression_null_raw)
 from ..report import _ols
 from ..report._likelihood import set_regression_likelihood
-from ..report._parameters import (parameter_names, reported_vector,
+from ..report._parameters import (natural_scale_note, natural_scale_rows,
+                                  parameter_names, reported_vector,
                                   set_parameter_attributes, set_standard_errors)
 from ..solver._fit import fit_model
 from ..solver._weights import FitWeights
@@ -218,21 +219,35 @@ class MLERegressor(RegressorMixin, MLEstimator):
         With ``inference="ols"``: ``sqrt(RSS / df_resid_)``, the estimate of ``sigma``
         behind the OLS standard errors and prediction intervals.
     covariance_ : ndarray
-        With ``inference=True``: covariance of the parameters named by
-        ``summary().names`` (the mean's, then each learned column's on its raw, log
-        scale), the inverse observed Fisher information at the estimate (penalised
-        when alpha > 0).  Aliased parameters are NaN.
+        With ``inference=True``: covariance of the reported parameters, row for row
+        with ``summary().names`` (the mean's, then each learned column's), on the
+        scale they are fitted on: a constant dispersion as its log (``log sigma``,
+        ``log alpha``, ...; the summary shows it on the natural scale), a column
+        linear in x as the coefficients of its log.  It is the inverse observed
+        Fisher information at the estimate (penalised when alpha > 0).  Aliased
+        parameters are NaN.
     coef_se_, intercept_se_ : ndarray, float
         With ``inference=True``: standard errors of ``coef_`` and ``intercept_``
         (``"ols"``: the OLS ones, with ``sigma`` estimated).
     scale_se_ : float
-        With ``inference=True`` and variance "constant": standard error of ``scale_``
-        (delta method from that of ``log sigma``).
+        With ``inference=True`` and a learned constant ``sigma`` (the Gaussian's
+        variance "constant", the Student-t's default): standard error of ``scale_``
+        by the delta method, ``scale_ * se(log sigma)``; the ``std err`` of the
+        summary's ``scale`` row.
+    alpha_se_, df_se_ : float
+        Likewise for the negative binomial's ``alpha_`` and the Student-t's learned
+        ``df_``.
+    dispersion_se_ : float
+        The same standard error under the family-neutral name (``scale_se_`` of the
+        Gaussian and Student-t, ``alpha_se_`` of the negative binomial), and that of
+        the Gamma's ``dispersion_`` (phi).  Every other constant family parameter
+        ``<p>_`` fitted as ``log_<p>`` gets ``<p>_se_`` the same way (a column
+        ``<p>`` not on the log scale: its own standard error).
     scale_coef_se_, scale_intercept_se_ : ndarray, float
-        With ``inference=True`` and variance "heteroscedastic": standard errors of the
-        ``log sigma(x)`` parameters.  Every other family parameter ``<p>_`` likewise
-        gets ``<p>_se_`` (delta method for a log column) or ``<p>_coef_se_`` and
-        ``<p>_intercept_se_`` (``dispersion_se_`` etc. included).
+        With ``inference=True`` and a dispersion linear in x: standard errors of the
+        ``log sigma(x)`` parameters (``dispersion_coef_se_`` and
+        ``dispersion_intercept_se_`` under the family-neutral name, ``<p>_coef_se_``
+        and ``<p>_intercept_se_`` for any column linear in x).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -495,29 +510,55 @@ class MLERegressor(RegressorMixin, MLEstimator):
                                    fit_options)
 
     # ------------------------------------------------------------------ report
-    def summary(self, coverage=0.95):
+    def summary(self, coverage=0.95, feature_names=None):
         """Fit statistics and the table of estimates, standard errors, tests and
         confidence intervals, laid out as statsmodels' ``OLS`` summary.
 
-        Requires a fit with ``inference`` set.  The header names the distribution and
-        how ``sigma`` is treated, and gives the number of observations, the degrees of
-        freedom, the convergence flag, R² and adjusted R² of the mean (weighted by the
-        sample weights; uncentred without ``fit_intercept``, as statsmodels), the
-        log-likelihood, the null log-likelihood (see ``loglik_null_``) with the
-        likelihood-ratio test's p-value, AIC and BIC; with ``inference="ols"`` also the
-        F test of all slopes being zero.
+        Requires a fit with ``inference`` set.  The header names the dependent
+        variable (the ``name`` of y when fit was given a pandas Series, else "y"), the
+        distribution and how its dispersion is treated, and gives the number of
+        observations, the degrees of freedom, the convergence flag, R² and adjusted
+        R² of the mean (weighted by the sample weights; uncentred without
+        ``fit_intercept``, as statsmodels; Cox and Snell's pseudo-R² for the other
+        families), the log-likelihood, the null log-likelihood (see ``loglik_null_``)
+        with the likelihood-ratio test's p-value, AIC and BIC; with
+        ``inference="ols"`` also the F test of all slopes being zero.
 
-        With ``inference=True`` the tests are Wald z tests; variance parameters are
-        reported on the ``log sigma`` scale, where the Wald approximation is better.
-        With ``variance="fixed"`` they assume ``sigma = 1``, and the notes say so and
-        give the residuals' standard deviation.  With ``inference="ols"`` they are t
-        tests with ``df_resid_`` degrees of freedom and ``sigma`` estimated, as
+        With ``inference=True`` the tests are Wald z tests.  A dispersion learned as
+        one constant is fitted on the log scale and shown on its natural scale, as
+        statsmodels shows NegativeBinomial's ``alpha``: the rows ``scale`` (the
+        Gaussian's and the Student-t's sigma), ``alpha`` (negative binomial),
+        ``dispersion`` (the Gamma's phi), ``df`` (the Student-t's nu), and ``<p>``
+        for a constant ``log_<p>`` column of your family.  Each gives the estimate
+        (``scale_``, ``alpha_``, ...), its delta-method standard error
+        (``scale_se_``, ``alpha_se_``, ...: ``exp(t) se(t)`` for ``t`` the log-scale
+        estimate) and the interval ``exp(t -/+ z se(t))``: the Wald interval of the
+        log scale, where the normal approximation is better, mapped to the natural
+        scale.  It stays positive and is asymmetric where the log-likelihood is
+        (statsmodels prints the symmetric ``estimate -/+ z se`` instead), and the row
+        has no z test, since 0 is on the boundary of the parameter's range.  A
+        dispersion linear in x keeps its rows ``log_<p>:<feature>`` on the log scale:
+        they are coefficients of a linear predictor.  ``covariance_`` is always that
+        of the log-scale parameters.
+
+        With ``variance="fixed"`` the tests assume ``sigma = 1``, and the notes say so
+        and give the residuals' standard deviation.  With ``inference="ols"`` they
+        are t tests with ``df_resid_`` degrees of freedom and ``sigma`` estimated, as
         statsmodels' ``OLS``; ``sigma`` itself is then not a row of the table.
 
         Parameters
         ----------
         coverage : float, default=0.95
-            Coverage of the confidence intervals.
+            Coverage of the confidence intervals, in (0, 1).
+        feature_names : array-like of str of shape (n_features_in_,), default=None
+            Names of the features, for the rows of the mean (and of a dispersion
+            linear in x); they override ``feature_names_in_``.  None:
+            ``feature_names_in_`` when X had string column names, else ``x0``,
+            ``x1``, ...  Inside a fitted ``Pipeline``, whose last step sees only the
+            previous step's output, pass ``pipeline[:-1].get_feature_names_out()``
+            (or set the pipeline's output to pandas with
+            ``pipeline.set_output(transform="pandas")``, which brings the names as
+            ``feature_names_in_``).
 
         Returns
         -------
@@ -531,8 +572,19 @@ class MLERegressor(RegressorMixin, MLEstimator):
         >>> from sklearn_mle import MLERegressor
         >>> X, y = load_diabetes(return_X_y=True, as_frame=True)
         >>> reg = MLERegressor(inference=True).fit(X[["bmi", "bp"]], y)
-        >>> reg.summary().names
-        ['bmi', 'bp', 'intercept', 'log_scale']
+        >>> table = reg.summary()
+        >>> table.names
+        ['bmi', 'bp', 'intercept', 'scale']
+        >>> bool(table.estimate[-1] == reg.scale_ and table.std_err[-1] == reg.scale_se_)
+        True
+
+        The interval of ``scale`` is that of ``log sigma`` mapped by ``exp``:
+
+        >>> import numpy as np
+        >>> log_interval = np.log([table.ci_lower[-1], table.ci_upper[-1]])
+        >>> bool(np.allclose(log_interval, np.log(reg.scale_)
+        ...                  + np.array([-1, 1]) * 1.959964 * reg.scale_se_ / reg.scale_))
+        True
 
         Least squares with OLS inference (``sigma`` estimated, t tests), the table of
         statsmodels' ``OLS``:
@@ -541,13 +593,13 @@ class MLERegressor(RegressorMixin, MLEstimator):
         >>> print(ols.summary())  # doctest: +NORMALIZE_WHITESPACE
            MLERegressor(variance='constant'): least-squares estimates, OLS inference
         ===============================================================================
-        Model:                    MLERegressor   No. Observations:                  442
-        Distribution:    Gaussian, σ estimated   Df Residuals:                      439
-        Method:                  Least squares   Df Model:                            2
-        Converged:                        True   R-squared:                       0.396
-        Covariance:          OLS (σ estimated)   Adj. R-squared:                  0.393
-        Scale σ:                        60.051   F-statistic:                     143.9
-                                                 Prob (F-statistic):           8.68e-49
+        Dep. Variable:                  target   No. Observations:                  442
+        Model:                    MLERegressor   Df Residuals:                      439
+        Distribution:    Gaussian, σ estimated   Df Model:                            2
+        Method:                  Least squares   R-squared:                       0.396
+        Converged:                        True   Adj. R-squared:                  0.393
+        Covariance:          OLS (σ estimated)   F-statistic:                     143.9
+        Scale σ:                        60.051   Prob (F-statistic):           8.68e-49
                                                  Log-Likelihood:                -2435.7
                                                  LL-Null:                       -2547.2
                                                  LLR p-value:                 4.075e-49
@@ -564,15 +616,16 @@ class MLERegressor(RegressorMixin, MLEstimator):
         [1] sigma is estimated by sqrt(RSS / df_resid) = 60.051; the tests and
             intervals use Student's t with 439 degrees of freedom, as OLS.
         """
-        return self._summary(coverage)
+        return self._summary(coverage, feature_names)
 
-    def _summary_parts(self):
+    def _summary_parts(self, features):
         family, modes = self.family_, self._modes
         ols, sigma_one = self.inference == "ols", family.assumes_unit_scale
-        names = parameter_names(self, family, modes, self.fit_intercept)
+        names = parameter_names(self, family, modes, self.fit_intercept, features)
         estimate = reported_vector(modes, self.fit_intercept, self._raw_coef,
                                    self._raw_intercept)
         std_err = np.sqrt(np.diag(self.covariance_))
+        from_log = natural_scale_rows(family, modes, self.fit_intercept, len(features))
         method, converged, covariance = self._header_lines()
         if sigma_one:
             covariance = ("Covariance", "inv. info at σ = 1")
@@ -584,6 +637,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
             least_squares = _ols.ols_summary_parts(self, sigma_one)
             keep = slice(0, self.coef_.size + self.fit_intercept)
             names, estimate, std_err = names[keep], estimate[keep], std_err[keep]
+            from_log = from_log[keep]
             distribution, extra_info = least_squares["distribution"], \
                 least_squares["extra_info"]
             method = ("Method", least_squares["method"])
@@ -592,6 +646,9 @@ class MLERegressor(RegressorMixin, MLEstimator):
                          leading_notes=least_squares["notes"])
         elif sigma_one:
             parts["leading_notes"] = [_ols.fixed_sigma_note(self)]
+        if from_log.any():
+            parts["trailing_notes"].append(natural_scale_note(
+                [name for name, log in zip(names, from_log) if log]))
         if family.least_squares:
             goodness_of_fit = _ols.least_squares_fit_statistics(self, ols)
         else:
@@ -601,7 +658,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
                 goodness_of_fit = {"Pseudo R-squ. (CS)": -np.expm1(
                     2.0 * (self.loglik_null_ - self.loglik_) / self._n_obs)}
         return dict(parts, names=names, estimate=estimate, std_err=std_err,
-                    goodness_of_fit=goodness_of_fit,
+                    from_log=from_log, goodness_of_fit=goodness_of_fit,
                     model_info=[("Distribution", distribution), method, converged,
                                 covariance, *extra_info])
 

@@ -51,9 +51,12 @@ def set_parameter_attributes(estimator, family, modes, coef, intercept):
 
 
 def parameter_names(estimator, family, modes, fit_intercept, feature_names=None):
-    """Names of the reported parameters: the mean's coefficients and (with
-    ``fit_intercept``) intercept, then for each learned column its coefficients and
-    intercept (linear in x) or its constant, on the raw (log) scale."""
+    """Names of the summary's rows, one per reported parameter: the mean's
+    coefficients and (with ``fit_intercept``) intercept, then for each learned column
+    its coefficients and intercept on the raw (log) scale, ``<column>:<feature>``
+    (linear in x), or its constant by its attribute stem (``log_alpha`` is
+    ``alpha``: the summary shows it on the natural scale, see
+    :func:`natural_scale_rows`)."""
     features = (list(feature_names) if feature_names is not None
                 else feature_labels(estimator, estimator.coef_.size))
     names = list(features) + (["intercept"] if fit_intercept else [])
@@ -62,8 +65,21 @@ def parameter_names(estimator, family, modes, fit_intercept, feature_names=None)
         if modes[j] == "x":
             names += [f"{column}:{name}" for name in features] + [f"{column}:intercept"]
         elif modes[j] == "constant":
-            names.append(column)
+            names.append(column_stems(family, j)[0])
     return names
+
+
+def natural_scale_rows(family, modes, fit_intercept, n_features):
+    """Which entries of the reported vector are a constant learned on the log scale
+    (``log_<p>``, reported by the summary as ``<p>`` on the natural scale); columns
+    linear in x stay on the log scale, as coefficients of a linear predictor."""
+    rows = [False] * (n_features + bool(fit_intercept))
+    for j in range(1, family.n_raw):
+        if modes[j] == "x":
+            rows += [False] * (n_features + 1)
+        elif modes[j] == "constant":
+            rows.append(family.raw_columns[j].startswith("log_"))
+    return np.array(rows, dtype=bool)
 
 
 def reported_vector(modes, fit_intercept, coef, intercept):
@@ -104,3 +120,15 @@ def set_standard_errors(estimator, family, modes, fit_intercept, se, n_features)
                 setattr(estimator, f"{stem}_se_",
                         float((value if log_column else 1.0) * se[position]))
             position += 1
+
+
+def natural_scale_note(names):
+    """The note under a summary whose rows ``names`` are shown on the natural scale."""
+    subject = ", ".join(names) + (" is" if len(names) == 1 else " are")
+    logs = ", ".join(f"log({name})" for name in names)
+    return (f"{subject} estimated as {logs} = t and shown on the natural scale: "
+            "standard error exp(t) se(t) (delta method), interval exp(t -/+ z se(t)), "
+            "the log-scale Wald interval transformed, which stays positive and is "
+            "better than a symmetric interval (the normal approximation holds better "
+            "on the log scale); no z test, as 0 is on the boundary. covariance_ is on "
+            "the log scale.")

@@ -29,10 +29,12 @@ def _format_number(value, decimals):
     return f"{value:.{decimals}g}"
 
 
-def _format_row(estimate, std_err, statistic, p_value, ci_lower, ci_upper):
-    return [_format_number(estimate, 4), _format_number(std_err, 3),
-            _format_number(statistic, 3), f"{p_value:.3f}", _format_number(ci_lower, 3),
-            _format_number(ci_upper, 3)]
+def _format_row(estimate, std_err, statistic, p_value, ci_lower, ci_upper, tested=True):
+    """The printed cells of one parameter row; the test's cells are blank when the
+    row has no test (``tested=False``: a parameter shown on its natural scale)."""
+    test = ([_format_number(statistic, 3), f"{p_value:.3f}"] if tested else ["", ""])
+    return [_format_number(estimate, 4), _format_number(std_err, 3), *test,
+            _format_number(ci_lower, 3), _format_number(ci_upper, 3)]
 
 
 class InferenceSummary:
@@ -61,6 +63,13 @@ class InferenceSummary:
     df_resid : float, default=None
         None for Wald tests (normal distribution, ``z``); else the degrees of freedom
         of Student's t (``t``), as in OLS.
+    from_log : array-like of bool, default=None
+        Rows whose ``estimate`` and ``std_err`` are those of ``log(theta)`` for a
+        positive parameter ``theta`` (a scale, a dispersion, degrees of freedom).  They
+        are reported on the natural scale: the estimate ``exp(estimate)``, its
+        delta-method standard error ``exp(estimate) * std_err``, the interval
+        ``exp`` of the log-scale interval's endpoints, and no test (NaN statistic and
+        p-value: 0 is on the boundary of the parameter's range).  None: no such row.
 
     Attributes
     ----------
@@ -68,7 +77,12 @@ class InferenceSummary:
         Parameter names.
     estimate, std_err, statistic, p_value, ci_lower, ci_upper : ndarray
         One value per parameter; ``statistic`` is ``estimate / std_err`` (z, or t when
-        ``df_resid`` is given).  NaN for aliased parameters.
+        ``df_resid`` is given).  NaN for aliased parameters.  Rows of ``from_log``
+        hold the natural-scale estimate, its delta-method standard error and the
+        transformed interval, with NaN statistic and p-value.
+    from_log : ndarray of bool
+        Which rows were estimated on the log scale and are reported on the natural
+        scale.
     columns : tuple of str
         Column names of the table: "z" and "P>|z|" become "t" and "P>|t|" under t.
     model_info : list of (str, str)
@@ -83,18 +97,30 @@ class InferenceSummary:
     """
 
     def __init__(self, title, names, estimate, std_err, *, model_info=(), statistics=None,
-                 notes=(), coverage=0.95, df_resid=None):
+                 notes=(), coverage=0.95, df_resid=None, from_log=None):
         self.title = title
         self.names = list(names)
-        self.estimate = np.asarray(estimate, dtype=float)
-        self.std_err = np.asarray(std_err, dtype=float)
+        estimate = np.array(estimate, dtype=float)   # copies: the log rows change
+        std_err = np.array(std_err, dtype=float)
+        self.from_log = (np.zeros(estimate.shape, dtype=bool) if from_log is None
+                         else np.asarray(from_log, dtype=bool))
         with np.errstate(divide="ignore", invalid="ignore"):
-            self.statistic = self.estimate / self.std_err
+            statistic = estimate / std_err
         reference = stats.norm if df_resid is None else stats.t(df_resid)
-        self.p_value = 2.0 * reference.sf(np.abs(self.statistic))
-        half_width = reference.ppf(0.5 + coverage / 2.0) * self.std_err
-        self.ci_lower = self.estimate - half_width
-        self.ci_upper = self.estimate + half_width
+        p_value = 2.0 * reference.sf(np.abs(statistic))
+        half_width = reference.ppf(0.5 + coverage / 2.0) * std_err
+        ci_lower, ci_upper = estimate - half_width, estimate + half_width
+        log = self.from_log
+        # a boundary at infinity is an infinite estimate and interval, honestly
+        with np.errstate(over="ignore", invalid="ignore"):
+            natural = np.exp(estimate[log])
+            std_err[log] = natural * std_err[log]
+            estimate[log] = natural
+            ci_lower[log], ci_upper[log] = np.exp(ci_lower[log]), np.exp(ci_upper[log])
+        statistic[log], p_value[log] = np.nan, np.nan
+        self.estimate, self.std_err = estimate, std_err
+        self.statistic, self.p_value = statistic, p_value
+        self.ci_lower, self.ci_upper = ci_lower, ci_upper
         self.coverage = coverage
         self.df_resid = df_resid
         letter = "z" if df_resid is None else "t"
@@ -150,9 +176,9 @@ class InferenceSummary:
         headers = list(self.columns[:4]) + list(self._interval_labels())
         lines.append(" " * (width - 66) + "".join(f"{c:>11}" for c in headers))
         lines.append("-" * width)
-        for name, row in zip(self.names, self._rows()):
-            lines.append(f"{name:<{width - 66}}"
-                         + "".join(f"{cell:>11}" for cell in _format_row(*row)))
+        for name, row, log in zip(self.names, self._rows(), self.from_log):
+            lines.append(f"{name:<{width - 66}}" + "".join(
+                f"{cell:>11}" for cell in _format_row(*row, tested=not log)))
         lines.append("=" * width)
         if self.notes:
             lines.append("Notes:")
@@ -173,8 +199,9 @@ class InferenceSummary:
         head = "".join(f"<th>{esc(c)}</th>" for c in ("", *columns))
         body = "".join(
             f"<tr><th>{esc(name)}</th>"
-            + "".join(f"<td>{esc(cell)}</td>" for cell in _format_row(*row)) + "</tr>"
-            for name, row in zip(self.names, self._rows()))
+            + "".join(f"<td>{esc(cell)}</td>"
+                      for cell in _format_row(*row, tested=not log)) + "</tr>"
+            for name, row, log in zip(self.names, self._rows(), self.from_log))
         notes = "".join(f"<li>{esc(note)}</li>" for note in self.notes)
         notes = f"<p>Notes:</p><ol>{notes}</ol>" if notes else ""
         return (f"<div><p><b>{esc(self.title)}</b></p>"
@@ -183,9 +210,59 @@ class InferenceSummary:
                 f"{notes}</div>")
 
 
-def feature_labels(estimator, n_features):
-    """Feature names for tables: feature_names_in_ if known, else x0, x1, ..."""
+def feature_labels(estimator, n_features, feature_names=None):
+    """Feature names for tables: ``feature_names`` if given (checked by
+    :func:`check_feature_names`), else ``feature_names_in_`` if known, else x0, x1,
+    ..."""
+    if feature_names is not None:
+        return check_feature_names(feature_names, n_features)
     names = getattr(estimator, "feature_names_in_", None)
     if names is not None:
         return [str(name) for name in names]
     return [f"x{j}" for j in range(n_features)]
+
+
+def check_feature_names(feature_names, n_features):
+    """``feature_names`` as a list of ``n_features`` distinct strings, or a ValueError
+    (TypeError for a wrong type) that says what is wrong with it."""
+    if isinstance(feature_names, str) or not hasattr(feature_names, "__len__"):
+        raise TypeError(
+            "feature_names must be an array-like of strings, one per feature (e.g. "
+            "pipeline[:-1].get_feature_names_out()); got "
+            f"{type(feature_names).__name__} {feature_names!r:.60}.")
+    names = np.asarray(feature_names, dtype=object)
+    if names.ndim != 1:
+        raise ValueError(f"feature_names must be one-dimensional; got an array of shape "
+                         f"{names.shape}.")
+    if names.size != n_features:
+        raise ValueError(f"feature_names has {names.size} names, but the estimator was "
+                         f"fitted on {n_features} features.")
+    not_strings = [name for name in names if not isinstance(name, str)]
+    if not_strings:
+        raise TypeError(f"feature_names must be strings; got {not_strings[0]!r} of type "
+                        f"{type(not_strings[0]).__name__}.")
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"feature_names must be distinct; {name!r} appears more than "
+                             "once.")
+        seen.add(name)
+    return [str(name) for name in names]
+
+
+def target_label(estimator):
+    """The Dep. Variable of a summary: the name of y seen at fit (a pandas Series'
+    ``name``), else "y"."""
+    name = getattr(estimator, "_target_name", None)
+    return "y" if name is None else name
+
+
+def target_name(y):
+    """The name of a target given to ``fit``: a Series' ``name``, a one-column
+    DataFrame's column, else None (a NumPy array, a list, an unnamed Series)."""
+    if getattr(y, "ndim", None) == 1:
+        name = getattr(y, "name", None)
+    else:
+        columns = getattr(y, "columns", None)
+        name = columns[0] if columns is not None and len(columns) == 1 else None
+    return None if name is None else str(name)
