@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 from scipy import stats
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import GammaRegressor, PoissonRegressor
 
 from sklearn_mle import MLERegressor, UnboundedLikelihoodWarning
@@ -321,3 +322,24 @@ def test_student_t_with_fixed_degrees_of_freedom_through_the_public_class():
     assert "log_df" not in reg.summary().names   # fixed: not a parameter
     expected = stats.t(3.0, reg.predict(X), reg.scale_).logpdf(y).sum()
     np.testing.assert_allclose(reg.loglik_, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("max_iter", [1, 2, 4, 5, 6, 8])
+def test_negative_binomial_refit_at_the_poisson_limit_keeps_to_max_iter(max_iter):
+    # Poisson counts whose negative binomial fit runs to alpha -> 0: the boundary is
+    # fixed and the rest refitted, with what is left of max_iter (it was 2 x max_iter
+    # before, and converged_ True at n_iter_ 7 > max_iter = 4)
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 2))
+    y = rng.poisson(np.exp(0.5 + 0.3 * X[:, 0])).astype(float)
+    full = MLERegressor(distribution="negative_binomial").fit(X, y)
+    assert "Poisson limit" in full.boundary_note_ and full.converged_
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        short = MLERegressor(distribution="negative_binomial", max_iter=max_iter).fit(X, y)
+    convergence = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert short.n_iter_ <= max_iter
+    assert short.converged_ == (max_iter >= full.n_iter_)
+    assert len(convergence) == (0 if short.converged_ else 1)
+    if convergence:
+        assert f"after {short.n_iter_} iteration" in str(convergence[0].message)

@@ -182,7 +182,10 @@ class MLERegressor(RegressorMixin, MLEstimator):
         one (Student-t degrees of freedom running to infinity: the Gaussian); no
         warning is emitted, as the likelihood is not unbounded.
     n_iter_ : int
-        Number of L-BFGS iterations.
+        Number of L-BFGS iterations, at most ``max_iter``: where the fit ran onto a
+        boundary (``boundary_note_``) and the rest was refitted with that parameter
+        fixed, the refit's iterations count in and it had only the rest of the
+        budget.
     mle_exists_ : bool
         False when ``alpha=0`` and a learned variance collapses to zero (the mean fits
         some targets exactly), so the likelihood has no maximum; an
@@ -347,12 +350,12 @@ class MLERegressor(RegressorMixin, MLEstimator):
             modes = self._modes = boundary
             model = regression_model(family, modes, self.fit_intercept, self.alpha, X,
                                      weights, null_raw, y)
-            n_iter = result.n_iter
+            # The refit spends what is left of max_iter: n_iter_ counts both fits.
             with warnings.catch_warnings(record=True) as refit_caught:
                 warnings.simplefilter("always")
                 result = fit_model(model, X, y, weights, self.alpha,
-                                   model.pack(coef, intercept), null_raw, **fit_options)
-            result.n_iter += n_iter
+                                   model.pack(coef, intercept), null_raw,
+                                   iterations_done=result.n_iter, **fit_options)
             caught += refit_caught
             coef, intercept = model.unpack(result.theta)
         for warning in caught:
