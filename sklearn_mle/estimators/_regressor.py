@@ -15,6 +15,7 @@ from sklearn.base import RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._plain import plain
 from ..existence._check import unbounded_message
 from ..existence._fallback import (boundary_modes, diagnose_regression,
                                    regression_fallback)
@@ -645,7 +646,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
         0.9
         """
         if not (isinstance(coverage, (int, float, np.floating)) and 0 < coverage < 1):
-            raise ValueError(f"coverage must be a probability in (0, 1), got {coverage!r}.")
+            raise ValueError(f"coverage must be a probability in (0, 1), got {plain(coverage)!r}.")
         low, high = self._predictive_distribution(X).interval(coverage)
         return np.column_stack([low, high])
 

@@ -46,6 +46,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
+from .._plain import plain
 from .._threads import fused_layout, fused_row_blocks
 from ..families import CategoricalLoss, _kernels
 from ..models._linear import _CHUNK_ROWS, weighted_column_moments, weighted_grams
@@ -712,7 +713,7 @@ class MaskedCategoricalLoss(CategoricalLoss):
 
 # ------------------------------------------------------------------ messaging
 def _label(value):
-    return repr(value.item() if hasattr(value, "item") else value)
+    return repr(plain(value))
 
 
 def separation_kind(separation, weights):

@@ -18,6 +18,7 @@ gradient (shape (n, n_raw)), where ``raw_prediction`` always has shape (n, n_raw
 import numpy as np
 from scipy import optimize
 
+from .._plain import plain
 from ..existence._unbounded import VARIANCE_COLLAPSE_FALLBACK_RIDGE
 from . import _kernels
 
@@ -181,7 +182,7 @@ class Family:
     def _reject(self, y, bad, requirement):
         """Raise the domain error: ``bad`` marks the targets outside the domain."""
         first = np.flatnonzero(bad)
-        shown = ", ".join(f"y[{i}] = {y[i]!r}" for i in first[:3])
+        shown = ", ".join(f"y[{i}] = {plain(y[i])!r}" for i in first[:3])
         raise ValueError(f"The {self.name} distribution needs {requirement}; "
                          f"{first.size} target(s) are not: {shown}"
                          f"{', ...' if first.size > 3 else ''}.")

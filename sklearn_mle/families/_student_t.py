@@ -3,6 +3,7 @@
 import numpy as np
 from scipy import stats
 
+from .._plain import plain
 from . import _kernels
 from ._base import (
     _COLLAPSE_FALLBACK_RIDGE,
@@ -62,7 +63,7 @@ class StudentTLoss(_KernelFamily):
             if isinstance(df, bool) or not np.isscalar(df) or not np.isfinite(df) \
                     or df <= 0:
                 raise ValueError(f"The Student-t degrees of freedom df must be a "
-                                 f"positive finite number or None; got {df!r}.")
+                                 f"positive finite number or None; got {plain(df)!r}.")
             df = float(df)
         self.df = df
         self.column_modes = ("x", "constant",
