@@ -100,7 +100,9 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         Indices of the training samples separated from at least one other class
         (empty when the MLE exists or ``alpha > 0``).
     separated_class_pairs_ : list of tuple
-        ``(own class, other class)`` label pairs separated by a linear function of X.
+        ``(own class, other class)`` label pairs separated by a linear function of X
+        (a pair separated both ways appears both ways round); the warning of ``fit``
+        names the first few.
     loglik_ : float
         Total log-likelihood ``sum_i s_i log p(y_i | x_i)`` of the training data at the
         fitted parameters, with the user's sample weights (class weights excluded).
