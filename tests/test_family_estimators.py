@@ -105,6 +105,11 @@ def test_binomial_matches_statsmodels_with_counts_and_frequency_weights(star98):
     np.testing.assert_allclose(held_out * trials.sum(), by_counts.llf, rtol=1e-12)
 
 
+SCIPY_DISTRIBUTIONS = {"gaussian": "norm", "poisson": "poisson",
+                       "negative_binomial": "nbinom", "gamma": "gamma",
+                       "student_t": "t", "binomial": "binom"}
+
+
 @pytest.mark.parametrize("name", sorted(DISTRIBUTIONS))
 def test_predict_is_the_mean_of_the_predictive_distribution(name):
     rng = np.random.default_rng(2)
@@ -117,9 +122,16 @@ def test_predict_is_the_mean_of_the_predictive_distribution(name):
          "negative_binomial": rng.poisson(np.exp(eta) * rng.gamma(2.0, 0.5, size=400)),
          "student_t": eta + rng.standard_t(4, size=400)}[name].astype(float)
     reg = MLERegressor(distribution=name).fit(X, y)
-    np.testing.assert_allclose(reg.predict_dist(X).mean(), reg.predict(X), rtol=1e-9)
-    low, high = reg.predict_interval(X, coverage=0.9).T
+    dist = reg.predict_dist(X)
+    np.testing.assert_allclose(dist.mean(), reg.predict(X), rtol=1e-9)
+    # the scipy distribution predict_dist's docstring names for this family
+    assert dist.dist.name == SCIPY_DISTRIBUTIONS[name]
+    # one row per sample, unpacked by .T into the bounds of scipy's interval
+    interval = reg.predict_interval(X, coverage=0.9)
+    assert interval.shape == (400, 2)
+    low, high = interval.T
     assert np.all(low <= high)
+    np.testing.assert_array_equal(np.column_stack(dist.interval(0.9)), interval)
     # the training log-likelihood is the sum of the held-out per-sample values
     np.testing.assert_allclose(reg.log_likelihood(X, y, per_sample=True).sum(),
                                reg.loglik_, rtol=1e-10)

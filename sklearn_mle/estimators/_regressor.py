@@ -571,11 +571,20 @@ class MLERegressor(RegressorMixin, MLEstimator):
         Student's t with ``df_resid_`` degrees of freedom, centred on the predicted
         mean, with scale ``sqrt(ols_scale_**2 + var(mean))`` (noise plus the
         uncertainty of the fitted mean).  Otherwise it is the fitted family's
-        distribution (``family_.distribution``: normal, Poisson, negative binomial,
-        Gamma, Student-t, binomial or your family's); for the Gaussian with
-        ``variance="fixed"`` it has ``sigma = 1`` by assumption, and a ``UserWarning``
-        is emitted when the training residuals are inconsistent with it (chi-square
-        test at level 1e-3).
+        distribution (``family_.distribution``), frozen at each sample's parameters:
+
+        * ``"gaussian"``: ``scipy.stats.norm(loc=mu, scale=sigma)``; with
+          ``variance="fixed"`` ``sigma = 1`` by assumption, and a ``UserWarning`` is
+          emitted when the training residuals are inconsistent with it (chi-square
+          test at level 1e-3);
+        * ``"poisson"``: ``scipy.stats.poisson(mu)``;
+        * ``"negative_binomial"``: ``scipy.stats.nbinom(n=1/alpha, p=1/(1 + alpha
+          mu))``, of mean ``mu`` and variance ``mu + alpha mu^2``;
+        * ``"gamma"``: ``scipy.stats.gamma(a=1/phi, scale=phi mu)``;
+        * ``"student_t"``: ``scipy.stats.t(df=nu, loc=mu, scale=sigma)``;
+        * ``"binomial"``: ``scipy.stats.binom(n=1, p=mu)``, one trial (the number of
+          successes in ``n`` trials is ``binom(n, mu)``);
+        * a :class:`Family` of your own: what its ``distribution`` returns.
 
         Parameters
         ----------
@@ -614,12 +623,20 @@ class MLERegressor(RegressorMixin, MLEstimator):
         return self.family_.distribution(raw)
 
     def predict_interval(self, X, coverage=0.9):
-        """Central predictive interval for y at each row of X.
+        """Central predictive interval for y at each row of X: an (n_samples, 2) array,
+        unpacked by ``low, high = reg.predict_interval(X).T``.
 
         The interval of :meth:`predict_dist`: with ``inference="ols"`` the OLS
         prediction interval (Student's t, ``sigma`` estimated, the mean's uncertainty
         included); with ``variance="fixed"`` otherwise, ``sigma = 1`` is assumed (a
         ``UserWarning`` says so when the residuals contradict it).
+
+        One row per sample, as statsmodels' ``conf_int`` arrays, so the intervals of
+        the rows one selects come with them (``interval[mask]``).  Without the ``.T``,
+        ``low, high = reg.predict_interval(X)`` unpacks rows, not bounds: it fails for
+        any number of rows but two, and with two rows gives each row's interval.  The
+        two bounds as separate arrays are also ``reg.predict_dist(X).interval(coverage)``,
+        SciPy's ``(lower, upper)`` tuple.
 
         Parameters
         ----------
@@ -631,7 +648,8 @@ class MLERegressor(RegressorMixin, MLEstimator):
         Returns
         -------
         interval : ndarray of shape (n_samples, 2)
-            Lower and upper bounds.
+            Column 0 the lower bound, column 1 the upper bound of each sample's
+            interval.
 
         Examples
         --------
@@ -641,7 +659,10 @@ class MLERegressor(RegressorMixin, MLEstimator):
         >>> X = rng.normal(size=(2000, 1))
         >>> y = X[:, 0] + np.exp(0.5 * X[:, 0]) * rng.normal(size=2000)
         >>> reg = MLERegressor(variance="heteroscedastic").fit(X, y)
-        >>> low, high = reg.predict_interval(X, coverage=0.9).T
+        >>> interval = reg.predict_interval(X, coverage=0.9)
+        >>> interval.shape
+        (2000, 2)
+        >>> low, high = interval.T
         >>> round(float(np.mean((low <= y) & (y <= high))), 2)
         0.9
         """
