@@ -14,6 +14,8 @@ import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.metrics import r2_score
+from sklearn.utils.validation import _check_sample_weight
 
 from .._plain import plain
 from ..existence._check import unbounded_message
@@ -26,6 +28,7 @@ from ..families._config import configuration_label, configure_family
 from ..models._linear_layouts import (prediction_model, regression_model,
                                       regression_null_raw)
 from ..report import _ols
+from ..report._deviance import deviance_explained
 from ..report._likelihood import set_regression_likelihood
 from ..report._parameters import (parameter_names, reported_vector,
                                   set_parameter_attributes, set_standard_errors)
@@ -705,6 +708,68 @@ class MLERegressor(RegressorMixin, MLEstimator):
         True
         """
         return self._log_likelihood(X, y, sample_weight, per_sample)
+
+    def score(self, X, y, sample_weight=None):
+        """D², the fraction of deviance explained, for the families with a deviance;
+        R² of the mean for the Gaussian and the Student-t.
+
+        As scikit-learn's ``PoissonRegressor``, ``GammaRegressor`` and
+        ``TweedieRegressor``: for the Poisson, negative binomial, Gamma and binomial
+        the score is ``D² = 1 - D(y, model) / D(y, null)``, where the deviance ``D``
+        is the weighted sum of the samples' deviances (twice the log-likelihood ratio
+        of the saturated mean, ``mu_i = y_i``, against the prediction) and the null
+        model predicts the weighted mean of the scored ``y``.  The deviance is taken
+        at the fitted dispersion: the negative binomial's is that of its fitted
+        ``alpha``; the Gamma's is scaled by ``1 / phi``, which cancels in the ratio
+        when ``phi`` is constant (then D² is ``d2_tweedie_score(y, predict(X),
+        power=2)``, as the Poisson's is with ``power=1``).  For the binomial the
+        sample weights are the numbers of trials.  A family of your own gets D² if it
+        defines :meth:`Family.unit_deviance`.
+
+        The Gaussian gets R², which is its D² (with ``variance="heteroscedastic"`` too:
+        R² of the mean, as scikit-learn's regressors).  The Student-t has no
+        deviance, being no exponential-dispersion family: its score is R² of the
+        location, which outliers can dominate; :func:`log_likelihood_scorer` scores
+        the fitted distribution itself, for any family.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,)
+            Their targets (in the family's domain).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights (numbers of trials for the binomial).
+
+        Returns
+        -------
+        score : float
+            D² or R²: 1 for a perfect prediction, 0 for the null model's, negative for
+            worse.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.linear_model import PoissonRegressor
+        >>> from sklearn_mle import MLERegressor
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(500, 2))
+        >>> y = rng.poisson(np.exp(0.5 + X @ [0.3, -0.2]))
+        >>> ours = MLERegressor(distribution="poisson").fit(X, y)
+        >>> theirs = PoissonRegressor(alpha=0.0, solver="newton-cholesky").fit(X, y)
+        >>> round(ours.score(X, y), 4), round(theirs.score(X, y), 4)
+        (0.1382, 0.1382)
+        """
+        raw = self._raw_prediction(self._validated_input(X))
+        target = self._likelihood_target(y, raw.shape[0])
+        weights = (np.ones_like(target) if sample_weight is None
+                   else _check_sample_weight(sample_weight, target, dtype=np.float64,
+                                             ensure_non_negative=True))
+        d2 = deviance_explained(self.family_, target, raw, weights)
+        if d2 is None:   # RegressorMixin's score
+            return float(r2_score(target, self.family_.mean(raw),
+                                  sample_weight=sample_weight))
+        return d2
 
     def predict(self, X, return_std=False):
         """Predicted mean, and optionally the predicted standard deviation.
