@@ -182,8 +182,10 @@ class MLEstimator(BaseEstimator):
         require_covariance(self)
         parts = self._summary_parts()
         name = type(self).__name__
+        aliased = [name for name, std_err in zip(parts["names"], parts["std_err"])
+                   if np.isnan(std_err)]
         notes = [*parts.get("leading_notes", ()),
-                 *common_notes(self, parts["unbounded_cause"]),
+                 *common_notes(self, parts["unbounded_cause"], aliased),
                  *parts.get("trailing_notes", ())]
         model_info = [("Model", name), *parts["model_info"]]
         model_info = [(key, value) for key, value in model_info if value is not None]
