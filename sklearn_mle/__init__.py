@@ -9,7 +9,7 @@ from .estimators._regressor import MLERegressor
 from .estimators._scoring import log_likelihood_scorer
 from .existence._unbounded import UnboundedLikelihoodWarning
 from .families import Family
-from .families import StudentTLoss as StudentT
+from .families import StudentT
 
 __version__ = "0.1.0"
 

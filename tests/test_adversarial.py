@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_mle import MLEClassifier, MLERegressor, UnboundedLikelihoodWarning
+from sklearn_mle import MLEClassifier, MLERegressor, StudentT, UnboundedLikelihoodWarning
 
 TOL = 1e-10
 
@@ -561,3 +561,46 @@ def test_wide_sparse_columns_beyond_the_doubles_are_refused():
     y = rng.integers(0, 2, size=400)
     with pytest.raises(ValueError, match=r"Column\(s\) 7 of X"):
         MLEClassifier(alpha=1e-3).fit(X_wide, y)
+
+
+# NumPy scalars in the arguments and data (a grid from np.logspace, a label from an
+# array): the messages print the numbers, not NumPy 2's np.float64(...) reprs.
+NUMPY_SCALAR_ERRORS = {
+    "negative count": (lambda: MLERegressor(distribution="poisson").fit(X, -Y_REAL ** 2),
+                       "y[0] = -"),
+    "coverage": (lambda: MLERegressor().fit(X, Y_REAL).predict_interval(
+        X, coverage=np.float64(1.5)), "got 1.5."),
+    "ols with alpha": (lambda: MLERegressor(inference="ols", alpha=np.float64(0.1))
+                       .fit(X, Y_REAL), "alpha=0.1;"),
+    "t degrees of freedom": (lambda: StudentT(df=np.float64(-1.0)), "got -1.0."),
+    "dispersion of the Poisson": (lambda: MLERegressor(
+        distribution="poisson", dispersion=np.float64(2.0)).fit(X, Y_BINARY),
+        "dispersion=2.0."),
+    "one class": (lambda: MLEClassifier().fit(X, np.full(X.shape[0], 3)), "class: 3."),
+    "unknown label": (lambda: MLEClassifier().fit(X, Y_BINARY).log_likelihood(
+        X, np.full(X.shape[0], 7)), "classes_ [0, 1]."),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NUMPY_SCALAR_ERRORS))
+def test_errors_print_numpy_scalars_as_plain_numbers(case):
+    trigger, plain_text = NUMPY_SCALAR_ERRORS[case]
+    with pytest.raises(ValueError) as error:
+        trigger()
+    message = str(error.value)
+    assert plain_text in message
+    assert "np.float64(" not in message and "np.int64(" not in message
+
+
+def test_titles_and_warnings_print_a_numpy_dispersion_as_a_number():
+    rng = np.random.default_rng(0)
+    y = rng.gamma(2.0, size=X.shape[0])
+    fit = MLERegressor(distribution="gamma", dispersion=np.float64(0.5),
+                       inference=True).fit(X, y)
+    assert "dispersion=0.5)" in str(fit.summary()).splitlines()[0]
+    labels = np.array(["a", "b"])[Y_BINARY]
+    X_separated = np.column_stack([X, Y_BINARY])
+    with pytest.warns(UnboundedLikelihoodWarning) as caught:
+        MLEClassifier().fit(X_separated, labels)
+    message = str(caught[0].message)
+    assert "class 'a' from class 'b'" in message and "np.str_(" not in message

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import sklearn_mle
+from sklearn_mle import _plain
 from sklearn_mle.estimators import _classifier, _regressor, _scoring
 from sklearn_mle.families import _base as _family_base
 from sklearn_mle.families import (
@@ -17,7 +18,7 @@ from sklearn_mle.families import (
 )
 from sklearn_mle.models import _linear, _model
 
-MODULES = [_classifier, _linear, _family_base, _bernoulli, _gamma, _negative_binomial, _poisson,
+MODULES = [_plain, _classifier, _linear, _family_base, _bernoulli, _gamma, _negative_binomial, _poisson,
            _student_t,
            _model, _regressor, _scoring]
 

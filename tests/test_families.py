@@ -5,10 +5,12 @@ import math
 import numpy as np
 import pytest
 from scipy import stats
+from sklearn.metrics import get_scorer
 from sklearn.model_selection import GridSearchCV
 
 from sklearn_mle import (
     Family,
+    MLEClassifier,
     MLERegressor,
     UnboundedLikelihoodWarning,
     log_likelihood_scorer,
@@ -117,6 +119,28 @@ def test_the_scorer_chooses_by_held_out_likelihood():
     assert search.best_params_["dispersion"] == "linear"
     best = search.best_estimator_
     assert log_likelihood_scorer(best, X, y) == pytest.approx(best.loglik_ / 600)
+
+
+def test_the_scorer_under_its_name_and_the_classifiers_string_equivalent():
+    # scikit-learn takes no new scoring strings: the name lives in a scoring dict,
+    # and for the classifier "neg_log_loss" is the same number
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 2))
+    y = rng.poisson(np.exp(0.3 + 0.5 * X[:, 0])).astype(float)
+    grid = {"distribution": ["poisson", "gaussian"]}
+    named = GridSearchCV(MLERegressor(), grid, cv=3, refit="log_likelihood",
+                         scoring={"log_likelihood": log_likelihood_scorer}).fit(X, y)
+    plain = GridSearchCV(MLERegressor(), grid, cv=3,
+                         scoring=log_likelihood_scorer).fit(X, y)
+    np.testing.assert_array_equal(named.cv_results_["mean_test_log_likelihood"],
+                                  plain.cv_results_["mean_test_score"])
+    assert named.best_params_ == plain.best_params_ == {"distribution": "poisson"}
+    labels = (X[:, 0] + rng.logistic(size=300) > 0).astype(int) + (X[:, 1] > 1)
+    classifier = MLEClassifier(alpha=1e-3).fit(X, labels)
+    weights = rng.uniform(0.5, 2.0, size=300)
+    assert get_scorer("neg_log_loss")(classifier, X, labels, sample_weight=weights) \
+        == pytest.approx(log_likelihood_scorer(classifier, X, labels, weights),
+                         rel=1e-12)
 
 
 def test_a_refit_in_another_mode_leaves_no_stale_attributes(data):

@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 from scipy import stats
+from scipy.special import xlogy
+from sklearn.exceptions import ConvergenceWarning, UndefinedMetricWarning
 from sklearn.linear_model import GammaRegressor, PoissonRegressor
+from sklearn.metrics import d2_tweedie_score, r2_score
 
 from sklearn_mle import MLERegressor, UnboundedLikelihoodWarning
 from sklearn_mle.families import DISTRIBUTIONS
@@ -105,6 +108,11 @@ def test_binomial_matches_statsmodels_with_counts_and_frequency_weights(star98):
     np.testing.assert_allclose(held_out * trials.sum(), by_counts.llf, rtol=1e-12)
 
 
+SCIPY_DISTRIBUTIONS = {"gaussian": "norm", "poisson": "poisson",
+                       "negative_binomial": "nbinom", "gamma": "gamma",
+                       "student_t": "t", "binomial": "binom"}
+
+
 @pytest.mark.parametrize("name", sorted(DISTRIBUTIONS))
 def test_predict_is_the_mean_of_the_predictive_distribution(name):
     rng = np.random.default_rng(2)
@@ -117,9 +125,16 @@ def test_predict_is_the_mean_of_the_predictive_distribution(name):
          "negative_binomial": rng.poisson(np.exp(eta) * rng.gamma(2.0, 0.5, size=400)),
          "student_t": eta + rng.standard_t(4, size=400)}[name].astype(float)
     reg = MLERegressor(distribution=name).fit(X, y)
-    np.testing.assert_allclose(reg.predict_dist(X).mean(), reg.predict(X), rtol=1e-9)
-    low, high = reg.predict_interval(X, coverage=0.9).T
+    dist = reg.predict_dist(X)
+    np.testing.assert_allclose(dist.mean(), reg.predict(X), rtol=1e-9)
+    # the scipy distribution predict_dist's docstring names for this family
+    assert dist.dist.name == SCIPY_DISTRIBUTIONS[name]
+    # one row per sample, unpacked by .T into the bounds of scipy's interval
+    interval = reg.predict_interval(X, coverage=0.9)
+    assert interval.shape == (400, 2)
+    low, high = interval.T
     assert np.all(low <= high)
+    np.testing.assert_array_equal(np.column_stack(dist.interval(0.9)), interval)
     # the training log-likelihood is the sum of the held-out per-sample values
     np.testing.assert_allclose(reg.log_likelihood(X, y, per_sample=True).sum(),
                                reg.loglik_, rtol=1e-10)
@@ -323,3 +338,153 @@ def test_student_t_with_fixed_degrees_of_freedom_through_the_public_class():
     assert "df" not in names and "log_df" not in names   # fixed: not a parameter
     expected = stats.t(3.0, reg.predict(X), reg.scale_).logpdf(y).sum()
     np.testing.assert_allclose(reg.loglik_, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("max_iter", [1, 2, 4, 5, 6, 8])
+def test_negative_binomial_refit_at_the_poisson_limit_keeps_to_max_iter(max_iter):
+    # Poisson counts whose negative binomial fit runs to alpha -> 0: the boundary is
+    # fixed and the rest refitted, with what is left of max_iter (it was 2 x max_iter
+    # before, and converged_ True at n_iter_ 7 > max_iter = 4)
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 2))
+    y = rng.poisson(np.exp(0.5 + 0.3 * X[:, 0])).astype(float)
+    full = MLERegressor(distribution="negative_binomial").fit(X, y)
+    assert "Poisson limit" in full.boundary_note_ and full.converged_
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        short = MLERegressor(distribution="negative_binomial", max_iter=max_iter).fit(X, y)
+    convergence = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert short.n_iter_ <= max_iter
+    assert short.converged_ == (max_iter >= full.n_iter_)
+    assert len(convergence) == (0 if short.converged_ else 1)
+    if convergence:
+        assert f"after {short.n_iter_} iteration" in str(convergence[0].message)
+
+
+# ----------------------------------------------------------------- score: D² or R²
+def glm_data(seed=3, n=600):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    mu = np.exp(0.4 + X @ [0.3, -0.2, 0.1])
+    weights = rng.uniform(0.2, 3.0, size=n)
+    return rng, X, mu, weights
+
+
+@pytest.mark.parametrize("name, sklearn_class, power", [
+    ("poisson", PoissonRegressor, 1), ("gamma", GammaRegressor, 2)])
+def test_score_is_scikit_learns_d2_at_the_same_fit(name, sklearn_class, power):
+    rng, X, mu, weights = glm_data()
+    draw = {"poisson": lambda m: rng.poisson(m).astype(float),
+            "gamma": lambda m: rng.gamma(2.0, m / 2.0)}[name]
+    y, y_new = draw(mu), draw(mu)
+    ours = MLERegressor(distribution=name, tol=1e-10).fit(X, y, sample_weight=weights)
+    theirs = sklearn_class(alpha=0.0, solver="newton-cholesky", tol=1e-12,
+                           max_iter=1000).fit(X, y, sample_weight=weights)
+    for target in (y, y_new):   # training and held-out targets
+        for w in (None, weights):
+            d2 = ours.score(X, target, sample_weight=w)
+            np.testing.assert_allclose(d2, theirs.score(X, target, sample_weight=w),
+                                       rtol=1e-8)
+            np.testing.assert_allclose(
+                d2, d2_tweedie_score(target, ours.predict(X), power=power,
+                                     sample_weight=w), rtol=1e-12)
+            # not R² any more
+            assert abs(d2 - r2_score(target, ours.predict(X), sample_weight=w)) > 1e-3
+
+
+def test_negative_binomial_score_is_the_deviance_ratio_at_its_fitted_alpha(randhie):
+    X, y = randhie
+    X, y = X[:3000], y[:3000]
+    ours = MLERegressor(distribution="negative_binomial", tol=1e-10).fit(X, y)
+    glm = sm.GLM(y, sm.add_constant(X, prepend=False),
+                 family=sm.families.NegativeBinomial(alpha=ours.dispersion_)).fit(
+        tol=1e-12)
+    np.testing.assert_allclose(ours.coef_, glm.params[:-1], rtol=1e-6)
+    np.testing.assert_allclose(ours.score(X, y), 1 - glm.deviance / glm.null_deviance,
+                               rtol=1e-7)
+
+
+def test_binomial_score_is_the_deviance_ratio_with_trials_as_weights(star98):
+    X, proportion, trials, counts = star98
+    ours = MLERegressor(distribution="binomial", tol=1e-10).fit(
+        X, proportion, sample_weight=trials)
+    glm = sm.GLM(counts, sm.add_constant(X, prepend=False),
+                 family=sm.families.Binomial()).fit()
+    np.testing.assert_allclose(ours.score(X, proportion, sample_weight=trials),
+                               1 - glm.deviance / glm.null_deviance, rtol=1e-8)
+
+
+@pytest.mark.parametrize("name", ["poisson", "negative_binomial", "gamma", "binomial"])
+def test_integer_score_weights_are_repeated_rows(name):
+    rng, X, mu, _ = glm_data(n=200)
+    y = {"poisson": rng.poisson(mu), "negative_binomial": rng.poisson(mu * rng.gamma(
+        2.0, 0.5, size=200)), "gamma": rng.gamma(2.0, mu / 2.0),
+         "binomial": rng.binomial(1, mu / (1 + mu))}[name].astype(float)
+    reg = MLERegressor(distribution=name).fit(X, y)
+    counts = rng.integers(0, 4, size=200)
+    repeated = np.repeat(np.arange(200), counts)
+    np.testing.assert_allclose(reg.score(X, y, sample_weight=counts),
+                               reg.score(X[repeated], y[repeated]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["poisson", "negative_binomial", "gamma"])
+def test_unit_deviance_is_twice_the_log_likelihood_ratio_to_the_saturated_mean(name):
+    # the deviance formulas against scipy's log-densities of the predictive
+    # distributions, at the prediction and at the mean y_i (dispersion as fitted)
+    rng, X, mu, _ = glm_data(n=300)
+    y = {"poisson": rng.poisson(mu), "negative_binomial": rng.poisson(mu * rng.gamma(
+        2.0, 0.5, size=300)), "gamma": rng.gamma(2.0, mu / 2.0)}[name].astype(float)
+    reg = MLERegressor(distribution=name,
+                       dispersion=None if name == "poisson" else "linear").fit(X, y)
+    family, raw = reg.family_, reg._raw_prediction(X)
+    inside = y > 0
+    saturated = raw.copy()
+    saturated[inside, 0] = family.link_value(y[inside])
+
+    def log_density(rows):
+        dist = family.distribution(rows)
+        return dist.logpdf(y) if name == "gamma" else dist.logpmf(y)
+
+    # a zero count has saturated probability 1 (mean 0)
+    saturated_ll = np.where(inside, log_density(saturated), 0.0)
+    np.testing.assert_allclose(family.unit_deviance(y, raw),
+                               2 * (saturated_ll - log_density(raw)), rtol=1e-9,
+                               atol=1e-12)
+
+
+def test_binomial_unit_deviance_of_proportions_and_of_extreme_logits():
+    family = DISTRIBUTIONS["binomial"]()
+    y = np.array([0.0, 0.2, 0.5, 1.0, 0.4, 1.0, 0.0])
+    logit = np.array([-1.0, 0.3, 2.0, 1.5, 50.0, 800.0, -800.0])[:, None]
+    p, head = 1 / (1 + np.exp(-logit[:4, 0])), y[:4]
+    expected = 2 * (xlogy(head, head / p) + xlogy(1 - head, (1 - head) / (1 - p)))
+    deviance = family.unit_deviance(y, logit)
+    np.testing.assert_allclose(deviance[:4], expected, rtol=1e-12)
+    # p rounds to 1 at a logit of 50: the deviance stays finite, (1 - y) 2 * 50 + ...
+    np.testing.assert_allclose(deviance[4], 2 * (0.4 * np.log(0.4) + 0.6 * np.log(0.6)
+                                                 + 0.6 * 50 + np.log1p(np.exp(-50))),
+                               rtol=1e-12)
+    assert deviance[5] == 0.0 and deviance[6] == 0.0
+
+
+@pytest.mark.parametrize("name, options", [("gaussian", {}),
+                                           ("gaussian", {"variance": "heteroscedastic"}),
+                                           ("student_t", {})])
+def test_gaussian_and_student_t_score_is_r2_of_the_mean(name, options):
+    rng, X, mu, weights = glm_data()
+    y = X @ [1.0, -1.0, 0.5] + rng.standard_t(3, size=X.shape[0])
+    reg = MLERegressor(distribution=name, **options).fit(X, y)
+    for w in (None, weights):
+        np.testing.assert_allclose(reg.score(X, y, sample_weight=w),
+                                   r2_score(y, reg.predict(X), sample_weight=w),
+                                   rtol=1e-12)
+
+
+def test_d2_of_a_constant_target_and_of_one_sample():
+    X = np.arange(6.0)[:, None]
+    reg = MLERegressor(distribution="poisson").fit(X, [0, 1, 1, 2, 3, 5])
+    assert reg.score(X, np.full(6, 2.0)) == 0.0        # null deviance 0, as r2_score
+    with pytest.warns(UndefinedMetricWarning, match="less than two samples"):
+        assert np.isnan(reg.score(X[:1], [1.0]))
+    with pytest.raises(ValueError, match="non-negative counts"):
+        reg.score(X, -np.ones(6))

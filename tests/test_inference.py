@@ -132,6 +132,52 @@ def test_aliased_columns_give_nan_with_a_note():
     assert any("aliased" in note for note in table.notes)
     reg = MLERegressor(inference=True).fit(X, y.astype(float))
     assert np.isnan(reg.coef_se_[0]) and np.isfinite(reg.coef_se_[1])
+    # named, with the fix for collinear columns (not the one-hot advice: the intercept
+    # is identified)
+    note = next(note for note in table.notes if "aliased" in note)
+    assert "2 parameters are aliased" in note and "mean radius and duplicate" in note
+    assert "drop one column of each collinear set" in note and "OneHot" not in note
+
+
+def one_hot_data(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"city": rng.choice(["Lyon", "Nice", "Paris"], n),
+                          "size": rng.choice(["S", "M", "L", "XL"], n),
+                          "age": rng.normal(size=n)})
+    eta = 0.3 + 0.5 * (frame.city == "Nice") - 0.4 * (frame.size == "XL") + 0.2 * frame.age
+    return frame, rng.poisson(np.exp(eta)).astype(float)
+
+
+@pytest.mark.parametrize("names", [False, True])
+def test_one_hot_columns_with_an_intercept_get_a_note_naming_them_and_the_fix(names):
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, y = one_hot_data()
+    # a real pipeline; with pandas output the regressor knows the columns' names
+    encoder = OneHotEncoder(sparse_output=False) if names else OneHotEncoder()
+    pipe = make_pipeline(make_column_transformer((encoder, ["city", "size"]),
+                                                 remainder="passthrough"),
+                         MLERegressor(distribution="poisson", inference=True))
+    if names:
+        pipe.set_output(transform="pandas")
+    reg = pipe.fit(X, y)[-1]
+    table = reg.summary()
+    frame = table.to_frame()
+    nan_rows = [name for name, se in zip(table.names, frame.iloc[:, 1]) if np.isnan(se)]
+    assert len(nan_rows) == 3 + 4 + 1            # every category and the intercept
+    note = next(note for note in table.notes if "aliased" in note)
+    assert note.startswith("8 parameters are aliased")
+    first = (["onehotencoder__city_Lyon", "onehotencoder__city_Nice"] if names
+             else ["x0", "x1"])
+    assert all(name in note for name in first) and "and 3 more" in note
+    assert "OneHotEncoder(drop='first')" in note and "fit_intercept=False" in note
+    # the fix it gives: one category of each feature dropped, nothing aliased
+    pipe.set_params(columntransformer__onehotencoder__drop="first").fit(X, y)
+    fixed = pipe[-1].summary()
+    assert np.all(np.isfinite(fixed.to_frame().iloc[:, 1]))
+    assert not any("aliased" in note for note in fixed.notes)
 
 
 def heteroscedastic_data(n, seed):

@@ -272,3 +272,25 @@ def test_certificate_is_the_same_for_one_and_two_threads(threads):
     with threadpool_limits(threads, user_api="openmp"):
         clf = fit_silently(MLEClassifier(), X, y)
     assert clf.mle_exists_
+
+
+@pytest.mark.parametrize("n_classes", [3, 8])
+def test_the_warning_names_a_few_separated_pairs_and_where_all_of_them_are(n_classes):
+    # every class in its own corner: all n (n - 1) / 2 pairs are separated
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(n_classes), 12)
+    X = 10.0 * np.eye(n_classes)[y] + rng.normal(scale=0.1, size=(y.size, n_classes))
+    classifier = MLEClassifier()
+    message = fit_separated(classifier, X, y)
+    n_pairs = n_classes * (n_classes - 1) // 2
+    named = message.count(" from class ")
+    assert len(classifier.separated_class_pairs_) == 2 * n_pairs   # each way round
+    if n_pairs <= _separation._PAIRS_SHOWN:
+        assert named == n_pairs and "more" not in message
+    else:
+        assert named == _separation._PAIRS_SHOWN
+        assert (f"every one of the {n_pairs} pairs of the {n_classes} classes: class 0 "
+                f"from class 1;" in message)
+        assert (f"; and {n_pairs - _separation._PAIRS_SHOWN} more, all in "
+                "separated_class_pairs_" in message)
+        assert len(message) < 1000

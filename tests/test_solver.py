@@ -139,3 +139,34 @@ def test_fixed_sigma_coefficients_as_accurate_as_ridge_cholesky(mean_offset, wei
     # two numbers 1e4 times larger than itself; both fits then sit at the rounding floor
     # of that difference (measured: 1e-10 ours against 4e-10 Ridge's), a comparison
     # that the order of BLAS's summation could tip.
+
+
+def test_a_continued_fit_spends_only_what_is_left_of_max_iter():
+    model, X, y, weights, theta0, start_raw = problem("softmax")
+    options = dict(tol=1e-12, verbose=0, estimator_name="fit")
+
+    def fit(start, max_iter, done):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = fit_model(model, X, y, weights, 0.0, start, start_raw,
+                               max_iter=max_iter, iterations_done=done, **options)
+        return result, [str(w.message) for w in caught]
+
+    first, _ = fit(theta0, 3, 0)
+    assert first.n_iter == 3 and not first.converged
+    # two more iterations, counted with the first three
+    second, messages = fit(first.theta, 5, first.n_iter)
+    assert second.n_iter == 5 and not second.converged
+    assert len(messages) == 1 and "after 5 iterations" in messages[0]
+    assert "max_iter (now 5)" in messages[0]
+    # nothing left: the start is only tested, and the warning says why
+    spent, messages = fit(second.theta, 5, 5)
+    assert spent.n_iter == 5 and not spent.converged
+    np.testing.assert_array_equal(spent.theta, second.theta)
+    assert "after 5 iterations: max_iter was reached before the fit's last stage" \
+        in messages[0]
+    # ... and a start that meets the test is converged without an iteration
+    optimum, _ = fit(theta0, 1000, 0)
+    assert optimum.converged
+    tested, messages = fit(optimum.theta, optimum.n_iter, optimum.n_iter)
+    assert tested.converged and tested.n_iter == optimum.n_iter and messages == []

@@ -176,8 +176,10 @@ class MLEstimator(BaseEstimator):
         parts = self._summary_parts(feature_labels(self, self.n_features_in_,
                                                    feature_names))
         name = type(self).__name__
+        aliased = [name for name, std_err in zip(parts["names"], parts["std_err"])
+                   if np.isnan(std_err)]
         notes = [*parts.get("leading_notes", ()),
-                 *common_notes(self, parts["unbounded_cause"]),
+                 *common_notes(self, parts["unbounded_cause"], aliased),
                  *parts.get("trailing_notes", ())]
         model_info = [("Dep. Variable", target_label(self)), ("Model", name),
                       *parts["model_info"]]

@@ -12,6 +12,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from .._plain import plain
 from ..existence._fallback import diagnose_classes, fit_separated
 from ..existence._separation import separation_message
 from ..models._linear_layouts import (classification_family, classification_model,
@@ -98,7 +99,9 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         Indices of the training samples separated from at least one other class
         (empty when the MLE exists or ``alpha > 0``).
     separated_class_pairs_ : list of tuple
-        ``(own class, other class)`` label pairs separated by a linear function of X.
+        ``(own class, other class)`` label pairs separated by a linear function of X
+        (a pair separated both ways appears both ways round); the warning of ``fit``
+        names the first few.
     loglik_ : float
         Total log-likelihood ``sum_i s_i log p(y_i | x_i)`` of the training data at the
         fitted parameters, with the user's sample weights (class weights excluded).
@@ -220,7 +223,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         if n_classes < 2:
             raise ValueError(
                 "MLEClassifier needs samples of at least 2 classes in the data, but the "
-                f"data contain only one class: {self.classes_[0]!r}.")
+                f"data contain only one class: {plain(self.classes_[0])!r}.")
         y_encoded = encode_labels(y, self.classes_)
         fit_weights = FitWeights(
             sample_weight, X, extra=None if self.class_weight is None
@@ -284,7 +287,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
                                            self.classes_.size, self.fit_intercept)
         self.separated_samples_ = separation.separated_samples
         self.separated_class_pairs_ = [
-            (_plain(self.classes_[c]), _plain(self.classes_[k]))
+            (plain(self.classes_[c]), plain(self.classes_[k]))
             for c, k in separation.class_pairs(y_encoded.astype(np.intp))]
         return result
 
@@ -356,13 +359,13 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         if n_classes == 2:
             names = features + ["intercept"]
             distribution = "Bernoulli (logit link)"
-            modelled = f"P(y = {_plain(self.classes_[1])!r})"
+            modelled = f"P(y = {plain(self.classes_[1])!r})"
         else:
-            names = [f"{_plain(label)}:{feature}" for label in self.classes_
+            names = [f"{plain(label)}:{feature}" for label in self.classes_
                      for feature in features]
-            names += [f"{_plain(label)}:intercept" for label in self.classes_]
+            names += [f"{plain(label)}:intercept" for label in self.classes_]
             distribution = "Categorical (softmax)"
-            reference = _plain(self.classes_[0])
+            reference = plain(self.classes_[0])
             modelled = (f"log-odds vs y = {reference!r}" if self.alpha == 0
                         else "class scores, centred")
             if self.alpha == 0:
@@ -422,7 +425,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         index = np.clip(np.searchsorted(self.classes_, y), 0, self.classes_.size - 1)
         if y.shape != (n_samples,) or not np.all(self.classes_[index] == y):
             raise ValueError("y must have one label per sample, all among classes_ "
-                             f"{list(self.classes_)}.")
+                             f"{self.classes_.tolist()}.")
         return index.astype(np.float64)
 
     # -------------------------------------------------------------- prediction
@@ -499,7 +502,3 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
             return self.classes_[(scores > 0).astype(np.intp)]
         return self.classes_[np.argmax(scores, axis=1)]
 
-
-def _plain(label):
-    """A class label as a plain Python value (for names and messages)."""
-    return label.item() if hasattr(label, "item") else label

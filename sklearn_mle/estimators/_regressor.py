@@ -14,7 +14,10 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.metrics import r2_score
+from sklearn.utils.validation import _check_sample_weight
 
+from .._plain import plain
 from ..existence._check import unbounded_message
 from ..existence._fallback import (boundary_modes, diagnose_regression,
                                    regression_fallback)
@@ -25,6 +28,7 @@ from ..families._config import configuration_label, configure_family
 from ..models._linear_layouts import (prediction_model, regression_model,
                                       regression_null_raw)
 from ..report import _ols
+from ..report._deviance import deviance_explained
 from ..report._likelihood import set_regression_likelihood
 from ..report._parameters import (natural_scale_note, natural_scale_rows,
                                   parameter_names, reported_vector,
@@ -184,7 +188,10 @@ class MLERegressor(RegressorMixin, MLEstimator):
         one (Student-t degrees of freedom running to infinity: the Gaussian); no
         warning is emitted, as the likelihood is not unbounded.
     n_iter_ : int
-        Number of L-BFGS iterations.
+        Number of L-BFGS iterations, at most ``max_iter``: where the fit ran onto a
+        boundary (``boundary_note_``) and the rest was refitted with that parameter
+        fixed, the refit's iterations count in and it had only the rest of the
+        budget.
     mle_exists_ : bool
         False when ``alpha=0`` and a learned variance collapses to zero (the mean fits
         some targets exactly), so the likelihood has no maximum; an
@@ -420,12 +427,12 @@ class MLERegressor(RegressorMixin, MLEstimator):
             modes = self._modes = boundary
             model = regression_model(family, modes, self.fit_intercept, self.alpha, X,
                                      weights, null_raw, y, fit_offset)
-            n_iter = result.n_iter
+            # The refit spends what is left of max_iter: n_iter_ counts both fits.
             with warnings.catch_warnings(record=True) as refit_caught:
                 warnings.simplefilter("always")
                 result = fit_model(model, X, y, weights, self.alpha,
-                                   model.pack(coef, intercept), null_raw, **fit_options)
-            result.n_iter += n_iter
+                                   model.pack(coef, intercept), null_raw,
+                                   iterations_done=result.n_iter, **fit_options)
             caught += refit_caught
             coef, intercept = model.unpack(result.theta)
         for warning in caught:
@@ -684,11 +691,20 @@ class MLERegressor(RegressorMixin, MLEstimator):
         Student's t with ``df_resid_`` degrees of freedom, centred on the predicted
         mean, with scale ``sqrt(ols_scale_**2 + var(mean))`` (noise plus the
         uncertainty of the fitted mean).  Otherwise it is the fitted family's
-        distribution (``family_.distribution``: normal, Poisson, negative binomial,
-        Gamma, Student-t, binomial or your family's); for the Gaussian with
-        ``variance="fixed"`` it has ``sigma = 1`` by assumption, and a ``UserWarning``
-        is emitted when the training residuals are inconsistent with it (chi-square
-        test at level 1e-3).
+        distribution (``family_.distribution``), frozen at each sample's parameters:
+
+        * ``"gaussian"``: ``scipy.stats.norm(loc=mu, scale=sigma)``; with
+          ``variance="fixed"`` ``sigma = 1`` by assumption, and a ``UserWarning`` is
+          emitted when the training residuals are inconsistent with it (chi-square
+          test at level 1e-3);
+        * ``"poisson"``: ``scipy.stats.poisson(mu)``;
+        * ``"negative_binomial"``: ``scipy.stats.nbinom(n=1/alpha, p=1/(1 + alpha
+          mu))``, of mean ``mu`` and variance ``mu + alpha mu^2``;
+        * ``"gamma"``: ``scipy.stats.gamma(a=1/phi, scale=phi mu)``;
+        * ``"student_t"``: ``scipy.stats.t(df=nu, loc=mu, scale=sigma)``;
+        * ``"binomial"``: ``scipy.stats.binom(n=1, p=mu)``, one trial (the number of
+          successes in ``n`` trials is ``binom(n, mu)``);
+        * a :class:`Family` of your own: what its ``distribution`` returns.
 
         Parameters
         ----------
@@ -743,12 +759,20 @@ class MLERegressor(RegressorMixin, MLEstimator):
         return self.family_.distribution(raw)
 
     def predict_interval(self, X, coverage=0.9, offset=None, exposure=None, trials=None):
-        """Central predictive interval for y at each row of X.
+        """Central predictive interval for y at each row of X: an (n_samples, 2) array,
+        unpacked by ``low, high = reg.predict_interval(X).T``.
 
         The interval of :meth:`predict_dist`: with ``inference="ols"`` the OLS
         prediction interval (Student's t, ``sigma`` estimated, the mean's uncertainty
         included); with ``variance="fixed"`` otherwise, ``sigma = 1`` is assumed (a
         ``UserWarning`` says so when the residuals contradict it).
+
+        One row per sample, as statsmodels' ``conf_int`` arrays, so the intervals of
+        the rows one selects come with them (``interval[mask]``).  Without the ``.T``,
+        ``low, high = reg.predict_interval(X)`` unpacks rows, not bounds: it fails for
+        any number of rows but two, and with two rows gives each row's interval.  The
+        two bounds as separate arrays are also ``reg.predict_dist(X).interval(coverage)``,
+        SciPy's ``(lower, upper)`` tuple.
 
         Parameters
         ----------
@@ -770,9 +794,10 @@ class MLERegressor(RegressorMixin, MLEstimator):
         Returns
         -------
         interval : ndarray of shape (n_samples, 2)
-            Lower and upper bounds (with ``trials``: the bounds on the number of
-            successes divided by ``trials``, in the units of the fitted proportions;
-            a discrete interval covers at least ``coverage``).
+            Column 0 the lower bound, column 1 the upper bound of each sample's
+            interval (with ``trials``: the bounds on the number of successes divided
+            by ``trials``, in the units of the fitted proportions; a discrete
+            interval covers at least ``coverage``).
 
         Examples
         --------
@@ -782,12 +807,16 @@ class MLERegressor(RegressorMixin, MLEstimator):
         >>> X = rng.normal(size=(2000, 1))
         >>> y = X[:, 0] + np.exp(0.5 * X[:, 0]) * rng.normal(size=2000)
         >>> reg = MLERegressor(variance="heteroscedastic").fit(X, y)
-        >>> low, high = reg.predict_interval(X, coverage=0.9).T
+        >>> interval = reg.predict_interval(X, coverage=0.9)
+        >>> interval.shape
+        (2000, 2)
+        >>> low, high = interval.T
         >>> round(float(np.mean((low <= y) & (y <= high))), 2)
         0.9
         """
         if not (isinstance(coverage, (int, float, np.floating)) and 0 < coverage < 1):
-            raise ValueError(f"coverage must be a probability in (0, 1), got {coverage!r}.")
+            raise ValueError(f"coverage must be a probability in (0, 1), got "
+                             f"{plain(coverage)!r}.")
         distribution = self._predictive_distribution(X, offset=offset, exposure=exposure,
                                                      trials=trials)
         low, high = distribution.interval(coverage)
@@ -838,6 +867,73 @@ class MLERegressor(RegressorMixin, MLEstimator):
         """
         return self._log_likelihood(X, y, sample_weight, per_sample, offset=offset,
                                     exposure=exposure)
+
+    def score(self, X, y, sample_weight=None, offset=None, exposure=None):
+        """D², the fraction of deviance explained, for the families with a deviance;
+        R² of the mean for the Gaussian and the Student-t.
+
+        As scikit-learn's ``PoissonRegressor``, ``GammaRegressor`` and
+        ``TweedieRegressor``: for the Poisson, negative binomial, Gamma and binomial
+        the score is ``D² = 1 - D(y, model) / D(y, null)``, where the deviance ``D``
+        is the weighted sum of the samples' deviances (twice the log-likelihood ratio
+        of the saturated mean, ``mu_i = y_i``, against the prediction) and the null
+        model predicts the weighted mean of the scored ``y``.  The deviance is taken
+        at the fitted dispersion: the negative binomial's is that of its fitted
+        ``alpha``; the Gamma's is scaled by ``1 / phi``, which cancels in the ratio
+        when ``phi`` is constant (then D² is ``d2_tweedie_score(y, predict(X),
+        power=2)``, as the Poisson's is with ``power=1``).  For the binomial the
+        sample weights are the numbers of trials.  A family of your own gets D² if it
+        defines :meth:`Family.unit_deviance`.
+
+        The Gaussian gets R², which is its D² (with ``variance="heteroscedastic"`` too:
+        R² of the mean, as scikit-learn's regressors).  The Student-t has no
+        deviance, being no exponential-dispersion family: its score is R² of the
+        location, which outliers can dominate; :func:`log_likelihood_scorer` scores
+        the fitted distribution itself, for any family.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,)
+            Their targets (in the family's domain).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights (numbers of trials for the binomial).
+        offset : array-like of shape (n_samples,), default=None
+            The known term of each sample's linear predictor (see :meth:`fit`).
+        exposure : array-like of shape (n_samples,), default=None
+            For log-link families, the exposure of each sample (offset
+            ``log(exposure)``); give ``offset`` or ``exposure``, not both.
+
+        Returns
+        -------
+        score : float
+            D² or R²: 1 for a perfect prediction, 0 for the null model's, negative for
+            worse.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.linear_model import PoissonRegressor
+        >>> from sklearn_mle import MLERegressor
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(500, 2))
+        >>> y = rng.poisson(np.exp(0.5 + X @ [0.3, -0.2]))
+        >>> ours = MLERegressor(distribution="poisson").fit(X, y)
+        >>> theirs = PoissonRegressor(alpha=0.0, solver="newton-cholesky").fit(X, y)
+        >>> round(ours.score(X, y), 4), round(theirs.score(X, y), 4)
+        (0.1382, 0.1382)
+        """
+        raw = self._raw_prediction(self._validated_input(X), offset, exposure)
+        target = self._likelihood_target(y, raw.shape[0])
+        weights = (np.ones_like(target) if sample_weight is None
+                   else _check_sample_weight(sample_weight, target, dtype=np.float64,
+                                             ensure_non_negative=True))
+        d2 = deviance_explained(self.family_, target, raw, weights)
+        if d2 is None:   # RegressorMixin's score
+            return float(r2_score(target, self.family_.mean(raw),
+                                  sample_weight=sample_weight))
+        return d2
 
     def predict(self, X, return_std=False, offset=None, exposure=None, trials=None):
         """Predicted mean, and optionally the predicted standard deviation.

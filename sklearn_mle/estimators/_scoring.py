@@ -9,8 +9,19 @@ def log_likelihood_scorer(estimator, X, y, sample_weight=None):
     ``log_likelihood(X, y, sample_weight)``, which is the full log-density or
     log-probability (normalising constants included), so scores of different
     distributions are comparable and a grid over ``distribution`` picks the one that
-    predicts new data best.  Unlike R², it scores the whole predictive distribution,
-    not only its mean.
+    predicts new data best.  Unlike R² or D² (the estimators' ``score``), it scores
+    the whole predictive distribution, not only its mean.
+
+    Pass the function itself: ``scoring="log_likelihood"`` raises scikit-learn's
+    "not a valid scoring value" error, because scikit-learn takes scoring strings
+    only from its own table (``sklearn.metrics.get_scorer_names()``), which has no
+    public way to add one (a registry was proposed and declined,
+    scikit-learn/scikit-learn#17168).  To have the name in the results, give it in a
+    dict: ``scoring={"log_likelihood": log_likelihood_scorer}`` with
+    ``refit="log_likelihood"`` fills ``cv_results_["mean_test_log_likelihood"]``.
+    For :class:`MLEClassifier` the string ``"neg_log_loss"`` is the same score (minus
+    the log loss is the mean log-likelihood of the labels), but only this scorer
+    compares regression families.
 
     Parameters
     ----------
@@ -40,5 +51,16 @@ def log_likelihood_scorer(estimator, X, y, sample_weight=None):
     ...                       scoring=log_likelihood_scorer).fit(X, y)
     >>> search.best_params_
     {'variance': 'constant'}
+
+    Under its name, beside the estimator's own score (R² here, D² for the families
+    with a deviance):
+
+    >>> from sklearn.metrics import check_scoring
+    >>> named = GridSearchCV(MLERegressor(), {"variance": ["constant", "fixed"]},
+    ...                      scoring={"log_likelihood": log_likelihood_scorer,
+    ...                               "score": check_scoring(MLERegressor())},
+    ...                      refit="log_likelihood").fit(X, y)
+    >>> named.cv_results_["mean_test_log_likelihood"].round(2)
+    array([-2.68, -5.95])
     """
     return estimator.log_likelihood(X, y, sample_weight=sample_weight)

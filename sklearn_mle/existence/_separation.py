@@ -46,6 +46,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
+from .._plain import plain
 from .._threads import fused_layout, fused_row_blocks
 from ..families import CategoricalLoss, _kernels
 from ..models._linear import _CHUNK_ROWS, weighted_column_moments, weighted_grams
@@ -712,7 +713,7 @@ class MaskedCategoricalLoss(CategoricalLoss):
 
 # ------------------------------------------------------------------ messaging
 def _label(value):
-    return repr(value.item() if hasattr(value, "item") else value)
+    return repr(plain(value))
 
 
 def separation_kind(separation, weights):
@@ -723,12 +724,25 @@ def separation_kind(separation, weights):
         "quasi-completely"
 
 
+#: Separated class pairs the warning names; it counts the others and says where
+#: they all are (``separated_class_pairs_``).
+_PAIRS_SHOWN = 5
+
+
 def separation_message(estimator_name, classes, y_encoded, weights, separation):
-    """Warning text: the kind of separation, the class pairs, what is returned."""
+    """Warning text: the kind of separation, the class pairs (the first
+    ``_PAIRS_SHOWN`` and how many more), what is returned."""
     labels = y_encoded.astype(np.intp)
     unordered = sorted({tuple(sorted(pair)) for pair in separation.class_pairs(labels)})
     described = [f"class {_label(classes[c])} from class {_label(classes[k])}"
-                 for c, k in unordered]
+                 for c, k in unordered[:_PAIRS_SHOWN]]
+    separated = "; ".join(described)
+    if len(unordered) > _PAIRS_SHOWN:
+        every = len(unordered) == len(classes) * (len(classes) - 1) // 2
+        pairs = (f"every one of the {len(unordered)} pairs of the {len(classes)} "
+                 "classes" if every else f"{len(unordered)} pairs of classes")
+        separated = (f"{pairs}: {separated}; and {len(unordered) - _PAIRS_SHOWN} more, "
+                     "all in separated_class_pairs_")
     kind = separation_kind(separation, weights)
     positive = weights > 0
     n_full = int(np.sum(separation.fully_separated & positive))
@@ -739,8 +753,7 @@ def separation_message(estimator_name, classes, y_encoded, weights, separation):
     return (
         f"{estimator_name}: the maximum likelihood estimate does not exist at alpha=0: "
         f"the classes are {kind} separated; a linear function of X separates "
-        + "; ".join(described)
-        + f" ({counts}; indices in separated_samples_). "
+        f"{separated} ({counts}; indices in separated_samples_). "
         "The likelihood keeps increasing as the coefficients grow without bound. The "
         "returned model is the MLE of the remaining samples plus a separating "
         f"direction scaled to a logit margin of at least {FALLBACK_SEPARATION_MARGIN:g} "

@@ -15,7 +15,7 @@ from ._gamma import GammaLoss
 from ._gaussian import GaussianFixedScaleLoss, GaussianLoss
 from ._negative_binomial import NegativeBinomialLoss
 from ._poisson import PoissonLoss
-from ._student_t import StudentTLoss
+from ._student_t import StudentT, StudentTLoss
 
 #: The built-in distributions, by the name ``MLERegressor(distribution=...)`` takes.
 DISTRIBUTIONS = {"gaussian": GaussianLoss, "poisson": PoissonLoss,
@@ -24,4 +24,4 @@ DISTRIBUTIONS = {"gaussian": GaussianLoss, "poisson": PoissonLoss,
 
 __all__ = ["DISTRIBUTIONS", "BernoulliLoss", "BinomialLoss", "CategoricalLoss", "Family",
            "GammaLoss", "GaussianFixedScaleLoss", "GaussianLoss", "NegativeBinomialLoss",
-           "PoissonLoss", "StudentTLoss"]
+           "PoissonLoss", "StudentT", "StudentTLoss"]

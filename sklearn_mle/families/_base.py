@@ -18,6 +18,7 @@ gradient (shape (n, n_raw)), where ``raw_prediction`` always has shape (n, n_raw
 import numpy as np
 from scipy import optimize
 
+from .._plain import plain
 from ..existence._unbounded import VARIANCE_COLLAPSE_FALLBACK_RIDGE
 from . import _kernels
 
@@ -68,7 +69,9 @@ class Family:
     :meth:`validate_target` (default: finite reals), :meth:`constant_raw_prediction`
     (default: the intercept-only fit, computed numerically from
     :meth:`initial_raw_prediction`), :meth:`recession_signs` (default: none) and
-    :meth:`log_likelihood_constant` (default: 0) are optional.
+    :meth:`log_likelihood_constant` (default: 0) are optional, and so is
+    :meth:`unit_deviance` (default: none), which makes ``MLERegressor.score`` the
+    fraction of deviance explained instead of R².
 
     Attributes
     ----------
@@ -181,7 +184,7 @@ class Family:
     def _reject(self, y, bad, requirement):
         """Raise the domain error: ``bad`` marks the targets outside the domain."""
         first = np.flatnonzero(bad)
-        shown = ", ".join(f"y[{i}] = {y[i]!r}" for i in first[:3])
+        shown = ", ".join(f"y[{i}] = {plain(y[i])!r}" for i in first[:3])
         raise ValueError(f"The {self.name} distribution needs {requirement}; "
                          f"{first.size} target(s) are not: {shown}"
                          f"{', ...' if first.size > 3 else ''}.")
@@ -289,6 +292,34 @@ class Family:
         with np.errstate(over="ignore", invalid="ignore"):
             std = np.asarray(self.distribution(raw_prediction).std(), dtype=np.float64)
         return np.where(np.isnan(std), np.inf, std)
+
+    def unit_deviance(self, y, raw_prediction):
+        """Deviance of each sample, or None where the family has none (the default).
+
+        The deviance of a sample is twice its log-likelihood at the saturated mean
+        (the mean at ``y_i``, every other raw column as in ``raw_prediction``) minus
+        that at ``raw_prediction``: ``>= 0``, 0 where the mean is ``y_i``.  With a
+        fitted dispersion it is the deviance at that dispersion (the Gamma's is the
+        unit deviance over ``phi``, the negative binomial's that of its fitted
+        ``alpha``).  Families that define it are scored by D², the fraction of
+        deviance explained, as scikit-learn's ``PoissonRegressor`` and
+        ``GammaRegressor`` are; the others by R² of the mean.
+        """
+        return None
+
+    def link_value(self, mean):
+        """Raw value of the mean's column at which the mean is ``mean``: the link
+        function (``identity``, ``log`` or ``logit`` by :attr:`link`)."""
+        mean = np.asarray(mean, dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            if self.link == "identity":
+                return mean
+            if self.link == "log":
+                return np.log(mean)
+            if self.link == "logit":
+                return np.log(mean) - np.log1p(-mean)
+        raise NotImplementedError(f"{type(self).__name__} must define link_value for "
+                                  f"its link {self.link!r}")
 
     def log_likelihood_constant(self, y, sample_weight):
         """Per-sample part of the log-likelihood that is not ``-sample_weight * NLL``
@@ -598,3 +629,12 @@ def _count_target(family, y):
     if bad.any():
         family._reject(y, bad, "non-negative counts")
     return y
+
+
+def _y_log_y_over_mean(y, log_mean):
+    """``y (log y - log_mean)``, 0 where ``y = 0`` (whatever the mean): the first
+    term of the count families' deviances."""
+    positive = y > 0
+    with np.errstate(invalid="ignore"):
+        return np.where(positive, y * (np.log(np.where(positive, y, 1.0)) - log_mean),
+                        0.0)

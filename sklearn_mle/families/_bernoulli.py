@@ -2,7 +2,7 @@
 
 import numpy as np
 from scipy import stats
-from scipy.special import gammaln
+from scipy.special import gammaln, xlogy
 
 from . import _kernels
 from ._base import (
@@ -119,6 +119,17 @@ class BinomialLoss(BernoulliLoss):
         """The number of successes in ``trials`` trials (an array, one per row):
         ``binom(n=trials, p)``, a frozen scipy distribution vectorised over rows."""
         return stats.binom(n=trials, p=self.mean(raw_prediction))
+
+    def unit_deviance(self, y, raw_prediction):
+        """``2 (y log(y / p) + (1 - y) log((1 - y) / (1 - p)))`` per trial (the
+        weights, numbers of trials, multiply it), from the log-probabilities of the
+        logit, so that no ``p`` rounds to 0 or 1."""
+        log_p = self.log_proba(raw_prediction)
+        positive, below_one = y > 0, y < 1
+        with np.errstate(invalid="ignore"):
+            model = (np.where(positive, y * log_p[:, 1], 0.0)
+                     + np.where(below_one, (1.0 - y) * log_p[:, 0], 0.0))
+        return 2.0 * (xlogy(y, y) + xlogy(1.0 - y, 1.0 - y) - model)
 
     def log_likelihood_constant(self, y, sample_weight):
         """``log C(n, n y)`` with ``n = sample_weight``, through ``gammaln`` (so a

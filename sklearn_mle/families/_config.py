@@ -10,6 +10,7 @@ import copy
 
 import numpy as np
 
+from .._plain import plain
 from . import DISTRIBUTIONS
 
 #: variance= of the Gaussian, as dispersion=
@@ -54,20 +55,20 @@ def configure_family(distribution, dispersion=None, variance=None):
     if variance is not None:
         if not family.variance_option:
             raise ValueError(
-                f"variance={variance!r} is an option of the Gaussian distribution; the "
+                f"variance={plain(variance)!r} is an option of the Gaussian distribution; the "
                 f"{family.name} distribution takes dispersion= ('constant', 'linear' or "
                 "a fixed positive value).")
         if dispersion is not None:
             raise ValueError(
                 f"Set either variance= or dispersion=, not both (got "
-                f"variance={variance!r}, dispersion={dispersion!r}).")
+                f"variance={plain(variance)!r}, dispersion={plain(dispersion)!r}).")
         dispersion = _VARIANCE_AS_DISPERSION[variance]
     if dispersion is not None:
         j = family.dispersion_column
         if j is None:
             raise ValueError(
                 f"The {family.name} distribution has no dispersion parameter, so "
-                f"dispersion must be None; got dispersion={dispersion!r}.")
+                f"dispersion must be None; got dispersion={plain(dispersion)!r}.")
         modes[j] = (_DISPERSION_MODES.get(dispersion) if isinstance(dispersion, str)
                     else float(np.log(dispersion)))
     return family.specialise(modes)
@@ -80,5 +81,5 @@ def configuration_label(distribution, dispersion, family, modes):
     name = distribution if isinstance(distribution, str) else family.name
     label = f"distribution={name!r}"
     if dispersion is not None:
-        label += f", dispersion={dispersion!r}"
+        label += f", dispersion={plain(dispersion)!r}"
     return label

@@ -126,6 +126,14 @@ class GammaLoss(_KernelFamily):
         """Shape ``k = exp(-s)`` at each row, kept within the positive doubles."""
         return _positive_exp(-raw_prediction[:, 1])
 
+    def unit_deviance(self, y, raw_prediction):
+        """``2 k (y / mu - 1 - log(y / mu))``, the unit deviance times the shape
+        ``k = 1 / phi`` (with ``u = log y - eta``: ``2 k (e^u - 1 - u)``, without
+        cancellation)."""
+        u = np.log(y) - raw_prediction[:, 0]
+        with np.errstate(over="ignore", invalid="ignore"):
+            return 2.0 * self.shape(raw_prediction) * (np.expm1(u) - u)
+
     def distribution(self, raw_prediction):
         # scale mean / k = exp(eta + s), formed in logs so it cannot overflow early
         return stats.gamma(a=self.shape(raw_prediction),

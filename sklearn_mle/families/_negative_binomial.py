@@ -7,6 +7,7 @@ from . import _kernels
 from ._base import (
     _count_target,
     _KernelFamily,
+    _y_log_y_over_mean,
 )
 
 
@@ -93,6 +94,17 @@ class NegativeBinomialLoss(_KernelFamily):
         log_alpha = np.clip(raw_prediction[:, 1], -700.0, 700.0)
         t = log_alpha + np.clip(raw_prediction[:, 0], -700.0, 700.0)
         return stats.nbinom(n=np.exp(-log_alpha), p=np.exp(-np.logaddexp(0.0, t)))
+
+    def unit_deviance(self, y, raw_prediction):
+        """``2 (y log(y / mu) - (y + r) log((y + r) / (mu + r)))`` at the fitted
+        ``r = 1 / alpha``, the second log written ``log1p((y - mu) / (mu + r))`` so
+        that it tends to the Poisson's deviance as ``alpha -> 0`` without
+        cancellation (alpha kept within ``e^+-690``)."""
+        r = np.exp(-np.clip(raw_prediction[:, 1], -690.0, 690.0))
+        mu = self.mean(raw_prediction)
+        with np.errstate(over="ignore", invalid="ignore"):
+            tail = (y + r) * np.log1p((y - mu) / (mu + r))
+        return 2.0 * (_y_log_y_over_mean(y, raw_prediction[:, 0]) - tail)
 
     def recession_signs(self, y):
         """-1 for zero counts: their NLL decreases for ever as log mu -> -inf."""

@@ -7,6 +7,7 @@ from . import _kernels
 from ._base import (
     _KernelFamily,
     _positive_exp,
+    _y_log_y_over_mean,
 )
 
 #: Smallest mean of the constant Poisson start (all-zero counts have no finite MLE).
@@ -77,9 +78,20 @@ class PoissonLoss(_KernelFamily):
     def distribution(self, raw_prediction):
         return stats.poisson(self.mean(raw_prediction))
 
+    def unit_deviance(self, y, raw_prediction):
+        """``2 (y log(y / mu) - (y - mu))`` (``y log y = 0`` at ``y = 0``)."""
+        eta = np.reshape(raw_prediction, (-1, 1))[:, 0]
+        return 2.0 * (_y_log_y_over_mean(y, eta) - (y - self.mean(raw_prediction)))
+
     def recession_signs(self, y):
         """-1 for zero counts (their NLL ``e^eta`` decreases for ever as eta -> -inf),
         0 for the others."""
         return np.where(np.asarray(y) == 0, -1, 0).astype(np.int8)
 
 
+def _y_log_y_over_mean(y, log_mean):
+    """``y (log y - log_mean)``, 0 where ``y = 0`` (whatever the mean)."""
+    positive = y > 0
+    with np.errstate(invalid="ignore"):
+        return np.where(positive, y * (np.log(np.where(positive, y, 1.0)) - log_mean),
+                        0.0)

@@ -8,6 +8,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import stats
 
+from .._plain import plain
+
 #: Two-sided significance level below which the training residuals are reported as
 #: inconsistent with the sigma = 1 that variance="fixed" assumes (chi-square test of the
 #: residual sum of squares on df_resid_ degrees of freedom).
@@ -25,7 +27,7 @@ def check_ols_option(family, modes, alpha, label):
     if alpha > 0:
         raise ValueError(
             f"inference='ols' is least-squares inference, which needs alpha=0, got "
-            f"alpha={alpha!r}; use inference=True for Wald inference on the penalised "
+            f"alpha={plain(alpha)!r}; use inference=True for Wald inference on the penalised "
             "estimate.")
 
 

@@ -129,6 +129,34 @@ ALIASED_NOTE = ("some parameters are aliased (collinear or constant columns): th
                 "not identify them, their standard errors are NaN, and the degrees of "
                 "freedom, AIC and BIC count only the identified ones.")
 
+#: Aliased parameters the note names before it counts the rest.
+_ALIASED_SHOWN = 5
+
+
+def aliased_note(names):
+    """The note on aliased parameters, naming them (the first ``_ALIASED_SHOWN`` and
+    how many more) and saying how to remove the aliasing; the generic
+    :data:`ALIASED_NOTE` where ``names`` is empty (none of them is in the table)."""
+    names = list(names)
+    if not names:
+        return ALIASED_NOTE
+    shown = names[:_ALIASED_SHOWN]
+    listed = (", ".join(shown[:-1]) + " and " + shown[-1] if len(names) == len(shown)
+              and len(shown) > 1 else ", ".join(shown))
+    if len(names) > len(shown):
+        listed += f" and {len(names) - len(shown)} more"
+    subject = f"{len(names)} parameters are" if len(names) > 1 else "1 parameter is"
+    text = (f"{subject} aliased (collinear or constant columns): {listed}. The data do "
+            "not identify them: their standard errors are NaN, and the degrees of "
+            "freedom, AIC and BIC count only the identified parameters. ")
+    if any(name == "intercept" or name.endswith(":intercept") for name in names):
+        return text + (
+            "Columns that sum to a constant, as a full set of one-hot encoded categories "
+            "does, are collinear with the intercept: encode with "
+            "OneHotEncoder(drop='first'), fit with fit_intercept=False, or drop one "
+            "column of each such set from X.")
+    return text + "To fix it, drop one column of each collinear set from X."
+
 
 def require_covariance(estimator):
     """Raise a clear error when ``summary()`` is called without ``inference=True``."""
@@ -137,14 +165,15 @@ def require_covariance(estimator):
             "summary() needs the covariance of the estimates: fit with inference=True.")
 
 
-def common_notes(estimator, unbounded_cause):
-    """Notes every summary may carry: penalty, aliasing, non-existent MLE, no
+def common_notes(estimator, unbounded_cause, aliased_names=()):
+    """Notes every summary may carry: penalty, aliasing (naming ``aliased_names``, the
+    table's parameters without a standard error), non-existent MLE, no
     convergence."""
     notes = []
     if estimator.alpha > 0:
         notes.append(penalised_note(estimator.alpha))
     if estimator._aliased:
-        notes.append(ALIASED_NOTE)
+        notes.append(aliased_note(aliased_names))
     if not estimator.mle_exists_:
         notes.append(f"the MLE does not exist ({unbounded_cause}): the estimates and "
                      "standard errors are not meaningful.")

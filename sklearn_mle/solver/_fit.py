@@ -38,7 +38,7 @@ def _phase_iter(model):
 
 def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, verbose,
               estimator_name, preconditioner="auto", fallback_ridge=0.0, progress=None,
-              extra_frames=0):
+              extra_frames=0, iterations_done=0):
     """Minimise the objective of ``model`` (a :class:`~sklearn_mle.models._model.Model`) from
     ``theta0``; return the OptimizeResult.
 
@@ -63,6 +63,10 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
     (so that its other steps, e.g. the existence check, report through the same
     object); if None, one is made from ``verbose`` and ``estimator_name``.  It gets a
     header, the solver's lines and a final line with the reason the solver stopped.
+
+    ``iterations_done`` are iterations of ``max_iter`` an earlier stage of the same fit
+    has taken (see :func:`~sklearn_mle.solver._lbfgs.minimize_lbfgs`): this call spends
+    only the rest, and the result's ``n_iter`` counts both.
     """
     progress = as_progress(progress, verbose, estimator_name)
     start = time.perf_counter()
@@ -74,7 +78,7 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
         raise ValueError("fallback_ridge needs a preconditioner")
     if progress.enabled:
         _report_fit_start(progress, model, X, precond, tol, max_iter, fallback_ridge,
-                          threads, time.perf_counter() - start)
+                          threads, time.perf_counter() - start, iterations_done)
 
     def fun(theta):
         value, gradient = model.objective_gradient(theta, X, y, weights, alpha, threads)
@@ -104,7 +108,8 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
                                 hessian=hessian,
                                 exact_preconditioner=model.hessian_is_constant,
                                 extra_frames=extra_frames,
-                                phase_iter=_phase_iter(model))
+                                phase_iter=_phase_iter(model),
+                                iterations_done=iterations_done)
     progress.line(f"stopped: {result.stop_reason}; {result.n_iter} iteration"
                   f"{'s' if result.n_iter != 1 else ''}, "
                   f"{time.perf_counter() - start:.3g} s")
@@ -119,7 +124,7 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
 
 
 def _report_fit_start(progress, model, X, precond, tol, max_iter, fallback_ridge,
-                      threads, build_seconds):
+                      threads, build_seconds, iterations_done=0):
     """The header of a fit's progress report (and at verbose=2, how it will run)."""
     if precond is None:
         kind = "no preconditioner (plain L-BFGS)"
@@ -129,8 +134,9 @@ def _report_fit_start(progress, model, X, precond, tol, max_iter, fallback_ridge
                 f"{'s' if flat != 1 else ''} dropped")
     penalty = (f", fallback ridge {fallback_ridge:g} (the MLE does not exist)"
                if fallback_ridge > 0 else "")
+    used = f" ({iterations_done} used before this stage)" if iterations_done else ""
     progress.line(f"fit: {model.n_params} parameters, {kind}, tol {tol:g}, "
-                  f"max_iter {max_iter}{penalty}")
+                  f"max_iter {max_iter}{used}{penalty}")
     if progress.detailed:
         kernel = model.pass_description(X)
         with _BLAS_HOLD_LOCK:

@@ -184,7 +184,7 @@ class OptimizeResult:
 
 def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
                    estimator_name="estimator", hessian=None, phase_iter=20,
-                   exact_preconditioner=False, extra_frames=0):
+                   exact_preconditioner=False, extra_frames=0, iterations_done=0):
     """Minimise ``fun(theta) -> (value, gradient)`` with preconditioned L-BFGS-B.
 
     Convergence: the largest component of the preconditioned gradient ``P^T g`` falls
@@ -202,9 +202,15 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
 
     ``progress`` (a :class:`~sklearn_mle.solver._progress.Progress`, silent if None) receives
     one line per iteration and each Hessian refresh and Newton step.
+
+    ``iterations_done`` continues a fit that has already taken that many of the
+    ``max_iter`` iterations (a refit of the same problem with some parameters fixed):
+    only the rest of the budget is spent, and the result's ``n_iter``, the messages and
+    the iteration numbers count the earlier iterations too.  With no budget left the
+    start point is only tested: converged if its gradient meets ``tol``.
     """
     progress = as_progress(progress, 0, estimator_name)
-    total_iter = 0
+    total_iter = iterations_done
     theta = np.asarray(theta0, dtype=np.float64)
     refreshable = hessian is not None and preconditioner is not None
     whitened_at_iterate = False
@@ -212,10 +218,11 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
     fun = _CountedCache(fun)
     step_scale = 1.0
     phase = 1
-    if exact_preconditioner and preconditioner is not None and max_iter >= 1:
+    if exact_preconditioner and preconditioner is not None and max_iter > total_iter:
         # A quadratic objective whitened exactly: one Newton step lands on the optimum.
         newton = _exact_newton_step(fun, theta, preconditioner, tol, progress)
         if newton is not None:
+            newton.n_iter += total_iter
             progress.detail(f"function evaluations: {fun.evaluations}")
             return newton
         step_scale = _newton_step_scale(fun, theta, preconditioner)
@@ -223,6 +230,11 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
         budget = max_iter - total_iter
         if refreshable:
             budget = min(budget, phase_iter)
+        if budget <= 0:
+            # SciPy's L-BFGS-B takes one iteration even at maxiter=0: test the start.
+            result = _gradient_test(fun, theta, preconditioner, tol)
+            converged, reason = result.converged, None
+            break
         result, theta = _lbfgs_phase(fun, theta, preconditioner, tol, budget, step_scale,
                                      progress=progress, phase=phase,
                                      first_iteration=total_iter)
@@ -290,9 +302,13 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
             advice = f"increase max_iter (now {max_iter}) or tol (now {tol:g})"
         else:
             advice = f"check the data for extreme values or increase tol (now {tol:g})"
+        # (the message of a start tested without iterating is not SciPy's)
+        stopped = (result.message if getattr(result, "without_iterating", False)
+                   else f"SciPy reports '{result.message}'")
         warnings.warn(
             f"{estimator_name}: L-BFGS stopped before convergence after {total_iter} "
-            f"iterations: SciPy reports '{result.message}' with largest preconditioned "
+            f"iteration{'s' if total_iter != 1 else ''}: {stopped}, with largest "
+            "preconditioned "
             f"gradient component {result.gradient_norm:.3g} > tol={tol:g}. "
             f"To fix it, {advice}.",
             ConvergenceWarning,
@@ -302,6 +318,22 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
     return OptimizeResult(theta, result.objective, total_iter, converged, result.message,
                           result.gradient_norm, reason, gradient=final_gradient,
                           hessian=last_hessian[0], hessian_theta=last_hessian[1])
+
+
+def _gradient_test(fun, theta, preconditioner, tol):
+    """The convergence test at ``theta`` without an iteration (no budget left): a phase
+    result, with status 1 (the iteration limit reached) if the test fails."""
+    value, gradient = fun(theta)
+    if preconditioner is not None:
+        gradient = preconditioner.apply_transpose(gradient)
+    gradient_norm = float(np.max(np.abs(gradient))) if gradient.size else 0.0
+    converged = bool(np.isfinite(value)) and gradient_norm <= tol
+    return _PhaseResult(nit=0, converged=converged, status=0 if converged else 1,
+                        message=("max_iter was reached before the fit's last stage, "
+                                 "whose start meets the gradient test" if converged else
+                                 "max_iter was reached before the fit's last stage"),
+                        gradient_norm=gradient_norm, objective=float(value),
+                        without_iterating=True)
 
 
 def _stop_reason(result, converged, reason, total_iter, max_iter, tol):
