@@ -34,7 +34,8 @@ import solvers as solvers_mod  # noqa: E402
 MARK = "@@BENCH_JSON@@"
 REACHED = 1e-8  # relative gap counted as "reached the optimum"
 MEM_CASES = ["binary_100k_50", "binary_100k_50_f32", "default_binary_300k_40",
-             "default_binary_800k_20", "default_multi6_100k_30", "default_multi6_100k_30_F"]
+             "default_binary_800k_20", "default_multi6_100k_30", "default_multi6_100k_30_F",
+             "sparse_onehot_binary_500k_3000"]
 MEM_CASES_QUICK = ["breast_cancer"]
 MEM_SOLVERS = ["sklearn_mle", "sk-newton-cholesky"]
 MEM_FAMILY_CASES = [c.name for c in cases_mod.CASES if c.is_family]

@@ -134,6 +134,8 @@ def skip_reason(solver, case, n, d, long_lbfgs=False):
             return "another family"
         if solver == "sk-lbfgs-long" and not long_lbfgs:
             return "only with --long-lbfgs"
+        if is_sparse and solver.startswith("sm-"):
+            return f"no sparse support (dense X = {n * d * 8 / 1e9:.0f} GB)"
         return None
     if solver == REFERENCE_SOLVER or solver.startswith("sm-"):
         return "not a family case"
