@@ -24,6 +24,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from .._threads import ensure_layout, kernels_own_the_cores, n_threads
 from ..existence._unbounded import UnboundedLikelihoodWarning
 from ..report._covariance import output_covariance
+from ..report._robust import is_robust, robust_label, robust_note, validate_groups
 from ..report._statistics import (common_notes, covariance_kind, fit_statistics,
                                   method_name, require_covariance, title_kind)
 from ..report._table import InferenceSummary
@@ -46,7 +47,8 @@ _FIT_STACKLEVEL = 5
 class MLEstimator(BaseEstimator):
     """Base class of the maximum-likelihood estimators (not used directly).
 
-    Subclasses define ``_fit_validated(X, y, sample_weight)`` and, for the shared fit
+    Subclasses define ``_fit_validated(X, y, sample_weight, codes)`` (``codes``: the
+    validated cluster codes of ``groups``, or None) and, for the shared fit
     sequence, ``_find_unbounded``, ``_unbounded_message`` and ``_fallback_fit``.
     """
 
@@ -70,7 +72,7 @@ class MLEstimator(BaseEstimator):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, groups=None):
         """Fit the model by maximum (penalised) likelihood.
 
         Parameters
@@ -84,7 +86,16 @@ class MLEstimator(BaseEstimator):
             positive values for the Gamma, proportions in [0, 1] for the binomial).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; integer weights act as repeated rows.  For the
-            binomial, the number of trials behind each proportion.
+            binomial, the number of trials behind each proportion.  In a robust
+            covariance (``inference="hc0"`` ... ``"cluster"``) they multiply each
+            sample's score, as a precision or sampling weight (statsmodels' ``WLS``
+            and GLM ``var_weights``, R's ``sandwich``, Stata's ``pweight``): a row of
+            weight 2 counts as two identical rows in one cluster.
+        groups : array-like of shape (n_samples,), default=None
+            Cluster label of each sample (integers, strings, any sortable type), for
+            ``inference="cluster"``, which requires it; any other ``inference``
+            rejects it.  In a :class:`~sklearn.pipeline.Pipeline` pass it as
+            ``<step>__groups``.
 
         Returns
         -------
@@ -95,8 +106,9 @@ class MLEstimator(BaseEstimator):
                              dtype=[np.float64, np.float32],
                              y_numeric=self._numeric_target)
         X = ensure_layout(X)
+        codes = validate_groups(groups, self.inference, X.shape[0])
         with kernels_own_the_cores(X):
-            return self._fit_validated(X, y, sample_weight)
+            return self._fit_validated(X, y, sample_weight, codes)
 
     def _validated_input(self, X):
         """X checked against the fit (features, dtype) for prediction."""
@@ -164,12 +176,21 @@ class MLEstimator(BaseEstimator):
                 f"{type(model).__name__} has not (its parameters are not those of a "
                 "linear predictor, or not identified): fit without that option.")
 
-    def _covariance(self, model, X, y, weights, total_weight, theta, to_output):
-        """Covariance of the reported parameters ``to_output(theta)`` (the inverse
-        observed information, penalised at alpha > 0); sets ``_aliased``."""
+    def _covariance(self, model, X, y, weights, total_weight, theta, to_output, codes):
+        """Covariance of the reported parameters ``to_output(theta)``: the inverse
+        observed information (penalised at alpha > 0), or with a robust ``inference``
+        the sandwich on that bread (``codes``: the clusters of ``"cluster"``).  Sets
+        ``_aliased``, and for a robust covariance ``_n_robust_rows`` and (clusters)
+        ``n_groups_``."""
         self._require(model, "supports_inference")
-        covariance, self._aliased = output_covariance(
-            model, X, y, weights, total_weight, self.alpha, theta, to_output)
+        robust = (dict(kind=self.inference, codes=codes, n_counted=self._n_counted)
+                  if is_robust(self.inference) else None)
+        covariance, self._aliased, counts = output_covariance(
+            model, X, y, weights, total_weight, self.alpha, theta, to_output, robust)
+        if counts is not None:
+            self._n_robust_rows = counts["n_rows"]
+            if counts["n_groups"] is not None:
+                self.n_groups_ = counts["n_groups"]
         return covariance
 
     def _summary(self, coverage):
@@ -182,8 +203,11 @@ class MLEstimator(BaseEstimator):
         require_covariance(self)
         parts = self._summary_parts()
         name = type(self).__name__
-        notes = [*parts.get("leading_notes", ()),
-                 *common_notes(self, parts["unbounded_cause"]),
+        robust = is_robust(self.inference)
+        robust_notes = ([robust_note(self.inference, self._n_robust_rows, self._n_counted,
+                                     getattr(self, "n_groups_", None))] if robust else [])
+        notes = [*robust_notes, *parts.get("leading_notes", ()),
+                 *common_notes(self, parts["unbounded_cause"], robust),
                  *parts.get("trailing_notes", ())]
         model_info = [("Model", name), *parts["model_info"]]
         model_info = [(key, value) for key, value in model_info if value is not None]
@@ -196,8 +220,10 @@ class MLEstimator(BaseEstimator):
 
     def _header_lines(self):
         """The Method, Converged and Covariance lines every summary has."""
+        covariance = (robust_label(self.inference, getattr(self, "n_groups_", None))
+                      if is_robust(self.inference) else covariance_kind(self.alpha))
         return [("Method", method_name(self.alpha)), ("Converged", str(self.converged_)),
-                ("Covariance", covariance_kind(self.alpha))]
+                ("Covariance", covariance)]
 
     def _log_likelihood(self, X, y, sample_weight, per_sample):
         """``log_likelihood`` on the family's kernels: ``_likelihood_target`` checks

@@ -17,6 +17,7 @@ from ..existence._separation import separation_message
 from ..models._linear_layouts import (classification_family, classification_model,
                                       classification_start, prediction_model)
 from ..report._likelihood import set_class_likelihood
+from ..report._robust import ROBUST_KINDS
 from ..report._table import feature_labels
 from ..solver._weights import FitWeights
 from ._base import MLEstimator
@@ -162,7 +163,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
     _parameter_constraints: dict = {
         **MLEstimator._common_parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
-        "inference": ["boolean"],
+        "inference": ["boolean", StrOptions(set(ROBUST_KINDS))],
     }
     _numeric_target = False
     #: How the progress report names a successful existence check.
@@ -193,8 +194,9 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         return model.pack(coef, intercept), start_raw
 
     # ---------------------------------------------------------------------- fit
-    def _fit_validated(self, X, y, sample_weight):
-        """The fit on validated data (see :meth:`fit`)."""
+    def _fit_validated(self, X, y, sample_weight, codes=None):
+        """The fit on validated data (see :meth:`fit`); ``codes`` are the clusters of
+        ``inference="cluster"``."""
         check_classification_targets(y)
         self.classes_ = np.unique(y)
         n_classes = self.classes_.size
@@ -220,12 +222,13 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         self.coef_, self.intercept_ = coef, intercept
         self.n_iter_ = result.n_iter
         set_class_likelihood(self, model, X, y_encoded, fit_weights, result, n_classes)
-        self._forget(("covariance_", "coef_se_", "intercept_se_"))
+        self._forget(("covariance_", "coef_se_", "intercept_se_", "n_groups_"))
         if self.inference:
-            self._set_inference(model, X, y_encoded, fit_weights, result.theta, centre)
+            self._set_inference(model, X, y_encoded, fit_weights, result.theta, centre,
+                                codes)
         return self
 
-    def _set_inference(self, model, X, y_encoded, fit_weights, theta, centre):
+    def _set_inference(self, model, X, y_encoded, fit_weights, theta, centre, codes):
         """``covariance_`` of ``(coef_.ravel(), intercept_)``, ``coef_se_`` and
         ``intercept_se_``; the parameters the convention fixes (reference class) are
         NaN."""
@@ -236,7 +239,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
             return np.concatenate([out_coef.ravel(), out_intercept])
 
         covariance = self._covariance(model, X, y_encoded, fit_weights.normalised,
-                                      fit_weights.fit_total, theta, to_output)
+                                      fit_weights.fit_total, theta, to_output, codes)
         fixed = np.concatenate([np.repeat(~model.coef_free, X.shape[1]),
                                 ~model.intercept_free & (not centre)])
         covariance[fixed, :] = np.nan

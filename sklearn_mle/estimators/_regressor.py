@@ -26,6 +26,7 @@ from ..models._linear_layouts import (prediction_model, regression_model,
                                       regression_null_raw)
 from ..report import _ols
 from ..report._likelihood import set_regression_likelihood
+from ..report._robust import ROBUST_KINDS, is_robust
 from ..report._parameters import (parameter_names, reported_vector,
                                   set_parameter_attributes, set_standard_errors)
 from ..solver._fit import fit_model
@@ -267,7 +268,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
         "dispersion": [None, StrOptions({"constant", "linear"}),
                        Interval(Real, 0, None, closed="neither")],
         "variance": [None, StrOptions({"fixed", "constant", "heteroscedastic"})],
-        "inference": ["boolean", StrOptions({"ols"})],
+        "inference": ["boolean", StrOptions({"ols", *ROBUST_KINDS})],
     }
 
     def __init__(self, distribution="gaussian", *, dispersion=None, variance=None,
@@ -312,8 +313,9 @@ class MLERegressor(RegressorMixin, MLEstimator):
         return model.pack(coef, intercept)
 
     # ---------------------------------------------------------------------- fit
-    def _fit_validated(self, X, y, sample_weight):
-        """The fit on validated data (see :meth:`fit`)."""
+    def _fit_validated(self, X, y, sample_weight, codes=None):
+        """The fit on validated data (see :meth:`fit`); ``codes`` are the clusters of
+        ``inference="cluster"``."""
         family, modes = self._family()
         self._modes = modes
         if self.inference == "ols":
@@ -365,7 +367,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
         intercept[0] *= y_scale
         null_raw[0] *= y_scale
         self._set_fitted(family, modes, model, X, y_original, coef, intercept,
-                         fit_weights, result, null_raw, fit_options["progress"])
+                         fit_weights, result, null_raw, fit_options["progress"], codes)
         return self
 
     def _warn_below_resolution(self, family, modes, model, X, y, weights, coef,
@@ -383,14 +385,14 @@ class MLERegressor(RegressorMixin, MLEstimator):
                 UnboundedLikelihoodWarning, stacklevel=5)
 
     def _set_fitted(self, family, modes, model, X, y, coef, intercept, fit_weights,
-                    result, null_raw, progress):
+                    result, null_raw, progress, codes):
         """Every fitted attribute, from the parameters in y's units."""
         self.family_ = family
         self._raw_coef, self._raw_intercept = coef, intercept
         self._fitted_modes = modes
         self._forget([*getattr(self, "_parameter_attribute_names", ()),
                       *getattr(self, "_se_attribute_names", ()), "covariance_", "coef_se_",
-                      "intercept_se_", "ols_scale_"])
+                      "intercept_se_", "ols_scale_", "n_groups_"])
         self._parameter_attribute_names, self._se_attribute_names = \
             set_parameter_attributes(self, family, modes, coef, intercept)
         self.boundary_note_ = family.boundary_note(intercept)
@@ -409,7 +411,8 @@ class MLERegressor(RegressorMixin, MLEstimator):
             # not depend on y: the parameters in y's units give the same Hessian)
             covariance = self._covariance(
                 model, X, y, fit_weights.normalised, fit_weights.total, theta,
-                lambda t: reported_vector(modes, self.fit_intercept, *model.unpack(t)))
+                lambda t: reported_vector(modes, self.fit_intercept, *model.unpack(t)),
+                codes)
             if self.inference == "ols":
                 covariance = _ols.ols_covariance(self, covariance,
                                                  X.shape[1] + self.fit_intercept)
@@ -515,7 +518,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
                                    self._raw_intercept)
         std_err = np.sqrt(np.diag(self.covariance_))
         method, converged, covariance = self._header_lines()
-        if sigma_one:
+        if sigma_one and not is_robust(self.inference):
             covariance = ("Covariance", "inv. info at σ = 1")
         distribution, extra_info = family.describe(modes), []
         parts = dict(label=f"({self._label(family, modes)})", leading_notes=[],
@@ -532,7 +535,8 @@ class MLERegressor(RegressorMixin, MLEstimator):
             parts.update(kind=least_squares["kind"], df_resid=self.df_resid_,
                          leading_notes=least_squares["notes"])
         elif sigma_one:
-            parts["leading_notes"] = [_ols.fixed_sigma_note(self)]
+            parts["leading_notes"] = [_ols.fixed_sigma_note(
+                self, robust=is_robust(self.inference))]
         if family.least_squares:
             goodness_of_fit = _ols.least_squares_fit_statistics(self, ols)
         else:
