@@ -35,9 +35,9 @@ from ._statistics import information_inverse
 #: The robust kinds of ``inference`` (statsmodels' ``cov_type`` names, lower case).
 ROBUST_KINDS = ("hc0", "hc1", "hc2", "hc3", "cluster")
 
-#: Numbers (rows x parameters) in one block of scores: those of 4096 rows of a
-#: 128-column design, a few MB.
-_BLOCK_NUMBERS = 4096 * 128
+#: Numbers (rows x parameters) in one block of scores (1 MB): each array a block
+#: makes (design values, scores, leverage forms) holds about this many.
+_BLOCK_NUMBERS = 1 << 17
 #: Leverages (eigenvalues of a sample's hat block) within this of 1 belong to samples
 #: the fit interpolates: their scores vanish in those directions, and HC2/HC3 leave
 #: them uncorrected instead of dividing rounding noise by rounding noise.
