@@ -89,8 +89,8 @@ class MLEstimator(BaseEstimator):
             binomial, the number of trials behind each proportion.  In a robust
             covariance (``inference="hc0"`` ... ``"cluster"``) they multiply each
             sample's score, as a precision or sampling weight (statsmodels' ``WLS``
-            and GLM ``var_weights``, R's ``sandwich``, Stata's ``pweight``): a row of
-            weight 2 counts as two identical rows in one cluster.
+            and GLM ``var_weights``, R's ``sandwich``, Stata's ``pweight``), not as a
+            count of independent repeated rows.
         groups : array-like of shape (n_samples,), default=None
             Cluster label of each sample (integers, strings, any sortable type), for
             ``inference="cluster"``, which requires it; any other ``inference``

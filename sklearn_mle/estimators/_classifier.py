@@ -72,9 +72,20 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
     verbose : int, default=0
         Progress on stdout: 1 prints one line per iteration and why the fit stopped;
         2 adds timings and other detail for diagnosing a slow fit; 0 is silent.
-    inference : bool, default=False
-        Also compute the covariance of the estimates (inverse observed information)
-        and their standard errors, for :meth:`summary`.
+    inference : bool or {"hc0", "hc1", "hc2", "hc3", "cluster"}, default=False
+        Also compute the covariance of the estimates and their standard errors, for
+        :meth:`summary`.  True: the inverse observed information (penalised at
+        ``alpha > 0``).  The robust (sandwich) covariances, statsmodels' ``cov_type``
+        names: ``H^-1 M H^-1`` on that bread ``H^-1``, with ``M`` the sum of the
+        outer products of the per-sample scores (sample and class weights multiply
+        them).  ``"hc0"``: as it is; ``"hc1"``: times ``n / (n - k)``; ``"hc2"``,
+        ``"hc3"``: each score divided by ``(1 - h_i)^(1/2)``, ``(1 - h_i)`` with the
+        leverage ``h_i`` of sample ``i`` (its block of the hat matrix in the Fisher
+        metric, over the classes' scores); ``"cluster"``: scores summed within the
+        clusters that ``fit(..., groups=)`` gives, times ``G / (G - 1) (n - 1) / (n -
+        k)``.  ``n`` counts the samples with a positive weight, ``G`` their clusters,
+        ``k`` the identified parameters.  Tests and intervals are Wald z tests on
+        the robust covariance (see the user guide's "Robust standard errors").
 
     Attributes
     ----------
@@ -123,13 +134,17 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         Whether the solver met ``tol`` (when False a ``ConvergenceWarning`` was
         emitted and the summary says so).
     covariance_ : ndarray of shape (n_out, n_out)
-        With ``inference=True``: covariance of ``(coef_.ravel(), intercept_)``, the
-        inverse observed Fisher information at the estimate (penalised when alpha > 0).
-        Aliased parameters (collinear or constant columns, the reference class) are NaN.
+        With ``inference`` set: covariance of ``(coef_.ravel(), intercept_)``, the
+        inverse observed Fisher information at the estimate (penalised when alpha > 0),
+        or the robust sandwich of a robust ``inference``.  Aliased parameters
+        (collinear or constant columns, the reference class) are NaN.
     coef_se_ : ndarray of the shape of ``coef_``
-        With ``inference=True``: standard errors of ``coef_``.
+        With ``inference`` set: standard errors of ``coef_``.
     intercept_se_ : ndarray of the shape of ``intercept_``
-        With ``inference=True``: standard errors of ``intercept_``.
+        With ``inference`` set: standard errors of ``intercept_``.
+    n_groups_ : int
+        With ``inference="cluster"``: the number of clusters (among the samples with a
+        positive weight).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -277,7 +292,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         """Fit statistics and the table of estimates, standard errors, Wald z tests and
         confidence intervals, laid out as statsmodels' ``Logit``/``MNLogit`` summary.
 
-        Requires a fit with ``inference=True``.  The header names the distribution and
+        Requires a fit with ``inference`` set.  The header names the distribution and
         which probability is modelled, and gives the number of observations, the
         degrees of freedom, the convergence flag, the log-likelihood, the null
         (intercept-only) log-likelihood with the likelihood-ratio test's p-value,

@@ -145,7 +145,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
     verbose : int, default=0
         Progress on stdout: 1 prints one line per iteration and why the fit stopped;
         2 adds timings and other detail for diagnosing a slow fit; 0 is silent.
-    inference : bool or "ols", default=False
+    inference : bool or {"ols", "hc0", "hc1", "hc2", "hc3", "cluster"}, default=False
         Also compute the covariance of the estimates and their standard errors, for
         :meth:`summary`.  True: Wald inference from the inverse observed information
         of the model as specified, so with ``variance="fixed"`` it assumes ``sigma = 1``
@@ -155,6 +155,23 @@ class MLERegressor(RegressorMixin, MLEstimator):
         the mean's parameters is ``sigma^2 (X^T S X)^{-1}``, tests and intervals use
         Student's t with ``df_resid_`` degrees of freedom, and :meth:`predict_dist` /
         :meth:`predict_interval` give the exact Student-t prediction intervals.
+
+        The robust (sandwich) covariances, statsmodels' ``cov_type`` names, hold when
+        the variance model is doubtful: ``H^-1 M H^-1`` with ``H`` the observed
+        information (penalised at ``alpha > 0``) and ``M`` the sum of the outer
+        products of the per-sample scores of the likelihood (sample weights
+        multiply the scores), for every parameter reported, dispersion columns
+        included.  ``"hc0"``: as it is; ``"hc1"``: times ``n / (n - k)``; ``"hc2"``,
+        ``"hc3"``: each score divided by ``(1 - h_i)^(1/2)``, ``(1 - h_i)`` with
+        ``h_i`` the leverage of sample ``i`` (the diagonal of the hat matrix in the
+        Fisher metric; for a learned dispersion, its block); ``"cluster"``: scores
+        summed within the clusters that ``fit(..., groups=)`` gives, times ``G / (G
+        - 1) (n - 1) / (n - k)``.  ``n`` counts the samples with a positive weight,
+        ``G`` their clusters, ``k`` the parameters ``df_resid_`` counts (the mean's
+        rank; a learned constant dispersion does not count, as OLS's ``sigma``).
+        Tests and intervals are Wald z tests on the robust covariance.  The user
+        guide's "Robust standard errors" section says how each compares with
+        statsmodels.
 
     Attributes
     ----------
@@ -218,13 +235,18 @@ class MLERegressor(RegressorMixin, MLEstimator):
         With ``inference="ols"``: ``sqrt(RSS / df_resid_)``, the estimate of ``sigma``
         behind the OLS standard errors and prediction intervals.
     covariance_ : ndarray
-        With ``inference=True``: covariance of the parameters named by
+        With ``inference`` set: covariance of the parameters named by
         ``summary().names`` (the mean's, then each learned column's on its raw, log
         scale), the inverse observed Fisher information at the estimate (penalised
-        when alpha > 0).  Aliased parameters are NaN.
+        when alpha > 0), or the robust sandwich of a robust ``inference``.  Aliased
+        parameters are NaN.
+    n_groups_ : int
+        With ``inference="cluster"``: the number of clusters (among the samples with a
+        positive weight).
     coef_se_, intercept_se_ : ndarray, float
-        With ``inference=True``: standard errors of ``coef_`` and ``intercept_``
-        (``"ols"``: the OLS ones, with ``sigma`` estimated).
+        With ``inference`` set: standard errors of ``coef_`` and ``intercept_``
+        (``"ols"``: the OLS ones, with ``sigma`` estimated; a robust kind: from the
+        sandwich).
     scale_se_ : float
         With ``inference=True`` and variance "constant": standard error of ``scale_``
         (delta method from that of ``log sigma``).
