@@ -24,8 +24,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import sklearn
 import statsmodels.api as sm
 from scipy import stats
+from sklearn.model_selection import GroupKFold, cross_validate
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
@@ -250,14 +252,16 @@ def gaussian_reference(X, y, estimator, kind, groups=None):
     hessian[d_mean:, :d_mean] = hessian[:d_mean, d_mean:].T
     hessian[d_mean:, d_mean:] = V.T @ ((2 * e**2 * precision)[:, None] * V)
     if kind == "hc3":
-        lev_mean = np.einsum("ij,jk,ik->i", Z, np.linalg.inv(Z.T @ (precision[:, None] * Z)),
+        mean_information = Z.T @ (precision[:, None] * Z)
+        lev_mean = np.einsum("ij,jk,ik->i", Z, np.linalg.inv(mean_information),
                              Z) * precision
         lev_tau = np.einsum("ij,jk,ik->i", V, np.linalg.inv(V.T @ V), V)
         g_mean, g_tau = g_mean / (1 - lev_mean), g_tau / (1 - lev_tau)
     scores = np.column_stack([g_mean[:, None] * Z, g_tau[:, None] * V])
     if groups is not None:
         codes = codes_of(groups)
-        scores = np.array([scores[codes == c].sum(axis=0) for c in range(codes.max() + 1)])
+        scores = np.array([scores[codes == c].sum(axis=0)
+                           for c in range(codes.max() + 1)])
     bread = np.linalg.inv(hessian)
     covariance = bread @ scores.T @ scores @ bread
     n, k = len(y), len(y) - estimator.df_resid_
@@ -465,7 +469,8 @@ def test_every_family_and_dispersion_mode_gives_finite_robust_errors():
                "negative_binomial": rng.poisson(np.exp(eta) * rng.gamma(2, 0.5, 300)),
                "gamma": rng.gamma(2.0, np.exp(eta) / 2)}
     for distribution, y in targets.items():
-        for dispersion in ((None,) if distribution == "poisson" else ("constant", "linear")):
+        modes = (None,) if distribution == "poisson" else ("constant", "linear")
+        for dispersion in modes:
             for kind in ("hc2", "cluster"):
                 reg = MLERegressor(distribution, dispersion=dispersion, inference=kind,
                                    alpha=1e-3).fit(X, y, groups=groups
@@ -516,12 +521,25 @@ def test_groups_route_through_a_pipeline():
     assert_close(pipe[-1].covariance_, direct.covariance_, rtol=1e-9)
 
 
+def test_groups_route_to_the_estimator_and_the_splitter_with_metadata_routing():
+    """With metadata routing, one ``groups`` feeds GroupKFold and each fold's
+    cluster-robust fit."""
+    X, y, firm = grunfeld()
+    with sklearn.config_context(enable_metadata_routing=True):
+        estimator = MLERegressor(inference="cluster").set_fit_request(
+            groups=True, sample_weight=False)
+        result = cross_validate(estimator, X, y, cv=GroupKFold(3),
+                                params={"groups": firm}, return_estimator=True)
+    held_out = [firm.iloc[test].nunique() for _, test in GroupKFold(3).split(X, y, firm)]
+    assert [fit.n_groups_ for fit in result["estimator"]] == [11 - k for k in held_out]
+
+
 # --------------------------------------------------------------------- bad input
 def test_cluster_needs_groups():
     X, y, _ = grunfeld()
-    with pytest.raises(ValueError, match="inference='cluster' needs the cluster of every"):
+    with pytest.raises(ValueError, match="inference='cluster' needs the cluster of"):
         MLERegressor(inference="cluster").fit(X, y)
-    with pytest.raises(ValueError, match="inference='cluster' needs the cluster of every"):
+    with pytest.raises(ValueError, match="inference='cluster' needs the cluster of"):
         MLEClassifier(inference="cluster").fit(X, y > y.median())
 
 

@@ -26,9 +26,9 @@ from ..models._linear_layouts import (prediction_model, regression_model,
                                       regression_null_raw)
 from ..report import _ols
 from ..report._likelihood import set_regression_likelihood
-from ..report._robust import ROBUST_KINDS, is_robust
 from ..report._parameters import (parameter_names, reported_vector,
                                   set_parameter_attributes, set_standard_errors)
+from ..report._robust import ROBUST_KINDS, is_robust
 from ..solver._fit import fit_model
 from ..solver._weights import FitWeights
 from ._base import MLEstimator

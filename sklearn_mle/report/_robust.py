@@ -194,7 +194,8 @@ def sandwich(model, X, y, weights, alpha, theta, hessian, kind, codes, n_counted
             index = slice(start, start + step) if whole else rows[start:start + step]
             block = X[index]
             raw = model.raw_prediction(theta, block)
-            _, gradient = model.loss.loss_gradient(y[index], raw, weights[index], n_threads)
+            _, gradient = model.loss.loss_gradient(y[index], raw, weights[index],
+                                                   n_threads)
             if leverage_bread is not None:
                 information = model.loss.fisher_information(y[index], raw, weights[index],
                                                             n_threads)
@@ -205,7 +206,6 @@ def sandwich(model, X, y, weights, alpha, theta, hessian, kind, codes, n_counted
                 scores, carry = _cluster_sums(scores, codes[index], carry,
                                               last=start + step >= rows.size)
             meat += scores.T @ scores
-    meat = np.nan_to_num(meat)
     covariance = correction_factor(kind, n_rows, n_counted, n_groups) * (
         bread @ meat @ bread)
     covariance = 0.5 * (covariance + covariance.T)
@@ -268,7 +268,8 @@ def _leverage_factor(leverage, power):
     """``(1 - h)^{-power}``, 1 where h is within ``_UNIT_LEVERAGE_TOL`` of 1 or beyond."""
     leverage = np.clip(leverage, 0.0, None)
     interpolated = leverage >= 1.0 - _UNIT_LEVERAGE_TOL
-    return np.where(interpolated, 1.0, np.where(interpolated, 1.0, 1.0 - leverage) ** -power)
+    return np.where(interpolated, 1.0,
+                    np.where(interpolated, 1.0, 1.0 - leverage) ** -power)
 
 
 def _phi(leverage, power):
