@@ -30,6 +30,7 @@ numbers as a block of X, and only their outer products are kept: nothing of size
 import numpy as np
 import scipy.sparse as sp
 
+from .._threads import n_threads as block_threads
 from ._statistics import information_inverse
 
 #: The robust kinds of ``inference`` (statsmodels' ``cov_type`` names, lower case).
@@ -37,7 +38,7 @@ ROBUST_KINDS = ("hc0", "hc1", "hc2", "hc3", "cluster")
 
 #: Numbers (rows x parameters) in one block of scores (1 MB): each array a block
 #: makes (design values, scores, leverage forms) holds about this many.
-_BLOCK_NUMBERS = 1 << 17
+_BLOCK_NUMBERS = 1 << 15
 #: Leverages (eigenvalues of a sample's hat block) within this of 1 belong to samples
 #: the fit interpolates: their scores vanish in those directions, and HC2/HC3 leave
 #: them uncorrected instead of dividing rounding noise by rounding noise.
@@ -173,8 +174,11 @@ def sandwich(model, X, y, weights, alpha, theta, hessian, kind, codes, n_counted
         fisher = model.hessian(theta, X, y, weights, alpha, n_threads, expected=True)
         leverage_bread = information_inverse(np.nan_to_num(fisher))[0]
         power = 0.5 if kind == "hc2" else 1.0
-    rows = np.flatnonzero(weights > 0)
-    n_rows, n_groups = rows.size, None
+    positive = weights > 0
+    whole = kind != "cluster" and bool(positive.all())  # blocks are slices of X
+    rows = np.arange(0) if whole else np.flatnonzero(positive)
+    n_rows, n_groups = (X.shape[0] if whole else rows.size), None
+    del positive
     if kind == "cluster":
         order = np.argsort(codes[rows], kind="stable")
         rows = rows[order]
@@ -185,26 +189,27 @@ def sandwich(model, X, y, weights, alpha, theta, hessian, kind, codes, n_counted
                 f"positive weight, got {n_groups}.")
     if sp.issparse(X):
         X = X.tocsr()  # row blocks of CSC would each scan every column
-    whole = rows.size == X.shape[0] and kind != "cluster"
     meat = np.zeros((theta.size, theta.size))
     carry = None   # the partial score sum of a cluster that continues in the next block
     step = max(16, min(4096, _BLOCK_NUMBERS // max(theta.size, 1)))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for start in range(0, rows.size, step):
+        for start in range(0, n_rows, step):
             index = slice(start, start + step) if whole else rows[start:start + step]
             block = X[index]
             raw = model.raw_prediction(theta, block)
-            _, gradient = model.loss.loss_gradient(y[index], raw, weights[index],
-                                                   n_threads)
+            # threads for a block's work, not the pass's: a parallel region per small
+            # block costs more than it saves
+            threads = min(n_threads, block_threads(raw.size))
+            _, gradient = model.loss.loss_gradient(y[index], raw, weights[index], threads)
             if leverage_bread is not None:
                 information = model.loss.fisher_information(y[index], raw, weights[index],
-                                                            n_threads)
+                                                            threads)
                 forms = model.sample_forms(theta, block, leverage_bread)
                 gradient = leverage_corrected(gradient, information, forms, power)
             scores = model.sample_scores(theta, block, gradient)
             if kind == "cluster":
                 scores, carry = _cluster_sums(scores, codes[index], carry,
-                                              last=start + step >= rows.size)
+                                              last=start + step >= n_rows)
             meat += scores.T @ scores
     covariance = correction_factor(kind, n_rows, n_counted, n_groups) * (
         bread @ meat @ bread)
