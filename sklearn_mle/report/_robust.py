@@ -22,9 +22,9 @@ sample's raw gradient by ``(I - W_i A_i)^{-1/2}`` and ``(I - W_i A_i)^{-1}``, wh
 is the sample's block of the hat matrix of the model linearised at the fit, which for
 one raw column is the leverage ``h_i`` of a generalised linear model.
 
-The scores are formed a block of rows at a time, each block holding about as many
-numbers as a block of X, and only their outer products are kept: nothing of size
-``n_samples x n_params`` is made.
+The scores are formed a block of rows at a time (``_BLOCK_NUMBERS`` numbers, 256 kB a
+block), and only their outer products are kept: nothing of size ``n_samples x
+n_params`` is made.
 """
 
 import numpy as np
@@ -36,8 +36,10 @@ from ._statistics import information_inverse
 #: The robust kinds of ``inference`` (statsmodels' ``cov_type`` names, lower case).
 ROBUST_KINDS = ("hc0", "hc1", "hc2", "hc3", "cluster")
 
-#: Numbers (rows x parameters) in one block of scores (1 MB): each array a block
-#: makes (design values, scores, leverage forms) holds about this many.
+#: Numbers (rows x parameters) in one block of scores (256 kB): each array a block
+#: makes (design values, scores, leverage forms) holds about this many.  Smaller
+#: blocks keep them under the peak of the Hessian's pass (test_memory); the time per
+#: block is the kernels' and BLAS's, not Python's, down to this size.
 _BLOCK_NUMBERS = 1 << 15
 #: Leverages (eigenvalues of a sample's hat block) within this of 1 belong to samples
 #: the fit interpolates: their scores vanish in those directions, and HC2/HC3 leave
