@@ -213,8 +213,10 @@ def sandwich(model, X, y, weights, alpha, theta, hessian, kind, codes, n_counted
                 scores, carry = _cluster_sums(scores, codes[index], carry,
                                               last=start + step >= n_rows)
             meat += scores.T @ scores
-    covariance = correction_factor(kind, n_rows, n_counted, n_groups) * (
-        bread @ meat @ bread)
+        # scores beyond the doubles (a fit far out where the MLE does not exist) give
+        # NaN standard errors, honestly and without a RuntimeWarning
+        covariance = correction_factor(kind, n_rows, n_counted, n_groups) * (
+            bread @ meat @ bread)
     covariance = 0.5 * (covariance + covariance.T)
     covariance[aliased, :] = np.nan
     covariance[:, aliased] = np.nan
