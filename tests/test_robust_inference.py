@@ -37,7 +37,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklearn_mle import MLEClassifier, MLERegressor
+from sklearn_mle import Family, MLEClassifier, MLERegressor
 from sklearn_mle.families import (BernoulliLoss, BinomialLoss, CategoricalLoss,
                                   GammaLoss, GaussianLoss, NegativeBinomialLoss,
                                   PoissonLoss, StudentTLoss)
@@ -483,6 +483,56 @@ def test_every_family_and_dispersion_mode_gives_finite_robust_errors():
                                                    if kind == "cluster" else None)
                 assert np.all(np.isfinite(reg.covariance_)), (distribution, dispersion)
                 assert np.all(np.linalg.eigvalsh(reg.covariance_) > -1e-12)
+
+
+class Logistic(Family):
+    """The user guide's NumPy family: logistic noise with a learned scale (its Fisher
+    information is the base class's default, central differences of the gradient)."""
+
+    name = "logistic"
+    raw_columns = ("mean", "log_scale")
+    column_modes = ("x", "constant")
+    dispersion_column, dispersion_name = 1, "scale"
+
+    def loss_gradient(self, y, raw, sample_weight, n_threads=1):
+        z = (y - raw[:, 0]) * np.exp(-raw[:, 1])
+        loss = z + 2 * np.logaddexp(0, -z) + raw[:, 1]
+        slope = np.tanh(z / 2)
+        grad = np.column_stack([-slope * np.exp(-raw[:, 1]), 1 - z * slope])
+        return sample_weight * loss, sample_weight[:, None] * grad
+
+    def initial_raw_prediction(self, y, sample_weight):
+        return np.array([np.median(y), np.log(np.std(y))])
+
+    def mean(self, raw):
+        return raw[:, 0]
+
+    def distribution(self, raw):
+        return stats.logistic(loc=raw[:, 0], scale=np.exp(raw[:, 1]))
+
+
+@pytest.mark.parametrize("kind", ["hc0", "hc3", "cluster"])
+def test_a_users_numpy_family_gets_robust_errors(kind):
+    """HC0 of the user's family equals the sandwich of its own per-sample gradients;
+    HC3 and cluster are finite and positive semi-definite."""
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(400, 2))
+    y = 1 + X @ [2.0, -1.0] + rng.logistic(size=400) * np.exp(0.4 * X[:, 0])
+    groups = rng.integers(0, 20, 400)
+    reg = MLERegressor(distribution=Logistic(), inference=kind, tol=1e-10).fit(
+        X, y, groups=groups if kind == "cluster" else None)
+    assert np.all(np.isfinite(reg.covariance_))
+    assert np.all(np.linalg.eigvalsh(reg.covariance_) > 0)
+    if kind == "hc0":
+        model_based = MLERegressor(distribution=Logistic(), inference=True,
+                                   tol=1e-10).fit(X, y)
+        Z = np.column_stack([X, np.ones(len(y))])
+        raw = np.column_stack([Z @ np.append(reg.coef_, reg.intercept_),
+                               np.full(len(y), np.log(reg.scale_))])
+        _, gradient = Logistic().loss_gradient(y, raw, np.ones(len(y)))
+        scores = np.column_stack([gradient[:, :1] * Z, gradient[:, 1:]])
+        bread = model_based.covariance_
+        assert_close(reg.covariance_, bread @ scores.T @ scores @ bread, rtol=1e-7)
 
 
 # ----------------------------------------------------------- summary and attributes
