@@ -67,11 +67,14 @@ def test_default_multiclass_fit_makes_no_sample_by_class_array():
 
 
 #: The first inputs users meet besides a row-major array: a pandas DataFrame (whose
-#: values are column-major), and Wald inference (per-sample K x K Hessians).
+#: values are column-major), and Wald inference (per-sample K x K Hessians), model
+#: based or robust.
 _FIRST_CONTACT = {
     "dataframe": (lambda X: pd.DataFrame(X), {}),
     "fortran": (np.asfortranarray, {}),
     "inference": (np.ascontiguousarray, {"inference": True}),
+    # the sandwich's scores and leverage forms, a block of rows at a time
+    "robust": (np.ascontiguousarray, {"inference": "hc3"}),
 }
 
 

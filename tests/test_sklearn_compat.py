@@ -41,6 +41,10 @@ ESTIMATORS = [
     *[MLERegressor(distribution=name, dispersion="linear") for name in CHECKED
       if DISTRIBUTIONS[name]().dispersion_column is not None],
     MLERegressor(distribution=BinomialOfRealTargets()),
+    # robust covariances on the checks' data ("cluster" needs groups, which no check
+    # passes: its errors are tested in test_robust_inference.py)
+    MLEClassifier(inference="hc3"),
+    MLERegressor(variance="heteroscedastic", inference="hc1"),
 ]
 
 

@@ -24,6 +24,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from .._threads import ensure_layout, kernels_own_the_cores, n_threads
 from ..existence._unbounded import UnboundedLikelihoodWarning
 from ..report._covariance import output_covariance
+from ..report._robust import is_robust, robust_label, robust_note, validate_groups
 from ..report._statistics import (common_notes, covariance_kind, fit_statistics,
                                   method_name, require_covariance, title_kind)
 from ..report._table import InferenceSummary, feature_labels, target_label, target_name
@@ -46,7 +47,8 @@ _FIT_STACKLEVEL = 6
 class MLEstimator(BaseEstimator):
     """Base class of the maximum-likelihood estimators (not used directly).
 
-    Subclasses define ``_fit_validated(X, y, sample_weight)`` and, for the shared fit
+    Subclasses define ``_fit_validated(X, y, sample_weight, codes)`` (``codes``: the
+    validated cluster codes of ``groups``, or None) and, for the shared fit
     sequence, ``_find_unbounded``, ``_unbounded_message`` and ``_fallback_fit``.
     """
 
@@ -69,10 +71,11 @@ class MLEstimator(BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
-    def _fit(self, X, y, sample_weight=None, **data):
+    def _fit(self, X, y, sample_weight=None, groups=None, **data):
         """The fit both estimators' ``fit`` run (inside scikit-learn's ``_fit_context``):
-        X and y validated, X in a layout the kernels read, then
-        ``_fit_validated(X, y, sample_weight, **data)`` with BLAS held while the
+        X and y validated, X in a layout the kernels read, ``groups`` checked against
+        ``inference``, then ``_fit_validated(X, y, sample_weight, codes, **data)``
+        (``codes``: the clusters of ``inference="cluster"``) with BLAS held while the
         kernels own the cores.  ``data`` are the estimator's further per-sample inputs
         (the regressor's offset)."""
         name = target_name(y)  # before validation turns a Series into an array
@@ -81,8 +84,9 @@ class MLEstimator(BaseEstimator):
                              y_numeric=self._numeric_target)
         self._target_name = name
         X = ensure_layout(X)
+        codes = validate_groups(groups, self.inference, X.shape[0])
         with kernels_own_the_cores(X):
-            return self._fit_validated(X, y, sample_weight, **data)
+            return self._fit_validated(X, y, sample_weight, codes, **data)
 
     def _validated_input(self, X):
         """X checked against the fit (features, dtype) for prediction."""
@@ -150,12 +154,21 @@ class MLEstimator(BaseEstimator):
                 f"{type(model).__name__} has not (its parameters are not those of a "
                 "linear predictor, or not identified): fit without that option.")
 
-    def _covariance(self, model, X, y, weights, total_weight, theta, to_output):
-        """Covariance of the reported parameters ``to_output(theta)`` (the inverse
-        observed information, penalised at alpha > 0); sets ``_aliased``."""
+    def _covariance(self, model, X, y, weights, total_weight, theta, to_output, codes):
+        """Covariance of the reported parameters ``to_output(theta)``: the inverse
+        observed information (penalised at alpha > 0), or with a robust ``inference``
+        the sandwich on that bread (``codes``: the clusters of ``"cluster"``).  Sets
+        ``_aliased``, and for a robust covariance ``_n_robust_rows`` and (clusters)
+        ``n_groups_``."""
         self._require(model, "supports_inference")
-        covariance, self._aliased = output_covariance(
-            model, X, y, weights, total_weight, self.alpha, theta, to_output)
+        robust = (dict(kind=self.inference, codes=codes, n_counted=self._n_counted)
+                  if is_robust(self.inference) else None)
+        covariance, self._aliased, counts = output_covariance(
+            model, X, y, weights, total_weight, self.alpha, theta, to_output, robust)
+        if counts is not None:
+            self._n_robust_rows = counts["n_rows"]
+            if counts["n_groups"] is not None:
+                self.n_groups_ = counts["n_groups"]
         return covariance
 
     def _summary(self, coverage, feature_names):
@@ -178,8 +191,11 @@ class MLEstimator(BaseEstimator):
         name = type(self).__name__
         aliased = [name for name, std_err in zip(parts["names"], parts["std_err"])
                    if np.isnan(std_err)]
-        notes = [*parts.get("leading_notes", ()),
-                 *common_notes(self, parts["unbounded_cause"], aliased),
+        robust = is_robust(self.inference)
+        robust_notes = ([robust_note(self.inference, self._n_robust_rows, self._n_counted,
+                                     getattr(self, "n_groups_", None))] if robust else [])
+        notes = [*robust_notes, *parts.get("leading_notes", ()),
+                 *common_notes(self, parts["unbounded_cause"], aliased, robust),
                  *parts.get("trailing_notes", ())]
         model_info = [("Dep. Variable", target_label(self)), ("Model", name),
                       *parts["model_info"]]
@@ -194,8 +210,10 @@ class MLEstimator(BaseEstimator):
 
     def _header_lines(self):
         """The Method, Converged and Covariance lines every summary has."""
+        covariance = (robust_label(self.inference, getattr(self, "n_groups_", None))
+                      if is_robust(self.inference) else covariance_kind(self.alpha))
         return [("Method", method_name(self.alpha)), ("Converged", str(self.converged_)),
-                ("Covariance", covariance_kind(self.alpha))]
+                ("Covariance", covariance)]
 
     def _log_likelihood(self, X, y, sample_weight, per_sample, **prediction):
         """``log_likelihood`` on the family's kernels: ``_likelihood_target`` checks

@@ -18,6 +18,7 @@ from ..existence._separation import separation_message
 from ..models._linear_layouts import (classification_family, classification_model,
                                       classification_start, prediction_model)
 from ..report._likelihood import set_class_likelihood
+from ..report._robust import ROBUST_KINDS
 from ..solver._weights import FitWeights
 from ._base import MLEstimator
 
@@ -71,9 +72,20 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
     verbose : int, default=0
         Progress on stdout: 1 prints one line per iteration and why the fit stopped;
         2 adds timings and other detail for diagnosing a slow fit; 0 is silent.
-    inference : bool, default=False
-        Also compute the covariance of the estimates (inverse observed information)
-        and their standard errors, for :meth:`summary`.
+    inference : bool or {"hc0", "hc1", "hc2", "hc3", "cluster"}, default=False
+        Also compute the covariance of the estimates and their standard errors, for
+        :meth:`summary`.  True: the inverse observed information (penalised at
+        ``alpha > 0``).  The robust (sandwich) covariances, statsmodels' ``cov_type``
+        names: ``H^-1 M H^-1`` on that bread ``H^-1``, with ``M`` the sum of the
+        outer products of the per-sample scores (sample and class weights multiply
+        them).  ``"hc0"``: as it is; ``"hc1"``: times ``n / (n - k)``; ``"hc2"``,
+        ``"hc3"``: each score divided by ``(1 - h_i)^(1/2)``, ``(1 - h_i)`` with the
+        leverage ``h_i`` of sample ``i`` (its block of the hat matrix in the Fisher
+        metric, over the classes' scores); ``"cluster"``: scores summed within the
+        clusters that ``fit(..., groups=)`` gives, times ``G / (G - 1) (n - 1) / (n -
+        k)``.  ``n`` counts the samples with a positive weight, ``G`` their clusters,
+        ``k`` the identified parameters.  Tests and intervals are Wald z tests on
+        the robust covariance (see the user guide's "Robust standard errors").
 
     Attributes
     ----------
@@ -124,13 +136,17 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         Whether the solver met ``tol`` (when False a ``ConvergenceWarning`` was
         emitted and the summary says so).
     covariance_ : ndarray of shape (n_out, n_out)
-        With ``inference=True``: covariance of ``(coef_.ravel(), intercept_)``, the
-        inverse observed Fisher information at the estimate (penalised when alpha > 0).
-        Aliased parameters (collinear or constant columns, the reference class) are NaN.
+        With ``inference`` set: covariance of ``(coef_.ravel(), intercept_)``, the
+        inverse observed Fisher information at the estimate (penalised when alpha > 0),
+        or the robust sandwich of a robust ``inference``.  Aliased parameters
+        (collinear or constant columns, the reference class) are NaN.
     coef_se_ : ndarray of the shape of ``coef_``
-        With ``inference=True``: standard errors of ``coef_``.
+        With ``inference`` set: standard errors of ``coef_``.
     intercept_se_ : ndarray of the shape of ``intercept_``
-        With ``inference=True``: standard errors of ``intercept_``.
+        With ``inference`` set: standard errors of ``intercept_``.
+    n_groups_ : int
+        With ``inference="cluster"``: the number of clusters (among the samples with a
+        positive weight).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -164,7 +180,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
     _parameter_constraints: dict = {
         **MLEstimator._common_parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
-        "inference": ["boolean"],
+        "inference": ["boolean", StrOptions(set(ROBUST_KINDS))],
     }
     _numeric_target = False
     #: How the progress report names a successful existence check.
@@ -196,7 +212,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
 
     # ---------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, groups=None):
         """Fit the model by maximum (penalised) likelihood.
 
         Parameters
@@ -206,17 +222,27 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         y : array-like of shape (n_samples,)
             Class labels of any type.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; integer weights act as repeated rows.
+            Non-negative weights; integer weights act as repeated rows.  In a robust
+            covariance (``inference="hc0"`` ... ``"cluster"``) they multiply each
+            sample's score, as a precision or sampling weight (statsmodels' ``WLS``
+            and GLM ``var_weights``, R's ``sandwich``, Stata's ``pweight``), not as a
+            count of independent repeated rows.
+        groups : array-like of shape (n_samples,), default=None
+            Cluster label of each sample (integers, strings, any sortable type), for
+            ``inference="cluster"``, which requires it; any other ``inference``
+            rejects it.  In a :class:`~sklearn.pipeline.Pipeline` pass it as
+            ``<step>__groups``.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit(X, y, sample_weight)
+        return self._fit(X, y, sample_weight, groups)
 
-    def _fit_validated(self, X, y, sample_weight):
-        """The fit on validated data (see :meth:`fit`)."""
+    def _fit_validated(self, X, y, sample_weight, codes=None):
+        """The fit on validated data (see :meth:`fit`); ``codes`` are the clusters of
+        ``inference="cluster"``."""
         check_classification_targets(y)
         self.classes_ = np.unique(y)
         n_classes = self.classes_.size
@@ -242,12 +268,13 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         self.coef_, self.intercept_ = coef, intercept
         self.n_iter_ = result.n_iter
         set_class_likelihood(self, model, X, y_encoded, fit_weights, result, n_classes)
-        self._forget(("covariance_", "coef_se_", "intercept_se_"))
+        self._forget(("covariance_", "coef_se_", "intercept_se_", "n_groups_"))
         if self.inference:
-            self._set_inference(model, X, y_encoded, fit_weights, result.theta, centre)
+            self._set_inference(model, X, y_encoded, fit_weights, result.theta, centre,
+                                codes)
         return self
 
-    def _set_inference(self, model, X, y_encoded, fit_weights, theta, centre):
+    def _set_inference(self, model, X, y_encoded, fit_weights, theta, centre, codes):
         """``covariance_`` of ``(coef_.ravel(), intercept_)``, ``coef_se_`` and
         ``intercept_se_``; the parameters the convention fixes (reference class) are
         NaN."""
@@ -258,7 +285,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
             return np.concatenate([out_coef.ravel(), out_intercept])
 
         covariance = self._covariance(model, X, y_encoded, fit_weights.normalised,
-                                      fit_weights.fit_total, theta, to_output)
+                                      fit_weights.fit_total, theta, to_output, codes)
         fixed = np.concatenate([np.repeat(~model.coef_free, X.shape[1]),
                                 ~model.intercept_free & (not centre)])
         covariance[fixed, :] = np.nan
@@ -296,7 +323,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         """Fit statistics and the table of estimates, standard errors, Wald z tests and
         confidence intervals, laid out as statsmodels' ``Logit``/``MNLogit`` summary.
 
-        Requires a fit with ``inference=True``.  The header names the dependent
+        Requires a fit with ``inference`` set.  The header names the dependent
         variable (the ``name`` of y when fit was given a pandas Series, else "y"), the
         distribution and which probability is modelled, and gives the number of
         observations, the degrees of freedom, the convergence flag, the

@@ -33,6 +33,7 @@ from ..report._likelihood import set_regression_likelihood
 from ..report._parameters import (natural_scale_note, natural_scale_rows,
                                   parameter_names, reported_vector,
                                   set_parameter_attributes, set_standard_errors)
+from ..report._robust import ROBUST_KINDS, is_robust
 from ..solver._fit import fit_model
 from ..solver._weights import FitWeights
 from ._base import MLEstimator
@@ -150,7 +151,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
     verbose : int, default=0
         Progress on stdout: 1 prints one line per iteration and why the fit stopped;
         2 adds timings and other detail for diagnosing a slow fit; 0 is silent.
-    inference : bool or "ols", default=False
+    inference : bool or {"ols", "hc0", "hc1", "hc2", "hc3", "cluster"}, default=False
         Also compute the covariance of the estimates and their standard errors, for
         :meth:`summary`.  True: Wald inference from the inverse observed information
         of the model as specified, so with ``variance="fixed"`` it assumes ``sigma = 1``
@@ -160,6 +161,23 @@ class MLERegressor(RegressorMixin, MLEstimator):
         the mean's parameters is ``sigma^2 (X^T S X)^{-1}``, tests and intervals use
         Student's t with ``df_resid_`` degrees of freedom, and :meth:`predict_dist` /
         :meth:`predict_interval` give the exact Student-t prediction intervals.
+
+        The robust (sandwich) covariances, statsmodels' ``cov_type`` names, hold when
+        the variance model is doubtful: ``H^-1 M H^-1`` with ``H`` the observed
+        information (penalised at ``alpha > 0``) and ``M`` the sum of the outer
+        products of the per-sample scores of the likelihood (sample weights
+        multiply the scores), for every parameter reported, dispersion columns
+        included.  ``"hc0"``: as it is; ``"hc1"``: times ``n / (n - k)``; ``"hc2"``,
+        ``"hc3"``: each score divided by ``(1 - h_i)^(1/2)``, ``(1 - h_i)`` with
+        ``h_i`` the leverage of sample ``i`` (the diagonal of the hat matrix in the
+        Fisher metric; for a learned dispersion, its block); ``"cluster"``: scores
+        summed within the clusters that ``fit(..., groups=)`` gives, times ``G / (G
+        - 1) (n - 1) / (n - k)``.  ``n`` counts the samples with a positive weight,
+        ``G`` their clusters, ``k`` the parameters ``df_resid_`` counts (the mean's
+        rank; a learned constant dispersion does not count, as OLS's ``sigma``).
+        Tests and intervals are Wald z tests on the robust covariance.  The user
+        guide's "Robust standard errors" section says how each compares with
+        statsmodels.
 
     Attributes
     ----------
@@ -226,16 +244,20 @@ class MLERegressor(RegressorMixin, MLEstimator):
         With ``inference="ols"``: ``sqrt(RSS / df_resid_)``, the estimate of ``sigma``
         behind the OLS standard errors and prediction intervals.
     covariance_ : ndarray
-        With ``inference=True``: covariance of the reported parameters, row for row
+        With ``inference`` set: covariance of the reported parameters, row for row
         with ``summary().names`` (the mean's, then each learned column's), on the
         scale they are fitted on: a constant dispersion as its log (``log sigma``,
         ``log alpha``, ...; the summary shows it on the natural scale), a column
         linear in x as the coefficients of its log.  It is the inverse observed
-        Fisher information at the estimate (penalised when alpha > 0).  Aliased
-        parameters are NaN.
+        Fisher information at the estimate (penalised when alpha > 0), or the
+        robust sandwich of a robust ``inference``.  Aliased parameters are NaN.
+    n_groups_ : int
+        With ``inference="cluster"``: the number of clusters (among the samples with a
+        positive weight).
     coef_se_, intercept_se_ : ndarray, float
-        With ``inference=True``: standard errors of ``coef_`` and ``intercept_``
-        (``"ols"``: the OLS ones, with ``sigma`` estimated).
+        With ``inference`` set: standard errors of ``coef_`` and ``intercept_``
+        (``"ols"``: the OLS ones, with ``sigma`` estimated; a robust kind: from the
+        sandwich).
     scale_se_ : float
         With ``inference=True`` and a learned constant ``sigma`` (the Gaussian's
         variance "constant", the Student-t's default): standard error of ``scale_``
@@ -290,7 +312,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
         "dispersion": [None, StrOptions({"constant", "linear"}),
                        Interval(Real, 0, None, closed="neither")],
         "variance": [None, StrOptions({"fixed", "constant", "heteroscedastic"})],
-        "inference": ["boolean", StrOptions({"ols"})],
+        "inference": ["boolean", StrOptions({"ols", *ROBUST_KINDS})],
     }
 
     def __init__(self, distribution="gaussian", *, dispersion=None, variance=None,
@@ -336,7 +358,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
 
     # ---------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, offset=None, exposure=None):
+    def fit(self, X, y, sample_weight=None, offset=None, exposure=None, groups=None):
         """Fit the model by maximum (penalised) likelihood.
 
         Parameters
@@ -349,7 +371,11 @@ class MLERegressor(RegressorMixin, MLEstimator):
             positive values for the Gamma, proportions in [0, 1] for the binomial.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; integer weights act as repeated rows.  For the
-            binomial, the number of trials behind each proportion.
+            binomial, the number of trials behind each proportion.  In a robust
+            covariance (``inference="hc0"`` ... ``"cluster"``) they multiply each
+            sample's score, as a precision or sampling weight (statsmodels' ``WLS``
+            and GLM ``var_weights``, R's ``sandwich``, Stata's ``pweight``), not as a
+            count of independent repeated rows.
         offset : array-like of shape (n_samples,), default=None
             A known term added to each sample's linear predictor of the mean, on the
             link scale (``log mean`` for the Poisson, negative binomial and Gamma,
@@ -363,6 +389,11 @@ class MLERegressor(RegressorMixin, MLEstimator):
             observed over (time at risk, policy-years): the offset ``log(exposure)``,
             so the mean is ``exposure * exp(x @ coef_ + intercept_)``, as statsmodels'
             ``exposure=``.  Give ``offset`` or ``exposure``, not both.
+        groups : array-like of shape (n_samples,), default=None
+            Cluster label of each sample (integers, strings, any sortable type), for
+            ``inference="cluster"``, which requires it; any other ``inference``
+            rejects it.  In a :class:`~sklearn.pipeline.Pipeline` pass it as
+            ``<step>__groups``.
 
         Returns
         -------
@@ -385,10 +416,12 @@ class MLERegressor(RegressorMixin, MLEstimator):
         >>> reg.predict(X[:2], exposure=[1.0, 2.0]) / reg.predict(X[:2])  # per year
         array([1., 2.])
         """
-        return self._fit(X, y, sample_weight, offset=offset, exposure=exposure)
+        return self._fit(X, y, sample_weight, groups, offset=offset, exposure=exposure)
 
-    def _fit_validated(self, X, y, sample_weight, offset=None, exposure=None):
-        """The fit on validated data (see :meth:`fit`)."""
+    def _fit_validated(self, X, y, sample_weight, codes=None, offset=None,
+                       exposure=None):
+        """The fit on validated data (see :meth:`fit`); ``codes`` are the clusters of
+        ``inference="cluster"``."""
         family, modes = self._family()
         offset = validated_offset(family, offset, exposure, X.shape[0])
         self._modes = modes
@@ -446,7 +479,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
         null_raw[0] *= y_scale
         model.offset = offset  # in y's units, as the parameters now are
         self._set_fitted(family, modes, model, X, y_original, coef, intercept,
-                         fit_weights, result, null_raw, fit_options["progress"])
+                         fit_weights, result, null_raw, fit_options["progress"], codes)
         return self
 
     def _warn_below_resolution(self, family, modes, model, X, y, weights, coef,
@@ -464,14 +497,14 @@ class MLERegressor(RegressorMixin, MLEstimator):
                 UnboundedLikelihoodWarning, stacklevel=6)
 
     def _set_fitted(self, family, modes, model, X, y, coef, intercept, fit_weights,
-                    result, null_raw, progress):
+                    result, null_raw, progress, codes):
         """Every fitted attribute, from the parameters in y's units."""
         self.family_ = family
         self._raw_coef, self._raw_intercept = coef, intercept
         self._fitted_modes = modes
         self._forget([*getattr(self, "_parameter_attribute_names", ()),
                       *getattr(self, "_se_attribute_names", ()), "covariance_", "coef_se_",
-                      "intercept_se_", "ols_scale_"])
+                      "intercept_se_", "ols_scale_", "n_groups_"])
         self._parameter_attribute_names, self._se_attribute_names = \
             set_parameter_attributes(self, family, modes, coef, intercept)
         self.boundary_note_ = family.boundary_note(intercept)
@@ -490,7 +523,8 @@ class MLERegressor(RegressorMixin, MLEstimator):
             # not depend on y: the parameters in y's units give the same Hessian)
             covariance = self._covariance(
                 model, X, y, fit_weights.normalised, fit_weights.total, theta,
-                lambda t: reported_vector(modes, self.fit_intercept, *model.unpack(t)))
+                lambda t: reported_vector(modes, self.fit_intercept, *model.unpack(t)),
+                codes)
             if self.inference == "ols":
                 covariance = _ols.ols_covariance(self, covariance,
                                                  X.shape[1] + self.fit_intercept)
@@ -634,7 +668,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
         std_err = np.sqrt(np.diag(self.covariance_))
         from_log = natural_scale_rows(family, modes, self.fit_intercept, len(features))
         method, converged, covariance = self._header_lines()
-        if sigma_one:
+        if sigma_one and not is_robust(self.inference):
             covariance = ("Covariance", "inv. info at σ = 1")
         distribution, extra_info = family.describe(modes), []
         parts = dict(label=f"({self._label(family, modes)})", leading_notes=[],
@@ -652,7 +686,8 @@ class MLERegressor(RegressorMixin, MLEstimator):
             parts.update(kind=least_squares["kind"], df_resid=self.df_resid_,
                          leading_notes=least_squares["notes"])
         elif sigma_one:
-            parts["leading_notes"] = [_ols.fixed_sigma_note(self)]
+            parts["leading_notes"] = [_ols.fixed_sigma_note(
+                self, robust=is_robust(self.inference))]
         if from_log.any():
             parts["trailing_notes"].append(natural_scale_note(
                 [name for name, log in zip(names, from_log) if log]))

@@ -244,6 +244,40 @@ class LinearModel(Model):
         gradient[n_coef:] = raw_gradient.sum(axis=0)[self.intercept_rows]
         return gradient
 
+    def parameter_design(self, X):
+        """The design value each parameter multiplies, per sample: ``z_i[param_design]``
+        with ``z_i = (x_i, 1)``, a dense (n_samples, n_params) float64 array (so the
+        Jacobian ``J_i`` has, in row ``param_column[p]``, the entry ``Z[i, p]``).  For
+        a block of rows: it has ``n_params`` columns per row."""
+        n, d = X.shape
+        design = np.empty((n, d + 1))
+        design[:, :d] = X.toarray() if sp.issparse(X) else X
+        design[:, d] = 1.0
+        return design[:, self.param_design]
+
+    def sample_scores(self, theta, X, raw_gradient):
+        """``J_i^T g_i`` per sample: ``g_ij z_i`` on the parameters of column j (see
+        :meth:`Model.sample_scores`)."""
+        return np.asarray(raw_gradient)[:, self.param_column] * self.parameter_design(X)
+
+    def sample_forms(self, theta, X, matrix):
+        """``J_i M J_i^T`` per sample: entry (j, k) is ``sum z_ia M_ab z_ib`` over the
+        parameters a of column j and b of column k (see :meth:`Model.sample_forms`)."""
+        design = self.parameter_design(X)
+        m = self.loss.n_raw
+        forms = np.zeros((X.shape[0], m, m))
+        columns = [np.flatnonzero(self.param_column == j) for j in range(m)]
+        for k, of_k in enumerate(columns):
+            if not of_k.size:
+                continue
+            # sum over column k's parameters b of M_ab z_b, for every a
+            product = design[:, of_k] @ matrix[:, of_k].T
+            for j, of_j in enumerate(columns):
+                if of_j.size:
+                    forms[:, j, k] = np.einsum("ia,ia->i", design[:, of_j],
+                                               product[:, of_j])
+        return forms
+
     # --------------------------------------------------------------- objective
     def nll_gradient(self, theta, X, y, weights, n_threads=1):
         """Weighted NLL and its gradient: one fused sweep over X where it applies, else

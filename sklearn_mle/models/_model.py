@@ -245,6 +245,62 @@ class Model(abc.ABC):
         """
         return None
 
+    def sample_scores(self, theta, X, raw_gradient):
+        """Per-sample vector-Jacobian products ``J_i^T g_i``, one row per sample.
+
+        Their sum over the rows is :meth:`raw_vjp`; with ``g_i`` the gradient of a
+        sample's weighted NLL they are its scores, the meat of a robust (sandwich)
+        covariance.  The default calls :meth:`raw_vjp` on one row at a time, which
+        holds for any model; a model with an explicit Jacobian overrides it.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            Parameters.
+        X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+            Samples (a block of rows: the result has ``n_params`` columns per row).
+        raw_gradient : ndarray of shape (n_samples, n_raw)
+            The vectors ``g_i``.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_params)
+        """
+        raw_gradient = np.asarray(raw_gradient, dtype=np.float64)
+        scores = np.empty((X.shape[0], self.n_params))
+        for i in range(X.shape[0]):
+            scores[i] = self.raw_vjp(theta, X[i:i + 1], raw_gradient[i:i + 1])
+        return scores
+
+    def sample_forms(self, theta, X, matrix):
+        """Per-sample quadratic forms ``J_i M J_i^T`` (n_raw, n_raw) of a parameter-space
+        matrix ``M``: with ``M`` the inverse information, the leverage of each sample
+        on its own raw predictions (HC2 and HC3 covariances).
+
+        The default forms each ``J_i`` from :meth:`raw_vjp` on unit vectors, one row
+        at a time; a model with an explicit Jacobian overrides it.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            Parameters.
+        X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+            Samples (a block of rows).
+        matrix : ndarray of shape (n_params, n_params)
+            The matrix ``M``.
+
+        Returns
+        -------
+        forms : ndarray of shape (n_samples, n_raw, n_raw)
+        """
+        n_raw = self.loss.n_raw
+        forms = np.empty((X.shape[0], n_raw, n_raw))
+        for i in range(X.shape[0]):
+            jacobian = np.array([self.raw_vjp(theta, X[i:i + 1], unit[None, :])
+                                 for unit in np.eye(n_raw)])
+            forms[i] = jacobian @ matrix @ jacobian.T
+        return forms
+
     @property
     def has_hessian(self):
         """bool: Whether :meth:`hessian` is implemented (overridden by the subclass)."""

@@ -76,10 +76,16 @@ def sigma_one_rejected(estimator):
     return bool(min(tail, 1.0 - tail) < SIGMA_ONE_TEST_LEVEL / 2)
 
 
-def fixed_sigma_note(estimator):
-    """What variance="fixed" assumes, against what the residuals say."""
+def fixed_sigma_note(estimator, robust=False):
+    """What variance="fixed" assumes, against what the residuals say (``robust``: the
+    standard errors are a sandwich's, which do not rely on it)."""
     residual_scale = np.sqrt(estimator._residual_variance)
     verdict = ", not consistent with sigma = 1" if sigma_one_rejected(estimator) else ""
+    if robust:
+        return ("variance='fixed': the likelihood assumes sigma = 1 (the residuals' "
+                f"standard deviation, sqrt(RSS / df_resid), is {residual_scale:.4g}"
+                f"{verdict}); the robust standard errors do not rely on it, but the "
+                "log-likelihoods, AIC, BIC and predictive distribution do.")
     return ("variance='fixed': sigma = 1 is assumed, not estimated; the standard "
             "errors, tests and intervals hold only if the noise standard deviation "
             f"is 1. The residuals' standard deviation, sqrt(RSS / df_resid), is "

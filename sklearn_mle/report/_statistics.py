@@ -11,16 +11,24 @@ from scipy import stats
 _ALIASED_RTOL = 1e-10
 
 
-def covariance_from_information(information):
-    """Inverse of the observed information, NaN on aliased directions.
+def information_inverse(information):
+    """Inverse of the observed information on the identified subspace, and which
+    parameters are aliased.
+
+    The information is Jacobi-scaled (so that the criterion does not depend on the
+    units of the parameters) and directions whose relative eigenvalue is at most
+    ``_ALIASED_RTOL`` are dropped: the result is the pseudo-inverse of the scaled
+    matrix, scaled back, with finite entries everywhere (the bread of a sandwich
+    needs them, as the estimable functions of the parameters do not depend on the
+    aliased rows).
 
     Returns
     -------
-    covariance : ndarray of shape (p, p)
-        Inverse information on the identified subspace; rows/columns of parameters
-        that load on an aliased direction are NaN.
+    inverse : ndarray of shape (p, p)
+        Pseudo-inverse of the information on the identified subspace.
     aliased : ndarray of bool of shape (p,)
-        Parameters that are not identified.
+        Parameters that are not identified (they load on a dropped direction, or
+        the data carry no information about them at all).
     """
     p = information.shape[0]
     if p == 0:
@@ -33,10 +41,25 @@ def covariance_from_information(information):
     eigenvalues, eigenvectors = np.linalg.eigh(scaled)
     flat = eigenvalues <= _ALIASED_RTOL * max(eigenvalues.max(), 1e-300)
     kept = eigenvectors[:, ~flat]
-    covariance = (kept / eigenvalues[~flat]) @ kept.T
-    covariance = covariance * scale[:, None] * scale[None, :]
+    inverse = (kept / eigenvalues[~flat]) @ kept.T
+    inverse = inverse * scale[:, None] * scale[None, :]
     aliased = (diagonal <= 0) | (np.abs(eigenvectors[:, flat]).max(axis=1, initial=0.0)
                                  > 1e-6)
+    return inverse, aliased
+
+
+def covariance_from_information(information):
+    """Inverse of the observed information, NaN on aliased directions.
+
+    Returns
+    -------
+    covariance : ndarray of shape (p, p)
+        Inverse information on the identified subspace; rows/columns of parameters
+        that load on an aliased direction are NaN.
+    aliased : ndarray of bool of shape (p,)
+        Parameters that are not identified.
+    """
+    covariance, aliased = information_inverse(information)
     covariance[aliased, :] = np.nan
     covariance[:, aliased] = np.nan
     return covariance, aliased
@@ -87,8 +110,8 @@ def set_likelihood_attributes(estimator, *, loglik, loglik_null, n_identified, n
     per linear predictor), ``n_null`` those of the null model (intercepts only) and
     ``n_scale`` those of a noise scale that, as in OLS, the residual degrees of freedom
     do not count.  Sets ``loglik_``, ``loglik_null_``, ``aic_``, ``bic_``,
-    ``df_model_``, ``df_resid_``, ``converged_`` and the private ``_n_obs`` and
-    ``_n_identified``.
+    ``df_model_``, ``df_resid_``, ``converged_`` and the private ``_n_obs``,
+    ``_n_identified`` and ``_n_counted`` (the parameters ``df_resid_`` counts).
     """
     estimator.converged_ = bool(converged)
     estimator.loglik_ = float(loglik)
@@ -99,6 +122,8 @@ def set_likelihood_attributes(estimator, *, loglik, loglik_null, n_identified, n
     estimator.df_resid_ = n_obs - (n_identified - n_scale)
     estimator._n_obs = n_obs
     estimator._n_identified = n_identified
+    # k of the robust covariances' small-sample corrections: what df_resid_ counts
+    estimator._n_counted = n_identified - n_scale
 
 
 def likelihood_ratio_p_value(estimator):
@@ -120,9 +145,11 @@ def fit_statistics(estimator, goodness_of_fit):
             "AIC": estimator.aic_, "BIC": estimator.bic_}
 
 
-def penalised_note(alpha):
-    return (f"alpha={alpha:g} > 0: inference is for the penalised estimate (inverse "
-            "penalised information); estimates are shrunk towards 0.")
+def penalised_note(alpha, robust=False):
+    bread = ("a sandwich whose bread is the inverse penalised information" if robust
+             else "inverse penalised information")
+    return (f"alpha={alpha:g} > 0: inference is for the penalised estimate ({bread}); "
+            "estimates are shrunk towards 0.")
 
 
 ALIASED_NOTE = ("some parameters are aliased (collinear or constant columns): the data do "
@@ -165,13 +192,13 @@ def require_covariance(estimator):
             "summary() needs the covariance of the estimates: fit with inference=True.")
 
 
-def common_notes(estimator, unbounded_cause, aliased_names=()):
-    """Notes every summary may carry: penalty, aliasing (naming ``aliased_names``, the
-    table's parameters without a standard error), non-existent MLE, no
-    convergence."""
+def common_notes(estimator, unbounded_cause, aliased_names=(), robust=False):
+    """Notes every summary may carry: penalty (``robust``: the bread of a sandwich),
+    aliasing (naming ``aliased_names``, the table's parameters without a standard
+    error), non-existent MLE, no convergence."""
     notes = []
     if estimator.alpha > 0:
-        notes.append(penalised_note(estimator.alpha))
+        notes.append(penalised_note(estimator.alpha, robust))
     if estimator._aliased:
         notes.append(aliased_note(aliased_names))
     if not estimator.mle_exists_:
@@ -189,7 +216,7 @@ def method_name(alpha):
 
 
 def covariance_kind(alpha):
-    """The Covariance line of a summary header."""
+    """The Covariance line of a summary header (model-based covariances)."""
     return "inv. penalised info" if alpha > 0 else "inv. observed info"
 
 
