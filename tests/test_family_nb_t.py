@@ -473,3 +473,18 @@ def test_t_linear_scale_that_exists_converges():
         model = MLERegressor(distribution="student_t", dispersion="linear").fit(X, y)
     assert model.mle_exists_ and model.converged_
     assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.scale_coef_))
+
+
+@pytest.mark.parametrize("k, cost", [(3, 0.5), (3, 0.4), (2, 1.0), (7, 0.5)])
+def test_scale_direction_collapse_lp_reduces_to_the_constant_scale_rule(k, cost):
+    # With an intercept-only dispersion model the only directions are d = -+1: the LP
+    # says unbounded exactly when k > (n - k) cost, the rule for a constant scale.
+    from sklearn_mle.existence._unbounded import scale_direction_collapses
+    n = 10
+    exact = np.arange(n) < k
+    weights = np.full(n, 1.0 / n)
+    unbounded = scale_direction_collapses(np.zeros((n, 1)), weights, exact, True, cost)
+    assert unbounded == (k > (n - k) * cost)
+    # a column separating the exact fits lets the scale fall on them alone
+    assert scale_direction_collapses(exact[:, None].astype(float), weights, exact, True,
+                                     cost)

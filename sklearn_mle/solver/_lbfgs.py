@@ -216,10 +216,11 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
     whitened_at_iterate = False
     last_hessian = (None, None)
     fun = _CountedCache(fun)
-    # Every refresh whitens inside the subspace of the start preconditioner, formed
-    # from its matrix: forming it from the previous refresh's instead compounds the
-    # jitter of near-singular Hessians (a collapsing scale) refresh after refresh,
-    # until the basis overflows and every point it maps to is NaN.
+    # A refresh whitens the Hessian in the previous refresh's coordinates: along a
+    # collapsing scale (a near-singular Hessian, jittered) that compounds, which lets
+    # the steps grow refresh after refresh, until the basis may overflow and map
+    # every point, the phase's start included, to NaN.  Such a refresh is formed from
+    # the start preconditioner's matrix instead (the same subspace, no compounding).
     start_matrix = preconditioner.matrix() if refreshable else None
     step_scale = 1.0
     phase = 1
@@ -279,7 +280,9 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
                           "continues without refreshing it")
             refreshable = False
             continue
-        refreshed = RefreshedPreconditioner(start_matrix, hessian_here)
+        refreshed = RefreshedPreconditioner(preconditioner.matrix(), hessian_here)
+        if not np.all(np.isfinite(refreshed.basis)):
+            refreshed = RefreshedPreconditioner(start_matrix, hessian_here)
         if not np.all(np.isfinite(refreshed.basis)):
             # (a Hessian whose inverse square root leaves the range of doubles)
             progress.line(f"Hessian at iteration {total_iter} cannot be whitened in "
