@@ -403,3 +403,88 @@ def test_fused_pass_matches_per_sample_and_threads(family, n_raw):
         assert fused_run[0] == pytest.approx(plain[0], rel=1e-12)
         np.testing.assert_allclose(fused_run[1], plain[1], rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(fused_run[2], plain[2], rtol=1e-12, atol=1e-15)
+
+
+# ------------------------------------------- Student-t: collapse of a linear log-scale
+def sample_weights_pandas_series_data():
+    """scikit-learn's ``check_sample_weights_pandas_series`` data: the mean ``x0``
+    fits the eight targets with ``x0 < 3`` exactly, and ``log sigma(x)`` linear in
+    ``x0`` can run to -inf on them while staying put on ``x0 = 3``."""
+    X = np.array([[a, b] for a in (1, 2, 3) for b in (1, 2, 3, 4)], float)
+    y = np.array([1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 2, 2], float)
+    return X, y
+
+
+def exact_group_data(seed):
+    """A generated case of the same kind: targets exactly linear in x1 where g = 0,
+    noisy where g = 1; g is a column, so a linear log-scale can collapse on g = 0."""
+    rng = np.random.default_rng(seed)
+    n = 40
+    g = (np.arange(n) % 2).astype(float)
+    x1 = rng.normal(size=n)
+    y = 1.0 + 2.0 * x1 + g * rng.normal(scale=0.5, size=n)
+    return np.column_stack([g, x1]), y
+
+
+@pytest.mark.parametrize("case", ["pandas_series", "generated_0", "generated_1"])
+@pytest.mark.parametrize("df", [None, 4.0])
+def test_t_linear_scale_collapse_is_diagnosed_with_finite_parameters(case, df):
+    # Before the fix the first case returned coef_ = [nan, nan] with mle_exists_ True:
+    # the solver's refreshed preconditioner overflowed along the collapse and the
+    # existence check then read NaN raw predictions as "no collapse".
+    X, y = (sample_weights_pandas_series_data() if case == "pandas_series"
+            else exact_group_data(int(case[-1])))
+    from sklearn.exceptions import ConvergenceWarning
+
+    from sklearn_mle import MLERegressor, StudentT, UnboundedLikelihoodWarning
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = MLERegressor(distribution=StudentT(df=df), dispersion="linear").fit(X, y)
+    categories = [w.category for w in caught]
+    assert UnboundedLikelihoodWarning in categories
+    assert ConvergenceWarning not in categories
+    assert not model.mle_exists_
+    for name in ("coef_", "intercept_", "scale_coef_", "scale_intercept_", "df_",
+                 "loglik_"):
+        assert np.all(np.isfinite(getattr(model, name))), name
+    assert np.all(np.isfinite(model.predict(X)))
+
+
+def test_t_linear_scale_collapse_path_is_unbounded():
+    # The evidence that no MLE exists: along mean = x0, log sigma = -t (3 - x0), the
+    # eight exactly fitted samples gain (3 - x0) t each (12 t in all) and the four
+    # with x0 = 3 keep sigma = 1, so the mean NLL falls by exactly 1 per unit of t,
+    # whatever the degrees of freedom.
+    X, y = sample_weights_pandas_series_data()
+    for nu in (0.5, 4.0, 1e6):
+        nll = [-stats.t.logpdf(y, df=nu, loc=X[:, 0], scale=np.exp(-t * (3 - X[:, 0]))
+                               ).mean() for t in (10.0, 20.0, 40.0)]
+        np.testing.assert_allclose(np.diff(nll), [-10.0, -20.0], rtol=1e-9)
+
+
+def test_t_linear_scale_that_exists_converges():
+    # No exact fits: an ordinary heteroscedastic t fit, no warning, MLE exists.
+    from sklearn_mle import MLERegressor
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 2))
+    y = X @ [1.0, -1.0] + np.exp(0.3 * X[:, 0]) * rng.standard_t(5.0, size=300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = MLERegressor(distribution="student_t", dispersion="linear").fit(X, y)
+    assert model.mle_exists_ and model.converged_
+    assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.scale_coef_))
+
+
+@pytest.mark.parametrize("k, cost", [(3, 0.5), (3, 0.4), (2, 1.0), (7, 0.5)])
+def test_scale_direction_collapse_lp_reduces_to_the_constant_scale_rule(k, cost):
+    # With an intercept-only dispersion model the only directions are d = -+1: the LP
+    # says unbounded exactly when k > (n - k) cost, the rule for a constant scale.
+    from sklearn_mle.existence._unbounded import scale_direction_collapses
+    n = 10
+    exact = np.arange(n) < k
+    weights = np.full(n, 1.0 / n)
+    unbounded = scale_direction_collapses(np.zeros((n, 1)), weights, exact, True, cost)
+    assert unbounded == (k > (n - k) * cost)
+    # a column separating the exact fits lets the scale fall on them alone
+    assert scale_direction_collapses(exact[:, None].astype(float), weights, exact, True,
+                                     cost)

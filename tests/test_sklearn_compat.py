@@ -10,6 +10,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_mle import MLEClassifier, MLERegressor, UnboundedLikelihoodWarning
 from sklearn_mle.families import DISTRIBUTIONS, BinomialLoss
+from sklearn_mle.solver import _fit
+from sklearn_mle.solver._lbfgs import minimize_lbfgs
 
 
 class BinomialOfRealTargets(BinomialLoss):
@@ -49,15 +51,26 @@ ESTIMATORS = [
 
 
 @parametrize_with_checks(ESTIMATORS)
-def test_sklearn_compatible_estimator(estimator, check):
+def test_sklearn_compatible_estimator(estimator, check, monkeypatch):
     # The checks fit tiny data sets (a dozen rows, classes a line separates, targets a
     # plane fits exactly) on which the unpenalised MLE often does not exist, and the
     # estimators say so, as they must.  Those warnings are expected here: they are
     # caught, and each must be that diagnosis, from an unpenalised fit; every other
     # warning is passed on.
+    # Most checks assert nothing about the fitted values, so a fit gone NaN would pass
+    # them silently: every solver result of every fit in the check must be finite.
+    solved = []
+
+    def finite_minimize_lbfgs(*args, **kwargs):
+        result = minimize_lbfgs(*args, **kwargs)
+        solved.append(bool(np.all(np.isfinite(result.theta))
+                           and np.isfinite(result.objective)))
+        return result
+    monkeypatch.setattr(_fit, "minimize_lbfgs", finite_minimize_lbfgs)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnboundedLikelihoodWarning)
         check(estimator)
+    assert all(solved), "a fit in the check returned non-finite parameters"
     for warning in caught:
         if issubclass(warning.category, UnboundedLikelihoodWarning):
             assert estimator.alpha == 0, str(warning.message)

@@ -170,3 +170,76 @@ def test_a_continued_fit_spends_only_what_is_left_of_max_iter():
     assert optimum.converged
     tested, messages = fit(optimum.theta, optimum.n_iter, optimum.n_iter)
     assert tested.converged and tested.n_iter == optimum.n_iter and messages == []
+
+
+# --------------------------------------------- a NaN in a solver phase never escapes
+def _quadratic_with_nan_beyond(limit, optimum):
+    """0.5 ||theta - optimum||^2, but NaN (value and gradient) where theta_0 > limit:
+    a kernel that fails on extreme raw predictions."""
+    def fun(theta):
+        if theta[0] > limit:
+            return np.nan, np.full_like(theta, np.nan)
+        return 0.5 * np.sum((theta - optimum) ** 2), theta - optimum
+    return fun
+
+
+@pytest.mark.parametrize("with_hessian", [False, True])
+def test_a_nan_objective_counts_as_infinite_for_the_line_search(with_hessian):
+    from sklearn_mle.solver._lbfgs import DensePreconditioner, minimize_lbfgs
+    optimum = np.array([3.0, -1.0])
+    fun = _quadratic_with_nan_beyond(1.0, optimum)
+    hessian = (lambda theta: np.eye(2)) if with_hessian else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = minimize_lbfgs(fun, np.zeros(2), DensePreconditioner(np.eye(2)), tol=1e-8,
+                                max_iter=50, hessian=hessian, phase_iter=2)
+    assert np.all(np.isfinite(result.theta)) and np.isfinite(result.objective)
+    assert result.theta[0] <= 1.0
+    assert result.objective <= fun(np.zeros(2))[0]
+
+
+def test_a_phase_whose_preconditioner_overflows_keeps_the_last_finite_iterate(
+        monkeypatch):
+    # The Student-t fit on scikit-learn's check_sample_weights_pandas_series data went
+    # NaN this way: a refreshed preconditioner whose basis overflowed mapped every
+    # point L-BFGS tried, its start included, to NaN parameters.
+    from sklearn_mle.solver import _lbfgs
+    original = _lbfgs.RefreshedPreconditioner.__init__
+    refreshes = []
+
+    def overflowing(self, start_matrix, hessian):
+        original(self, start_matrix, hessian)
+        refreshes.append(1)
+        if len(refreshes) >= 2:
+            self.basis = self.basis * np.inf
+    monkeypatch.setattr(_lbfgs.RefreshedPreconditioner, "__init__", overflowing)
+    optimum = np.array([3.0, -1.0])
+
+    def fun(theta):  # a quartic, so that no single phase converges
+        r = theta - optimum
+        return 0.25 * np.sum(r ** 4) + 0.5 * np.sum(r ** 2), r ** 3 + r
+
+    def hessian(theta):
+        return np.diag(3 * (theta - optimum) ** 2 + 1)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = _lbfgs.minimize_lbfgs(fun, np.zeros(2), _lbfgs.DensePreconditioner(
+            np.eye(2)), tol=1e-10, max_iter=200, hessian=hessian, phase_iter=1)
+    assert len(refreshes) >= 2
+    assert np.all(np.isfinite(result.theta)) and np.isfinite(result.objective)
+    np.testing.assert_allclose(result.theta, optimum, atol=1e-6)
+
+
+def test_a_phase_ending_on_a_non_finite_point_returns_its_start(monkeypatch):
+    from sklearn_mle.solver import _lbfgs
+    theta0 = np.array([0.5, 0.5])
+
+    def fun(theta):  # NaN everywhere but the start
+        if np.array_equal(theta, theta0):
+            return 1.0, np.array([1.0, 1.0])
+        return np.nan, np.full(2, np.nan)
+
+    result, theta = _lbfgs._lbfgs_phase(fun, theta0, None, 1e-8, 10)
+    np.testing.assert_array_equal(theta, theta0)
+    assert result.objective == 1.0 and not result.converged

@@ -25,7 +25,11 @@ Two ways a likelihood of a linear model can increase for ever:
 import numpy as np
 
 from ._separation import find_separation
-from ._unbounded import collapse_threshold, find_variance_collapse
+from ._unbounded import (
+    collapse_threshold,
+    find_variance_collapse,
+    scale_direction_collapses,
+)
 
 
 class Unbounded:
@@ -77,7 +81,12 @@ def find_unbounded(family, column_modes, X, y, weights, raw_prediction, fit_inte
                                            mean=raw[:, 0])
         if collapsed is not None and not family.partial_collapse_unbounded(
                 np.sum(weights[collapsed]), np.sum(weights), raw):
-            collapsed = None
+            # with a scale linear in x the other samples' scale need not fall too
+            cost = family.partial_collapse_cost()
+            if not (column_modes[j] == "x" and cost is not None
+                    and scale_direction_collapses(X, weights, collapsed, fit_intercept,
+                                                  cost)):
+                collapsed = None
     if collapsed is not None:
         return Unbounded("collapse", np.flatnonzero(collapsed))
     return None

@@ -92,6 +92,38 @@ def find_variance_collapse(X, y, weights, log_scale, fit_intercept, mean=None):
     return collapsed
 
 
+def scale_direction_collapses(X, weights, exact, fit_intercept, cost):
+    """Whether a log-scale linear in x can fall along a direction ``d = [X, 1] b``
+    on which the likelihood grows without bound, the mean fitting the samples in
+    ``exact`` exactly and the others at fixed residuals.
+
+    Along ``log sigma_i = s_i + t d_i`` the NLL of an exact fit changes by ``d_i`` per
+    unit of t, that of another sample by ``d_i`` where ``d_i > 0`` and by ``-cost d_i``
+    where ``d_i < 0`` (``cost`` is the family's
+    :meth:`~sklearn_mle.Family.partial_collapse_cost`).  The likelihood is unbounded
+    when some ``d`` has a negative weighted total slope: a linear program in ``b``
+    (in a box, the problem being homogeneous) and the parts ``d_i = u_i - v_i`` of the
+    other samples.  A constant scale (``d = -1``) is the case ``k > (n - k) cost``.
+    """
+    from scipy.optimize import linprog
+
+    Z = sp.csr_matrix(X, dtype=np.float64)
+    if fit_intercept:
+        Z = sp.hstack([Z, np.ones((Z.shape[0], 1))], format="csr")
+    others = ~exact & (weights > 0)
+    m, q = int(others.sum()), Z.shape[1]
+    gain = np.asarray(Z[exact].T @ weights[exact]).ravel()
+    w_others = weights[others]
+    c = np.concatenate([gain, w_others, cost * w_others])
+    identity = sp.identity(m, format="csr")
+    A_eq = sp.hstack([Z[others], -identity, identity], format="csr")
+    bounds = [(-1.0, 1.0)] * q + [(0, None)] * (2 * m)
+    result = linprog(c, A_eq=A_eq, b_eq=np.zeros(m), bounds=bounds, method="highs")
+    if result.status != 0:
+        return False
+    return bool(result.fun < -1e-9 * max(np.sum(np.abs(gain)), 1e-300))
+
+
 def _resolution(y, weights):
     """Spacing of the doubles at the largest positively weighted target: the rounding
     error of the targets themselves, hence of every residual."""

@@ -418,6 +418,15 @@ class Family:
         :attr:`partial_collapse`)."""
         return False
 
+    def partial_collapse_cost(self):
+        """With a dispersion linear in x: what a sample the mean does not fit exactly
+        pays, per unit its log-scale falls, as the scale collapses (its loss per unit
+        of a rising log-scale is 1); None if the family declares no such rate.  The
+        exact fits gain 1 per unit, so a direction of the dispersion model with a
+        negative total slope makes the likelihood unbounded
+        (:func:`~sklearn_mle.existence._unbounded.scale_direction_collapses`)."""
+        return None
+
     def collapse_target(self, y):
         """The target the mean's linear predictor fits exactly when a dispersion
         collapses (y for an identity link, log y for a log link)."""

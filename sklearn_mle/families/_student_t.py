@@ -147,6 +147,11 @@ class StudentT(_KernelFamily):
             return exact_weight > 0
         return exact_weight > (total_weight - exact_weight) * self.df
 
+    def partial_collapse_cost(self):
+        """``nu``: a sample at a fixed residual pays ``nu log(1/sigma)`` as its sigma
+        falls; with nu learned (it falls with sigma) the cost is 0."""
+        return 0.0 if self.df is None else self.df
+
     def collapse_log_scale(self, raw_prediction):
         return raw_prediction[:, 1]
 

@@ -216,6 +216,12 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
     whitened_at_iterate = False
     last_hessian = (None, None)
     fun = _CountedCache(fun)
+    # A refresh whitens the Hessian in the previous refresh's coordinates: along a
+    # collapsing scale (a near-singular Hessian, jittered) that compounds, which lets
+    # the steps grow refresh after refresh, until the basis may overflow and map
+    # every point, the phase's start included, to NaN.  Such a refresh is formed from
+    # the start preconditioner's matrix instead (the same subspace, no compounding).
+    start_matrix = preconditioner.matrix() if refreshable else None
     step_scale = 1.0
     phase = 1
     if exact_preconditioner and preconditioner is not None and max_iter > total_iter:
@@ -274,7 +280,16 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
                           "continues without refreshing it")
             refreshable = False
             continue
-        preconditioner = RefreshedPreconditioner(preconditioner.matrix(), hessian_here)
+        refreshed = RefreshedPreconditioner(preconditioner.matrix(), hessian_here)
+        if not np.all(np.isfinite(refreshed.basis)):
+            refreshed = RefreshedPreconditioner(start_matrix, hessian_here)
+        if not np.all(np.isfinite(refreshed.basis)):
+            # (a Hessian whose inverse square root leaves the range of doubles)
+            progress.line(f"Hessian at iteration {total_iter} cannot be whitened in "
+                          "floating point: L-BFGS continues without refreshing it")
+            refreshable = False
+            continue
+        preconditioner = refreshed
         last_hessian = (hessian_here, theta.copy())
         whitened_at_iterate = True
         _, gradient = fun(theta)
@@ -371,7 +386,12 @@ class _CountedCache:
     def __call__(self, theta):
         key = theta.tobytes()
         if self._key != key:
-            self._key, self._value = key, self.fun(theta)
+            value, gradient = self.fun(theta)
+            if not (np.isfinite(value) and np.all(np.isfinite(gradient))):
+                # NaN (or an overflow) counts as an infinite objective, whatever the
+                # model's own objective_gradient does: the line search backs off.
+                value, gradient = np.inf, np.zeros_like(theta)
+            self._key, self._value = key, (value, gradient)
             self.evaluations += 1
         return self._value
 
@@ -563,6 +583,18 @@ def _lbfgs_phase(fun, theta0, preconditioner, tol, max_iter, step_scale=1.0, *,
     progress.detail(f"phase {phase}: {result.nit} iterations, {result.nfev} function "
                     f"evaluations, step scale {step_scale:.3g}, "
                     f"{time.perf_counter() - start:.3g} s")
+    theta = to_theta(result.x)
+    if not (np.isfinite(result.fun) and np.all(np.isfinite(theta))):
+        # SciPy ends on a point with no finite objective (the line search found none
+        # from the start, or the map to theta overflowed): the phase keeps its start,
+        # the last finite iterate, and reports that it stopped abnormally.
+        theta = theta0
+        value, gradient = fun(theta0)
+        result.fun = value
+        result.jac = (step_scale * (gradient if preconditioner is None
+                                    else preconditioner.apply_transpose(gradient)))
+        if int(result.status) == 0:
+            result.status = 3
     gradient_norm = float(np.max(np.abs(result.jac))) / step_scale if result.jac.size else 0.0
     finite = bool(np.isfinite(result.fun))
     converged = finite and gradient_norm <= tol * (1 + 1e-9)
@@ -575,4 +607,4 @@ def _lbfgs_phase(fun, theta0, preconditioner, tol, max_iter, step_scale=1.0, *,
             converged = True  # the gradient test is met up to rounding
     return _PhaseResult(nit=int(result.nit), converged=converged, status=status,
                         message=str(result.message), gradient_norm=gradient_norm,
-                        objective=float(result.fun)), to_theta(result.x)
+                        objective=float(result.fun)), theta
