@@ -17,6 +17,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from statsmodels.miscmodels.tmodel import TLinearModel
 
 from sklearn_mle import MLEClassifier, MLERegressor, StudentT
+from test_robust_inference import Logistic as RobustTestsLogistic
 
 Z95 = stats.norm.ppf(0.975)
 
@@ -356,31 +357,11 @@ def test_models_without_a_learned_constant_dispersion_have_no_natural_scale_rows
 
 
 def test_a_custom_family_log_column_is_shown_on_its_natural_scale():
-    from sklearn_mle import Family
+    class Logistic(RobustTestsLogistic):
+        """The user guide's logistic family, its log scale named log_spread."""
 
-    class Logistic(Family):
-        """The Family docstring's logistic, its log scale named log_spread."""
-
-        name = "logistic"
         raw_columns = ("mean", "log_spread")
-        column_modes = ("x", "constant")
-        dispersion_column, dispersion_name = 1, "spread"
-
-        def loss_gradient(self, y, raw, sample_weight, n_threads=1):
-            z = (y - raw[:, 0]) * np.exp(-raw[:, 1])
-            loss = z + 2 * np.logaddexp(0, -z) + raw[:, 1]
-            slope = np.tanh(z / 2)
-            grad = np.column_stack([-slope * np.exp(-raw[:, 1]), 1 - z * slope])
-            return sample_weight * loss, sample_weight[:, None] * grad
-
-        def initial_raw_prediction(self, y, sample_weight):
-            return np.array([np.median(y), np.log(np.std(y))])
-
-        def mean(self, raw):
-            return raw[:, 0]
-
-        def distribution(self, raw):
-            return stats.logistic(loc=raw[:, 0], scale=np.exp(raw[:, 1]))
+        dispersion_name = "spread"
 
     rng = np.random.default_rng(5)
     X = rng.normal(size=(500, 1))

@@ -85,7 +85,7 @@ def _newton_step(model, X, theta, curvature, gradient, term_size=0.0):
         change = model.linear_predictor(X, *model.unpack(vector, direction=True))
         return model.raw_vjp(theta, X, curvature[:, None] * change)
 
-    mean, mean_square = weighted_column_moments(X, curvature)
+    _, mean_square = weighted_column_moments(X, curvature)
     design_diagonal = np.append(mean_square, curvature.sum())
     diagonal = design_diagonal[model.param_design]
     inverse_diagonal = np.where(diagonal > 0, 1.0 / np.where(diagonal > 0, diagonal, 1.0),

@@ -430,12 +430,8 @@ def find_separation(X, y_encoded, weights, n_classes, fit_intercept, candidates)
                                      q, n_blocks, basis)
         if direction is None:
             return None
-        coef, intercept = design.to_original(direction, X.shape[1])
-        full_coef, full_intercept = _full_direction(coef, intercept, K)
-        margins = _pair_margins(_scores_in_chunks(X, full_coef, full_intercept), labels)
-        scale = max(np.max(np.abs(margins[constrained])), 1.0)
-        violated = positive & (margins.min(axis=1) < -1e-9 * scale)
-        violated[constrained] = False
+        (full_coef, full_intercept), margins, violated = _violated_margins(
+            design, direction, X, labels, K, positive, constrained)
         if not violated.any():
             break
         worst = np.flatnonzero(violated)
@@ -454,15 +450,24 @@ def find_separation(X, y_encoded, weights, n_classes, fit_intercept, candidates)
     widest = _widest_direction(unique_keys[:, :-1], unique_keys[:, -1].astype(np.intp),
                                slack > 0.5, K, q, n_blocks, basis)
     if widest is not None:
-        coef, intercept = design.to_original(widest, X.shape[1])
-        wide_coef, wide_intercept = _full_direction(coef, intercept, K)
-        margins = _pair_margins(_scores_in_chunks(X, wide_coef, wide_intercept), labels)
-        scale = max(np.max(np.abs(margins[constrained])), 1.0)
-        violated = positive & (margins.min(axis=1) < -1e-9 * scale)
-        violated[constrained] = False
+        wide, _, violated = _violated_margins(design, widest, X, labels, K, positive,
+                                              constrained)
         if not violated.any():
-            full_coef, full_intercept = wide_coef, wide_intercept
+            full_coef, full_intercept = wide
     return Separation(alive, *_model_direction(full_coef, full_intercept, K))
+
+
+def _violated_margins(design, direction, X, labels, K, positive, constrained):
+    """The standardised ``direction`` in X's units (full coef and intercept), every
+    sample's pair margins along it, and the samples outside ``constrained`` whose
+    margin it makes negative beyond rounding (relative to the constrained margins)."""
+    coef, intercept = design.to_original(direction, X.shape[1])
+    full = _full_direction(coef, intercept, K)
+    margins = _pair_margins(_scores_in_chunks(X, *full), labels)
+    scale = max(np.max(np.abs(margins[constrained])), 1.0)
+    violated = positive & (margins.min(axis=1) < -1e-9 * scale)
+    violated[constrained] = False
+    return full, margins, violated
 
 
 #: Relative eigenvalue (Jacobi-scaled) below which a direction carries no margin of

@@ -481,6 +481,15 @@ _SCORING_DECREMENT = 1e-15
 _SCORING_HALVINGS = 20
 
 
+def constant_raw_rows(constant_raw, n_rows, offset=None):
+    """Raw predictions (n_rows, n_raw) of a constant model: ``constant_raw`` on every
+    row, with ``offset`` (n_rows,), if given, added to column 0 (the mean's)."""
+    raw = np.tile(constant_raw, (n_rows, 1))
+    if offset is not None:
+        raw[:, 0] += offset
+    return raw
+
+
 def _constant_fit(family, y, weights, start, free, offset=None):
     """The constant raw prediction (n_raw,) minimising the weighted NLL of ``family``,
     over the columns marked ``free`` (the others stay at ``start``), from ``start``:
@@ -493,10 +502,9 @@ def _constant_fit(family, y, weights, start, free, offset=None):
     threads = n_threads(y.size * family.n_raw)
 
     def evaluate(values, curvature=False):
-        raw = np.tile(start, (y.size, 1))
-        raw[:, free] = values
-        if offset is not None:
-            raw[:, 0] += offset
+        constant = start.copy()
+        constant[free] = values
+        raw = constant_raw_rows(constant, y.size, offset)
         with np.errstate(over="ignore", invalid="ignore"):
             loss, gradient = family.loss_gradient(y, raw, weights, threads)
             value = float(loss.sum())

@@ -570,15 +570,19 @@ class LinearModel(Model):
 _PASS_BLOCK_ROWS = 4096
 
 
+def row_slices(n):
+    """Slices of ``n`` rows, ``_PASS_BLOCK_ROWS`` at a time (one slice for fewer)."""
+    return [slice(start, min(start + _PASS_BLOCK_ROWS, n))
+            for start in range(0, n, _PASS_BLOCK_ROWS)] or [slice(0, 0)]
+
+
 def _row_blocks(X):
     """Row slices of X for a blockwise pass: blocks of ``_PASS_BLOCK_ROWS`` for dense
     X; all rows at once for sparse X, whose row slices are copies (and whose raw
     predictions are small next to X's non-zeros unless rows hold only a few)."""
-    n = X.shape[0]
-    if sp.issparse(X) or n <= _PASS_BLOCK_ROWS:
-        return [slice(0, n)]
-    return [slice(start, min(start + _PASS_BLOCK_ROWS, n))
-            for start in range(0, n, _PASS_BLOCK_ROWS)]
+    if sp.issparse(X):
+        return [slice(0, X.shape[0])]
+    return row_slices(X.shape[0])
 
 
 def _intercept_value(value, n_raw):

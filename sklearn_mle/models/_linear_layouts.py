@@ -13,8 +13,8 @@ identify.
 import numpy as np
 
 from ..families import BernoulliLoss, CategoricalLoss
-from ..families._base import constant_raw_with_offset
-from ._linear import LevelPenalty, LinearModel, weighted_column_moments
+from ..families._base import constant_raw_rows, constant_raw_with_offset
+from ._linear import LevelPenalty, LinearModel, row_slices, weighted_column_moments
 
 
 def _learned(mode):
@@ -66,18 +66,12 @@ def _unit_hessian(family, null_raw, y, weights, offset):
     if offset is None:
         return family.unit_hessian_at_constant(null_raw, y, weights)
     total = 0.0
-    for start in range(0, y.shape[0], _BLOCK_ROWS):
-        rows = slice(start, start + _BLOCK_ROWS)
-        raw = np.tile(null_raw, (y[rows].shape[0], 1))
-        raw[:, 0] += offset[rows]
+    for rows in row_slices(y.shape[0]):
+        raw = constant_raw_rows(null_raw, y[rows].shape[0], offset[rows])
         with np.errstate(over="ignore", invalid="ignore"):
             total = total + family.fisher_information(y[rows], raw, weights[rows]).sum(
                 axis=0)
     return total / np.sum(weights)
-
-
-#: Rows per block where a layout function reads per-sample quantities.
-_BLOCK_ROWS = 4096
 
 
 def classification_family(n_classes):

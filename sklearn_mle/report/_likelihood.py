@@ -10,7 +10,8 @@ import numpy as np
 from scipy.special import xlogy
 
 from .._threads import n_threads
-from ..families._base import _distinct_targets
+from ..families._base import _distinct_targets, constant_raw_rows
+from ..models._linear import row_slices
 from ._covariance import total_log_likelihood
 from ._statistics import design_rank, set_likelihood_attributes
 
@@ -67,18 +68,12 @@ def set_regression_likelihood(estimator, model, modes, X, y, theta, fit_weights,
             converged=result.converged)
 
 
-#: Rows per block of the null model's loss with an offset.
-_BLOCK_ROWS = 4096
-
-
 def _null_loss_with_offset(family, y, weights, null_raw, offset):
     """``sum_i w_i NLL_i`` of the intercept-only model when each sample's mean carries
     its offset (the raw predictions are no longer one constant), a block at a time."""
     total = 0.0
-    for start in range(0, y.shape[0], _BLOCK_ROWS):
-        rows = slice(start, start + _BLOCK_ROWS)
-        raw = np.tile(null_raw, (y[rows].shape[0], 1))
-        raw[:, 0] += offset[rows]
+    for rows in row_slices(y.shape[0]):
+        raw = constant_raw_rows(null_raw, y[rows].shape[0], offset[rows])
         total += float(family.loss_gradient(y[rows], raw, weights[rows],
                                             n_threads(raw.size))[0].sum())
     return total
