@@ -219,8 +219,10 @@ def test_alpha_too_small_for_double_precision_warns():
     """A bounded sigma below the rounding error of the targets is reported: the
     estimate exists, but rounding decides it."""
     X, y, _ = collapsing_problems()["noiseless_target"]
-    with pytest.warns(UnboundedLikelihoodWarning, match="alpha=1e-100 is too small"):
+    with pytest.warns(UnboundedLikelihoodWarning,
+                      match="alpha=1e-100 is too small") as caught:
         reg = MLERegressor(variance="heteroscedastic", alpha=1e-100).fit(X, y)
+    assert caught[0].filename == __file__  # points at the caller's fit
     assert reg.mle_exists_ is True
     assert np.all(np.isfinite(reg.scale_coef_)) and np.isfinite(reg.scale_intercept_)
     assert np.min(log_scales(reg, X)) < np.log(np.spacing(np.max(np.abs(y))))

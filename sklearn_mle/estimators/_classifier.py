@@ -19,6 +19,7 @@ from ..models._linear_layouts import (classification_family, classification_mode
                                       classification_start, prediction_model)
 from ..report._likelihood import set_class_likelihood
 from ..report._robust import ROBUST_KINDS
+from ..report._summary_parts import classification_summary_parts
 from ..solver._weights import FitWeights
 from ._base import MLEstimator
 
@@ -381,40 +382,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         return self._summary(coverage, feature_names)
 
     def _summary_parts(self, features):
-        n_classes = self.classes_.size
-        leading_notes, trailing_notes = [], []
-        if n_classes == 2:
-            names = features + ["intercept"]
-            distribution = "Bernoulli (logit link)"
-            modelled = f"P(y = {plain(self.classes_[1])!r})"
-        else:
-            names = [f"{plain(label)}:{feature}" for label in self.classes_
-                     for feature in features]
-            names += [f"{plain(label)}:intercept" for label in self.classes_]
-            distribution = "Categorical (softmax)"
-            reference = plain(self.classes_[0])
-            modelled = (f"log-odds vs y = {reference!r}" if self.alpha == 0
-                        else "class scores, centred")
-            if self.alpha == 0:
-                leading_notes.append(f"class {reference!r} is the reference: its "
-                                     "parameters are 0 by convention (no standard error).")
-        if self.class_weight is not None:
-            trailing_notes.append(
-                "class_weight is set: the estimates maximise the class-weighted "
-                "likelihood; the log-likelihoods, tests and criteria use the sample "
-                "weights only.")
-        estimate = np.concatenate([self.coef_.ravel(), self.intercept_])
-        std_err = np.concatenate([self.coef_se_.ravel(), self.intercept_se_])
-        keep = ~(np.isnan(std_err) & (estimate == 0)) if self.alpha == 0 else slice(None)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pseudo_r2 = 1.0 - self.loglik_ / self.loglik_null_
-        return dict(
-            names=list(np.asarray(names, dtype=object)[keep]), estimate=estimate[keep],
-            std_err=std_err[keep], label="", unbounded_cause="separated classes",
-            goodness_of_fit={"Pseudo R-squ.": pseudo_r2},
-            model_info=[("Distribution", distribution), ("Modelled", modelled),
-                        *self._header_lines()],
-            leading_notes=leading_notes, trailing_notes=trailing_notes)
+        return classification_summary_parts(self, features)
 
     def log_likelihood(self, X, y, sample_weight=None, per_sample=False):
         """Log-likelihood of labelled data under the fitted model.

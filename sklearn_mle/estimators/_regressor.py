@@ -21,8 +21,7 @@ from .._plain import plain
 from ..existence._check import unbounded_message
 from ..existence._fallback import (boundary_modes, diagnose_regression,
                                    regression_fallback)
-from ..existence._unbounded import (UnboundedLikelihoodWarning, resolution_message,
-                                    variance_below_resolution)
+from ..existence._unbounded import warn_below_resolution
 from ..families import DISTRIBUTIONS, Family
 from ..families._config import configuration_label, configure_family
 from ..models._linear_layouts import (prediction_model, regression_model,
@@ -30,13 +29,13 @@ from ..models._linear_layouts import (prediction_model, regression_model,
 from ..report import _ols
 from ..report._deviance import deviance_explained
 from ..report._likelihood import set_regression_likelihood
-from ..report._parameters import (natural_scale_note, natural_scale_rows,
-                                  parameter_names, reported_vector,
-                                  set_parameter_attributes, set_standard_errors)
-from ..report._robust import ROBUST_KINDS, is_robust
+from ..report._parameters import (reported_vector, set_parameter_attributes,
+                                  set_standard_errors)
+from ..report._robust import ROBUST_KINDS
+from ..report._summary_parts import regression_summary_parts
 from ..solver._fit import fit_model
 from ..solver._weights import FitWeights
-from ._base import MLEstimator
+from ._base import _FIT_STACKLEVEL, MLEstimator
 from ._offset import validated_offset, validated_trials
 
 
@@ -472,8 +471,10 @@ class MLERegressor(RegressorMixin, MLEstimator):
             warnings.warn_explicit(warning.message, warning.category, warning.filename,
                                    warning.lineno)
         if self.alpha > 0 and family.can_collapse:
-            self._warn_below_resolution(family, modes, model, X, y, weights, coef,
-                                        intercept)
+            warn_below_resolution(
+                "MLERegressor", self._label(family, modes), self.alpha, family,
+                model.linear_predictor(X, coef, intercept, model.offset), y, weights,
+                stacklevel=_FIT_STACKLEVEL - 1)
         coef[0] *= y_scale
         intercept[0] *= y_scale
         null_raw[0] *= y_scale
@@ -481,20 +482,6 @@ class MLERegressor(RegressorMixin, MLEstimator):
         self._set_fitted(family, modes, model, X, y_original, coef, intercept,
                          fit_weights, result, null_raw, fit_options["progress"], codes)
         return self
-
-    def _warn_below_resolution(self, family, modes, model, X, y, weights, coef,
-                               intercept):
-        """The penalised estimate exists, but a tiny alpha can still put the spread
-        below what the doubles holding y resolve (see variance_below_resolution)."""
-        raw = model.linear_predictor(X, coef, intercept, model.offset)
-        target = family.collapse_target(y)
-        smallest = variance_below_resolution(target, weights,
-                                             family.collapse_log_scale(raw))
-        if smallest is not None:
-            warnings.warn(
-                resolution_message("MLERegressor", self._label(family, modes), self.alpha,
-                                   smallest, target, weights, family.dispersion_name),
-                UnboundedLikelihoodWarning, stacklevel=6)
 
     def _set_fitted(self, family, modes, model, X, y, coef, intercept, fit_weights,
                     result, null_raw, progress, codes):
@@ -660,49 +647,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
         return self._summary(coverage, feature_names)
 
     def _summary_parts(self, features):
-        family, modes = self.family_, self._modes
-        ols, sigma_one = self.inference == "ols", family.assumes_unit_scale
-        names = parameter_names(self, family, modes, self.fit_intercept, features)
-        estimate = reported_vector(modes, self.fit_intercept, self._raw_coef,
-                                   self._raw_intercept)
-        std_err = np.sqrt(np.diag(self.covariance_))
-        from_log = natural_scale_rows(family, modes, self.fit_intercept, len(features))
-        method, converged, covariance = self._header_lines()
-        if sigma_one and not is_robust(self.inference):
-            covariance = ("Covariance", "inv. info at σ = 1")
-        distribution, extra_info = family.describe(modes), []
-        parts = dict(label=f"({self._label(family, modes)})", leading_notes=[],
-                     unbounded_cause="an unbounded likelihood",
-                     trailing_notes=[self.boundary_note_] if self.boundary_note_ else [])
-        if ols:
-            least_squares = _ols.ols_summary_parts(self, sigma_one)
-            keep = slice(0, self.coef_.size + self.fit_intercept)
-            names, estimate, std_err = names[keep], estimate[keep], std_err[keep]
-            from_log = from_log[keep]
-            distribution, extra_info = least_squares["distribution"], \
-                least_squares["extra_info"]
-            method = ("Method", least_squares["method"])
-            covariance = ("Covariance", least_squares["covariance"])
-            parts.update(kind=least_squares["kind"], df_resid=self.df_resid_,
-                         leading_notes=least_squares["notes"])
-        elif sigma_one:
-            parts["leading_notes"] = [_ols.fixed_sigma_note(
-                self, robust=is_robust(self.inference))]
-        if from_log.any():
-            parts["trailing_notes"].append(natural_scale_note(
-                [name for name, log in zip(names, from_log) if log]))
-        if family.least_squares:
-            goodness_of_fit = _ols.least_squares_fit_statistics(self, ols)
-        else:
-            # Cox and Snell's, as statsmodels' GLM summary: defined for densities too
-            # (McFadden's ratio of log-likelihoods is not, where they are > 0)
-            with np.errstate(over="ignore", invalid="ignore"):
-                goodness_of_fit = {"Pseudo R-squ. (CS)": -np.expm1(
-                    2.0 * (self.loglik_null_ - self.loglik_) / self._n_obs)}
-        return dict(parts, names=names, estimate=estimate, std_err=std_err,
-                    from_log=from_log, goodness_of_fit=goodness_of_fit,
-                    model_info=[("Distribution", distribution), method, converged,
-                                covariance, *extra_info])
+        return regression_summary_parts(self, features)
 
     # -------------------------------------------------------------- prediction
     def _fitted_family(self):

@@ -19,6 +19,8 @@ small ridge in the data's own (Fisher) metric, which is finite and reproducible;
 classifier's fallback is described in :mod:`sklearn_mle.existence._separation`.
 """
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -143,6 +145,19 @@ def variance_below_resolution(y, weights, log_scale):
     positive = weights > 0
     smallest = float(np.min(log_scale[positive]))
     return smallest if smallest < np.log(_resolution(y, weights)) else None
+
+
+def warn_below_resolution(estimator_name, label, alpha, family, raw, y, weights,
+                          stacklevel):
+    """Warn if the penalised fit (``raw``: its raw predictions) puts the family's
+    spread below what the doubles holding y resolve (see
+    :func:`variance_below_resolution`)."""
+    target = family.collapse_target(y)
+    smallest = variance_below_resolution(target, weights, family.collapse_log_scale(raw))
+    if smallest is not None:
+        warnings.warn(resolution_message(estimator_name, label, alpha, smallest, target,
+                                         weights, family.dispersion_name),
+                      UnboundedLikelihoodWarning, stacklevel=stacklevel + 1)
 
 
 def resolution_message(estimator_name, label, alpha, smallest, y, weights,

@@ -87,11 +87,3 @@ class PoissonLoss(_KernelFamily):
         """-1 for zero counts (their NLL ``e^eta`` decreases for ever as eta -> -inf),
         0 for the others."""
         return np.where(np.asarray(y) == 0, -1, 0).astype(np.int8)
-
-
-def _y_log_y_over_mean(y, log_mean):
-    """``y (log y - log_mean)``, 0 where ``y = 0`` (whatever the mean)."""
-    positive = y > 0
-    with np.errstate(invalid="ignore"):
-        return np.where(positive, y * (np.log(np.where(positive, y, 1.0)) - log_mean),
-                        0.0)
