@@ -17,7 +17,7 @@ from scipy import stats
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_mle import MLERegressor, UnboundedLikelihoodWarning
+from sklearn_mle import MLERegressor, UnboundedLikelihoodWarning, log_likelihood_scorer
 
 
 def _relative(actual, expected):
@@ -53,6 +53,10 @@ def test_poisson_exposure_matches_statsmodels(randhie):
     as_offset = MLERegressor(distribution="poisson").fit(X, y, offset=offset)
     assert _relative(as_offset.coef_, ours.coef_) < 1e-12
     assert as_offset.loglik_ == pytest.approx(ours.loglik_, rel=1e-13)
+    # the held-out scorer takes the exposure too: on the training rows it is
+    # statsmodels' log-likelihood per observation
+    score = log_likelihood_scorer(ours, X, y, exposure=exposure)
+    assert _relative(score, glm.llf / y.size) < 1e-10
 
 
 def test_negative_binomial_offset_matches_statsmodels(randhie):

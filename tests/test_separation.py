@@ -211,6 +211,20 @@ def test_iris_setosa_is_separated_from_the_others_and_the_rest_is_binary_mle():
                                atol=1e-7)
 
 
+@pytest.mark.parametrize("max_iter", [1, 5, 30])
+def test_the_separated_fit_spends_max_iter_once_and_says_when_it_ran_out(max_iter):
+    """The fit, the fits of the remaining likelihood and the final refit share one
+    budget: n_iter_ never exceeds max_iter, and a fit stopped by it is not converged."""
+    X, y = load_iris(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = MLEClassifier(max_iter=max_iter).fit(X, y)
+        full = MLEClassifier().fit(X, y)
+    assert clf.mle_exists_ is False and full.mle_exists_ is False
+    assert full.converged_ and max_iter < full.n_iter_
+    assert clf.n_iter_ == max_iter and not clf.converged_
+
+
 def test_weighted_and_repeated_separated_data_give_the_same_model():
     X, y = load_breast_cancer(return_X_y=True)
     X, y = X[:120, :6], y[:120]

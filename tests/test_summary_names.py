@@ -370,3 +370,28 @@ def test_a_custom_family_log_column_is_shown_on_its_natural_scale():
     table = reg.summary()
     assert table.names == ["x0", "intercept", "spread"]
     delta_method_rows(reg, table, ["spread"])
+
+
+@pytest.mark.parametrize("make, n_classes", [
+    (lambda: MLERegressor(distribution="student_t", inference=True), None),
+    (lambda: MLEClassifier(inference=True), 2),
+    (lambda: MLEClassifier(alpha=0.1, inference=True), 3),
+])
+def test_features_named_like_model_terms_keep_every_row_distinct(make, n_classes):
+    """Features called ``scale``, ``intercept`` and ``df`` beside the Student-t's own
+    rows of those names: the model's rows say they are model terms, the features
+    keep their names, and the table's index stays unique."""
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(300, 3)), columns=["scale", "intercept", "df"])
+    y = X["scale"] + rng.standard_t(5, size=300)
+    if n_classes is not None:
+        y = np.digitize(y, [0.0] if n_classes == 2 else [-1.0, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the t's own fit warnings are not the point)
+        names = make().fit(X, y).summary().names
+    assert len(set(names)) == len(names)
+    features = [name.split(":")[-1] for name in names if "model term" not in name]
+    assert {"scale", "intercept", "df"} <= set(features)
+    assert any(name.endswith("intercept (model term)") for name in names)
+    if n_classes is None:
+        assert names[-2:] == ["scale (model term)", "df (model term)"]

@@ -1,7 +1,7 @@
 """Scoring by held-out likelihood: let the data choose p(y | x)."""
 
 
-def log_likelihood_scorer(estimator, X, y, sample_weight=None):
+def log_likelihood_scorer(estimator, X, y, sample_weight=None, **prediction):
     """Mean log-likelihood of held-out data under a fitted estimator (higher is better).
 
     A scorer for ``GridSearchCV``, ``cross_val_score`` and the like
@@ -33,6 +33,10 @@ def log_likelihood_scorer(estimator, X, y, sample_weight=None):
         Their targets.
     sample_weight : array-like of shape (n_samples,), default=None
         Weights of the weighted mean.
+    **prediction : dict
+        Further inputs of the estimator's ``log_likelihood``: the held-out samples'
+        ``offset`` or ``exposure`` for an :class:`MLERegressor` fitted with one (a
+        classifier takes none).
 
     Returns
     -------
@@ -62,5 +66,15 @@ def log_likelihood_scorer(estimator, X, y, sample_weight=None):
     ...                      refit="log_likelihood").fit(X, y)
     >>> named.cv_results_["mean_test_log_likelihood"].round(2)
     array([-2.68, -5.95])
+
+    Rates scored on held-out exposure (the offset ``log(exposure)`` enters each
+    sample's mean):
+
+    >>> years = rng.uniform(0.5, 2.0, size=400)
+    >>> claims = rng.poisson(years * np.exp(0.3 * X[:, 0]))
+    >>> rates = MLERegressor(distribution="poisson").fit(X, claims, exposure=years)
+    >>> score = log_likelihood_scorer(rates, X, claims, exposure=years)
+    >>> bool(score == rates.log_likelihood(X, claims, exposure=years))
+    True
     """
-    return estimator.log_likelihood(X, y, sample_weight=sample_weight)
+    return estimator.log_likelihood(X, y, sample_weight=sample_weight, **prediction)

@@ -101,12 +101,12 @@ def diagnose_classes(model, X, y_encoded, weights, result, n_classes, fit_interc
 class SeparatedResult:
     """The parameters returned for separated data (for the rest of fit)."""
 
-    def __init__(self, theta, objective, design_gram, n_iter):
+    def __init__(self, theta, objective, design_gram, n_iter, converged=True):
         self.theta = theta
         self.n_iter = n_iter
         self.objective = objective
         self.design_gram = design_gram
-        self.converged = True
+        self.converged = converged
 
 
 def _restricted_model(model, weights, separation, n_classes):
@@ -132,7 +132,7 @@ def fit_separated(model, X, y_encoded, weights, separation, fit_options, first_r
     Returns the :class:`SeparatedResult` and the final separation.
     """
     threads = n_threads(X.shape[0] * model.loss.n_raw)
-    n_iter = first_result.n_iter
+    n_iter, converged = first_result.n_iter, True
     for _ in range(_MAX_SEPARATION_ROUNDS):
         restricted, keep, alive = _restricted_model(model, weights, separation, n_classes)
         if not np.any(keep > 0):
@@ -140,9 +140,9 @@ def fit_separated(model, X, y_encoded, weights, separation, fit_options, first_r
             break
         theta0, start_raw = start(restricted, y_encoded, keep)
         result = fit_model(restricted, X, y_encoded, keep, 0.0, theta0, start_raw,
-                           **fit_options)
-        n_iter += result.n_iter
-        theta = result.theta
+                           iterations_done=n_iter, **fit_options)
+        n_iter = result.n_iter  # the fits share max_iter: n_iter counts them all
+        theta, converged = result.theta, result.converged
         flagged = suspect_samples(restricted, X, y_encoded, keep, theta, threads, alive,
                                   threshold=_CANDIDATE_GROWTH)
         if flagged is None or not flagged.any():
@@ -163,11 +163,12 @@ def fit_separated(model, X, y_encoded, weights, separation, fit_options, first_r
         # which the solver leaves where it is.
         _, start_raw = start(restricted, y_encoded, keep)
         result = fit_model(restricted, X, y_encoded, keep, 0.0, theta, start_raw,
-                           **fit_options)
-        n_iter += result.n_iter
-        theta = result.theta
+                           iterations_done=n_iter, **fit_options)
+        n_iter = result.n_iter
+        theta, converged = result.theta, result.converged
     value, _ = model.objective_gradient(theta, X, y_encoded, weights, 0.0, threads)
-    return SeparatedResult(theta, value, first_result.design_gram, n_iter), separation
+    return (SeparatedResult(theta, value, first_result.design_gram, n_iter, converged),
+            separation)
 
 
 def _separating_scale(model, X, y_encoded, coef, intercept, separation):

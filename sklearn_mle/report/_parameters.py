@@ -59,14 +59,23 @@ def parameter_names(estimator, family, modes, fit_intercept, feature_names=None)
     :func:`natural_scale_rows`)."""
     features = (list(feature_names) if feature_names is not None
                 else feature_labels(estimator, estimator.coef_.size))
-    names = list(features) + (["intercept"] if fit_intercept else [])
+    intercept = distinct_from_features(["intercept"], features)[0]
+    names = list(features) + ([intercept] if fit_intercept else [])
     for j in range(1, family.n_raw):
         column = family.raw_columns[j]
         if modes[j] == "x":
-            names += [f"{column}:{name}" for name in features] + [f"{column}:intercept"]
+            names += [f"{column}:{name}" for name in [*features, intercept]]
         elif modes[j] == "constant":
-            names.append(column_stems(family, j)[0])
+            names += distinct_from_features([column_stems(family, j)[0]], features)
     return names
+
+
+def distinct_from_features(names, features):
+    """The model's own row names (intercepts, dispersions), each renamed ``<name>
+    (model term)`` where a feature has the same name: the rows of a table must not
+    share a name (a feature called ``scale`` beside the Gaussian's sigma)."""
+    taken = set(features)
+    return [f"{name} (model term)" if name in taken else name for name in names]
 
 
 def natural_scale_rows(family, modes, fit_intercept, n_features):

@@ -12,8 +12,8 @@ import numpy as np
 
 from .._plain import plain
 from . import _ols
-from ._parameters import (natural_scale_note, natural_scale_rows, parameter_names,
-                          reported_vector)
+from ._parameters import (distinct_from_features, natural_scale_note,
+                          natural_scale_rows, parameter_names, reported_vector)
 from ._robust import is_robust
 
 
@@ -71,14 +71,15 @@ def classification_summary_parts(estimator, features):
     :meth:`MLEstimator._summary` documents), ``features`` naming the columns of X."""
     n_classes = estimator.classes_.size
     leading_notes, trailing_notes = [], []
+    intercept = distinct_from_features(["intercept"], features)[0]
     if n_classes == 2:
-        names = features + ["intercept"]
+        names = features + [intercept]
         distribution = "Bernoulli (logit link)"
         modelled = f"P(y = {plain(estimator.classes_[1])!r})"
     else:
         names = [f"{plain(label)}:{feature}" for label in estimator.classes_
                  for feature in features]
-        names += [f"{plain(label)}:intercept" for label in estimator.classes_]
+        names += [f"{plain(label)}:{intercept}" for label in estimator.classes_]
         distribution = "Categorical (softmax)"
         reference = plain(estimator.classes_[0])
         modelled = (f"log-odds vs y = {reference!r}" if estimator.alpha == 0
