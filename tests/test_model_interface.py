@@ -381,3 +381,22 @@ def test_column_major_x_gives_the_row_major_passes_bit_for_bit(name, monkeypatch
         model.hessian(theta, column_major, y, weights, 0.1, expected=True),
         model.hessian(theta, row_major, y, weights, 0.1, expected=True),
         rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("n_features, sparse, dense", [
+    (499, True, True), (600, True, False), (600, False, True), (3000, False, False)])
+def test_auto_preconditioner_is_dense_where_it_pays(n_features, sparse, dense):
+    """Dense up to 3000 parameters, 500 on sparse X (benchmarks/CROSSOVER.md), column
+    scaling beyond; only a dense preconditioner lets the solver refresh it from the
+    Hessian (a p x p matrix per refresh)."""
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, n_features, size=(3 * n_features, 2))
+    X = sp.csr_matrix((np.ones(rows.size), (np.repeat(np.arange(rows.shape[0]), 2),
+                                            rows.ravel())),
+                      shape=(rows.shape[0], n_features))
+    X = X if sparse else X.toarray()
+    weights = np.full(X.shape[0], 1.0 / X.shape[0])
+    model = LinearModel(BernoulliLoss(), n_features, [True], [True])  # p = d + 1
+    precond = model.preconditioner(X, weights, np.zeros(1), 0.0)
+    assert isinstance(precond, DensePreconditioner) is dense
+    assert getattr(precond, "refreshable", False) is dense

@@ -42,6 +42,11 @@ from ._linear_preconditioner import ScalingPreconditioner, check_column_magnitud
 from ._model import Model
 from ..solver._lbfgs import DENSE_PRECONDITIONER_MAX_PARAMS, DensePreconditioner
 
+#: Largest number of parameters for which a sparse X gets the dense preconditioner.
+#: Measured (benchmarks/CROSSOVER.md): on one-hot CSR designs the column scaling
+#: reaches the same optimum at every width, and the dense factor and its Hessian
+#: refreshes cost 1.1-1.7x up to 500 parameters, 3.3x at 900, 77x at 3000.
+SPARSE_DENSE_PRECONDITIONER_MAX_PARAMS = 500
 #: Rows processed at a time when forming Gram matrices, so no copy of X is made.
 _CHUNK_ROWS = 4096
 
@@ -533,15 +538,17 @@ class LinearModel(Model):
         """The solver's preconditioner for this model on data X.
 
         ``kind`` is "auto" (dense up to ``DENSE_PRECONDITIONER_MAX_PARAMS``
-        parameters, else scaling), "dense" (the Cholesky factor of the start Hessian
+        parameters, ``SPARSE_DENSE_PRECONDITIONER_MAX_PARAMS`` for sparse X, else
+        scaling), "dense" (the Cholesky factor of the start Hessian
         ``unit_hessian ⊗ Gram([X, 1])`` plus the penalty's, taken at the constant raw
         prediction ``start_raw``), "scaling" (:class:`ScalingPreconditioner`) or
         "none" (plain L-BFGS on theta, returns None).  Columns whose squares doubles
         cannot hold raise a ValueError naming them.
         """
         if kind == "auto":
-            kind = "dense" if self.n_params <= DENSE_PRECONDITIONER_MAX_PARAMS \
-                else "scaling"
+            limit = (SPARSE_DENSE_PRECONDITIONER_MAX_PARAMS if sp.issparse(X)
+                     else DENSE_PRECONDITIONER_MAX_PARAMS)
+            kind = "dense" if self.n_params <= limit else "scaling"
         if kind == "none":
             return None
         if kind not in ("dense", "scaling"):

@@ -36,6 +36,9 @@ describing ``theta = theta0 + P u``, the coordinates ``u`` the optimiser sees:
 * ``description`` (str): a few words for progress reports;
 * optionally ``design_gram``: a weighted Gram matrix of the design that the estimators
   may reuse (read with ``getattr``; None if absent).
+* optionally ``refreshable`` (bool, False if absent): the solver may rebuild it from
+  the model's Hessian as the fit moves (dense p x p work per refresh, worth it only
+  where the preconditioner is dense already).
 
 :class:`sklearn_mle.solver._lbfgs.DensePreconditioner` builds one from any positive
 semi-definite matrix, e.g. a Hessian.

@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._threads import _BLAS_HOLD, _BLAS_HOLD_LOCK, n_threads
-from ._lbfgs import DENSE_PRECONDITIONER_MAX_PARAMS, minimize_lbfgs
+from ._lbfgs import minimize_lbfgs
 from ._progress import as_progress
 
 #: L-BFGS iterations before the first Hessian refresh.  Where the refresh uses the
@@ -91,8 +91,7 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
     hessian = None
     # A constant Hessian (the Gaussian with fixed sigma) is whitened exactly by the
     # start preconditioner: nothing to refresh.
-    if (precond is not None and model.has_hessian
-            and model.n_params <= DENSE_PRECONDITIONER_MAX_PARAMS
+    if (getattr(precond, "refreshable", False) and model.has_hessian
             and not model.hessian_is_constant):
         metric = precond.metric() if fallback_ridge > 0 else 0.0
 

@@ -81,6 +81,9 @@ class DensePreconditioner:
     """
 
     description = "dense (Cholesky factor of the start Hessian)"
+    #: The solver may refresh it from the Hessian as the fit moves (a dense p x p
+    #: matrix per refresh, which a dense preconditioner has already paid for).
+    refreshable = True
 
     def __init__(self, hessian, design_gram=None):
         self.design_gram = design_gram
