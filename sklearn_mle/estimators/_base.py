@@ -18,11 +18,13 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._threads import ensure_layout, kernels_own_the_cores, n_threads
 from ..existence._unbounded import UnboundedLikelihoodWarning
+from ..models._network import ACTIVATIONS, NetworkModel
 from ..report._covariance import output_covariance
 from ..report._robust import is_robust, robust_label, robust_note, validate_groups
 from ..report._statistics import (common_notes, covariance_kind, fit_statistics,
@@ -60,6 +62,12 @@ class MLEstimator(BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="neither")],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
+    }
+    #: Constraints of the network parameters both estimators have.
+    _network_parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "random_state": ["random_state"],
     }
     #: How the progress report names a successful existence check.
     _exists_label = "MLE exists"
@@ -101,7 +109,8 @@ class MLEstimator(BaseEstimator):
             if hasattr(self, name):
                 delattr(self, name)
 
-    def _fit_checked(self, model, X, y, weights, theta0, start_raw, fit_options):
+    def _fit_checked(self, model, X, y, weights, theta0, start_raw, fit_options,
+                     extra_frames=0):
         """Fit, then (at ``alpha = 0``) check that the MLE exists; if it does not,
         warn with :class:`UnboundedLikelihoodWarning` and return the fallback fit.
 
@@ -112,11 +121,14 @@ class MLEstimator(BaseEstimator):
         result and the diagnosis (None when the MLE exists).
         """
         check = self.alpha == 0 and model.supports_existence_check
-        with warnings.catch_warnings(record=check) as caught:
+        watch = self.alpha == 0 and not check   # a model that tells only what it sees
+        with warnings.catch_warnings(record=check or watch) as caught:
             result = fit_model(model, X, y, weights, self.alpha, theta0, start_raw,
-                               extra_frames=1, **fit_options)
+                               extra_frames=1 + extra_frames, **fit_options)
         # None: the model cannot tell (no existence check); at alpha > 0 it exists
         self.mle_exists_ = True if self.alpha > 0 or check else None
+        if watch:
+            self._watch_divergence(model, X, y, weights, result, caught, extra_frames)
         if not check:
             return result, None
         with fit_options["progress"].timed("existence check") as section:
@@ -134,6 +146,83 @@ class MLEstimator(BaseEstimator):
         return self._fallback_fit(model, X, y, weights, theta0, start_raw, fit_options,
                                   diagnosis, result), diagnosis
 
+    def _watch_divergence(self, model, X, y, weights, result, caught, extra_frames):
+        """After an unpenalised fit of a model without an existence check: warn with
+        :class:`UnboundedLikelihoodWarning` and set ``mle_exists_ = False`` where the
+        model sees the likelihood running off to its supremum (``model.divergence``),
+        else pass on the fit's warnings (``mle_exists_`` stays None: not known)."""
+        sign = model.divergence(result.theta, X, np.ascontiguousarray(y, np.float64),
+                                weights)
+        if sign is None:
+            for warning in caught:
+                warnings.warn_explicit(warning.message, warning.category,
+                                       warning.filename, warning.lineno)
+            return
+        self.mle_exists_ = False
+        fit_options_note = ("; the parameters returned are where the solver stopped, "
+                            "on the way to infinity. Set alpha > 0 (weight decay), "
+                            "which bounds the objective.")
+        warnings.warn(f"{type(self).__name__}: the maximum likelihood estimate does not "
+                      f"exist: {sign}{fit_options_note}", UnboundedLikelihoodWarning,
+                      stacklevel=_FIT_STACKLEVEL + 1 + extra_frames)
+
+    def _hidden_layers(self):
+        """``hidden_layer_sizes`` as a tuple of positive ints (``()``: linear model)."""
+        sizes = self.hidden_layer_sizes
+        sizes = (sizes,) if np.ndim(sizes) == 0 else tuple(np.ravel(sizes).tolist())
+        if not all(isinstance(h, Integral) and not isinstance(h, bool) and h >= 1
+                   for h in sizes):
+            raise ValueError("hidden_layer_sizes must be a positive int or a sequence of "
+                             f"positive ints (the widths of the hidden layers, () for the "
+                             f"linear model), got {self.hidden_layer_sizes!r}.")
+        return sizes
+
+    def _fit_network(self, model, X, y, weights, start_raw, warmup_columns=(),
+                     extra_frames=0):
+        """The fit of a :class:`NetworkModel` from Glorot-initialised hidden weights
+        (``random_state``) and the null model at the output, or the previous fit's
+        parameters with ``warm_start``.  With ``warmup_columns`` (dispersion columns
+        learned as functions of x) a first phase of at most ``max_iter // 2``
+        iterations fits the mean with their output weights held at the null model (a
+        constant dispersion), then all is released; ``n_iter_`` counts both.  Sets
+        ``_predictor`` (the model and its parameters, for predictions); returns the
+        solver's result.  ``extra_frames``: frames between the estimator's
+        ``_fit_validated`` and this call, for the warnings' stack level."""
+        if self.inference:
+            self._require(model, "supports_inference")
+        fit_options = self._fit_options()
+        previous_model, previous = getattr(self, "_predictor", (None, None))
+        if (self.warm_start and isinstance(previous_model, NetworkModel)
+                and previous_model.layer_shapes == model.layer_shapes
+                and previous_model.column_modes == model.column_modes):
+            theta0 = previous.copy()
+            warmup_columns = ()
+        else:
+            theta0 = model.initial_parameters(start_raw, self.random_state)
+        if len(warmup_columns):
+            released = model.held.copy()
+            model.held = released | model.output_mask(warmup_columns)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                warm = fit_model(model, X, y, weights, self.alpha, theta0, start_raw,
+                                 **dict(fit_options, max_iter=max(1, self.max_iter // 2)))
+            model.held = released
+            theta0 = warm.theta
+            fit_options["progress"].line("warm-up done (dispersion held at the null "
+                                         "model); releasing it")
+            fit_options["iterations_done"] = warm.n_iter
+        result, _ = self._fit_checked(model, X, y, weights, theta0, start_raw,
+                                      fit_options, extra_frames=1 + extra_frames)
+        self._predictor = (model, result.theta)
+        self.n_iter_ = result.n_iter
+        self._forget(("coef_", "intercept_", "covariance_", "coef_se_", "intercept_se_",
+                      "n_groups_"))
+        self.coefs_ = [w.copy() for w, _ in model.layers(result.theta)]
+        self.intercepts_ = [b.copy() for _, b in model.layers(result.theta)]
+        self.coefs_[-1] *= model.output_scale
+        self.intercepts_[-1] *= model.output_scale
+        return result
+
     def _diagnosis_label(self, diagnosis):
         """A few words on the diagnosis, for the progress report."""
         return type(diagnosis).__name__.lower()
@@ -149,10 +238,12 @@ class MLEstimator(BaseEstimator):
     def _require(model, capability):
         """Raise a clear error unless ``model`` has ``capability`` (see ``Model``)."""
         if not getattr(model, capability, False):
+            why = getattr(model, "missing_capabilities_reason",
+                          "its parameters are not those of a linear predictor, or not "
+                          "identified")
             raise ValueError(
                 f"{_CAPABILITY_USE[capability]} needs a model with {capability}; "
-                f"{type(model).__name__} has not (its parameters are not those of a "
-                "linear predictor, or not identified): fit without that option.")
+                f"{type(model).__name__} has not ({why}): fit without that option.")
 
     def _covariance(self, model, X, y, weights, total_weight, theta, to_output, codes):
         """Covariance of the reported parameters ``to_output(theta)``: the inverse
@@ -181,6 +272,7 @@ class MLEstimator(BaseEstimator):
         ``trailing_notes``, ``df_resid`` (t tests) and ``from_log`` (rows shown on the
         natural scale, see :class:`InferenceSummary`)."""
         check_is_fitted(self)
+        self._require(self._predictor[0], "supports_inference")
         require_covariance(self)
         if (isinstance(coverage, bool) or not isinstance(coverage, Real)
                 or not 0 < coverage < 1):

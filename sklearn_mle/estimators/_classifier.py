@@ -17,6 +17,7 @@ from ..existence._fallback import diagnose_classes, fit_separated
 from ..existence._separation import separation_message
 from ..models._linear_layouts import (classification_family, classification_model,
                                       classification_start, prediction_model)
+from ..models._network import classification_network
 from ..report._likelihood import set_class_likelihood
 from ..report._robust import ROBUST_KINDS
 from ..report._summary_parts import classification_summary_parts
@@ -182,13 +183,15 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         **MLEstimator._common_parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "inference": ["boolean", StrOptions(set(ROBUST_KINDS))],
+        **MLEstimator._network_parameter_constraints,
     }
     _numeric_target = False
     #: How the progress report names a successful existence check.
     _exists_label = "MLE exists (certified)"
 
     def __init__(self, *, alpha=0.0, fit_intercept=True, class_weight=None, max_iter=1000,
-                 tol=1e-7, warm_start=False, verbose=0, inference=False):
+                 tol=1e-7, warm_start=False, verbose=0, inference=False,
+                 hidden_layer_sizes=(), activation="relu", random_state=None):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.class_weight = class_weight
@@ -197,6 +200,9 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
         self.inference = inference
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.random_state = random_state
 
     def _start(self, model, y_encoded, weights):
         """Starting parameters and the constant raw prediction they correspond to."""
@@ -256,10 +262,20 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
             sample_weight, X, extra=None if self.class_weight is None
             else compute_sample_weight(self.class_weight, y))
         weights = fit_weights.normalised
-        model = classification_model(X.shape[1], n_classes, self.fit_intercept, self.alpha)
-        theta0, start_raw = self._start(model, y_encoded, weights)
         self.separated_samples_ = np.empty(0, dtype=np.intp)
         self.separated_class_pairs_ = []
+        hidden = self._hidden_layers()
+        if hidden:   # a network f(x; theta): the one other model
+            model = classification_network(classification_family(n_classes), X.shape[1],
+                                           self.fit_intercept, hidden, self.activation)
+            start_raw = classification_start(model, y_encoded, weights,
+                                             self.fit_intercept)
+            result = self._fit_network(model, X, y_encoded, weights, start_raw)
+            set_class_likelihood(self, model, X, y_encoded, fit_weights, result,
+                                 n_classes)
+            return self
+        model = classification_model(X.shape[1], n_classes, self.fit_intercept, self.alpha)
+        theta0, start_raw = self._start(model, y_encoded, weights)
         result, _ = self._fit_checked(model, X, y_encoded, weights, theta0, start_raw,
                                       self._fit_options())
         coef, intercept = model.unpack(result.theta)
@@ -267,9 +283,12 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         if centre:
             intercept = intercept - intercept.mean()
         self.coef_, self.intercept_ = coef, intercept
+        predictor = prediction_model(model.loss, X.shape[1])
+        self._predictor = (predictor, predictor.pack(coef, intercept))
         self.n_iter_ = result.n_iter
         set_class_likelihood(self, model, X, y_encoded, fit_weights, result, n_classes)
-        self._forget(("covariance_", "coef_se_", "intercept_se_", "n_groups_"))
+        self._forget(("covariance_", "coef_se_", "intercept_se_", "n_groups_", "coefs_",
+                      "intercepts_"))
         if self.inference:
             self._set_inference(model, X, y_encoded, fit_weights, result.theta, centre,
                                 codes)
@@ -428,8 +447,8 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         return classification_family(self.classes_.size)
 
     def _raw_prediction(self, X):
-        return prediction_model(self._fitted_family(), X.shape[1]).linear_predictor(
-            X, self.coef_, self.intercept_)
+        model, theta = self._predictor
+        return model.predict_raw(theta, X)
 
     def decision_function(self, X):
         """Raw predictions: the logit of ``classes_[1]``, or one score per class.

@@ -26,11 +26,12 @@ from ..families import DISTRIBUTIONS, Family
 from ..families._config import configuration_label, configure_family
 from ..models._linear_layouts import (prediction_model, regression_model,
                                       regression_null_raw)
+from ..models._network import regression_network
 from ..report import _ols
 from ..report._deviance import deviance_explained
 from ..report._likelihood import set_regression_likelihood
-from ..report._parameters import (reported_vector, set_parameter_attributes,
-                                  set_standard_errors)
+from ..report._parameters import (reported_vector, set_constant_attributes,
+                                  set_parameter_attributes, set_standard_errors)
 from ..report._robust import ROBUST_KINDS
 from ..report._summary_parts import regression_summary_parts
 from ..solver._fit import fit_model
@@ -312,11 +313,13 @@ class MLERegressor(RegressorMixin, MLEstimator):
                        Interval(Real, 0, None, closed="neither")],
         "variance": [None, StrOptions({"fixed", "constant", "heteroscedastic"})],
         "inference": ["boolean", StrOptions({"ols", *ROBUST_KINDS})],
+        **MLEstimator._network_parameter_constraints,
     }
 
     def __init__(self, distribution="gaussian", *, dispersion=None, variance=None,
                  alpha=0.0, fit_intercept=True, max_iter=1000, tol=1e-7, warm_start=False,
-                 verbose=0, inference=False):
+                 verbose=0, inference=False, hidden_layer_sizes=(), activation="relu",
+                 random_state=None):
         self.distribution = distribution
         self.dispersion = dispersion
         self.variance = variance
@@ -327,6 +330,9 @@ class MLERegressor(RegressorMixin, MLEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
         self.inference = inference
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.random_state = random_state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -429,6 +435,10 @@ class MLERegressor(RegressorMixin, MLEstimator):
         y_original = y = family.validate_target(y)
         fit_weights = FitWeights(sample_weight, X)
         weights = fit_weights.normalised
+        hidden = self._hidden_layers()
+        if hidden:   # a network f(x; theta): the one other model
+            return self._fit_network_regression(family, modes, hidden, X, y, fit_weights,
+                                                offset)
         y_scale = family.equivariant_target_scale(y)
         fit_offset = offset
         if y_scale != 1.0:
@@ -483,6 +493,30 @@ class MLERegressor(RegressorMixin, MLEstimator):
                          fit_weights, result, null_raw, fit_options["progress"], codes)
         return self
 
+    def _fit_network_regression(self, family, modes, hidden, X, y, fit_weights, offset):
+        """The fit of a network (see :class:`~sklearn_mle.models._network.NetworkModel`):
+        y in its own units (the network's output scale makes the fit equivariant),
+        then the attributes a network has."""
+        weights = fit_weights.normalised
+        null_raw = regression_null_raw(family, modes, self.fit_intercept, y, weights,
+                                       offset)
+        model = regression_network(family, modes, self.fit_intercept, self.alpha,
+                                   X.shape[1], null_raw, hidden, self.activation, offset)
+        result = self._fit_network(model, X, y, weights, null_raw,
+                                   [j for j in range(1, family.n_raw) if modes[j] == "x"],
+                                   extra_frames=1)
+        self.family_, self._modes, self._fitted_modes = family, modes, modes
+        self._forget([*getattr(self, "_parameter_attribute_names", ()), "ols_scale_"])
+        self._parameter_attribute_names = set_constant_attributes(
+            self, family, modes, model.predict_raw(result.theta, X[:1]))
+        self.boundary_note_ = None
+        set_regression_likelihood(self, model, modes, X, y, result.theta, fit_weights,
+                                  result, null_raw, self.alpha)
+        if family.least_squares:
+            _ols.set_residual_statistics(self, model.raw_prediction(result.theta, X)[:, 0],
+                                         y, fit_weights)
+        return self
+
     def _set_fitted(self, family, modes, model, X, y, coef, intercept, fit_weights,
                     result, null_raw, progress, codes):
         """Every fitted attribute, from the parameters in y's units."""
@@ -491,9 +525,12 @@ class MLERegressor(RegressorMixin, MLEstimator):
         self._fitted_modes = modes
         self._forget([*getattr(self, "_parameter_attribute_names", ()),
                       *getattr(self, "_se_attribute_names", ()), "covariance_", "coef_se_",
-                      "intercept_se_", "ols_scale_", "n_groups_"])
+                      "intercept_se_", "ols_scale_", "n_groups_",
+                      "coefs_", "intercepts_"])
         self._parameter_attribute_names, self._se_attribute_names = \
             set_parameter_attributes(self, family, modes, coef, intercept)
+        predictor = prediction_model(family, X.shape[1])
+        self._predictor = (predictor, predictor.pack(coef, intercept))
         self.boundary_note_ = family.boundary_note(intercept)
         if self.boundary_note_ is not None:
             progress.line(f"boundary: {self.boundary_note_}")
@@ -654,9 +691,9 @@ class MLERegressor(RegressorMixin, MLEstimator):
         return self.family_
 
     def _raw_prediction(self, X, offset=None, exposure=None):
-        return prediction_model(self.family_, X.shape[1]).linear_predictor(
-            X, self._raw_coef, self._raw_intercept,
-            validated_offset(self.family_, offset, exposure, X.shape[0]))
+        model, theta = self._predictor
+        return model.predict_raw(theta, X, validated_offset(self.family_, offset,
+                                                            exposure, X.shape[0]))
 
     def _likelihood_target(self, y, n_samples):
         y = np.asarray(y)

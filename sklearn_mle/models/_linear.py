@@ -227,6 +227,11 @@ class LinearModel(Model):
             raw[:, 0] += offset
         return raw
 
+    def predict_raw(self, theta, X, offset=None):
+        """Raw predictions (n, n_raw) at ``theta`` on any X, ``offset`` (n,) added to
+        column 0 if given."""
+        return self.linear_predictor(X, *self.unpack(theta), offset=offset)
+
     def training_offset(self, start=0, stop=None):
         """The offset of training rows ``start:stop`` (None without an offset)."""
         return None if self.offset is None else self.offset[start:stop]

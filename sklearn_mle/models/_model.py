@@ -117,6 +117,13 @@ class Model(abc.ABC):
     def n_params(self):
         """int: Number of free parameters, the length of ``theta``."""
 
+    @property
+    def n_estimated(self):
+        """int: Parameters the fit estimates, counted by AIC and BIC where the model
+        has no coefficients whose identification the design's rank tells
+        (default: :attr:`n_params`)."""
+        return self.n_params
+
     @abc.abstractmethod
     def raw_prediction(self, theta, X):
         """Raw predictions ``f(x_i; theta)`` of every sample.
@@ -185,6 +192,15 @@ class Model(abc.ABC):
         pull = alpha * weight * theta
         return objective + 0.5 * np.dot(theta, pull), gradient + pull
 
+    def penalised_nll_gradient(self, theta, X, y, weights, alpha, n_threads=1):
+        """:meth:`nll_gradient` with :meth:`add_penalty` (at alpha > 0); a model whose
+        penalty needs a pass over X (a level of its raw predictions) overrides it.
+        Parameters and returns are those of :meth:`objective_gradient`."""
+        objective, gradient = self.nll_gradient(theta, X, y, weights, n_threads)
+        if alpha > 0:
+            objective, gradient = self.add_penalty(theta, alpha, objective, gradient)
+        return objective, gradient
+
     def objective_gradient(self, theta, X, y, weights, alpha, n_threads=1):
         """Objective ``F(theta)`` (module docstring) and its gradient.
 
@@ -213,9 +229,8 @@ class Model(abc.ABC):
         gradient : ndarray of shape (n_params,)
         """
         with np.errstate(over="ignore", invalid="ignore"):
-            objective, gradient = self.nll_gradient(theta, X, y, weights, n_threads)
-            if alpha > 0:
-                objective, gradient = self.add_penalty(theta, alpha, objective, gradient)
+            objective, gradient = self.penalised_nll_gradient(theta, X, y, weights, alpha,
+                                                              n_threads)
         if not (np.isfinite(objective) and np.all(np.isfinite(gradient))):
             return np.inf, np.zeros_like(theta)
         return objective, gradient
@@ -233,6 +248,13 @@ class Model(abc.ABC):
         return self.loss.loss_gradient(y, raw, weights, n_threads)[0].sum()
 
     # -------------------------------------------------------- optional pieces
+    def divergence(self, theta, X, y, weights):
+        """For a model without an existence check (``supports_existence_check``
+        False): a sentence on a sign, seen at the fitted ``theta`` of an
+        unpenalised fit, that the likelihood has no maximum, or None when none is
+        seen (which proves nothing).  The default sees none."""
+        return None
+
     def hessian(self, theta, X, y, weights, alpha, n_threads=1, expected=False):
         """Hessian of the objective wrt theta, or None if the model has none.
 

@@ -41,6 +41,8 @@ def set_regression_likelihood(estimator, model, modes, X, y, theta, fit_weights,
     family = model.loss
     n_identified, n_null, n_learned = count_parameters(
         modes, result.design_gram, estimator.fit_intercept, X.shape[1])
+    if not model.has_coefficients:   # a network: every parameter it estimates counts
+        n_identified = model.n_estimated
     # observations: the sum of the weights, or the rows where weights are trials
     total = (float(np.count_nonzero(fit_weights.likelihood)) if family.weights_are_trials
              else fit_weights.total)
@@ -84,6 +86,8 @@ def set_class_likelihood(estimator, model, X, y_encoded, fit_weights, result, n_
     puts the weighted class frequencies on every sample, or 1/K each without
     intercepts."""
     rank = _ranks(result.design_gram, estimator.fit_intercept, X.shape[1])[0]
+    n_identified = ((n_classes - 1) * rank if model.has_coefficients
+                    else model.n_estimated)   # a network: what it estimates
     # one masked sum per class: no sample-sized integer copy of the labels
     class_weight = fit_weights.likelihood_scale * np.array(
         [np.sum(fit_weights.likelihood, where=(y_encoded == k)) for k in range(n_classes)])
@@ -94,6 +98,6 @@ def set_class_likelihood(estimator, model, X, y_encoded, fit_weights, result, n_
     set_likelihood_attributes(
         estimator, loglik=total_log_likelihood(model, X, y_encoded, result.theta,
                                                fit_weights),
-        loglik_null=loglik_null, n_identified=(n_classes - 1) * rank,
+        loglik_null=loglik_null, n_identified=n_identified,
         n_null=(n_classes - 1) * estimator.fit_intercept, n_scale=0,
         n_obs=fit_weights.total, converged=result.converged)

@@ -50,6 +50,28 @@ def set_parameter_attributes(estimator, family, modes, coef, intercept):
     return names, se_names
 
 
+def set_constant_attributes(estimator, family, modes, raw_row):
+    """For a model without coefficients (a network): the attributes of the columns
+    that do not depend on x, read from one row of raw predictions ``raw_row`` (1,
+    n_raw): the family's fixed ones (``scale_ = 1``) and ``<p>_`` of each constant or
+    fixed column ``log_<p>`` (``scale_``, ``alpha_``, ``dispersion_``, ``df_``);
+    return the names set."""
+    names = []
+    for name, value in family.fixed_attributes.items():
+        setattr(estimator, name, value)
+        names.append(name)
+    for j in range(1, family.n_raw):
+        if modes[j] == "x":
+            continue
+        with np.errstate(over="ignore"):
+            value = float(np.exp(raw_row[0, j]) if family.raw_columns[j].startswith("log_")
+                          else raw_row[0, j])
+        for stem in column_stems(family, j):
+            setattr(estimator, f"{stem}_", value)
+            names.append(f"{stem}_")
+    return names
+
+
 def parameter_names(estimator, family, modes, fit_intercept, feature_names=None):
     """Names of the summary's rows, one per reported parameter: the mean's
     coefficients and (with ``fit_intercept``) intercept, then for each learned column

@@ -1,0 +1,473 @@
+r"""A feed-forward network ``f(x; theta)`` behind the model interface.
+
+:class:`NetworkModel` is a multilayer perceptron whose last layer gives every raw
+column of the family that depends on x (a logit, K class scores, a mean, and the log
+scale of a dispersion learned as a function of x); a column learned as a constant (a
+shared dispersion) stays one free parameter, and a fixed column keeps its value.  With
+hidden layers of widths ``h_1 .. h_L``, activation ``a`` and ``A_0 = X``,
+
+.. math::
+
+    A_k = a(A_{k-1} W_k + b_k), \quad k = 1..L, \qquad
+    \eta_{ij} = c_j \, (A_L W_{L+1} + b_{L+1})_{ij} \ (+\ \mathrm{offset}_i
+    \text{ for the mean}, j = 0),
+
+where ``c_j`` is a fixed output scale (1, or the null model's spread ``s0`` for a mean
+in y's units, so that ``theta`` is unit-free and the fit equivariant in y's units).
+The objective is that of :mod:`sklearn_mle.models._model`, with ``omega_p = 1`` on
+every weight matrix and 0 on the biases and constants (weight decay, biases free), and
+with a learned dispersion column at ``alpha > 0`` also the level penalty
+``alpha * phi(t)``, ``t`` the training mean of that raw column minus its null value
+(:class:`~sklearn_mle.models._linear.LevelPenalty`): what bounds a learned scale below.
+
+Parameter vector layout: for each layer ``k = 1 .. L+1`` in turn, ``W_k`` (fan-in x
+fan-out, row-major) then ``b_k``; then the constant raw columns in column order.
+
+Passes over X are a block of rows at a time (at most ``_BLOCK_CELLS`` activations in
+memory), with BLAS matrix products in X's dtype: float32 X keeps float32 weights and
+activations; the raw predictions and the per-sample kernels are float64, as the
+families' kernels take them; parameter gradients are summed in float64.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import expit
+
+from ..families import BernoulliLoss, CategoricalLoss
+from ._linear import LevelPenalty
+from ._model import Model
+
+#: Most activations (rows x total hidden width) held in one block of a pass.
+_BLOCK_CELLS = 1 << 20
+
+
+def _relu(z):
+    return np.maximum(z, 0, out=z)
+
+
+def _relu_slope(a):
+    return a > 0
+
+
+def _tanh(z):
+    return np.tanh(z, out=z)
+
+
+def _tanh_slope(a):
+    return 1 - a * a
+
+
+def _logistic(z):
+    return expit(z, out=z)
+
+
+def _logistic_slope(a):
+    return a * (1 - a)
+
+
+def _softplus(z):
+    return np.logaddexp(0, z, out=z)
+
+
+def _softplus_slope(a):
+    # a = log(1 + e^z): the slope expit(z) is 1 - e^{-a}
+    return -np.expm1(-a)
+
+
+#: Each activation, applied in place to pre-activations, and its slope from the
+#: activation's own output (so a pass keeps one array per layer).
+ACTIVATIONS = {
+    "relu": (_relu, _relu_slope),
+    "tanh": (_tanh, _tanh_slope),
+    "logistic": (_logistic, _logistic_slope),
+    "softplus": (_softplus, _softplus_slope),
+}
+
+
+class NetworkModel(Model):
+    """A multilayer perceptron giving the family's x-dependent raw columns.
+
+    Parameters
+    ----------
+    loss : BaseLoss
+        The distribution.
+    n_features : int
+        Number of columns of X.
+    hidden_layer_sizes : tuple of int
+        Widths of the hidden layers (at least one; ``()`` is the linear model).
+    activation : {"relu", "tanh", "logistic", "softplus"}, default="relu"
+        Activation of the hidden units.
+    column_modes : sequence, default=None
+        For each raw column: ``"x"`` (an output of the network), ``"constant"`` (one
+        free parameter) or a float (fixed at that raw value).  None: every column
+        ``"x"`` (a classifier's scores).
+    output_scale : sequence of float, default=None
+        The fixed factor ``c_j`` of each raw column's network output; None: 1.
+    bias_free : sequence of bool, default=None
+        Whether the output bias of each ``"x"`` column is estimated (else held at its
+        start, 0 for a mean without intercept); None: all free.
+    offset : ndarray of shape (n_samples,), default=None
+        A known term added to raw column 0 of each training sample.
+    level_penalty : tuple (column, centre) or None, default=None
+        At ``alpha > 0``, add ``alpha * phi(t)`` with ``t`` the training weighted mean
+        of raw column ``column`` minus ``centre`` (see :class:`LevelPenalty`).
+    null_raw : ndarray of shape (n_raw,), default=None
+        The null model's raw prediction, the reference of :meth:`divergence`'s
+        collapse check (None: no collapse check).
+
+    Examples
+    --------
+    A network with one hidden layer of 3 units giving a Gaussian mean, with sigma a
+    learned constant:
+
+    >>> import numpy as np
+    >>> from sklearn_mle.families import GaussianLoss
+    >>> from sklearn_mle.models._network import NetworkModel
+    >>> model = NetworkModel(GaussianLoss(), 2, (3,), column_modes=["x", "constant"])
+    >>> model.n_params   # (2 x 3 + 3) + (3 x 1 + 1) + log sigma
+    14
+    >>> theta = model.initial_parameters(np.array([0.5, 0.0]), random_state=0)
+    >>> model.raw_prediction(theta, np.ones((2, 2)))   # the null model
+    array([[0.5, 0. ],
+           [0.5, 0. ]])
+    """
+
+    #: Why the linear-only capabilities are missing, for the estimators' errors.
+    missing_capabilities_reason = (
+        "a network's weights are not identifiable: permuting hidden units, or flipping "
+        "the signs of a tanh unit's weights, gives the same f(x), and a softmax leaves "
+        "directions flat; so there is no coefficient vector, no observed information "
+        "to invert for Wald standard errors, and no linear separation LP")
+
+    def __init__(self, loss, n_features, hidden_layer_sizes, activation="relu",
+                 column_modes=None, output_scale=None, bias_free=None, offset=None,
+                 level_penalty=None, null_raw=None):
+        n_raw = loss.n_raw
+        self.n_features = int(n_features)
+        self.hidden_layer_sizes = tuple(int(h) for h in hidden_layer_sizes)
+        self.activation = activation
+        self.column_modes = tuple(["x"] * n_raw if column_modes is None else column_modes)
+        self.x_columns = np.array([j for j, m in enumerate(self.column_modes) if m == "x"],
+                                  dtype=np.intp)
+        self.constant_columns = np.array(
+            [j for j, m in enumerate(self.column_modes) if m == "constant"], dtype=np.intp)
+        self.fixed_raw = np.array([0.0 if isinstance(m, str) else float(m)
+                                   for m in self.column_modes])
+        self.output_scale = (np.ones(self.x_columns.size) if output_scale is None else
+                             np.asarray(output_scale, dtype=np.float64)[self.x_columns])
+        self.offset = None if offset is None else np.asarray(offset, dtype=np.float64)
+        self.level_penalty = level_penalty
+        self.null_raw = None if null_raw is None else np.asarray(null_raw, np.float64)
+        widths = (self.n_features, *self.hidden_layer_sizes, self.x_columns.size)
+        self.layer_shapes = list(zip(widths[:-1], widths[1:]))
+        # where each layer's weights and bias start in theta
+        self._layer_starts, start = [], 0
+        for fan_in, fan_out in self.layer_shapes:
+            self._layer_starts.append(start)
+            start += (fan_in + 1) * fan_out
+        self._n_network = start
+        ridge_weight = np.zeros(start + self.constant_columns.size)
+        for (fan_in, fan_out), first in zip(self.layer_shapes, self._layer_starts):
+            ridge_weight[first:first + fan_in * fan_out] = 1.0
+        super().__init__(loss, ridge_weight)
+        # parameters held at their value (gradient zero): output biases not free
+        self.held = np.zeros(self.n_params, dtype=bool)
+        if bias_free is not None:
+            bias_start = self._layer_starts[-1] + widths[-2] * widths[-1]
+            self.held[bias_start:bias_start + widths[-1]] = ~np.asarray(
+                bias_free, dtype=bool)[self.x_columns]
+
+    @property
+    def n_params(self):
+        """int: Number of parameters (weights, biases and constant columns)."""
+        return self._n_network + self.constant_columns.size
+
+    @property
+    def n_estimated(self):
+        """int: Parameters the fit estimates, for AIC and BIC: those not ``held``,
+        less the directions softmax scores leave flat (adding one vector to every
+        class's output weights and one number to every output bias)."""
+        flat = (self.layer_shapes[-1][0] + 1 if isinstance(self.loss, CategoricalLoss)
+                else 0)
+        return int(self.n_params - np.count_nonzero(self.held) - flat)
+
+    def output_mask(self, columns):
+        """Which entries of theta are the output weights and bias of raw ``columns``
+        (each in mode ``"x"``)."""
+        mask = np.zeros(self.n_params, dtype=bool)
+        fan_in, fan_out = self.layer_shapes[-1]
+        first = self._layer_starts[-1]
+        outputs = np.searchsorted(self.x_columns, columns)
+        block = np.zeros((fan_in + 1, fan_out), dtype=bool)
+        block[:, outputs] = True
+        mask[first:first + (fan_in + 1) * fan_out] = block.ravel()
+        return mask
+
+    # ------------------------------------------------------------------ layout
+    def layers(self, theta, dtype=np.float64):
+        """The ``(W_k, b_k)`` of every layer as arrays of ``dtype`` (views of theta
+        for float64)."""
+        out = []
+        for (fan_in, fan_out), first in zip(self.layer_shapes, self._layer_starts):
+            weights = theta[first:first + fan_in * fan_out].reshape(fan_in, fan_out)
+            bias = theta[first + fan_in * fan_out:first + (fan_in + 1) * fan_out]
+            out.append((weights.astype(dtype, copy=False), bias.astype(dtype, copy=False)))
+        return out
+
+    def pack_layers(self, layers, constants=()):
+        """theta from ``[(W_k, b_k), ...]`` and the constant columns' values."""
+        parts = [np.ravel(p) for layer in layers for p in layer]
+        return np.concatenate([*parts, np.asarray(constants, dtype=np.float64)]).astype(
+            np.float64)
+
+    def initial_parameters(self, start_raw, random_state=None):
+        """Glorot-uniform hidden weights (bound ``sqrt(f / (fan_in + fan_out))``,
+        ``f = 2`` for the logistic, 6 otherwise, as scikit-learn's MLP) from
+        ``random_state``, hidden biases 0, output weights 0 and the output biases and
+        constant columns at ``start_raw`` (n_raw,), the null model: the fit starts
+        from the intercept-only MLE."""
+        rng = np.random.default_rng(random_state) if not isinstance(
+            random_state, np.random.RandomState) else random_state
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        layers = []
+        for k, (fan_in, fan_out) in enumerate(self.layer_shapes):
+            if k == len(self.layer_shapes) - 1:
+                scale = self.output_scale
+                bias = (np.asarray(start_raw, dtype=np.float64)[self.x_columns]
+                        - self.fixed_raw[self.x_columns]) / scale
+                layers.append((np.zeros((fan_in, fan_out)), bias))
+            else:
+                bound = np.sqrt(factor / (fan_in + fan_out))
+                layers.append((rng.uniform(-bound, bound, (fan_in, fan_out)),
+                               np.zeros(fan_out)))
+        return self.pack_layers(layers,
+                                np.asarray(start_raw, dtype=np.float64)[self.constant_columns])
+
+    # ------------------------------------------------------------------ passes
+    def _blocks(self, X):
+        n = X.shape[0]
+        if sp.issparse(X):
+            return [slice(0, n)] if n else [slice(0, 0)]
+        rows = max(256, _BLOCK_CELLS // max(1, sum(self.hidden_layer_sizes)
+                                             + self.x_columns.size))
+        return [slice(start, min(start + rows, n)) for start in range(0, n, rows)] or [
+            slice(0, 0)]
+
+    def _dtype(self, X):
+        return np.float32 if X.dtype == np.float32 else np.float64
+
+    def _forward(self, layers, X_block):
+        """Activations ``[A_1 .. A_L]`` and the network's output ``A_L W + b``."""
+        act = ACTIVATIONS[self.activation][0]
+        acts, current = [], X_block
+        for weights, bias in layers[:-1]:
+            z = np.asarray(current @ weights)
+            z += bias
+            current = act(z)
+            acts.append(current)
+        weights, bias = layers[-1]
+        out = np.asarray(current @ weights)
+        out += bias
+        return acts, out
+
+    def _raw(self, theta, out, offset):
+        """Raw predictions (block, n_raw) float64 from the network's output."""
+        raw = np.empty((out.shape[0], self.loss.n_raw))
+        raw[:] = self.fixed_raw
+        raw[:, self.constant_columns] = theta[self._n_network:]
+        raw[:, self.x_columns] += out * self.output_scale
+        if offset is not None:
+            raw[:, 0] += offset
+        return raw
+
+    def _backward(self, layers, X_block, acts, raw_gradient, gradient):
+        """Add the vector-Jacobian product of one block to ``gradient`` (float64)."""
+        slope = ACTIVATIONS[self.activation][1]
+        delta = (raw_gradient[:, self.x_columns] * self.output_scale).astype(
+            layers[0][0].dtype, copy=False)
+        gradient[self._n_network:] += raw_gradient[:, self.constant_columns].sum(axis=0)
+        for k in range(len(layers) - 1, -1, -1):
+            inputs = acts[k - 1] if k > 0 else X_block
+            fan_in, fan_out = self.layer_shapes[k]
+            first = self._layer_starts[k]
+            gradient[first:first + fan_in * fan_out] += np.asarray(
+                inputs.T @ delta, dtype=np.float64).ravel()
+            gradient[first + fan_in * fan_out:first + (fan_in + 1) * fan_out] += \
+                delta.sum(axis=0, dtype=np.float64)
+            if k > 0:
+                delta = delta @ layers[k][0].T
+                delta *= slope(acts[k - 1])
+
+    def _offset_rows(self, offset, rows):
+        return None if offset is None else offset[rows]
+
+    def _check_training(self, X):
+        if self.offset is not None and self.offset.shape[0] != X.shape[0]:
+            raise ValueError(f"the model's offset has {self.offset.shape[0]} rows, X has "
+                             f"{X.shape[0]}: raw_prediction is for the training X")
+
+    def predict_raw(self, theta, X, offset=None):
+        """Raw predictions (n, n_raw) on any X, with ``offset`` (n,) on the mean."""
+        layers = self.layers(theta, self._dtype(X))
+        raw = np.empty((X.shape[0], self.loss.n_raw))
+        for rows in self._blocks(X):
+            raw[rows] = self._raw(theta, self._forward(layers, X[rows])[1],
+                                  self._offset_rows(offset, rows))
+        return raw
+
+    def raw_prediction(self, theta, X):
+        """Raw predictions on the training X (with the model's ``offset``)."""
+        self._check_training(X)
+        return self.predict_raw(theta, X, self.offset)
+
+    def raw_vjp(self, theta, X, raw_gradient):
+        """``sum_i J_i^T g_i`` by back-propagation, a block of rows at a time."""
+        layers = self.layers(theta, self._dtype(X))
+        gradient = np.zeros(self.n_params)
+        raw_gradient = np.asarray(raw_gradient, dtype=np.float64)
+        for rows in self._blocks(X):
+            acts, _ = self._forward(layers, X[rows])
+            self._backward(layers, X[rows], acts, raw_gradient[rows], gradient)
+        gradient[self.held] = 0.0
+        return gradient
+
+    def nll_gradient(self, theta, X, y, weights, n_threads=1, level_pull=None):
+        """Weighted NLL and its gradient in one forward and backward pass per block.
+
+        ``level_pull`` (float), if given, is added times ``weights_i`` to the raw
+        gradient of the level penalty's column (the level penalty's gradient).
+        """
+        self._check_training(X)
+        layers = self.layers(theta, self._dtype(X))
+        gradient = np.zeros(self.n_params)
+        total = 0.0
+        for rows in self._blocks(X):
+            acts, out = self._forward(layers, X[rows])
+            raw = self._raw(theta, out, self._offset_rows(self.offset, rows))
+            loss, raw_gradient = self.loss.loss_gradient(y[rows], raw, weights[rows],
+                                                         n_threads)
+            total += float(loss.sum())
+            if level_pull is not None:
+                raw_gradient[:, self.level_penalty[0]] += level_pull * weights[rows]
+            self._backward(layers, X[rows], acts, raw_gradient, gradient)
+        gradient[self.held] = 0.0
+        return total, gradient
+
+    def column_mean(self, theta, X, weights, column):
+        """``sum_i weights_i raw_ij`` of one raw column on the training X."""
+        if column in self.constant_columns:
+            return float(theta[self._n_network + np.searchsorted(self.constant_columns,
+                                                                 column)]
+                         * np.sum(weights))
+        layers = self.layers(theta, self._dtype(X))
+        total = 0.0
+        for rows in self._blocks(X):
+            raw = self._raw(theta, self._forward(layers, X[rows])[1],
+                            self._offset_rows(self.offset, rows))
+            total += float(weights[rows] @ raw[:, column])
+        return total
+
+    def penalised_nll_gradient(self, theta, X, y, weights, alpha, n_threads=1):
+        """The objective and gradient: NLL, weight decay and the level penalty."""
+        if alpha == 0 or self.level_penalty is None:
+            return super().penalised_nll_gradient(theta, X, y, weights, alpha, n_threads)
+        column, centre = self.level_penalty
+        t = self.column_mean(theta, X, weights, column)
+        value, slope, _ = LevelPenalty(np.ones(1), centre).terms(np.array([t]))
+        objective, gradient = self.nll_gradient(theta, X, y, weights, n_threads,
+                                                level_pull=alpha * slope)
+        objective, gradient = self.add_penalty(theta, alpha, objective, gradient)
+        return objective + alpha * value, gradient
+
+    def add_penalty(self, theta, alpha, objective, gradient):
+        """Weight decay ``alpha / 2 * ||W||^2`` on every weight matrix (biases free)."""
+        objective, gradient = super().add_penalty(theta, alpha, objective, gradient)
+        gradient[self.held] = 0.0
+        return objective, gradient
+
+    # ------------------------------------------------------------- existence
+    def divergence(self, theta, X, y, weights):
+        """A sentence on what shows that the likelihood has no maximum, or None.
+
+        Two signs are looked for at the fitted ``theta`` (``alpha = 0``):
+
+        * *separation*: a family whose every sample's NLL decreases for ever along
+          its raw column (classes: ``recession_signs`` non-zero everywhere), and the
+          network classifies every training sample strictly on its side.  Scaling
+          the output layer by ``lambda -> inf`` then sends every NLL to its infimum
+          0, which no finite theta attains: a certificate that no maximum exists.
+        * *a collapsing dispersion*: the family's spread (``collapse_log_scale``)
+          fell below ``1e-4`` times the null model's on some sample while the
+          fitted mean's residual there is below a tenth of that spread (so the
+          likelihood still rises as it shrinks): the network interpolates those
+          samples and the density there grows without bound.  A sign, not a proof.
+        """
+        raw = self.raw_prediction(theta, X)
+        positive = weights > 0
+        signs = self.loss.recession_signs(y)
+        if signs is None and isinstance(self.loss, BernoulliLoss):   # labels 0 and 1
+            signs = np.where(y == 1, 1, -1)
+        if isinstance(self.loss, CategoricalLoss):
+            truth = y.astype(np.intp)
+            own = raw[np.arange(raw.shape[0]), truth]
+            raw_others = raw.copy()
+            raw_others[np.arange(raw.shape[0]), truth] = -np.inf
+            if np.all((own > raw_others.max(axis=1))[positive]):
+                return ("the network separates the classes of the training data: "
+                        "scaling its output layer up lowers every sample's NLL towards "
+                        "0, so the likelihood has no maximum")
+        elif signs is not None and np.all(signs[positive] != 0) and np.all(
+                (signs * raw[:, 0] > 0)[positive]):
+            return ("the network separates the training data (every sample on its own "
+                    "side of the decision boundary): scaling its output layer up lowers "
+                    "every sample's NLL towards its infimum, so the likelihood has no "
+                    "maximum")
+        log_scale = self.loss.collapse_log_scale(raw)
+        if log_scale is not None and self.null_raw is not None:
+            reference = self.loss.collapse_log_scale(self.null_raw[None, :])[0]
+            residual = np.abs(self.loss.collapse_target(y) - raw[:, 0])
+            with np.errstate(over="ignore", invalid="ignore"):
+                collapsed = ((log_scale < reference + np.log(1e-4))
+                             & (residual < 0.1 * np.exp(log_scale)) & positive)
+            if np.any(collapsed):
+                return (f"the fitted {self.loss.dispersion_name} collapses on "
+                        f"{int(np.count_nonzero(collapsed))} training sample(s) the "
+                        "network fits exactly: the density there grows without bound, "
+                        "so the likelihood has no maximum")
+        return None
+
+    # ------------------------------------------------------------------- facts
+    def work_per_pass(self, X):
+        return X.shape[0] * (sum(self.hidden_layer_sizes) + self.loss.n_raw)
+
+    def pass_description(self, X):
+        return (f"network {self.hidden_layer_sizes} ({self.activation}): BLAS products "
+                f"in {np.dtype(self._dtype(X)).name}, per-sample kernels at the output")
+
+
+def regression_network(family, modes, fit_intercept, alpha, n_features, null_raw,
+                       hidden_layer_sizes, activation, offset=None):
+    """The network of a regression family (the counterpart of the linear
+    ``regression_model``): the mean and every column in mode ``"x"`` are outputs, a
+    ``"constant"`` column one parameter, a fixed column its value; the mean's output
+    is scaled by ``1 / sqrt(mean_penalty_weight)`` (``s0`` where the mean is in y's
+    units), which makes the weight decay on its output weights the linear model's
+    ``|coef|^2 / s0^2``; at ``alpha > 0`` a learned dispersion column's training mean
+    is pulled towards its null value as in the linear model."""
+    output_scale = np.ones(family.n_raw)
+    output_scale[0] = 1.0 / np.sqrt(family.mean_penalty_weight(null_raw))
+    j = family.dispersion_column
+    level = ((j, float(null_raw[j])) if j is not None and modes[j] in ("x", "constant")
+             and alpha > 0 else None)
+    return NetworkModel(family, n_features, hidden_layer_sizes, activation,
+                        column_modes=modes, output_scale=output_scale,
+                        bias_free=[fit_intercept] + [True] * (family.n_raw - 1),
+                        offset=offset, level_penalty=level, null_raw=null_raw)
+
+
+def classification_network(family, n_features, fit_intercept, hidden_layer_sizes,
+                           activation):
+    """The network of a classifier: one logit (two classes) or one score per class
+    (as scikit-learn's MLPClassifier), output biases free with ``fit_intercept``."""
+    return NetworkModel(family, n_features, hidden_layer_sizes, activation,
+                        bias_free=[fit_intercept] * family.n_raw)
