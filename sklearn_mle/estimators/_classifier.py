@@ -15,12 +15,13 @@ from sklearn.utils.validation import check_is_fitted
 from .._plain import plain
 from ..existence._fallback import diagnose_classes, fit_separated
 from ..existence._separation import separation_message
+from ..models._dask import place_model
 from ..models._linear_layouts import (classification_family, classification_model,
                                       classification_start, prediction_model)
 from ..report._likelihood import set_class_likelihood
 from ..report._robust import ROBUST_KINDS
 from ..solver._weights import FitWeights
-from ._base import MLEstimator
+from ._base import MLEstimator, lazy_on_dask
 
 #: Labels encoded at a time (bounds the integer temporaries of the search).
 _ENCODE_CHUNK = 65536
@@ -255,7 +256,8 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
             sample_weight, X, extra=None if self.class_weight is None
             else compute_sample_weight(self.class_weight, y))
         weights = fit_weights.normalised
-        model = classification_model(X.shape[1], n_classes, self.fit_intercept, self.alpha)
+        model = place_model(classification_model(X.shape[1], n_classes,
+                                                 self.fit_intercept, self.alpha), X)
         theta0, start_raw = self._start(model, y_encoded, weights)
         self.separated_samples_ = np.empty(0, dtype=np.intp)
         self.separated_class_pairs_ = []
@@ -416,6 +418,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
                         *self._header_lines()],
             leading_notes=leading_notes, trailing_notes=trailing_notes)
 
+    @lazy_on_dask
     def log_likelihood(self, X, y, sample_weight=None, per_sample=False):
         """Log-likelihood of labelled data under the fitted model.
 
@@ -463,6 +466,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         return prediction_model(self._fitted_family(), X.shape[1]).linear_predictor(
             X, self.coef_, self.intercept_)
 
+    @lazy_on_dask
     def decision_function(self, X):
         """Raw predictions: the logit of ``classes_[1]``, or one score per class.
 
@@ -479,6 +483,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         raw = self._raw_prediction(self._validated_input(X))
         return raw[:, 0] if raw.shape[1] == 1 else raw
 
+    @lazy_on_dask
     def predict_log_proba(self, X):
         """Log-probability of each class, computed by log-sum-exp (never log of a probability).
 
@@ -495,6 +500,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         check_is_fitted(self)
         return self._fitted_family().log_proba(self.decision_function(X))
 
+    @lazy_on_dask
     def predict_proba(self, X):
         """Probability of each class; rows sum to one.
 
@@ -511,6 +517,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         check_is_fitted(self)
         return self._fitted_family().proba(self.decision_function(X))
 
+    @lazy_on_dask
     def predict(self, X):
         """Most probable class label.
 

@@ -36,7 +36,7 @@ from ..report._parameters import (natural_scale_note, natural_scale_rows,
 from ..report._robust import ROBUST_KINDS, is_robust
 from ..solver._fit import fit_model
 from ..solver._weights import FitWeights
-from ._base import MLEstimator
+from ._base import MLEstimator, lazy_on_dask
 from ._offset import validated_offset, validated_trials
 
 
@@ -719,6 +719,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
             raise ValueError(f"y must have shape {(n_samples,)}, got {y.shape}.")
         return self.family_.validate_target(y)
 
+    @lazy_on_dask
     def predict_dist(self, X, offset=None, exposure=None, trials=None):
         """Predictive distribution of y given each row of X.
 
@@ -777,10 +778,10 @@ class MLERegressor(RegressorMixin, MLEstimator):
         return self._predictive_distribution(X, offset=offset, exposure=exposure,
                                              trials=trials)
 
-    def _predictive_distribution(self, X, stacklevel=3, offset=None, exposure=None,
+    def _predictive_distribution(self, X, stacklevel=4, offset=None, exposure=None,
                                  trials=None):
         """The distribution of :meth:`predict_dist`; the warning points ``stacklevel``
-        frames up (the caller of the public method)."""
+        frames up (the caller of the public method, past its ``lazy_on_dask`` wrapper)."""
         X = self._validated_input(X)
         raw = self._raw_prediction(X, offset, exposure)
         trials = validated_trials(self.family_, trials, X.shape[0])
@@ -793,6 +794,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
                           stacklevel=stacklevel)
         return self.family_.distribution(raw)
 
+    @lazy_on_dask
     def predict_interval(self, X, coverage=0.9, offset=None, exposure=None, trials=None):
         """Central predictive interval for y at each row of X: an (n_samples, 2) array,
         unpacked by ``low, high = reg.predict_interval(X).T``.
@@ -859,6 +861,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
             low, high = low / distribution.kwds["n"], high / distribution.kwds["n"]
         return np.column_stack([low, high])
 
+    @lazy_on_dask
     def log_likelihood(self, X, y, sample_weight=None, per_sample=False, offset=None,
                        exposure=None):
         """Log-likelihood of observed targets under the fitted distribution.
@@ -970,6 +973,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
                                   sample_weight=sample_weight))
         return d2
 
+    @lazy_on_dask
     def predict(self, X, return_std=False, offset=None, exposure=None, trials=None):
         """Predicted mean, and optionally the predicted standard deviation.
 
