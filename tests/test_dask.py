@@ -300,7 +300,8 @@ def test_data_larger_than_a_worker_memory_fit_to_the_chunkwise_optimum(client):
                                      (Xp * mu[:, None]).T @ Xp / n)
     step = np.linalg.solve(hessian, gradient)
     assert np.max(np.abs(step)) < 1e-6
-    np.testing.assert_allclose(reg.coef_, beta, atol=0.01)
+    # and near the truth (standard errors about 0.007 here)
+    np.testing.assert_allclose(reg.coef_, beta, atol=0.05)
 
 
 def test_a_worker_killed_mid_fit_gives_the_right_answer_or_a_clear_error(client,
@@ -321,9 +322,12 @@ def test_a_worker_killed_mid_fit_gives_the_right_answer_or_a_clear_error(client,
     try:
         reg = MLERegressor("poisson").fit(*_chunked(X, y, rows=4000))
     except distributed.KilledWorker as error:  # a clear error, never a wrong answer
+        print(f"killed worker: clear error {error!r}")
         assert "worker" in str(error).lower()
     else:
         assert len(passes) > 3
+        print(f"killed worker: completed after {len(passes)} passes, max rel diff "
+              f"{np.max(np.abs(reg.coef_ - expected.coef_) / np.abs(expected.coef_)):.2e}")
         assert_blas_close(reg.coef_, expected.coef_, rtol=AGREEMENT)
     client.wait_for_workers(2, timeout=60)
     assert time.time()  # the cluster is whole again for any later test
