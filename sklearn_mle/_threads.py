@@ -59,8 +59,8 @@ def kernels_own_the_cores(X):
     on a first fit) nor ~50 us per fit.  The choice depends on X only, never on the
     OpenMP thread count.
     """
-    if X.shape[0] * X.shape[1] < _BLAS_HOLD_MIN_CELLS or (
-            not sp.issparse(X) and not fused_layout(X)):
+    if X.shape[0] * X.shape[1] < _BLAS_HOLD_MIN_CELLS or not (
+            sp.issparse(X) or isinstance(X, np.ndarray) and fused_layout(X)):
         yield
         return
     _hold_blas()

@@ -16,11 +16,11 @@ from sklearn_mle.families import (
     _poisson,
     _student_t,
 )
-from sklearn_mle.models import _linear, _model
+from sklearn_mle.models import _dask, _linear, _model
 
 MODULES = [_plain, _classifier, _linear, _family_base, _bernoulli, _gamma, _negative_binomial, _poisson,
            _student_t,
-           _model, _regressor, _scoring]
+           _model, _regressor, _scoring, _dask]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

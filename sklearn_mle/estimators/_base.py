@@ -13,6 +13,7 @@ behind.  The estimators supply what differs: the family and model, how existence
 decided, the fallback, their parameter attributes and their summary's header lines.
 """
 
+import functools
 import warnings
 from numbers import Integral, Real
 
@@ -20,10 +21,12 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (_check_sample_weight, _check_y, check_is_fitted,
+                                      validate_data)
 
 from .._threads import ensure_layout, kernels_own_the_cores, n_threads
 from ..existence._unbounded import UnboundedLikelihoodWarning
+from ..models._dask import is_dask_collection, map_rows
 from ..models._network import ACTIVATIONS, NetworkModel
 from ..report._covariance import output_covariance
 from ..report._robust import is_robust, robust_label, robust_note, validate_groups
@@ -87,14 +90,45 @@ class MLEstimator(BaseEstimator):
         kernels own the cores.  ``data`` are the estimator's further per-sample inputs
         (the regressor's offset)."""
         name = target_name(y)  # before validation turns a Series into an array
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
-                             dtype=[np.float64, np.float32],
-                             y_numeric=self._numeric_target)
+        if is_dask_collection(X):
+            X, y = self._validated_dask(X, y, sample_weight, groups, data)
+            sample_weight = self._dask_weights
+        else:
+            X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
+                                 dtype=[np.float64, np.float32],
+                                 y_numeric=self._numeric_target)
+            X = ensure_layout(X)
         self._target_name = name
-        X = ensure_layout(X)
         codes = validate_groups(groups, self.inference, X.shape[0])
         with kernels_own_the_cores(X):
             return self._fit_validated(X, y, sample_weight, codes, **data)
+
+    def _validated_dask(self, X, y, sample_weight, groups, data):
+        """Dask X persisted on the workers (a ``DaskDesign``), y and the weights on the
+        client, checked as ``validate_data`` checks in-memory input (see
+        :mod:`sklearn_mle.models._dask`); the options that need X's rows on the client
+        are refused."""
+        from ..models._dask import dask_fit_input
+
+        unsupported = [name for name, value in [("groups", groups), *data.items()]
+                       if value is not None]
+        if self._hidden_layers():
+            raise ValueError(
+                f"hidden_layer_sizes={self.hidden_layer_sizes!r} is not supported with "
+                "Dask input: a network is fitted in memory only (the distributed model "
+                "is the linear one); pass a NumPy array, or hidden_layer_sizes=().")
+        if unsupported or is_robust(self.inference):
+            option = unsupported[0] if unsupported else f"inference={self.inference!r}"
+            raise ValueError(f"{option} is not supported with Dask input (it needs "
+                             "per-sample rows on the client): fit in memory, or use "
+                             "inference=True")
+        X, y, self._dask_weights, names = dask_fit_input(X, y, sample_weight)
+        y = _check_y(y, y_numeric=self._numeric_target, estimator=self)
+        self.n_features_in_ = X.shape[1]
+        self._forget(["feature_names_in_"])
+        if names is not None:
+            self.feature_names_in_ = names
+        return X, y
 
     def _validated_input(self, X):
         """X checked against the fit (features, dtype) for prediction."""
@@ -328,3 +362,17 @@ class MLEstimator(BaseEstimator):
         if per_sample:
             return contribution
         return float(np.sum(contribution) / np.sum(weights))
+
+
+def lazy_on_dask(method):
+    """Let a prediction method take Dask X (and a Dask y): its result is then lazy
+    Dask arrays, the method run chunk by chunk over the rows (``map_rows``); for
+    in-memory X the method itself."""
+    @functools.wraps(method)
+    def wrapper(self, X, *args, **kwargs):
+        if not is_dask_collection(X):
+            return method(self, X, *args, **kwargs)
+        check_is_fitted(self)
+        vectors = [arg for arg in args[:1] if is_dask_collection(arg)]
+        return map_rows(method, self, X, vectors, args[len(vectors):], kwargs)
+    return wrapper

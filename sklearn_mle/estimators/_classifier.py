@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._plain import plain
 from ..existence._fallback import diagnose_classes, fit_separated
 from ..existence._separation import separation_message
+from ..models._dask import place_model
 from ..models._linear_layouts import (classification_family, classification_model,
                                       classification_start, prediction_model)
 from ..models._network import classification_network
@@ -22,7 +23,7 @@ from ..report._likelihood import set_class_likelihood
 from ..report._robust import ROBUST_KINDS
 from ..report._summary_parts import classification_summary_parts
 from ..solver._weights import FitWeights
-from ._base import MLEstimator
+from ._base import MLEstimator, lazy_on_dask
 
 #: Labels encoded at a time (bounds the integer temporaries of the search).
 _ENCODE_CHUNK = 65536
@@ -88,6 +89,19 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         k)``.  ``n`` counts the samples with a positive weight, ``G`` their clusters,
         ``k`` the identified parameters.  Tests and intervals are Wald z tests on
         the robust covariance (see the user guide's "Robust standard errors").
+    hidden_layer_sizes : int or tuple of int, default=()
+        Widths of the hidden layers of a network ``f(x; theta)`` in place of the
+        linear predictor; ``()`` is the linear model.  The network's last layer gives
+        every raw column that depends on x; see the user guide's "Neural networks".
+        ``alpha`` is then weight decay on every weight matrix (biases free): the
+        objective of scikit-learn's MLP with its ``alpha = alpha * n_samples``.  A
+        network has no ``coef_``, no Wald inference and no summary (its weights are
+        not identified); it has ``coefs_`` and ``intercepts_`` instead.
+    activation : {"relu", "tanh", "logistic", "softplus"}, default="relu"
+        Activation of the hidden layers (with ``hidden_layer_sizes`` only).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the network's Glorot-uniform initial hidden weights (with
+        ``hidden_layer_sizes`` only).
 
     Attributes
     ----------
@@ -99,7 +113,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         Intercepts.
     n_iter_ : int
         Number of L-BFGS iterations.
-    mle_exists_ : bool
+    mle_exists_ : bool or None
         False when ``alpha=0`` and the classes are (quasi-)separable, so the likelihood
         has no maximum (an :class:`UnboundedLikelihoodWarning` is emitted).  Existence
         is first certified from the fit itself (a Newton step too small to move any
@@ -109,6 +123,8 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         samples and classes not separated) plus the separating direction, scaled so
         that every separated pair has a logit margin of at least 20: it classifies
         every separated training sample correctly.
+        A network fit (``hidden_layer_sizes``) cannot be certified: None unless it
+        shows divergence (then False, with the warning).
     separated_samples_ : ndarray of int
         Indices of the training samples separated from at least one other class
         (empty when the MLE exists or ``alpha > 0``).
@@ -274,7 +290,8 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
             set_class_likelihood(self, model, X, y_encoded, fit_weights, result,
                                  n_classes)
             return self
-        model = classification_model(X.shape[1], n_classes, self.fit_intercept, self.alpha)
+        model = place_model(classification_model(X.shape[1], n_classes,
+                                                 self.fit_intercept, self.alpha), X)
         theta0, start_raw = self._start(model, y_encoded, weights)
         result, _ = self._fit_checked(model, X, y_encoded, weights, theta0, start_raw,
                                       self._fit_options())
@@ -403,6 +420,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
     def _summary_parts(self, features):
         return classification_summary_parts(self, features)
 
+    @lazy_on_dask
     def log_likelihood(self, X, y, sample_weight=None, per_sample=False):
         """Log-likelihood of labelled data under the fitted model.
 
@@ -450,6 +468,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         model, theta = self._predictor
         return model.predict_raw(theta, X)
 
+    @lazy_on_dask
     def decision_function(self, X):
         """Raw predictions: the logit of ``classes_[1]``, or one score per class.
 
@@ -466,6 +485,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         raw = self._raw_prediction(self._validated_input(X))
         return raw[:, 0] if raw.shape[1] == 1 else raw
 
+    @lazy_on_dask
     def predict_log_proba(self, X):
         """Log-probability of each class, computed by log-sum-exp (never log of a probability).
 
@@ -482,6 +502,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         check_is_fitted(self)
         return self._fitted_family().log_proba(self.decision_function(X))
 
+    @lazy_on_dask
     def predict_proba(self, X):
         """Probability of each class; rows sum to one.
 
@@ -498,6 +519,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         check_is_fitted(self)
         return self._fitted_family().proba(self.decision_function(X))
 
+    @lazy_on_dask
     def predict(self, X):
         """Most probable class label.
 

@@ -36,7 +36,7 @@ from ..report._robust import ROBUST_KINDS
 from ..report._summary_parts import regression_summary_parts
 from ..solver._fit import fit_model
 from ..solver._weights import FitWeights
-from ._base import _FIT_STACKLEVEL, MLEstimator
+from ._base import _FIT_STACKLEVEL, MLEstimator, lazy_on_dask
 from ._offset import validated_offset, validated_trials
 
 
@@ -178,6 +178,19 @@ class MLERegressor(RegressorMixin, MLEstimator):
         Tests and intervals are Wald z tests on the robust covariance.  The user
         guide's "Robust standard errors" section says how each compares with
         statsmodels.
+    hidden_layer_sizes : int or tuple of int, default=()
+        Widths of the hidden layers of a network ``f(x; theta)`` in place of the
+        linear predictor; ``()`` is the linear model.  The network's last layer gives
+        every raw column that depends on x; see the user guide's "Neural networks".
+        ``alpha`` is then weight decay on every weight matrix (biases free): the
+        objective of scikit-learn's MLP with its ``alpha = alpha * n_samples``.  A
+        network has no ``coef_``, no Wald inference and no summary (its weights are
+        not identified); it has ``coefs_`` and ``intercepts_`` instead.
+    activation : {"relu", "tanh", "logistic", "softplus"}, default="relu"
+        Activation of the hidden layers (with ``hidden_layer_sizes`` only).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the network's Glorot-uniform initial hidden weights (with
+        ``hidden_layer_sizes`` only).
 
     Attributes
     ----------
@@ -210,12 +223,14 @@ class MLERegressor(RegressorMixin, MLEstimator):
         boundary (``boundary_note_``) and the rest was refitted with that parameter
         fixed, the refit's iterations count in and it had only the rest of the
         budget.
-    mle_exists_ : bool
+    mle_exists_ : bool or None
         False when ``alpha=0`` and a learned variance collapses to zero (the mean fits
         some targets exactly), so the likelihood has no maximum; an
         :class:`UnboundedLikelihoodWarning` is emitted and the parameters returned
         minimise the objective plus a ridge of ``1e-3`` in the data's Fisher metric.
         Always True at ``alpha > 0``, where the penalised estimate exists.
+        A network fit (``hidden_layer_sizes``) cannot be certified: None unless it
+        shows divergence (then False, with the warning).
     loglik_ : float
         Total weighted log-likelihood of the training data at the fitted parameters
         (with ``variance="fixed"``, at ``sigma = 1``).
@@ -701,6 +716,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
             raise ValueError(f"y must have shape {(n_samples,)}, got {y.shape}.")
         return self.family_.validate_target(y)
 
+    @lazy_on_dask
     def predict_dist(self, X, offset=None, exposure=None, trials=None):
         """Predictive distribution of y given each row of X.
 
@@ -759,10 +775,10 @@ class MLERegressor(RegressorMixin, MLEstimator):
         return self._predictive_distribution(X, offset=offset, exposure=exposure,
                                              trials=trials)
 
-    def _predictive_distribution(self, X, stacklevel=3, offset=None, exposure=None,
+    def _predictive_distribution(self, X, stacklevel=4, offset=None, exposure=None,
                                  trials=None):
         """The distribution of :meth:`predict_dist`; the warning points ``stacklevel``
-        frames up (the caller of the public method)."""
+        frames up (the caller of the public method, past its ``lazy_on_dask`` wrapper)."""
         X = self._validated_input(X)
         raw = self._raw_prediction(X, offset, exposure)
         trials = validated_trials(self.family_, trials, X.shape[0])
@@ -775,6 +791,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
                           stacklevel=stacklevel)
         return self.family_.distribution(raw)
 
+    @lazy_on_dask
     def predict_interval(self, X, coverage=0.9, offset=None, exposure=None, trials=None):
         """Central predictive interval for y at each row of X: an (n_samples, 2) array,
         unpacked by ``low, high = reg.predict_interval(X).T``.
@@ -841,6 +858,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
             low, high = low / distribution.kwds["n"], high / distribution.kwds["n"]
         return np.column_stack([low, high])
 
+    @lazy_on_dask
     def log_likelihood(self, X, y, sample_weight=None, per_sample=False, offset=None,
                        exposure=None):
         """Log-likelihood of observed targets under the fitted distribution.
@@ -952,6 +970,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
                                   sample_weight=sample_weight))
         return d2
 
+    @lazy_on_dask
     def predict(self, X, return_std=False, offset=None, exposure=None, trials=None):
         """Predicted mean, and optionally the predicted standard deviation.
 

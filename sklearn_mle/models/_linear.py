@@ -518,7 +518,7 @@ class LinearModel(Model):
         unit = self.loss.fisher_information(y[:1], raw, np.ones(1))[0]
         gram = self._cached_design_gram(X, sample_weight)
         if gram is None:
-            gram = weighted_gram(X, sample_weight, n_threads)
+            gram = self.design_gram(X, sample_weight, n_threads)
         return self._kronecker_hessian(unit, gram, alpha, theta)
 
     def __getstate__(self):
@@ -537,6 +537,16 @@ class LinearModel(Model):
             return None
         x_ref, weights_ref, gram = cached
         return gram if x_ref() is X and weights_ref() is weights else None
+
+    # ------------------------------------------------------- design moments
+    def design_gram(self, X, weights, n_threads=1):
+        """Weighted Gram matrix of the design ``[X, 1]`` (:func:`weighted_gram`)."""
+        return weighted_gram(X, weights, n_threads)
+
+    def column_moments(self, X, weights):
+        """Weighted means of the columns of X and of their squares
+        (:func:`weighted_column_moments`)."""
+        return weighted_column_moments(X, weights)
 
     # ----------------------------------------------------------- preconditioner
     def preconditioner(self, X, weights, start_raw, alpha, kind="auto", n_threads=1):
@@ -562,7 +572,7 @@ class LinearModel(Model):
         unit_hessian = (self.unit_hessian if self.unit_hessian is not None
                         else self.loss.unit_hessian_at_constant(start_raw))
         if kind == "dense":
-            gram = weighted_gram(X, weights, n_threads)
+            gram = self.design_gram(X, weights, n_threads)
             try:
                 self._design_gram = (weakref.ref(X), weakref.ref(weights), gram)
             except TypeError:  # an input that takes no weak reference: no cache
@@ -572,7 +582,7 @@ class LinearModel(Model):
             return DensePreconditioner(
                 self.start_hessian(gram, unit_hessian, alpha, start_raw),
                 design_gram=gram)
-        mean, mean_square = weighted_column_moments(X, weights)
+        mean, mean_square = self.column_moments(X, weights)
         check_column_magnitudes(mean, mean_square)
         return ScalingPreconditioner(self, mean, mean_square, unit_hessian, alpha)
 

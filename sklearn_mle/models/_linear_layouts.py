@@ -14,7 +14,8 @@ import numpy as np
 
 from ..families import BernoulliLoss, CategoricalLoss
 from ..families._base import constant_raw_rows, constant_raw_with_offset
-from ._linear import LevelPenalty, LinearModel, row_slices, weighted_column_moments
+from ._dask import place_model
+from ._linear import LevelPenalty, LinearModel, row_slices
 
 
 def _learned(mode):
@@ -43,16 +44,17 @@ def regression_model(family, modes, fit_intercept, alpha, X, weights, null_raw, 
     coef_free = [mode == "x" for mode in modes]
     intercept_free = [fit_intercept] + [_learned(mode) for mode in modes[1:]]
     intercept_value = [0.0] + [0.0 if isinstance(mode, str) else mode for mode in modes[1:]]
-    model = LinearModel(family, X.shape[1], coef_free, intercept_free,
-                        intercept_value=intercept_value,
-                        unit_hessian=_unit_hessian(family, null_raw, y, weights, offset),
-                        offset=offset)
+    model = place_model(LinearModel(family, X.shape[1], coef_free, intercept_free,
+                                    intercept_value=intercept_value,
+                                    unit_hessian=_unit_hessian(family, null_raw, y,
+                                                               weights, offset),
+                                    offset=offset), X)
     # the penalty needs the parameter layout: set on the model just made
     model.ridge_weight = model.ridge_weight * np.where(
         model.param_column == 0, family.mean_penalty_weight(null_raw), 1.0)
     j = family.dispersion_column
     if j is not None and _learned(modes[j]) and alpha > 0:
-        column_means = weighted_column_moments(X, weights)[0]
+        column_means = model.column_moments(X, weights)[0]
         model.level_penalty = LevelPenalty(model.column_mean_direction(j, column_means),
                                            null_raw[j])
     return model

@@ -1,0 +1,461 @@
+r"""The linear model on Dask data: the rows live on the workers, the solver on the client.
+
+:class:`DaskLinearModel` is the linear model
+(:class:`~sklearn_mle.models._linear.LinearModel`) whose design is a :class:`DaskDesign`: the row chunks of X, persisted once on the
+workers of the current Dask scheduler (a ``distributed.Client``, or the threaded or
+synchronous scheduler).  Every pass over X is a map-reduce:
+
+* **map**: on each row chunk, the in-memory ``LinearModel`` method (so the same Cython
+  kernels) computes that chunk's partial sum: the weighted NLL and its gradient
+  (``nll_gradient``, a float and an ``n_params`` vector), the Hessian or Fisher
+  information (an ``n_params x n_params`` matrix), the Gram matrix of ``[X, 1]``
+  (``(d+1) x (d+1)``) or the column moments (two ``d`` vectors);
+* **reduce**: the partial sums are added in chunk order, by a tree of fixed shape
+  (:func:`ordered_sum`), whatever order the chunks finish in, so a result depends on
+  the chunking and never on the scheduling.
+
+Per evaluation the client sends ``theta`` (and the model's layout: a few
+``n_params`` vectors) once, as one key every chunk task depends on, and receives
+partial sums only.  The targets and weights, ``O(n)`` numbers, are held by the client
+for the estimators' bookkeeping (validation, the null model) and sent to the workers
+once per distinct vector, chunked as X; X itself, ``O(n d)``, never travels to the
+client.  Dask is imported here only, when such a model is made: ``import
+sklearn_mle`` does not import it.
+"""
+
+import functools
+import sys
+import weakref
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._linear import LinearModel
+
+#: Partial sums added by one reduction task (the fan-in of the fixed-shape tree).
+_REDUCTION_FAN_IN = 8
+
+
+def is_dask_collection(obj):
+    """Whether ``obj`` is a Dask collection (array, DataFrame, Series), decided without
+    importing Dask: only an object of a module Dask (or dask-expr) defines can be."""
+    root = type(obj).__module__.partition(".")[0]
+    return root in ("dask", "dask_expr") and "dask" in sys.modules
+
+
+def ordered_sum(parts):
+    """The sum of ``parts`` (floats, arrays or tuples of them), added in list order."""
+    total = parts[0]
+    for part in parts[1:]:
+        total = (tuple(a + b for a, b in zip(total, part)) if isinstance(total, tuple)
+                 else total + part)
+    return total
+
+
+def _tree_sum(parts):
+    """``ordered_sum`` of delayed ``parts`` as a tree of fixed shape: groups of
+    ``_REDUCTION_FAN_IN`` consecutive parts, level by level (a delayed result)."""
+    from dask import delayed
+
+    reduce = delayed(ordered_sum, pure=True)
+    while len(parts) > 1:
+        parts = [reduce(parts[start:start + _REDUCTION_FAN_IN])
+                 for start in range(0, len(parts), _REDUCTION_FAN_IN)]
+    return parts[0]
+
+
+class DaskDesign:
+    """X as persisted row chunks on the Dask workers (what a :class:`DaskLinearModel`
+    takes for X).
+
+    Parameters
+    ----------
+    array : dask.array.Array of shape (n_samples, n_features)
+        Float32 or float64, dense or with scipy.sparse chunks, row chunks of known
+        sizes and one chunk of columns (see :func:`dask_design`).
+
+    Attributes
+    ----------
+    shape : tuple of int
+    dtype : numpy dtype
+    row_chunks : tuple of int
+        Rows of each chunk, in order.
+    blocks : list of dask.delayed.Delayed
+        The persisted chunks, in row order.
+    sparse : bool
+        Whether the chunks are scipy.sparse matrices (converted to CSR on use).
+    """
+
+    def __init__(self, array):
+        self.array = array.persist()
+        self.shape = tuple(int(size) for size in array.shape)
+        self.dtype = array.dtype
+        self.row_chunks = tuple(int(size) for size in array.chunks[0])
+        self.blocks = list(self.array.to_delayed().ravel())
+        self.sparse = sp.issparse(getattr(array, "_meta", None))
+        self._head = None
+
+    @property
+    def ndim(self):
+        return 2
+
+    def __len__(self):
+        return self.shape[0]
+
+    def head(self, n_rows=1):
+        """The first ``n_rows`` rows (of the first chunk) as an in-memory array."""
+        if self._head is None or self._head.shape[0] < n_rows:
+            self._head = _as_rows(self.array[:max(n_rows, 1)].compute())
+        return self._head[:n_rows]
+
+    def __getitem__(self, rows):
+        """A leading block of rows, ``X[:k]`` (what the model's shared-Fisher Hessian
+        reads); any other indexing would bring X to the client and is refused."""
+        leading = (isinstance(rows, slice) and rows.start in (None, 0)
+                   and rows.step in (None, 1) and rows.stop is not None)
+        if leading and rows.stop <= self.row_chunks[0]:
+            return self.head(rows.stop)
+        raise TypeError("a DaskDesign gives only its leading rows (X[:k] within the "
+                        "first chunk); passes over X run chunkwise on the workers")
+
+
+def _as_rows(block):
+    """A chunk as the in-memory LinearModel reads it: CSR if sparse, else an array."""
+    return sp.csr_matrix(block) if sp.issparse(block) else np.asarray(block)
+
+
+def _on_chunk(method, model, args, block, vectors, kwargs):
+    """``method(model, *args, X_chunk, *vector_chunks, **kwargs)`` on one chunk (run on
+    a worker)."""
+    return getattr(LinearModel, method)(model, *args, _as_rows(block), *vectors, **kwargs)
+
+
+class DaskLinearModel(LinearModel):
+    """A :class:`LinearModel` whose passes run chunkwise on Dask workers.
+
+    Made from a built in-memory model with :meth:`placed`; the layout, penalty and
+    everything that needs no pass over X are the linear model's.  The existence check
+    (``supports_existence_check``) is not available on Dask data: it needs the rows a
+    separating or collapsing direction touches.
+
+    Examples
+    --------
+    On the synchronous scheduler (a ``distributed.Client``, when one is current, runs
+    the same graph on its workers):
+
+    >>> import dask
+    >>> import dask.array as da
+    >>> import numpy as np
+    >>> from sklearn_mle.families import PoissonLoss
+    >>> from sklearn_mle.models._dask import DaskDesign, DaskLinearModel
+    >>> from sklearn_mle.models._linear import LinearModel
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(1000, 3))
+    >>> y = rng.poisson(np.exp(0.3 * X[:, 0])).astype(float)
+    >>> w = np.full(1000, 1e-3)
+    >>> local = LinearModel(PoissonLoss(), 3, [True], [True])
+    >>> theta = np.array([0.3, 0.0, 0.0, 0.0])
+    >>> with dask.config.set(scheduler="synchronous"):
+    ...     design = DaskDesign(da.from_array(X, chunks=(250, 3)))
+    ...     model = DaskLinearModel.placed(local, design)
+    ...     nll, grad = model.nll_gradient(theta, design, y, w)
+    >>> expected = local.nll_gradient(theta, X, y, w)
+    >>> bool(np.isclose(nll, expected[0], rtol=1e-14)), len(design.blocks)
+    (True, 4)
+    """
+
+    supports_existence_check = False
+    #: Attributes that belong to the client-side object, never sent to the workers.
+    _client_only = ("_vectors", "_design_gram")
+
+    @classmethod
+    def placed(cls, model, design):
+        """The model ``model`` (a LinearModel) with its passes over ``design`` (a
+        :class:`DaskDesign`) run on the workers."""
+        if type(model) is not LinearModel:
+            raise TypeError(f"only the linear model runs on Dask data, not "
+                            f"{type(model).__name__}")
+        if model.offset is not None:
+            raise ValueError("an offset (or exposure) is not supported with Dask input; "
+                             "fit in memory, or add log(exposure) as a column")
+        placed = cls.__new__(cls)
+        placed.__dict__.update(model.__dict__)
+        placed._vectors = {}
+        return placed
+
+    def local_model(self):
+        """The in-memory LinearModel with this model's layout and penalty (what each
+        chunk task runs)."""
+        local = LinearModel.__new__(LinearModel)
+        local.__dict__.update({key: value for key, value in self.__dict__.items()
+                               if key not in self._client_only})
+        return local
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_vectors", None)
+        return state
+
+    # ------------------------------------------------------------ map-reduce
+    def _chunked(self, vector, design):
+        """The delayed chunks of an (n,) client vector, persisted on the workers once
+        per distinct array (held by a weak reference: the model keeps no data alive)."""
+        key = id(vector)
+        cached = self._vectors.get(key)
+        if cached is not None and cached[0]() is vector:
+            return cached[1]
+        import dask.array as da
+
+        chunks = da.from_array(np.asarray(vector), chunks=(design.row_chunks,)).persist()
+        blocks = list(chunks.to_delayed().ravel())
+        self._vectors[key] = (weakref.ref(vector), blocks, chunks)
+        return blocks
+
+    def map_reduce(self, method, design, vectors=(), args=(), **kwargs):
+        """``LinearModel.<method>`` on each chunk of ``design`` with the matching chunks
+        of ``vectors`` (client (n,) arrays), the partial results added in chunk order
+        (:func:`ordered_sum`) and computed on the current scheduler."""
+        import dask
+        from dask import delayed
+
+        if not isinstance(design, DaskDesign):
+            raise TypeError(f"{type(self).__name__} passes over a DaskDesign, got "
+                            f"{type(design).__name__}")
+        chunked = [self._chunked(vector, design) for vector in vectors]
+        # one key each for the layout and theta, shared by every chunk task
+        shared = delayed(self.local_model(), pure=False), delayed(tuple(args), pure=False)
+        run = delayed(_on_chunk, pure=True)
+        parts = [run(method, shared[0], shared[1], block,
+                     [blocks[i] for blocks in chunked], kwargs)
+                 for i, block in enumerate(design.blocks)]
+        return dask.compute(_tree_sum(parts))[0]
+
+    # -------------------------------------------------------------- passes
+    def nll_gradient(self, theta, X, y, weights, n_threads=1):
+        """Weighted NLL and gradient: chunk sums of ``LinearModel.nll_gradient``."""
+        return self.map_reduce("nll_gradient", X, (y, weights), (theta,))
+
+    def total_nll(self, theta, X, y, weights, n_threads=1):
+        """``sum_i weights_i NLL_i``: chunk sums of ``LinearModel.total_nll``."""
+        return self.map_reduce("total_nll", X, (y, weights), (theta,))
+
+    def hessian(self, theta, X, y, sample_weight, alpha, n_threads=1, expected=False):
+        """The Hessian (or Fisher information) of the objective: chunk sums of the
+        unpenalised ``LinearModel.hessian``, plus the penalty's on the client; with
+        one Fisher information shared by every sample, from the preconditioner's Gram
+        matrix (no pass)."""
+        if expected and self.fisher_is_shared:
+            return self._shared_fisher_hessian(theta, X, y, sample_weight, alpha)
+        total = self.map_reduce("hessian", X, (y, sample_weight), (theta,), alpha=0.0,
+                                expected=expected)
+        return self._add_penalty_hessian(total, alpha, theta)
+
+    def design_gram(self, X, weights, n_threads=1):
+        """Weighted Gram matrix of ``[X, 1]``: chunk sums."""
+        return self.map_reduce("design_gram", X, (weights,))
+
+    def column_moments(self, X, weights):
+        """Weighted column means and mean squares: chunk sums."""
+        return self.map_reduce("column_moments", X, (weights,))
+
+    def linear_predictor(self, X, coef, intercept, offset=None):
+        """Raw predictions: of in-memory rows as the linear model's; of a
+        :class:`DaskDesign`, computed chunkwise and gathered on the client (an
+        (n, n_raw) array, for the report's residual statistics)."""
+        if not isinstance(X, DaskDesign):
+            return super().linear_predictor(X, coef, intercept, offset)
+        import dask
+        from dask import delayed
+
+        run = delayed(_on_chunk, pure=True)
+        local = delayed(self.local_model(), pure=False)
+        parts = [run("linear_predictor", local, (), block, [],
+                     dict(coef=coef, intercept=intercept)) for block in X.blocks]
+        return np.concatenate(dask.compute(*parts), axis=0)
+
+    # ------------------------------------------------------------------ facts
+    def uses_fused_pass(self, X):
+        """Passes over a DaskDesign are chunk tasks (each chunk takes the in-memory
+        model's path: fused for dense row-major chunks)."""
+        if isinstance(X, DaskDesign):
+            return False
+        return super().uses_fused_pass(X)
+
+    def pass_description(self, X):
+        return f"Dask map-reduce over {len(X.blocks)} row chunks"
+
+
+# ---------------------------------------------------------------- placement and input
+def place_model(model, X):
+    """The model whose passes run where X lives: ``model`` itself for in-memory X, its
+    :class:`DaskLinearModel` for a :class:`DaskDesign` (the one place that chooses
+    the model from the kind of X)."""
+    if isinstance(X, DaskDesign):
+        return DaskLinearModel.placed(model, X)
+    return model
+
+
+def _as_dask_array(data, name):
+    """A Dask array from a Dask array, DataFrame or Series (row chunks counted)."""
+    if hasattr(data, "to_dask_array"):
+        return data.to_dask_array(lengths=True)
+    return data
+
+
+def _check_row_chunks(array, name):
+    """Known row-chunk sizes, or a ValueError that says how to get them."""
+    if any(np.isnan(size) for size in array.chunks[0]):
+        raise ValueError(
+            f"{name} has unknown chunk sizes (NaN in {name}.chunks, e.g. after boolean "
+            f"indexing): call {name}.compute_chunk_sizes() first (for a Dask DataFrame, "
+            "to_dask_array(lengths=True) is done for you)")
+
+
+def _chunk_problem(block):
+    """0 for a chunk of finite values, 1 if it holds NaN or infinity (run on a worker)."""
+    values = block.data if sp.issparse(block) else np.asarray(block)
+    return 0 if np.all(np.isfinite(values)) else 1
+
+
+def _design_array(X):
+    """X as the Dask array a :class:`DaskDesign` persists (see :func:`dask_design`)."""
+    array = _as_dask_array(X, "X")
+    if array.ndim != 2:
+        raise ValueError(f"X must be 2-dimensional, got a Dask array of shape "
+                         f"{array.shape}")
+    _check_row_chunks(array, "X")
+    if len(array.chunks[1]) > 1:
+        array = array.rechunk({1: -1})
+    if array.dtype not in (np.float32, np.float64):
+        array = array.astype(np.float64)
+    return array
+
+
+def dask_design(X):
+    """X (a Dask array or DataFrame) checked and persisted as a :class:`DaskDesign`.
+
+    Row chunks must have known sizes (a ValueError otherwise); columns split into
+    several chunks are rechunked to one (each row's raw prediction needs all of its
+    features in one task: the rechunk is a one-off, done as X is persisted); integer
+    or boolean X becomes float64.  A chunk holding NaN or infinity raises a
+    ValueError naming its rows, from one check pass before the fit's first.
+    """
+    import dask
+    from dask import delayed
+
+    design = DaskDesign(_design_array(X))
+
+    problems = dask.compute(*[delayed(_chunk_problem, pure=True)(block)
+                              for block in design.blocks])
+    if any(problems):
+        index = int(np.argmax(problems))
+        start = int(np.sum(design.row_chunks[:index]))
+        raise ValueError(f"Input X contains NaN or infinity: row chunk {index} (rows "
+                         f"{start} to {start + design.row_chunks[index] - 1}).")
+    return design
+
+
+def _vector_array(vector, name, row_chunks):
+    """A Dask per-sample vector (an in-memory one as it is), its row chunks checked
+    against X's."""
+    if vector is None or not is_dask_collection(vector):
+        return vector
+    array = _as_dask_array(vector, name)
+    _check_row_chunks(array, name)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if tuple(array.chunks[0]) != tuple(row_chunks):
+        raise ValueError(
+            f"X and {name} have different row chunks (X: {tuple(row_chunks)}, {name}: "
+            f"{tuple(array.chunks[0])}): chunk them alike, e.g. "
+            f"{name}.rechunk((X.chunks[0],))")
+    return array
+
+
+def dask_fit_input(X, y, sample_weight):
+    """Fit's inputs when X is a Dask collection: the :class:`DaskDesign` of X, y and
+    ``sample_weight`` as client vectors (their chunks checked against X's), and X's
+    feature names (a DataFrame's string columns, else None)."""
+    columns = getattr(X, "columns", None)
+    names = (np.asarray(list(columns), dtype=object) if columns is not None
+             and len(columns) and all(isinstance(c, str) for c in columns) else None)
+    array = _design_array(X)  # (counts a DataFrame's rows once)
+    y = _vector_array(y, "y", array.chunks[0])
+    sample_weight = _vector_array(sample_weight, "sample_weight", array.chunks[0])
+    design = dask_design(array)
+    y, sample_weight = (v.compute() if is_dask_collection(v) else v
+                        for v in (y, sample_weight))
+    if np.shape(y)[0] != design.shape[0]:
+        raise ValueError(f"X has {design.shape[0]} rows, y has {np.shape(y)[0]}")
+    return design, y, sample_weight, names
+
+
+# ------------------------------------------------------------------------- prediction
+def _prediction_array(X):
+    """X for chunkwise prediction: a Dask array with known row chunks, one chunk of
+    columns."""
+    array = _as_dask_array(X, "X")
+    _check_row_chunks(array, "X")
+    if array.ndim == 2 and len(array.chunks[1]) > 1:
+        array = array.rechunk({1: -1})
+    return array
+
+
+def _outputs(result, n_rows):
+    """A method's result with a frozen scipy.stats distribution replaced by its
+    parameters, a dict of (n_rows,) arrays."""
+    if hasattr(result, "kwds") and hasattr(result, "dist"):
+        if result.args:
+            raise TypeError("a predictive distribution with positional parameters")
+        return {name: np.broadcast_to(np.asarray(value, dtype=np.float64), (n_rows,))
+                for name, value in result.kwds.items()}
+    return result
+
+
+def _predict_block(method, estimator, args, kwargs, output, block, *vectors):
+    """One output of ``method(estimator, block, *vectors, *args, **kwargs)`` on a
+    chunk."""
+    result = _outputs(method(estimator, _as_rows(block), *vectors, *args, **kwargs),
+                      block.shape[0])
+    return result if output is None else result[output]
+
+
+def map_rows(method, estimator, X, vectors=(), args=(), kwargs=None):
+    """``method(estimator, X, *vectors, *args, **kwargs)`` as lazy Dask arrays, chunk
+    by chunk over the rows of X (``vectors``: per-sample Dask arrays, chunked as X).
+
+    The shape and dtype of the output are read from the method on X's first row
+    (one small computation); a tuple output gives a tuple of arrays, a dict (the
+    parameters of a predictive distribution) a dict of them.
+    """
+    import dask.array as da
+
+    array = _prediction_array(X)
+    vectors = [_as_dask_array(v, "y") for v in vectors]
+    for vector in vectors:
+        _check_row_chunks(vector, "y")
+        if tuple(vector.chunks[0]) != tuple(array.chunks[0]):
+            raise ValueError(f"X and y have different row chunks (X: {array.chunks[0]}, "
+                             f"y: {vector.chunks[0]}): chunk them alike")
+    kwargs = kwargs or {}
+    probe = _outputs(method(estimator, _as_rows(array[:1].compute()),
+                            *[np.asarray(v[:1].compute()) for v in vectors], *args,
+                            **kwargs), 1)
+    if np.ndim(probe) == 0 and not isinstance(probe, (tuple, dict)):
+        raise ValueError(f"{method.__name__} gives one number, not one per sample: on "
+                         "Dask input ask for the per-sample values (per_sample=True) "
+                         "and reduce them with Dask")
+
+    def lazy(output, sample):
+        sample = np.asarray(sample)
+        task = functools.partial(_predict_block, method, estimator, args, kwargs, output)
+        pairs = [array, "ik"] + [part for vector in vectors for part in (vector, "i")]
+        return da.blockwise(task, "i" if sample.ndim == 1 else "ij", *pairs,
+                            dtype=sample.dtype, concatenate=True,
+                            new_axes={} if sample.ndim == 1 else {"j": sample.shape[1]})
+
+    if isinstance(probe, tuple):
+        return tuple(lazy(i, part) for i, part in enumerate(probe))
+    if isinstance(probe, dict):
+        return {key: lazy(key, part) for key, part in probe.items()}
+    return lazy(None, probe)
