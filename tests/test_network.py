@@ -3,6 +3,7 @@ the same weights, gradients of every family through the network against finite
 differences, stationarity of a converged MLPRegressor, float32, sample weights, the
 linear default untouched, the divergence warning, and the estimator API."""
 
+import inspect
 import pickle
 import warnings
 
@@ -41,8 +42,10 @@ def _sklearn_loss_grad(mlp, X, y, layers):
     deltas = [None] * len(layers)
     coef_grads = [np.empty_like(w) for w, _ in layers]
     intercept_grads = [np.empty_like(b) for _, b in layers]
-    loss, grad = mlp._loss_grad_lbfgs(packed, X, y, None, activations, deltas,
-                                      coef_grads, intercept_grads)
+    # (scikit-learn 1.7 added sample_weight to this private method's arguments)
+    weighted = "sample_weight" in inspect.signature(mlp._loss_grad_lbfgs).parameters
+    loss, grad = mlp._loss_grad_lbfgs(packed, X, y, *([None] if weighted else []),
+                                      activations, deltas, coef_grads, intercept_grads)
     sizes = [w.size for w, _ in layers]
     coefs = np.split(grad[:sum(sizes)], np.cumsum(sizes)[:-1])
     intercepts = np.split(grad[sum(sizes):], np.cumsum([b.size for _, b in layers])[:-1])
