@@ -119,15 +119,36 @@ class DaskDesign:
                         "first chunk); passes over X run chunkwise on the workers")
 
 
+def _aligned(array):
+    """``array`` with its values in aligned memory (a copy only where they are not).
+
+    A chunk a worker received over the network can be a view of the message's bytes,
+    not aligned for doubles; NumPy then sums it in its own loop rather than with BLAS,
+    in another order, and a partial sum would depend on whether the chunk was moved.
+    """
+    array = np.asarray(array)
+    return array if array.flags.aligned else np.array(array)
+
+
 def _as_rows(block):
-    """A chunk as the in-memory LinearModel reads it: CSR if sparse, else an array."""
-    return sp.csr_matrix(block) if sp.issparse(block) else np.asarray(block)
+    """A chunk as the in-memory LinearModel reads it: CSR if sparse, else an array,
+    in aligned memory (see :func:`_aligned`)."""
+    if sp.issparse(block):
+        block = sp.csr_matrix(block)
+        if not all(part.flags.aligned for part in (block.data, block.indices,
+                                                   block.indptr)):
+            block = block.copy()
+        return block
+    return _aligned(block)
 
 
 def _on_chunk(method, model, args, block, vectors, kwargs):
     """``method(model, *args, X_chunk, *vector_chunks, **kwargs)`` on one chunk (run on
     a worker)."""
-    return getattr(LinearModel, method)(model, *args, _as_rows(block), *vectors, **kwargs)
+    return getattr(LinearModel, method)(model, *args, _as_rows(block),
+                                        *[None if vector is None else _aligned(vector)
+                                          for vector in vectors],
+                                        **kwargs)
 
 
 class DaskLinearModel(LinearModel):
