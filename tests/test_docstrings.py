@@ -1,6 +1,7 @@
 """Run the Examples sections of the public docstrings (the installed package's)."""
 
 import doctest
+from importlib.util import find_spec
 
 import numpy as np
 import pytest
@@ -18,9 +19,13 @@ from sklearn_mle.families import (
 )
 from sklearn_mle.models import _dask, _linear, _model
 
+#: The Dask model's examples run on Dask: only where the [dask] extra is installed
+#: (the oldest-versions job installs the core dependencies only).
+_DASK_EXAMPLES = pytest.param(_dask, marks=pytest.mark.skipif(
+    find_spec("distributed") is None, reason="the [dask] extra is not installed"))
 MODULES = [_plain, _classifier, _linear, _family_base, _bernoulli, _gamma, _negative_binomial, _poisson,
            _student_t,
-           _model, _regressor, _scoring, _dask]
+           _model, _regressor, _scoring, _DASK_EXAMPLES]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
