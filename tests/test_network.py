@@ -9,15 +9,15 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy import stats
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from test_robust_inference import Logistic  # the user guide's NumPy family
 
-from sklearn_mle import (Family, MLEClassifier, MLERegressor, UnboundedLikelihoodWarning,
+from sklearn_mle import (MLEClassifier, MLERegressor, UnboundedLikelihoodWarning,
                          log_likelihood_scorer)
 from sklearn_mle.families import BernoulliLoss, CategoricalLoss, DISTRIBUTIONS
 from sklearn_mle.families._config import configure_family
@@ -126,30 +126,6 @@ def test_converged_mlpregressor_is_a_stationary_point_of_ours():
 
 
 # ------------------------------------------ gradients of every family, by differences
-class Logistic(Family):
-    """A user's family: logistic location and log scale."""
-    name = "logistic"
-    raw_columns = ("mean", "log_scale")
-    column_modes = ("x", "constant")
-    dispersion_column, dispersion_name = 1, "scale"
-
-    def loss_gradient(self, y, raw, sample_weight, n_threads=1):
-        z = (y - raw[:, 0]) * np.exp(-raw[:, 1])
-        loss = z + 2 * np.logaddexp(0, -z) + raw[:, 1]
-        slope = np.tanh(z / 2)
-        grad = np.column_stack([-slope * np.exp(-raw[:, 1]), 1 - z * slope])
-        return sample_weight * loss, sample_weight[:, None] * grad
-
-    def initial_raw_prediction(self, y, sample_weight):
-        return np.array([np.median(y), np.log(np.std(y))])
-
-    def mean(self, raw):
-        return raw[:, 0]
-
-    def distribution(self, raw):
-        return stats.logistic(loc=raw[:, 0], scale=np.exp(raw[:, 1]))
-
-
 def _targets(name, rng, n):
     return {"gaussian": rng.normal(size=n), "student_t": rng.standard_t(3, size=n),
             "poisson": rng.poisson(2.0, n).astype(float),
