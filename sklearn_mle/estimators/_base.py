@@ -176,7 +176,7 @@ class MLEstimator(BaseEstimator):
             return result, None
         self.mle_exists_ = False
         warnings.warn(self._unbounded_message(model, y, weights, diagnosis),
-                      UnboundedLikelihoodWarning, stacklevel=_FIT_STACKLEVEL)
+                      UnboundedLikelihoodWarning, stacklevel=_FIT_STACKLEVEL + extra_frames)
         return self._fallback_fit(model, X, y, weights, theta0, start_raw, fit_options,
                                   diagnosis, result), diagnosis
 

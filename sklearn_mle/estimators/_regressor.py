@@ -449,11 +449,21 @@ class MLERegressor(RegressorMixin, MLEstimator):
             _ols.check_ols_option(family, modes, self.alpha, self._label(family, modes))
         y_original = y = family.validate_target(y)
         fit_weights = FitWeights(sample_weight, X)
+        fit = (self._fit_linear_regression if not self._hidden_layers() else
+               self._fit_network_regression)
+        model, result, null_raw, modes, progress = fit(family, modes, X, y, fit_weights,
+                                                       offset)
+        self._set_fitted(family, modes, model, X, y_original, result, fit_weights,
+                         null_raw, progress, codes)
+        return self
+
+    def _fit_linear_regression(self, family, modes, X, y, fit_weights, offset):
+        """The fit of the linear model (see :class:`~sklearn_mle.models.LinearModel`):
+        on y / y_scale where the family's mean is in y's units, a boundary column (a
+        limit of the family) fixed and the rest refitted; returns the model, the
+        solver's result at parameters in y's units, the null model's raw prediction,
+        the modes and the progress report."""
         weights = fit_weights.normalised
-        hidden = self._hidden_layers()
-        if hidden:   # a network f(x; theta): the one other model
-            return self._fit_network_regression(family, modes, hidden, X, y, fit_weights,
-                                                offset)
         y_scale = family.equivariant_target_scale(y)
         fit_offset = offset
         if y_scale != 1.0:
@@ -473,7 +483,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
             warnings.simplefilter("always")
             result, _ = self._fit_checked(model, X, y, weights,
                                           self._start(model, null_raw, y_scale),
-                                          null_raw, fit_options)
+                                          null_raw, fit_options, extra_frames=1)
         coef, intercept = model.unpack(result.theta)
         boundary = boundary_modes(family, modes, intercept) if self.mle_exists_ else None
         if boundary is not None:
@@ -499,64 +509,62 @@ class MLERegressor(RegressorMixin, MLEstimator):
             warn_below_resolution(
                 "MLERegressor", self._label(family, modes), self.alpha, family,
                 model.linear_predictor(X, coef, intercept, model.offset), y, weights,
-                stacklevel=_FIT_STACKLEVEL - 1)
+                stacklevel=_FIT_STACKLEVEL)
         coef[0] *= y_scale
         intercept[0] *= y_scale
         null_raw[0] *= y_scale
         model.offset = offset  # in y's units, as the parameters now are
-        self._set_fitted(family, modes, model, X, y_original, coef, intercept,
-                         fit_weights, result, null_raw, fit_options["progress"], codes)
-        return self
+        result.theta = model.pack(coef, intercept)
+        return model, result, null_raw, modes, fit_options["progress"]
 
-    def _fit_network_regression(self, family, modes, hidden, X, y, fit_weights, offset):
-        """The fit of a network (see :class:`~sklearn_mle.models._network.NetworkModel`):
-        y in its own units (the network's output scale makes the fit equivariant),
-        then the attributes a network has."""
+    def _fit_network_regression(self, family, modes, X, y, fit_weights, offset):
+        """The fit of a network (see :class:`~sklearn_mle.models._network.NetworkModel`),
+        on y in its own units (the network's output scale makes the fit equivariant);
+        returns what :meth:`_fit_linear_regression` returns (no progress report of
+        its own: None)."""
         weights = fit_weights.normalised
         null_raw = regression_null_raw(family, modes, self.fit_intercept, y, weights,
                                        offset)
         model = regression_network(family, modes, self.fit_intercept, self.alpha,
-                                   X.shape[1], null_raw, hidden, self.activation, offset)
+                                   X.shape[1], null_raw, self._hidden_layers(),
+                                   self.activation, offset)
         result = self._fit_network(model, X, y, weights, null_raw,
                                    [j for j in range(1, family.n_raw) if modes[j] == "x"],
                                    extra_frames=1)
-        self.family_, self._modes, self._fitted_modes = family, modes, modes
-        self._forget([*getattr(self, "_parameter_attribute_names", ()), "ols_scale_"])
-        self._parameter_attribute_names = set_constant_attributes(
-            self, family, modes, model.predict_raw(result.theta, X[:1]))
-        self.boundary_note_ = None
-        set_regression_likelihood(self, model, modes, X, y, result.theta, fit_weights,
-                                  result, null_raw, self.alpha)
-        if family.least_squares:
-            _ols.set_residual_statistics(self, model.raw_prediction(result.theta, X)[:, 0],
-                                         y, fit_weights)
-        return self
+        return model, result, null_raw, modes, None
 
-    def _set_fitted(self, family, modes, model, X, y, coef, intercept, fit_weights,
-                    result, null_raw, progress, codes):
-        """Every fitted attribute, from the parameters in y's units."""
-        self.family_ = family
-        self._raw_coef, self._raw_intercept = coef, intercept
-        self._fitted_modes = modes
+    def _set_fitted(self, family, modes, model, X, y, result, fit_weights, null_raw,
+                    progress, codes):
+        """Every fitted attribute, from the parameters ``result.theta`` in y's units:
+        those of the coefficients where the model has them, else of the constant
+        columns only."""
+        self.family_, self._fitted_modes = family, modes
         self._forget([*getattr(self, "_parameter_attribute_names", ()),
                       *getattr(self, "_se_attribute_names", ()), "covariance_", "coef_se_",
-                      "intercept_se_", "ols_scale_", "n_groups_",
-                      "coefs_", "intercepts_"])
-        self._parameter_attribute_names, self._se_attribute_names = \
-            set_parameter_attributes(self, family, modes, coef, intercept)
-        predictor = prediction_model(family, X.shape[1])
-        self._predictor = (predictor, predictor.pack(coef, intercept))
-        self.boundary_note_ = family.boundary_note(intercept)
-        if self.boundary_note_ is not None:
-            progress.line(f"boundary: {self.boundary_note_}")
+                      "intercept_se_", "ols_scale_", "n_groups_"])
+        theta = result.theta
+        self.boundary_note_ = None
+        if model.has_coefficients:
+            self._forget(("coefs_", "intercepts_"))
+            coef, intercept = model.unpack(theta)
+            self._raw_coef, self._raw_intercept = coef, intercept
+            self._parameter_attribute_names, self._se_attribute_names = \
+                set_parameter_attributes(self, family, modes, coef, intercept)
+            predictor = prediction_model(family, X.shape[1])
+            self._predictor = (predictor, predictor.pack(coef, intercept))
+            self.boundary_note_ = family.boundary_note(intercept)
+            if self.boundary_note_ is not None:
+                progress.line(f"boundary: {self.boundary_note_}")
+        else:
+            self._se_attribute_names = ()
+            self._parameter_attribute_names = set_constant_attributes(
+                self, family, modes, model.predict_raw(theta, X[:1]))
         self.n_iter_ = result.n_iter
-        theta = model.pack(coef, intercept)
         set_regression_likelihood(self, model, modes, X, y, theta, fit_weights, result,
                                   null_raw, self.alpha)
         if family.least_squares:
-            _ols.set_residual_statistics(
-                self, model.linear_predictor(X, coef, intercept, model.offset)[:, 0], y,
-                fit_weights)
+            _ols.set_residual_statistics(self, model.raw_prediction(theta, X)[:, 0], y,
+                                         fit_weights)
         if self.inference:
             # (with sigma fixed at 1 the fit ran on y / max|y|, but the information does
             # not depend on y: the parameters in y's units give the same Hessian)
