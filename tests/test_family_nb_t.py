@@ -488,3 +488,41 @@ def test_scale_direction_collapse_lp_reduces_to_the_constant_scale_rule(k, cost)
     # a column separating the exact fits lets the scale fall on them alone
     assert scale_direction_collapses(exact[:, None].astype(float), weights, exact, True,
                                      cost)
+
+
+@pytest.mark.parametrize("with_offset", [False, True])
+def test_t_fit_leaves_a_gaussian_looking_null_model(with_offset):
+    """Where x (or an offset) explains most of y, y alone looks Gaussian and its null
+    model has nu at the Gaussian limit, where the likelihood is flat in nu: the fit
+    must not start there (it could not come back), but find the heavy tails of the
+    residuals, as statsmodels' TLinearModel started from OLS does."""
+    from statsmodels.miscmodels.tmodel import TLinearModel
+
+    from sklearn_mle import MLERegressor
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 3)) * [1.0, 10.0, 0.1]
+    z = rng.normal(size=400)
+    signal = 50.0 * z
+    y = 3.0 + X @ [1.0, -0.2, 4.0] + signal + rng.standard_t(3.0, size=400)
+    null = T.constant_raw_prediction(y, np.ones(y.size))
+    assert T.boundary_note(null) is not None  # y alone: the Gaussian limit
+    if with_offset:
+        ours = MLERegressor(distribution="student_t").fit(X, y, offset=signal)
+        design = sm.add_constant(X, prepend=False)
+        target = y - signal
+    else:
+        ours = MLERegressor(distribution="student_t").fit(np.c_[X, z], y)
+        design = sm.add_constant(np.c_[X, z], prepend=False)
+        target = y
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = TLinearModel(target, design)
+        ols = np.linalg.lstsq(design, target, rcond=None)[0]
+        result = theirs.fit(start_params=np.r_[ols, 5.0, np.std(target - design @ ols)],
+                            method="bfgs", maxiter=10000, gtol=1e-10, disp=0)
+        result = theirs.fit(start_params=result.params, method="newton", disp=0)
+    assert ours.boundary_note_ is None
+    assert ours.df_ == pytest.approx(result.params[-2], rel=1e-5)
+    assert ours.df_ < 4.0
+    assert ours.loglik_ == pytest.approx(result.llf, rel=1e-10)

@@ -29,6 +29,7 @@ from ..existence._unbounded import UnboundedLikelihoodWarning
 from ..models._dask import is_dask_collection, map_rows
 from ..models._network import ACTIVATIONS, NetworkModel
 from ..report._covariance import output_covariance
+from ..report._prediction import validated_coverage
 from ..report._robust import is_robust, robust_label, robust_note, validate_groups
 from ..report._statistics import (common_notes, covariance_kind, fit_statistics,
                                   method_name, require_covariance, title_kind)
@@ -258,8 +259,12 @@ class MLEstimator(BaseEstimator):
         return result
 
     def _diagnosis_label(self, diagnosis):
-        """A few words on the diagnosis, for the progress report."""
-        return type(diagnosis).__name__.lower()
+        """A few words on the diagnosis, for the progress report: its ``kind``."""
+        return getattr(diagnosis, "kind", type(diagnosis).__name__.lower())
+
+    def _fitted_family(self):
+        """The fitted family (the classifier's is made from its classes)."""
+        return self.family_
 
     # ------------------------------------------------------------ shared pieces
     def _fit_options(self):
@@ -308,10 +313,7 @@ class MLEstimator(BaseEstimator):
         check_is_fitted(self)
         self._require(self._predictor[0], "supports_inference")
         require_covariance(self)
-        if (isinstance(coverage, bool) or not isinstance(coverage, Real)
-                or not 0 < coverage < 1):
-            raise ValueError("coverage must be a probability in (0, 1) (0.95 for 95 % "
-                             f"intervals), got {coverage!r}.")
+        validated_coverage(coverage)
         parts = self._summary_parts(feature_labels(self, self.n_features_in_,
                                                    feature_names))
         name = type(self).__name__
@@ -362,6 +364,14 @@ class MLEstimator(BaseEstimator):
         if per_sample:
             return contribution
         return float(np.sum(contribution) / np.sum(weights))
+
+
+def check_target_shape(y, n_samples):
+    """y as an array, or a ValueError unless it has one value per sample."""
+    y = np.asarray(y)
+    if y.shape != (n_samples,):
+        raise ValueError(f"y must have shape {(n_samples,)}, got {y.shape}.")
+    return y
 
 
 def lazy_on_dask(method):

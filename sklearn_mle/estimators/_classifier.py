@@ -417,8 +417,8 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         """
         return self._summary(coverage, feature_names)
 
-    def _summary_parts(self, features):
-        return classification_summary_parts(self, features)
+    #: The summary's rows and notes (called as a method: ``self._summary_parts(names)``).
+    _summary_parts = classification_summary_parts
 
     @lazy_on_dask
     def log_likelihood(self, X, y, sample_weight=None, per_sample=False):

@@ -14,12 +14,9 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.metrics import r2_score
-from sklearn.utils.validation import _check_sample_weight
 
-from .._plain import plain
 from ..existence._check import unbounded_message
-from ..existence._fallback import (boundary_modes, diagnose_regression,
+from ..existence._fallback import (diagnose_regression, refit_at_boundary,
                                    regression_fallback)
 from ..existence._unbounded import warn_below_resolution
 from ..families import DISTRIBUTIONS, Family
@@ -28,15 +25,14 @@ from ..models._linear_layouts import (prediction_model, regression_model,
                                       regression_null_raw)
 from ..models._network import regression_network
 from ..report import _ols
-from ..report._deviance import deviance_explained
 from ..report._likelihood import set_regression_likelihood
+from ..report._prediction import interval_rows, regression_score, validated_coverage
 from ..report._parameters import (reported_vector, set_constant_attributes,
                                   set_parameter_attributes, set_standard_errors)
 from ..report._robust import ROBUST_KINDS
 from ..report._summary_parts import regression_summary_parts
-from ..solver._fit import fit_model
 from ..solver._weights import FitWeights
-from ._base import _FIT_STACKLEVEL, MLEstimator, lazy_on_dask
+from ._base import _FIT_STACKLEVEL, MLEstimator, check_target_shape, lazy_on_dask
 from ._offset import validated_offset, validated_trials
 
 
@@ -364,10 +360,11 @@ class MLERegressor(RegressorMixin, MLEstimator):
     def _label(self, family, modes):
         return configuration_label(self.distribution, self.dispersion, family, modes)
 
-    def _start(self, model, null_raw, y_scale):
-        """Start at the null model, or at the previous fit with ``warm_start``."""
+    def _start(self, model, start_raw, y_scale):
+        """Start at the constant ``start_raw`` (the null model, see
+        :meth:`Family.fit_start_raw`), or at the previous fit with ``warm_start``."""
         coef = np.zeros((model.loss.n_raw, model.n_features))
-        intercept = null_raw.copy()
+        intercept = start_raw.copy()
         previous = getattr(self, "_raw_coef", None)
         if (self.warm_start and previous is not None and previous.shape == coef.shape
                 and getattr(self, "_fitted_modes", None) == self._modes):
@@ -472,8 +469,13 @@ class MLERegressor(RegressorMixin, MLEstimator):
             fit_offset = None if offset is None else offset / y_scale
         null_raw = regression_null_raw(family, modes, self.fit_intercept, y, weights,
                                        fit_offset)
-        model = regression_model(family, modes, self.fit_intercept, self.alpha, X,
-                                 weights, null_raw, y, fit_offset)
+        start_raw = family.fit_start_raw(null_raw)
+
+        def build_model(modes):
+            return regression_model(family, modes, self.fit_intercept, self.alpha, X,
+                                    weights, null_raw, y, fit_offset, start_raw)
+
+        model = build_model(modes)
         if self.inference == "ols":
             self._require(model, "has_coefficients")
         fit_options = self._fit_options()
@@ -482,26 +484,17 @@ class MLERegressor(RegressorMixin, MLEstimator):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result, _ = self._fit_checked(model, X, y, weights,
-                                          self._start(model, null_raw, y_scale),
-                                          null_raw, fit_options, extra_frames=1)
+                                          self._start(model, start_raw, y_scale),
+                                          start_raw, fit_options, extra_frames=1)
+        refit = (refit_at_boundary(model, modes, build_model, X, y, weights, self.alpha,
+                                   result, start_raw, fit_options)
+                 if self.mle_exists_ else None)
+        if refit is not None:   # (a ConvergenceWarning along the boundary is noise)
+            modes, model, result, refit_caught = refit
+            self._modes = modes
+            caught = [w for w in caught
+                      if not issubclass(w.category, ConvergenceWarning)] + refit_caught
         coef, intercept = model.unpack(result.theta)
-        boundary = boundary_modes(family, modes, intercept) if self.mle_exists_ else None
-        if boundary is not None:
-            # A limit of the family, not a failure: the likelihood is flat along the
-            # boundary column, which the solver cannot pin down (a ConvergenceWarning
-            # would be noise).  Fix that column where it ran to and fit the rest.
-            caught = [w for w in caught if not issubclass(w.category, ConvergenceWarning)]
-            modes = self._modes = boundary
-            model = regression_model(family, modes, self.fit_intercept, self.alpha, X,
-                                     weights, null_raw, y, fit_offset)
-            # The refit spends what is left of max_iter: n_iter_ counts both fits.
-            with warnings.catch_warnings(record=True) as refit_caught:
-                warnings.simplefilter("always")
-                result = fit_model(model, X, y, weights, self.alpha,
-                                   model.pack(coef, intercept), null_raw,
-                                   iterations_done=result.n_iter, **fit_options)
-            caught += refit_caught
-            coef, intercept = model.unpack(result.theta)
         for warning in caught:
             warnings.warn_explicit(warning.message, warning.category, warning.filename,
                                    warning.lineno)
@@ -528,7 +521,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
         model = regression_network(family, modes, self.fit_intercept, self.alpha,
                                    X.shape[1], null_raw, self._hidden_layers(),
                                    self.activation, offset)
-        result = self._fit_network(model, X, y, weights, null_raw,
+        result = self._fit_network(model, X, y, weights, family.fit_start_raw(null_raw),
                                    [j for j in range(1, family.n_raw) if modes[j] == "x"],
                                    extra_frames=1)
         return model, result, null_raw, modes, None
@@ -583,9 +576,6 @@ class MLERegressor(RegressorMixin, MLEstimator):
     def _find_unbounded(self, model, X, y, weights, result):
         return diagnose_regression(model, self._modes, X, y, weights, result.theta,
                                    self.fit_intercept)
-
-    def _diagnosis_label(self, diagnosis):
-        return diagnosis.kind
 
     def _unbounded_message(self, model, y, weights, diagnosis):
         return unbounded_message("MLERegressor", self._label(model.loss, self._modes),
@@ -706,23 +696,17 @@ class MLERegressor(RegressorMixin, MLEstimator):
         """
         return self._summary(coverage, feature_names)
 
-    def _summary_parts(self, features):
-        return regression_summary_parts(self, features)
+    #: The summary's rows and notes (called as a method: ``self._summary_parts(names)``).
+    _summary_parts = regression_summary_parts
 
     # -------------------------------------------------------------- prediction
-    def _fitted_family(self):
-        return self.family_
-
     def _raw_prediction(self, X, offset=None, exposure=None):
         model, theta = self._predictor
         return model.predict_raw(theta, X, validated_offset(self.family_, offset,
                                                             exposure, X.shape[0]))
 
     def _likelihood_target(self, y, n_samples):
-        y = np.asarray(y)
-        if y.shape != (n_samples,):
-            raise ValueError(f"y must have shape {(n_samples,)}, got {y.shape}.")
-        return self.family_.validate_target(y)
+        return self.family_.validate_target(check_target_shape(y, n_samples))
 
     @lazy_on_dask
     def predict_dist(self, X, offset=None, exposure=None, trials=None):
@@ -856,15 +840,9 @@ class MLERegressor(RegressorMixin, MLEstimator):
         >>> round(float(np.mean((low <= y) & (y <= high))), 2)
         0.9
         """
-        if not (isinstance(coverage, (int, float, np.floating)) and 0 < coverage < 1):
-            raise ValueError(f"coverage must be a probability in (0, 1), got "
-                             f"{plain(coverage)!r}.")
-        distribution = self._predictive_distribution(X, offset=offset, exposure=exposure,
-                                                     trials=trials)
-        low, high = distribution.interval(coverage)
-        if trials is not None:  # bounds on the count of successes, as proportions
-            low, high = low / distribution.kwds["n"], high / distribution.kwds["n"]
-        return np.column_stack([low, high])
+        validated_coverage(coverage)
+        return interval_rows(self._predictive_distribution(
+            X, offset=offset, exposure=exposure, trials=trials), coverage, trials)
 
     @lazy_on_dask
     def log_likelihood(self, X, y, sample_weight=None, per_sample=False, offset=None,
@@ -968,15 +946,8 @@ class MLERegressor(RegressorMixin, MLEstimator):
         (0.1382, 0.1382)
         """
         raw = self._raw_prediction(self._validated_input(X), offset, exposure)
-        target = self._likelihood_target(y, raw.shape[0])
-        weights = (np.ones_like(target) if sample_weight is None
-                   else _check_sample_weight(sample_weight, target, dtype=np.float64,
-                                             ensure_non_negative=True))
-        d2 = deviance_explained(self.family_, target, raw, weights)
-        if d2 is None:   # RegressorMixin's score
-            return float(r2_score(target, self.family_.mean(raw),
-                                  sample_weight=sample_weight))
-        return d2
+        return regression_score(self.family_, self._likelihood_target(y, raw.shape[0]),
+                                raw, sample_weight)
 
     @lazy_on_dask
     def predict(self, X, return_std=False, offset=None, exposure=None, trials=None):

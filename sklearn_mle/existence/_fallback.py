@@ -74,6 +74,29 @@ def boundary_modes(family, modes, intercept):
     return tuple(fixed)
 
 
+def refit_at_boundary(model, modes, build_model, X, y, weights, alpha, result,
+                      start_raw, fit_options):
+    """The fit with the family's boundary column fixed, if the fit ``result`` of
+    ``model`` ran onto a boundary of the family (see :func:`boundary_modes`); else None.
+
+    A limit of the family, not a failure: the likelihood is flat along the boundary
+    column, which the solver cannot pin down.  That column is fixed where it ran to and
+    the rest refitted from there by ``build_model(fixed_modes)``, spending what is left
+    of ``max_iter`` (the result's ``n_iter`` counts both fits).  Returns the fixed
+    modes, the new model, its result and the refit's recorded warnings.
+    """
+    coef, intercept = model.unpack(result.theta)
+    fixed = boundary_modes(model.loss, modes, intercept)
+    if fixed is None:
+        return None
+    model = build_model(fixed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fit_model(model, X, y, weights, alpha, model.pack(coef, intercept),
+                           start_raw, iterations_done=result.n_iter, **fit_options)
+    return fixed, model, result, caught
+
+
 # ------------------------------------------------------------------------------ classes
 def diagnose_classes(model, X, y_encoded, weights, result, n_classes, fit_intercept):
     """None if the MLE of the classifier's likelihood exists (certified), else the

@@ -385,6 +385,13 @@ class Family:
     #: Student-t's log degrees of freedom), or None.
     boundary_column = None
 
+    def fit_start_raw(self, null_raw):
+        """The constant raw prediction a fit starts from, given the null model's
+        ``null_raw``: the null model itself unless a column sits where the likelihood
+        is flat in it (a family with a ``boundary_column``), from which a fit could
+        not move."""
+        return np.array(null_raw, dtype=np.float64)
+
     def boundary_note(self, constant_raw):
         """A sentence when the fit sits on the boundary of the parameter space where
         the family becomes another one (e.g. Student-t degrees of freedom running to
@@ -538,6 +545,8 @@ def constant_raw_with_offset(family, y, sample_weight, offset, free, fixed):
     known ``offset``: as :meth:`Family.constant_raw_prediction` (whose no-offset
     answer, with column 0 moved by minus the weighted mean offset, is the start)."""
     weights = np.asarray(sample_weight, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    offset = np.asarray(offset, dtype=np.float64)
     start = np.asarray(family.constant_raw_prediction(y, weights, free=free, fixed=fixed),
                        dtype=np.float64).copy()
     free = np.asarray(free, bool)
@@ -545,8 +554,40 @@ def constant_raw_with_offset(family, y, sample_weight, offset, free, fixed):
         start[0] -= float(np.average(offset, weights=weights))
     if not free.any():
         return start
-    return _constant_fit(family, np.asarray(y, dtype=np.float64), weights, start, free,
-                         offset=np.asarray(offset, dtype=np.float64))
+    if family.link == "identity":
+        # The offset is in y's units: the no-offset answer for y - offset is the
+        # better start where the offset explains much of y (the dispersion of y alone
+        # can sit on a flat boundary, e.g. the Student-t's df at infinity, from which
+        # the intercept-only fit would not move), so take whichever start is better.
+        start = min([start, _constant_start(family, y - offset, weights, free, fixed)],
+                    key=lambda raw: _weighted_nll(family, y, weights, raw, offset))
+    return _constant_fit(family, y, weights, start, free, offset=offset)
+
+
+def _constant_start(family, y, weights, free, fixed):
+    """``family.constant_raw_prediction`` of ``y`` as a float array (NaN where y is
+    outside the family's domain or the closed form fails)."""
+    try:
+        with np.errstate(all="ignore"):
+            return np.asarray(family.constant_raw_prediction(y, weights, free=free,
+                                                             fixed=fixed),
+                              dtype=np.float64).copy()
+    except (ValueError, FloatingPointError, ArithmeticError):
+        return np.full(family.n_raw, np.nan)
+
+
+def _weighted_nll(family, y, weights, constant, offset=None):
+    """The weighted NLL of ``family`` at the constant raw prediction (inf where it is
+    not finite)."""
+    if not np.all(np.isfinite(constant)):
+        return np.inf
+    from .._threads import n_threads  # (the fit machinery imports this module)
+    raw = constant_raw_rows(constant, y.size, offset)
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss, _ = family.loss_gradient(y, raw, weights / weights.sum(),
+                                       n_threads(y.size * family.n_raw))
+    value = float(loss.sum())
+    return value if np.isfinite(value) else np.inf
 
 
 def _fisher_scoring(evaluate, values, low, high):

@@ -163,6 +163,21 @@ class StudentT(_KernelFamily):
                        loc=raw_prediction[:, 0],
                        scale=np.exp(np.clip(raw_prediction[:, 1], *bounds)))
 
+    #: Most degrees of freedom a learned nu starts from.  A null model whose y alone
+    #: looks Gaussian (nu at the limit, e.g. where x explains most of y) would start
+    #: the fit where the likelihood is flat in nu and the gradient in log nu below
+    #: the tolerance: heavy-tailed residuals could then never pull nu back down.
+    START_MAX_DF = 30.0
+
+    def fit_start_raw(self, null_raw):
+        """The null model with a learned nu brought down to at most ``START_MAX_DF``
+        (the fit runs it back to the Gaussian limit where the residuals have no
+        heavier tails)."""
+        start = np.array(null_raw, dtype=np.float64)
+        if self.df is None:
+            start[2] = min(start[2], np.log(self.START_MAX_DF))
+        return start
+
     def boundary_note(self, constant_raw):
         """The note that the degrees of freedom ran to the Gaussian limit."""
         log_df = float(np.asarray(constant_raw, dtype=float)[2])

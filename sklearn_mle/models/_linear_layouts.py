@@ -35,19 +35,22 @@ def regression_null_raw(family, modes, fit_intercept, y, weights, offset=None):
 
 
 def regression_model(family, modes, fit_intercept, alpha, X, weights, null_raw, y,
-                     offset=None):
+                     offset=None, start_raw=None):
     """The linear model of a regression family's raw columns, with its penalty: the
     mean's coefficients weighted by the family's ``mean_penalty_weight`` (``1 / s0**2``
     where the mean is in the units of y), and the training mean of a learned dispersion
     column pulled towards its null-model value (see :class:`LevelPenalty`); ``offset``
-    (n,) is added to the mean's linear predictor of each training sample."""
+    (n,) is added to the mean's linear predictor of each training sample; the
+    preconditioner starts from the Fisher information at ``start_raw`` (the constant
+    raw prediction the fit starts from; default ``null_raw``)."""
     coef_free = [mode == "x" for mode in modes]
     intercept_free = [fit_intercept] + [_learned(mode) for mode in modes[1:]]
     intercept_value = [0.0] + [0.0 if isinstance(mode, str) else mode for mode in modes[1:]]
     model = place_model(LinearModel(family, X.shape[1], coef_free, intercept_free,
                                     intercept_value=intercept_value,
-                                    unit_hessian=_unit_hessian(family, null_raw, y,
-                                                               weights, offset),
+                                    unit_hessian=_unit_hessian(
+                                        family, null_raw if start_raw is None
+                                        else start_raw, y, weights, offset),
                                     offset=offset), X)
     # the penalty needs the parameter layout: set on the model just made
     model.ridge_weight = model.ridge_weight * np.where(
