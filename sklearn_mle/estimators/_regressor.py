@@ -27,8 +27,8 @@ from ..models._network import regression_network
 from ..report import _ols
 from ..report._likelihood import set_regression_likelihood
 from ..report._prediction import interval_rows, regression_score, validated_coverage
-from ..report._parameters import (reported_vector, set_constant_attributes,
-                                  set_parameter_attributes, set_standard_errors)
+from ..report._parameters import (set_constant_attributes, set_parameter_attributes,
+                                  set_regression_inference)
 from ..report._robust import ROBUST_KINDS
 from ..report._summary_parts import regression_summary_parts
 from ..solver._weights import FitWeights
@@ -559,18 +559,8 @@ class MLERegressor(RegressorMixin, MLEstimator):
             _ols.set_residual_statistics(self, model.raw_prediction(theta, X)[:, 0], y,
                                          fit_weights)
         if self.inference:
-            # (with sigma fixed at 1 the fit ran on y / max|y|, but the information does
-            # not depend on y: the parameters in y's units give the same Hessian)
-            covariance = self._covariance(
-                model, X, y, fit_weights.normalised, fit_weights.total, theta,
-                lambda t: reported_vector(modes, self.fit_intercept, *model.unpack(t)),
-                codes)
-            if self.inference == "ols":
-                covariance = _ols.ols_covariance(self, covariance,
-                                                 X.shape[1] + self.fit_intercept)
-            self.covariance_ = covariance
-            set_standard_errors(self, family, modes, self.fit_intercept,
-                                np.sqrt(np.diag(covariance)), X.shape[1])
+            set_regression_inference(self, family, modes, model, X, y, fit_weights,
+                                     theta, codes)
 
     # -------------------------------------------- existence (see MLEstimator)
     def _find_unbounded(self, model, X, y, weights, result):

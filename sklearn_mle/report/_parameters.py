@@ -11,6 +11,7 @@ Column modes are those of :meth:`Family.specialise`: ``"x"`` (linear in x),
 
 import numpy as np
 
+from . import _ols
 from ._table import feature_labels
 
 
@@ -163,3 +164,23 @@ def natural_scale_note(names):
             "better than a symmetric interval (the normal approximation holds better "
             "on the log scale); no z test, as 0 is on the boundary. covariance_ is on "
             "the log scale.")
+
+
+def set_regression_inference(estimator, family, modes, model, X, y, fit_weights, theta,
+                             codes):
+    """``covariance_`` of the regressor's reported vector (see :func:`reported_vector`:
+    the parameters in y's units, dispersions on the log scale) and the standard-error
+    attributes (:func:`set_standard_errors`), by the estimator's ``inference``: Wald,
+    robust (``codes``: the clusters of ``"cluster"``) or OLS."""
+    # (with sigma fixed at 1 the fit ran on y / max|y|, but the information does not
+    # depend on y: the parameters in y's units give the same Hessian)
+    covariance = estimator._covariance(
+        model, X, y, fit_weights.normalised, fit_weights.total, theta,
+        lambda t: reported_vector(modes, estimator.fit_intercept, *model.unpack(t)),
+        codes)
+    if estimator.inference == "ols":
+        covariance = _ols.ols_covariance(estimator, covariance,
+                                         X.shape[1] + estimator.fit_intercept)
+    estimator.covariance_ = covariance
+    set_standard_errors(estimator, family, modes, estimator.fit_intercept,
+                        np.sqrt(np.diag(covariance)), X.shape[1])
