@@ -289,3 +289,20 @@ def test_kernel_inputs_of_disagreeing_lengths_are_refused():
     with pytest.raises(ValueError, match="disagree with X"):
         _kernels.fused_loss_gradient(X, y[:4], w, coef, intercept, rows, GAUSSIAN,
                                      np.empty(1), np.empty((1, 2)), np.empty((1, 2, 3)), 1)
+
+
+def test_poisson_log_factorial_table_is_gammaln_to_the_bit():
+    """The Poisson NLL's constant lgamma(y + 1) comes from a table for integer counts
+    below 1024 and from gammaln elsewhere: at eta = 0 (mu = 1 exactly) the NLL is
+    1 + lgamma(y + 1), equal to SciPy's gammaln bit for bit on both sides of the
+    table's edge and between the integers."""
+    from scipy.special import gammaln
+
+    from sklearn_mle.families import PoissonLoss
+
+    y = np.concatenate([np.arange(0.0, 1100.0), np.arange(0.0, 1100.0) + 0.5,
+                        [1023.0, 1024.0, 1e6, 2.5e9]])
+    loss, gradient = PoissonLoss().loss_gradient(y, np.zeros((y.size, 1)),
+                                                 np.ones(y.size))
+    np.testing.assert_array_equal(loss, 1.0 + gammaln(y + 1.0))
+    np.testing.assert_array_equal(gradient[:, 0], 1.0 - y)

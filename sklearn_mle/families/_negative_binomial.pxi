@@ -110,7 +110,7 @@ cdef inline double _nb_loss_grad(double y, double eta, double a,
     grad[1] = y * _logistic(t) - sums[1] - _nb_r_series(eta, a, t, 0)
     if y == 0.0:
         return _nb_r_softplus(eta, a, t)
-    return -sums[0] + gammaln(y + 1.0) + y * c + _nb_r_softplus(eta, a, t)
+    return -sums[0] + _log_factorial(y) + y * c + _nb_r_softplus(eta, a, t)
 
 
 cdef inline void _nb_hessian(double y, double eta, double a, double *out) noexcept nogil:

@@ -13,4 +13,4 @@ cdef inline double _poisson_loss_grad(double y, double eta, double *grad) noexce
         return INFINITY
     mu = exp(eta)
     grad[0] = mu - y
-    return mu - y * eta + gammaln(y + 1.0)
+    return mu - y * eta + _log_factorial(y)

@@ -371,7 +371,7 @@ class LinearModel(Model):
         grad_intercept = np.zeros(self.loss.n_raw)
         grad_coef = np.zeros((self.coef_rows.size, self.n_features))
         for rows in _row_blocks(X):
-            block = X[rows]
+            block = _take_rows(X, rows)
             raw = self.linear_predictor(block, coef, intercept,
                                         self.training_offset(rows.start, rows.stop))
             loss, raw_gradient = self.loss.loss_gradient(y[rows], raw, sample_weight[rows],
@@ -390,7 +390,7 @@ class LinearModel(Model):
             return self._fused_pass(X, y, weights, coef, intercept, n_threads)[0]
         total = 0.0
         for rows in _row_blocks(X):
-            raw = self.linear_predictor(X[rows], coef, intercept,
+            raw = self.linear_predictor(_take_rows(X, rows), coef, intercept,
                                         self.training_offset(rows.start, rows.stop))
             total += self.loss.loss_gradient(y[rows], raw, weights[rows],
                                              n_threads)[0].sum()
@@ -480,7 +480,7 @@ class LinearModel(Model):
             # sample at once would be n_raw**2 / n_features times the size of X
             grams = 0.0
             for rows in _row_blocks(X):
-                block = X[rows]
+                block = _take_rows(X, rows)
                 raw = self.linear_predictor(block, coef, intercept,
                                             self.training_offset(rows.start, rows.stop))
                 per_sample = (self.loss.fisher_information if expected else
@@ -605,6 +605,15 @@ def _row_blocks(X):
     if sp.issparse(X):
         return [slice(0, X.shape[0])]
     return row_slices(X.shape[0])
+
+
+def _take_rows(X, rows):
+    """``X[rows]`` for a slice of :func:`_row_blocks`: X itself where the slice is all
+    of sparse X (whose row slices are copies: on 500 000 x 3 000 one-hot CSR a copy
+    per pass took a millisecond)."""
+    if sp.issparse(X) and rows.start == 0 and rows.stop >= X.shape[0]:
+        return X
+    return X[rows]
 
 
 def _intercept_value(value, n_raw):
