@@ -117,3 +117,23 @@ def test_conjugate_gradients_solve_the_newton_system(monkeypatch):
     hessian = model.hessian(theta, X, y, weights, 0.0)
     np.testing.assert_allclose(hessian @ step, gradient, rtol=1e-7,
                                atol=1e-9 * np.abs(gradient).max())
+
+
+def test_aic_of_a_wide_sparse_design_counts_its_rank_when_inference_is_asked_for():
+    """601 parameters on sparse X: past the dense preconditioner's limit, so the fit
+    forms no Gram matrix and AIC counts every column (the two aliased dummies too);
+    with inference asked for, the count is the design's rank, as on dense X, whose
+    preconditioner's Gram matrix gives it for free."""
+    X, y = one_hot_counts(3_000)
+    assert X.shape[1] + 1 > 500
+    dense = MLERegressor(distribution="poisson").fit(X.toarray(), y)
+    quick = MLERegressor(distribution="poisson").fit(X, y)
+    counted = MLERegressor(distribution="poisson", inference=True).fit(X, y)
+    rank = np.linalg.matrix_rank(np.c_[X.toarray(), np.ones(X.shape[0])])
+    assert rank <= X.shape[1] + 1 - 2   # (the blocks' sums are the intercept)
+    assert dense._n_identified == rank
+    assert quick._n_identified == X.shape[1] + 1
+    assert counted._n_identified == dense._n_identified
+    assert counted.aic_ == pytest.approx(dense.aic_, rel=1e-10)
+    assert counted.bic_ == pytest.approx(dense.bic_, rel=1e-10)
+    assert counted.df_model_ == dense.df_model_ == rank - 1

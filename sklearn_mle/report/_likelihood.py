@@ -2,8 +2,8 @@
 degrees of freedom, for a regression family and for classes.
 
 Parameters are counted as identified by the data: the rank of the design for each
-column linear in x (from the Gram matrix the preconditioner formed, so free), one for
-each other learned column.
+column linear in x (from the Gram matrix the preconditioner formed, so free, or formed
+for the count where inference was asked for), one for each other learned column.
 """
 
 import numpy as np
@@ -25,6 +25,18 @@ def _ranks(design_gram, fit_intercept, n_features):
     return rank, (rank if fit_intercept else design_rank(design_gram, True))
 
 
+def counting_gram(estimator, model, X, fit_weights, result):
+    """The Gram matrix of ``[X, 1]`` the parameter count reads the design's rank from:
+    the one the preconditioner formed (free), else, where ``inference`` was asked for
+    (its p x p information costs as much), formed now; None otherwise (many
+    parameters and no inference: every column counts)."""
+    if (result.design_gram is not None or not estimator.inference
+            or not model.has_coefficients):
+        return result.design_gram
+    return model.design_gram(X, fit_weights.normalised,
+                             n_threads(model.work_per_pass(X)))
+
+
 def count_parameters(modes, design_gram, fit_intercept, n_features):
     """Identified parameters, how many of them the null model has, and how many belong
     to learned columns other than the mean."""
@@ -40,7 +52,8 @@ def set_regression_likelihood(estimator, model, modes, X, y, theta, fit_weights,
     with the null model at ``null_raw``."""
     family = model.loss
     n_identified, n_null, n_learned = count_parameters(
-        modes, result.design_gram, estimator.fit_intercept, X.shape[1])
+        modes, counting_gram(estimator, model, X, fit_weights, result),
+        estimator.fit_intercept, X.shape[1])
     if not model.has_coefficients:   # a network: every parameter it estimates counts
         n_identified = model.n_estimated
     # observations: the sum of the weights, or the rows where weights are trials
@@ -85,7 +98,8 @@ def set_class_likelihood(estimator, model, X, y_encoded, fit_weights, result, n_
     """Likelihood attributes of the classifier's fit; the null model (intercepts only)
     puts the weighted class frequencies on every sample, or 1/K each without
     intercepts."""
-    rank = _ranks(result.design_gram, estimator.fit_intercept, X.shape[1])[0]
+    rank = _ranks(counting_gram(estimator, model, X, fit_weights, result),
+                  estimator.fit_intercept, X.shape[1])[0]
     n_identified = ((n_classes - 1) * rank if model.has_coefficients
                     else model.n_estimated)   # a network: what it estimates
     # one masked sum per class: no sample-sized integer copy of the labels
