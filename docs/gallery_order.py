@@ -11,6 +11,7 @@ ORDER = [
     "plot_cross_entropy.py",
     "plot_gaussian_least_squares.py",
     "plot_log_undoes_exp.py",
+    "plot_network_saturation.py",
     "plot_no_minimum.py",
     "plot_heteroscedastic.py",
     "plot_choose_distribution.py",
