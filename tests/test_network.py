@@ -390,3 +390,89 @@ def test_random_state_fixes_the_fit_and_clone_keeps_it():
     np.testing.assert_array_equal(first, again)
     other = clone(clf).set_params(random_state=2).fit(X, y).predict_proba(X)
     assert not np.array_equal(first, other)
+
+
+# ------------------------------------------------- learned sigma(x), convergence
+def test_learned_sigma_tracks_the_true_sigma_and_covers_every_tercile():
+    # sigma(x) rising tenfold across x0; half the rows held out
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, size=(4000, 2))
+    sigma = 0.1 * 10 ** ((X[:, 0] + 2) / 4)
+    mean = np.sin(2 * X[:, 0]) + X[:, 1] ** 2 / 2
+    y = mean + sigma * rng.normal(size=4000)
+    train, test = slice(0, 2000), slice(2000, None)
+    common = dict(hidden_layer_sizes=(16,), activation="tanh", random_state=0,
+                  alpha=1e-4, tol=1e-3, max_iter=3000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        linear = MLERegressor(dispersion="linear", **common).fit(X[train], y[train])
+        constant = MLERegressor(dispersion="constant", **common).fit(X[train], y[train])
+    fitted_sigma = linear.predict(X[test], return_std=True)[1]
+    assert np.corrcoef(np.log(fitted_sigma), np.log(sigma[test]))[0, 1] > 0.97
+    true_loglik = np.mean(-0.5 * ((y[test] - mean[test]) / sigma[test]) ** 2
+                          - np.log(sigma[test]) - 0.5 * np.log(2 * np.pi))
+    loglik = linear.log_likelihood(X[test], y[test])
+    # (measured: -0.296 against the true model's -0.272 and the constant sigma's -0.704)
+    assert true_loglik - 0.05 < loglik < true_loglik + 0.05
+    assert loglik > constant.log_likelihood(X[test], y[test]) + 0.3
+    # no variance trap: the mean is learned as well as with a constant sigma
+    mse = np.mean((linear.predict(X[test]) - mean[test]) ** 2)
+    assert mse < 1.1 * np.mean((constant.predict(X[test]) - mean[test]) ** 2)
+    tercile = np.digitize(sigma[test], np.quantile(sigma[test], [1 / 3, 2 / 3]))
+    for fit, inside_band in ((linear, True), (constant, False)):
+        low, high = fit.predict_interval(X[test], 0.9).T
+        inside = (low <= y[test]) & (y[test] <= high)
+        # about 667 samples a tercile: 0.04 is 3.4 standard errors of a coverage
+        coverage = np.array([inside[tercile == k].mean() for k in range(3)])
+        assert np.all(np.abs(coverage - 0.9) < 0.04) == inside_band, coverage
+
+
+def test_relu_fit_with_a_learned_sigma_converges_on_a_kink():
+    # L-BFGS ends where hidden units' pre-activations are pinned at 0 on some samples:
+    # the gradient there (with one one-sided slope) stays near 0.08 for ever, the
+    # least gradient over the slopes at the kinks is below 1e-3
+    X, rng = _data(n=200, d=4)
+    y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2] + 0.3 * rng.normal(size=200)
+    reg = MLERegressor(dispersion="constant", hidden_layer_sizes=(8,), activation="relu",
+                       alpha=1e-4, tol=1e-3, max_iter=3000, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg.fit(X, y)
+    assert reg.converged_
+    model, theta = reg._predictor
+    weights = np.full(200, 1 / 200)
+    _, gradient = model.objective_gradient(theta, X, y, weights, reg.alpha)
+    assert np.max(np.abs(gradient)) > 10 * reg.tol     # the one-sided gradient
+    least = model.least_subgradient(theta, X, y, weights, reg.alpha, gradient)
+    assert np.max(np.abs(least)) <= reg.tol
+    assert 0.2 < reg.scale_ < 0.4                         # the noise's 0.3
+
+
+def test_least_subgradient_at_a_kink_spans_both_one_sided_gradients():
+    # a sample put exactly on a unit's kink: the one-sided gradients (the unit off,
+    # and on) are the subdifferential's ends, and the least element is no larger
+    X, rng = _data(n=40, d=2)
+    y = X[:, 0] + 0.1 * rng.normal(size=40)
+    family, modes = configure_family("gaussian", "constant", None)
+    weights = np.full(40, 1 / 40)
+    null_raw = regression_null_raw(family, modes, True, y, weights, None)
+    model = regression_network(family, modes, True, 0.0, 2, null_raw, (3,), "relu")
+    theta = _random_theta(model, rng)
+    (W, b), _ = model.layers(theta)
+    b[0] = -X[5] @ W[:, 0]                      # sample 5 on unit 0's kink
+    one_sided = []
+    for shift in (-1e-9, 1e-9):
+        shifted = theta.copy()
+        model.layers(shifted)[0][1][0] += shift
+        one_sided.append(model.objective_gradient(shifted, X, y, weights, 0.0)[1])
+    _, gradient = model.objective_gradient(theta, X, y, weights, 0.0)
+    least = model.least_subgradient(theta, X, y, weights, 0.0, gradient)
+    assert np.linalg.norm(least) <= min(np.linalg.norm(g) for g in one_sided) + 1e-9
+    # the least element lies on the segment between the two one-sided gradients
+    low, high = one_sided
+    step = high - low
+    share = np.dot(least - low, step) / np.dot(step, step)
+    np.testing.assert_allclose(least, low + share * step, atol=1e-6)
+    assert -1e-6 <= share <= 1 + 1e-6
+    tanh = regression_network(family, modes, True, 0.0, 2, null_raw, (3,), "tanh")
+    assert tanh.least_subgradient(theta, X, y, weights, 0.0, gradient) is None

@@ -31,6 +31,7 @@ families' kernels take them; parameter gradients are summed in float64.
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.optimize import lsq_linear
 from scipy.special import expit
 
 from ..families import BernoulliLoss, CategoricalLoss
@@ -39,6 +40,13 @@ from ._model import Model
 
 #: Most activations (rows x total hidden width) held in one block of a pass.
 _BLOCK_CELLS = 1 << 20
+#: A ReLU unit's pre-activation on a sample is at its kink when within this fraction
+#: of the unit's root-mean-square pre-activation over the data (measured: L-BFGS
+#: leaves the pre-activations it pinned at a kink 0 to 5e-6 of that size).
+_KINK_RTOL = 1e-5
+#: Most kinks the stationarity test takes into account (one parameter-sized vector
+#: each); with more, it is not made.
+_MAX_KINKS = 2000
 
 
 def _relu(z):
@@ -352,6 +360,87 @@ class NetworkModel(Model):
             self._backward(layers, X[rows], acts, raw_gradient, gradient)
         gradient[self.held] = 0.0
         return total, gradient
+
+    def least_subgradient(self, theta, X, y, weights, alpha, gradient):
+        """The smallest gradient of the objective at ``theta`` over the slopes a
+        ReLU unit may take at its kink, or None where there are no kinks (another
+        activation, or no pre-activation at 0).
+
+        A ReLU network's objective is smooth only between kinks: where a hidden
+        unit's pre-activation on a training sample is 0, that sample's contribution
+        to the gradient jumps as the unit switches on.  L-BFGS often ends on such a
+        kink (its line search pins the pre-activation at 0, from either side of
+        which the objective rises), and there the gradient, computed with one
+        one-sided slope, stays large however long the solver runs.  The point is
+        stationary when 0 is among the gradients of the slopes ``s`` in [0, 1] at
+        the kinks (Clarke stationarity): this returns the least of them,
+        ``g0 + V s`` minimised over the box by bounded least squares, with ``g0``
+        the gradient at slope 0 and each column of ``V`` one kink's contribution
+        (its sample's back-propagated error through that unit).  ``gradient`` is the
+        objective's gradient at ``theta`` (slope 1 at the kinks on their positive
+        side, as the passes take it).
+        """
+        if self.activation != "relu" or not self.hidden_layer_sizes or sp.issparse(X):
+            return None
+        raw_gradient = self._raw_gradient(theta, X, y, weights, alpha)
+        layers = self.layers(theta)
+        pre = self._pre_activations(layers, X)
+        scales = [np.sqrt(np.average(z * z, axis=0, weights=None)) + 1e-300 for z in pre]
+        kinks = [(h, i, j) for h, (z, scale) in enumerate(zip(pre, scales))
+                 for i, j in zip(*np.nonzero(np.abs(z) <= _KINK_RTOL * scale))
+                 if weights[i] > 0]
+        if not kinks or len(kinks) > _MAX_KINKS:
+            return None
+        # the error reaching each hidden layer before its slope, on the kinks' rows
+        rows = np.unique([i for _, i, _ in kinks])
+        where = {i: r for r, i in enumerate(rows)}
+        acts = [np.maximum(z[rows], 0) for z in pre]
+        errors = [None] * len(layers[:-1])
+        delta = raw_gradient[rows][:, self.x_columns] * self.output_scale
+        for h in range(len(layers) - 2, -1, -1):
+            errors[h] = delta @ layers[h + 1][0].T
+            delta = errors[h] * (acts[h] > 0)
+        columns = np.zeros((self.n_params, len(kinks)))
+        on = np.zeros(len(kinks), dtype=bool)
+        for c, (h, i, j) in enumerate(kinks):
+            r = where[i]
+            on[c] = acts[h][r, j] > 0
+            down = np.zeros(self.layer_shapes[h][1])
+            down[j] = errors[h][r, j]
+            for k in range(h, -1, -1):
+                inputs = acts[k - 1][r] if k > 0 else X[i]
+                fan_in, fan_out = self.layer_shapes[k]
+                first = self._layer_starts[k]
+                columns[first:first + fan_in * fan_out, c] = np.outer(inputs, down).ravel()
+                columns[first + fan_in * fan_out:first + (fan_in + 1) * fan_out, c] = down
+                if k > 0:
+                    down = (layers[k][0] @ down) * (acts[k - 1][r] > 0)
+        columns[self.held] = 0.0
+        at_zero = gradient - columns[:, on].sum(axis=1)
+        slopes = lsq_linear(columns, -at_zero, bounds=(0.0, 1.0), method="bvls").x
+        return at_zero + columns @ slopes
+
+    def _pre_activations(self, layers, X):
+        """The pre-activations ``A_{k-1} W_k + b_k`` of every hidden layer (float64)."""
+        act = ACTIVATIONS[self.activation][0]
+        pre, current = [], np.asarray(X, dtype=np.float64)
+        for weights, bias in layers[:-1]:
+            z = current @ weights + bias
+            pre.append(z)
+            current = act(z.copy())
+        return pre
+
+    def _raw_gradient(self, theta, X, y, weights, alpha):
+        """Per-sample gradient of the objective on the raw predictions (the level
+        penalty's pull included)."""
+        raw = self.raw_prediction(theta, X)
+        _, raw_gradient = self.loss.loss_gradient(y, raw, weights, 1)
+        if alpha > 0 and self.level_penalty is not None:
+            column, centre = self.level_penalty
+            t = float(weights @ raw[:, column])
+            _, slope, _ = LevelPenalty(np.ones(1), centre).terms(np.array([t]))
+            raw_gradient[:, column] += alpha * float(np.ravel(slope)[0]) * weights
+        return raw_gradient
 
     def column_mean(self, theta, X, weights, column):
         """``sum_i weights_i raw_ij`` of one raw column on the training X."""

@@ -108,7 +108,9 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
                                 exact_preconditioner=model.hessian_is_constant,
                                 extra_frames=extra_frames,
                                 phase_iter=_phase_iter(model),
-                                iterations_done=iterations_done)
+                                iterations_done=iterations_done,
+                                least_subgradient=_least_subgradient(
+                                    model, X, y, weights, alpha, fallback_ridge))
     progress.line(f"stopped: {result.stop_reason}; {result.n_iter} iteration"
                   f"{'s' if result.n_iter != 1 else ''}, "
                   f"{time.perf_counter() - start:.3g} s")
@@ -118,8 +120,14 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
     return result
 
 
-
-
+def _least_subgradient(model, X, y, weights, alpha, fallback_ridge):
+    """``model.least_subgradient`` on the fit's data, for a model whose objective is
+    smooth only piecewise (see :func:`~sklearn_mle.solver._lbfgs.minimize_lbfgs`), or
+    None (no such method, or a fallback ridge, which it does not include)."""
+    least = getattr(model, "least_subgradient", None)
+    if least is None or fallback_ridge > 0:
+        return None
+    return lambda theta, gradient: least(theta, X, y, weights, alpha, gradient)
 
 
 def _report_fit_start(progress, model, X, precond, tol, max_iter, fallback_ridge,

@@ -187,7 +187,8 @@ class OptimizeResult:
 
 def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
                    estimator_name="estimator", hessian=None, phase_iter=20,
-                   exact_preconditioner=False, extra_frames=0, iterations_done=0):
+                   exact_preconditioner=False, extra_frames=0, iterations_done=0,
+                   least_subgradient=None):
     """Minimise ``fun(theta) -> (value, gradient)`` with preconditioned L-BFGS-B.
 
     Convergence: the largest component of the preconditioned gradient ``P^T g`` falls
@@ -211,6 +212,13 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
     only the rest of the budget is spent, and the result's ``n_iter``, the messages and
     the iteration numbers count the earlier iterations too.  With no budget left the
     start point is only tested: converged if its gradient meets ``tol``.
+
+    ``least_subgradient(theta, gradient)``, for an objective that is smooth only
+    piecewise (a ReLU network's), gives the least element of the objective's
+    subdifferential at ``theta`` (or None where ``theta`` is on no kink): where the
+    gradient test fails at the end, the fit has converged if that element meets it
+    (the point is stationary on a kink, where the gradient stays large however long
+    L-BFGS runs).
     """
     progress = as_progress(progress, 0, estimator_name)
     total_iter = iterations_done
@@ -313,6 +321,9 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
         # variables so that L-BFGS-B's first (unit-length) step is that step.
         step_scale = max(float(np.linalg.norm(whitened_gradient)), 1e-300)
         phase_iter *= 2
+    if not converged and least_subgradient is not None and np.isfinite(result.objective):
+        converged, reason = _stationary_on_a_kink(fun, theta, preconditioner, tol,
+                                                  least_subgradient, result, reason)
     reason = _stop_reason(result, converged, reason, total_iter, max_iter, tol)
     progress.detail(f"function evaluations: {fun.evaluations}")
     if not converged:
@@ -336,6 +347,25 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
     return OptimizeResult(theta, result.objective, total_iter, converged, result.message,
                           result.gradient_norm, reason, gradient=final_gradient,
                           hessian=last_hessian[0], hessian_theta=last_hessian[1])
+
+
+def _stationary_on_a_kink(fun, theta, preconditioner, tol, least_subgradient, result,
+                          reason):
+    """The gradient test on the least subgradient at ``theta`` (see
+    :func:`minimize_lbfgs`); returns (converged, reason) and, when it passes, sets
+    ``result.gradient_norm`` to that subgradient's size."""
+    _, gradient = fun(theta)
+    least = least_subgradient(theta, gradient)
+    if least is None:
+        return False, reason
+    if preconditioner is not None:
+        least = preconditioner.apply_transpose(least)
+    norm = float(np.max(np.abs(least))) if least.size else 0.0
+    if norm > tol:
+        return False, reason
+    result.gradient_norm = norm
+    return True, ("stationary on a kink of the objective: the least gradient over the "
+                  "one-sided slopes there meets the test")
 
 
 def _gradient_test(fun, theta, preconditioner, tol):
