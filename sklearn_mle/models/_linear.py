@@ -232,6 +232,13 @@ class LinearModel(Model):
         column 0 if given."""
         return self.linear_predictor(X, *self.unpack(theta), offset=offset)
 
+    def training_rows_raw(self, theta, X_rows, rows):
+        """Raw predictions of training rows ``rows`` (a slice or indices) from
+        ``X_rows = X[rows]``, with their part of the model's ``offset``."""
+        return self.linear_predictor(X_rows, *self.unpack(theta),
+                                     offset=None if self.offset is None
+                                     else self.offset[rows])
+
     def training_offset(self, start=0, stop=None):
         """The offset of training rows ``start:stop`` (None without an offset)."""
         return None if self.offset is None else self.offset[start:stop]

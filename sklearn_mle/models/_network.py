@@ -320,6 +320,10 @@ class NetworkModel(Model):
         self._check_training(X)
         return self.predict_raw(theta, X, self.offset)
 
+    def training_rows_raw(self, theta, X_rows, rows):
+        """Raw predictions of training rows ``rows`` with their part of the offset."""
+        return self.predict_raw(theta, X_rows, self._offset_rows(self.offset, rows))
+
     def raw_vjp(self, theta, X, raw_gradient):
         """``sum_i J_i^T g_i`` by back-propagation, a block of rows at a time."""
         layers = self.layers(theta, self._dtype(X))
