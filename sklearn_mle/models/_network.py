@@ -34,6 +34,7 @@ import scipy.sparse as sp
 from scipy.special import expit
 
 from ..families import BernoulliLoss, CategoricalLoss
+from ..families._base import add_offset
 from ._linear import LevelPenalty
 from ._model import Model
 
@@ -106,8 +107,9 @@ class NetworkModel(Model):
     bias_free : sequence of bool, default=None
         Whether the output bias of each ``"x"`` column is estimated (else held at its
         start, 0 for a mean without intercept); None: all free.
-    offset : ndarray of shape (n_samples,), default=None
-        A known term added to raw column 0 of each training sample.
+    offset : ndarray of shape (n_samples,) or (n_samples, n_raw), default=None
+        A known term added to raw column 0 of each training sample, or with one
+        column per raw column to each of them (a classifier's class scores).
     level_penalty : tuple (column, centre) or None, default=None
         At ``alpha > 0``, add ``alpha * phi(t)`` with ``t`` the training weighted mean
         of raw column ``column`` minus ``centre`` (see :class:`LevelPenalty`).
@@ -276,9 +278,7 @@ class NetworkModel(Model):
         raw[:] = self.fixed_raw
         raw[:, self.constant_columns] = theta[self._n_network:]
         raw[:, self.x_columns] += out * self.output_scale
-        if offset is not None:
-            raw[:, 0] += offset
-        return raw
+        return add_offset(raw, offset)
 
     def _backward(self, layers, X_block, acts, raw_gradient, gradient):
         """Add the vector-Jacobian product of one block to ``gradient`` (float64)."""
@@ -307,7 +307,8 @@ class NetworkModel(Model):
                              f"{X.shape[0]}: raw_prediction is for the training X")
 
     def predict_raw(self, theta, X, offset=None):
-        """Raw predictions (n, n_raw) on any X, with ``offset`` (n,) on the mean."""
+        """Raw predictions (n, n_raw) on any X, with ``offset`` (n,) on the mean or
+        (n, n_raw) on every column."""
         layers = self.layers(theta, self._dtype(X))
         raw = np.empty((X.shape[0], self.loss.n_raw))
         for rows in self._blocks(X):
@@ -470,8 +471,9 @@ def regression_network(family, modes, fit_intercept, alpha, n_features, null_raw
 
 
 def classification_network(family, n_features, fit_intercept, hidden_layer_sizes,
-                           activation):
+                           activation, offset=None):
     """The network of a classifier: one logit (two classes) or one score per class
-    (as scikit-learn's MLPClassifier), output biases free with ``fit_intercept``."""
+    (as scikit-learn's MLPClassifier), output biases free with ``fit_intercept``;
+    ``offset`` (n,) is added to the logit, (n, n_classes) to the scores."""
     return NetworkModel(family, n_features, hidden_layer_sizes, activation,
-                        bias_free=[fit_intercept] * family.n_raw)
+                        bias_free=[fit_intercept] * family.n_raw, offset=offset)
