@@ -191,3 +191,20 @@ def test_exposure_needs_a_log_link():
     with pytest.raises(ValueError, match="Gaussian mean has a identity link|identity "
                                          "link: pass the term"):
         MLERegressor().fit(X, y, exposure=np.ones(50))
+
+
+@pytest.mark.parametrize("kind", ["hc0", "cluster"])
+def test_robust_errors_take_each_blocks_own_offset(randhie, kind):
+    """The sandwich runs over blocks of rows (4096 at a time, clusters sorted): each
+    block's scores need that block's offset (before, more rows than one block raised
+    "the model's offset has 20190 rows, X has 4096")."""
+    X, y, offset = randhie
+    groups = np.round(offset, 4)   # the coinsurance cells: 6 clusters
+    ours = MLERegressor(distribution="poisson", inference=kind, tol=1e-10).fit(
+        X, y, offset=offset, groups=groups if kind == "cluster" else None)
+    options = (dict(cov_type="cluster", cov_kwds={"groups": np.unique(
+        groups, return_inverse=True)[1]}) if kind == "cluster" else dict(cov_type="HC0"))
+    glm = sm.GLM(y, sm.add_constant(X), family=sm.families.Poisson(),
+                 offset=offset).fit(tol=1e-13, **options)
+    assert _relative(ours.coef_se_, glm.bse[1:]) < 1e-8
+    assert _relative(ours.intercept_se_, glm.bse[0]) < 1e-8

@@ -14,6 +14,7 @@ decided, the fallback, their parameter attributes and their summary's header lin
 """
 
 import functools
+import inspect
 import warnings
 from numbers import Integral, Real
 
@@ -374,14 +375,28 @@ def check_target_shape(y, n_samples):
     return y
 
 
+#: Per-sample prediction inputs that a chunked Dask prediction cannot take.
+_PER_SAMPLE_INPUTS = ("offset", "exposure")
+
+
 def lazy_on_dask(method):
     """Let a prediction method take Dask X (and a Dask y): its result is then lazy
     Dask arrays, the method run chunk by chunk over the rows (``map_rows``); for
-    in-memory X the method itself."""
+    in-memory X the method itself.  A per-sample ``offset`` or ``exposure`` with Dask
+    X gets a clear error (it is not chunked as X's rows)."""
+    signature = inspect.signature(method)
+
     @functools.wraps(method)
     def wrapper(self, X, *args, **kwargs):
         if not is_dask_collection(X):
             return method(self, X, *args, **kwargs)
+        given = signature.bind(self, X, *args, **kwargs).arguments
+        for name in _PER_SAMPLE_INPUTS:
+            if given.get(name) is not None:
+                raise ValueError(
+                    f"{name} is not supported with Dask input (predictions run chunk "
+                    f"by chunk over X's rows, and {name} is not chunked with them): "
+                    "predict on in-memory X, or without it.")
         check_is_fitted(self)
         vectors = [arg for arg in args[:1] if is_dask_collection(arg)]
         return map_rows(method, self, X, vectors, args[len(vectors):], kwargs)

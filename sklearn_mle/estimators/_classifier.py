@@ -7,6 +7,7 @@ check and fallback of :mod:`sklearn_mle.existence` and the report of
 
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.metrics import accuracy_score
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -24,6 +25,7 @@ from ..report._robust import ROBUST_KINDS
 from ..report._summary_parts import classification_summary_parts
 from ..solver._weights import FitWeights
 from ._base import MLEstimator, lazy_on_dask
+from ._offset import validated_class_offset
 
 #: Labels encoded at a time (bounds the integer temporaries of the search).
 _ENCODE_CHUNK = 65536
@@ -235,7 +237,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
 
     # ---------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, groups=None):
+    def fit(self, X, y, sample_weight=None, groups=None, offset=None):
         """Fit the model by maximum (penalised) likelihood.
 
         Parameters
@@ -255,15 +257,45 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
             ``inference="cluster"``, which requires it; any other ``inference``
             rejects it.  In a :class:`~sklearn.pipeline.Pipeline` pass it as
             ``<step>__groups``.
+        offset : array-like of shape (n_samples,) or (n_samples, n_classes), \
+default=None
+            A known term with coefficient 1, as R's ``glm(..., offset=)``,
+            statsmodels' ``Logit(..., offset=)`` and ``nnet::multinom``'s matrix
+            offset.  Two classes: shape (n_samples,), added to the logit of
+            ``classes_[1]``; an (n_samples, 2) offset, one column per class, is
+            taken as the logit offset ``offset[:, 1] - offset[:, 0]`` (the same
+            softmax).  More classes: shape (n_samples, n_classes), added to each
+            class's score (columns in the order of ``classes_``); a 1-D offset is
+            refused, since a term added to every class's score cancels in the
+            softmax.  ``loglik_``, AIC, BIC, the null model (the intercept-only fit
+            with the same offset, or the offset alone without intercept), the
+            standard errors and the existence check include it.  Predictions take
+            their own ``offset`` (0 when not given).
 
         Returns
         -------
         self : object
             The fitted estimator.
-        """
-        return self._fit(X, y, sample_weight, groups)
 
-    def _fit_validated(self, X, y, sample_weight, codes=None):
+        Examples
+        --------
+        A logit with a known term: the rest of the model is fitted around it.
+
+        >>> import numpy as np
+        >>> from sklearn_mle import MLEClassifier
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(4000, 1))
+        >>> known = rng.normal(size=4000)
+        >>> y = rng.random(4000) < 1 / (1 + np.exp(-(0.5 + X[:, 0] + known)))
+        >>> clf = MLEClassifier().fit(X, y, offset=known)
+        >>> print(np.round(clf.coef_, 1), np.round(clf.intercept_, 1))
+        [[1.]] [0.5]
+        >>> clf.predict_proba(X[:1], offset=[0.0]).round(3)  # at offset 0
+        array([[0.357, 0.643]])
+        """
+        return self._fit(X, y, sample_weight, groups, offset=offset)
+
+    def _fit_validated(self, X, y, sample_weight, codes=None, offset=None):
         """The fit on validated data (see :meth:`fit`); ``codes`` are the clusters of
         ``inference="cluster"``."""
         check_classification_targets(y)
@@ -274,6 +306,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
                 "MLEClassifier needs samples of at least 2 classes in the data, but the "
                 f"data contain only one class: {plain(self.classes_[0])!r}.")
         y_encoded = encode_labels(y, self.classes_)
+        offset = validated_class_offset(offset, X.shape[0], n_classes)
         fit_weights = FitWeights(
             sample_weight, X, extra=None if self.class_weight is None
             else compute_sample_weight(self.class_weight, y))
@@ -283,7 +316,8 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         hidden = self._hidden_layers()
         if hidden:   # a network f(x; theta): the one other model
             model = classification_network(classification_family(n_classes), X.shape[1],
-                                           self.fit_intercept, hidden, self.activation)
+                                           self.fit_intercept, hidden, self.activation,
+                                           offset)
             start_raw = classification_start(model, y_encoded, weights,
                                              self.fit_intercept)
             result = self._fit_network(model, X, y_encoded, weights, start_raw)
@@ -291,7 +325,8 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
                                  n_classes)
             return self
         model = place_model(classification_model(X.shape[1], n_classes,
-                                                 self.fit_intercept, self.alpha), X)
+                                                 self.fit_intercept, self.alpha, offset),
+                            X)
         theta0, start_raw = self._start(model, y_encoded, weights)
         result, _ = self._fit_checked(model, X, y_encoded, weights, theta0, start_raw,
                                       self._fit_options())
@@ -421,7 +456,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
     _summary_parts = classification_summary_parts
 
     @lazy_on_dask
-    def log_likelihood(self, X, y, sample_weight=None, per_sample=False):
+    def log_likelihood(self, X, y, sample_weight=None, per_sample=False, offset=None):
         """Log-likelihood of labelled data under the fitted model.
 
         Parameters
@@ -434,6 +469,10 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
             Weights of the weighted mean.
         per_sample : bool, default=False
             Return ``log p(y_i | x_i)`` for every sample instead of the weighted mean.
+        offset : array-like of shape (n_samples,) or (n_samples, n_classes), \
+default=None
+            The known term of each sample's logit or class scores (see :meth:`fit`);
+            0 when not given, also after a fit with an offset.
 
         Returns
         -------
@@ -450,7 +489,7 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         >>> bool(clf.log_likelihood(X, y) < 0)
         True
         """
-        return self._log_likelihood(X, y, sample_weight, per_sample)
+        return self._log_likelihood(X, y, sample_weight, per_sample, offset=offset)
 
     def _likelihood_target(self, y, n_samples):
         y = np.asarray(y)
@@ -464,35 +503,44 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
     def _fitted_family(self):
         return classification_family(self.classes_.size)
 
-    def _raw_prediction(self, X):
+    def _raw_prediction(self, X, offset=None):
         model, theta = self._predictor
-        return model.predict_raw(theta, X)
+        return model.predict_raw(theta, X, validated_class_offset(offset, X.shape[0],
+                                                                  self.classes_.size))
 
     @lazy_on_dask
-    def decision_function(self, X):
+    def decision_function(self, X, offset=None):
         """Raw predictions: the logit of ``classes_[1]``, or one score per class.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
+        offset : array-like of shape (n_samples,) or (n_samples, n_classes), \
+default=None
+            The known term of each sample's logit or class scores (see :meth:`fit`);
+            0 when not given, also after a fit with an offset.
 
         Returns
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            Linear predictor values.
+            Linear predictor values, offset included.
         """
-        raw = self._raw_prediction(self._validated_input(X))
+        raw = self._raw_prediction(self._validated_input(X), offset)
         return raw[:, 0] if raw.shape[1] == 1 else raw
 
     @lazy_on_dask
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X, offset=None):
         """Log-probability of each class, computed by log-sum-exp (never log of a probability).
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
+        offset : array-like of shape (n_samples,) or (n_samples, n_classes), \
+default=None
+            The known term of each sample's logit or class scores (see :meth:`fit`);
+            0 when not given, also after a fit with an offset.
 
         Returns
         -------
@@ -500,16 +548,20 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
             Columns follow ``classes_``.
         """
         check_is_fitted(self)
-        return self._fitted_family().log_proba(self.decision_function(X))
+        return self._fitted_family().log_proba(self.decision_function(X, offset))
 
     @lazy_on_dask
-    def predict_proba(self, X):
+    def predict_proba(self, X, offset=None):
         """Probability of each class; rows sum to one.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
+        offset : array-like of shape (n_samples,) or (n_samples, n_classes), \
+default=None
+            The known term of each sample's logit or class scores (see :meth:`fit`);
+            0 when not given, also after a fit with an offset.
 
         Returns
         -------
@@ -517,24 +569,52 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
             Columns follow ``classes_``.
         """
         check_is_fitted(self)
-        return self._fitted_family().proba(self.decision_function(X))
+        return self._fitted_family().proba(self.decision_function(X, offset))
 
     @lazy_on_dask
-    def predict(self, X):
+    def predict(self, X, offset=None):
         """Most probable class label.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
+        offset : array-like of shape (n_samples,) or (n_samples, n_classes), \
+default=None
+            The known term of each sample's logit or class scores (see :meth:`fit`);
+            0 when not given, also after a fit with an offset.
 
         Returns
         -------
         labels : ndarray of shape (n_samples,)
             Predicted class labels.
         """
-        scores = self.decision_function(X)
+        scores = self.decision_function(X, offset)
         if scores.ndim == 1:
             return self.classes_[(scores > 0).astype(np.intp)]
         return self.classes_[np.argmax(scores, axis=1)]
 
+    def score(self, X, y, sample_weight=None, offset=None):
+        """Mean accuracy of :meth:`predict` on the given data and labels, as
+        scikit-learn's classifiers score.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,)
+            Their labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+        offset : array-like of shape (n_samples,) or (n_samples, n_classes), \
+default=None
+            The known term of each sample's logit or class scores (see :meth:`fit`);
+            0 when not given, also after a fit with an offset.
+
+        Returns
+        -------
+        score : float
+            The (weighted) fraction of samples whose label :meth:`predict` gives.
+        """
+        return float(accuracy_score(y, self.predict(X, offset=offset),
+                                    sample_weight=sample_weight))

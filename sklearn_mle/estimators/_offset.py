@@ -1,6 +1,7 @@
-"""Per-sample inputs of a regression prediction besides X: the offset (a known term in
-the mean's linear predictor, given as ``offset`` or, for log-link families, as
-``exposure``, its log) and the binomial's number of trials.
+"""Per-sample inputs of a prediction besides X: the offset (a known term in the mean's
+linear predictor, given as ``offset`` or, for log-link families, as ``exposure``, its
+log; for the classifier, in the logit or in each class's score) and the binomial's
+number of trials.
 
 ``y_i`` counted over an exposure ``e_i`` (policy-years, person-months) has mean
 ``e_i * exp(x_i @ coef + intercept)``: the rate model with offset ``log e_i``, as in
@@ -44,6 +45,37 @@ def _per_sample(values, name, n_samples):
         raise ValueError(f"{name} must have one value per sample, shape ({n_samples},); "
                          f"got shape {values.shape}.")
     return values
+
+
+def validated_class_offset(offset, n_samples, n_classes):
+    """The classifier's offset in its model's layout, float64, or None.
+
+    Two classes: shape (n_samples,), added to the logit of the second class; an
+    (n_samples, 2) offset, one column per class, is the same model with the logit's
+    offset ``offset[:, 1] - offset[:, 0]`` (a softmax over two scores depends on their
+    difference only).  More classes: (n_samples, n_classes), added to each class's
+    score.  Raises a ValueError naming the problem otherwise: values that are not
+    finite, another shape, or a 1-D offset with more than two classes (the same term
+    added to every class's score cancels in the softmax).
+    """
+    if offset is None:
+        return None
+    offset = check_array(offset, ensure_2d=False, dtype=np.float64, input_name="offset",
+                         ensure_min_samples=0, ensure_min_features=0)
+    per_class = (n_samples, n_classes)
+    if n_classes > 2 and offset.shape == (n_samples,):
+        raise ValueError(
+            f"offset of shape ({n_samples},) with {n_classes} classes: a term added to "
+            "every class's score cancels in the softmax, so it would change nothing; "
+            f"pass one column per class (in the order of classes_), shape {per_class}.")
+    if n_classes == 2 and offset.shape == per_class:
+        return offset[:, 1] - offset[:, 0]
+    if offset.shape != ((n_samples,) if n_classes == 2 else per_class):
+        accepted = (f"({n_samples},) (added to the logit of classes_[1]) or {per_class} "
+                    "(one column per class)" if n_classes == 2 else
+                    f"{per_class} (one column per class, in the order of classes_)")
+        raise ValueError(f"offset must have shape {accepted}; got shape {offset.shape}.")
+    return offset
 
 
 def validated_trials(family, trials, n_samples):

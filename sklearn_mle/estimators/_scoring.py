@@ -35,8 +35,9 @@ def log_likelihood_scorer(estimator, X, y, sample_weight=None, **prediction):
         Weights of the weighted mean.
     **prediction : dict
         Further inputs of the estimator's ``log_likelihood``: the held-out samples'
-        ``offset`` or ``exposure`` for an :class:`MLERegressor` fitted with one (a
-        classifier takes none).
+        ``offset`` or ``exposure`` for an :class:`MLERegressor` fitted with one, their
+        ``offset`` (on the logit, or one column per class) for an
+        :class:`MLEClassifier`.
 
     Returns
     -------

@@ -140,7 +140,8 @@ def _restricted_model(model, weights, separation, n_classes):
     if not partial.any():
         return model, keep, None
     masked = type(model)(MaskedCategoricalLoss(n_classes, separation.alive),
-                         model.n_features, model.coef_free, model.intercept_free)
+                         model.n_features, model.coef_free, model.intercept_free,
+                         offset=model.offset)
     return masked, keep, separation.alive
 
 
@@ -197,12 +198,13 @@ def fit_separated(model, X, y_encoded, weights, separation, fit_options, first_r
 def _separating_scale(model, X, y_encoded, coef, intercept, separation):
     """Smallest multiple of the separating direction that gives every separated pair a
     logit margin of at least ``FALLBACK_SEPARATION_MARGIN`` on top of the model
-    (coef, intercept)."""
+    (coef, intercept) with its offset."""
     rows = separation.separated_samples
     if rows.size == 0:
         return 0.0
     labels = y_encoded[rows].astype(np.intp)
-    scores = class_scores(model.linear_predictor(X[rows], coef, intercept),
+    offset = None if model.offset is None else model.offset[rows]
+    scores = class_scores(model.linear_predictor(X[rows], coef, intercept, offset),
                           model.loss.n_raw)
     direction = class_scores(model.linear_predictor(X[rows], separation.coef,
                                                     separation.intercept),

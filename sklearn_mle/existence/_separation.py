@@ -49,6 +49,7 @@ from scipy.optimize import linprog
 from .._plain import plain
 from .._threads import fused_layout, fused_row_blocks
 from ..families import CategoricalLoss, _kernels
+from ..families._base import add_offset
 from ..models._linear import _CHUNK_ROWS, weighted_column_moments, weighted_grams
 from ..solver._lbfgs import DENSE_PRECONDITIONER_MAX_PARAMS, DensePreconditioner
 
@@ -186,7 +187,7 @@ def certify_existence(model, X, y_encoded, weights, theta, n_threads, result=Non
         return None
     (coef, intercept), (step_coef, step_intercept), flat = parts
     ref_coef, ref_intercept = model.unpack(reference)
-    if fused_layout(X) and model.loss.family is not None:
+    if fused_layout(X) and model.loss.family is not None and model.offset is None:
         per_block = _kernels.FUSED_BLOCK_ROWS
         block_max = np.empty(-(-X.shape[0] // per_block))
         coef, ref_coef, step_coef = (np.ascontiguousarray(c)
@@ -261,16 +262,20 @@ def _flat_margins(model, X, y_encoded, weights, flat, alive=None):
 def _growth_in_chunks(model, X, y_encoded, weights, coef, intercept, step_coef,
                       step_intercept, alive=None, reference=None):
     """Per-sample margin growth (``-inf`` for zero weights), a block of rows at a time;
-    ``reference`` is the (coef, intercept) of the Hessian's point (None: the same)."""
+    ``reference`` is the (coef, intercept) of the Hessian's point (None: the same).
+    The probabilities at the point and the reference include the model's offset (they
+    are those of the gradient and Hessian); the step is a direction, without it."""
     n = X.shape[0]
     growth = np.full(n, -np.inf)
     labels = y_encoded.astype(np.intp)
     for start in range(0, n, _CHUNK_ROWS):
         rows = slice(start, start + _CHUNK_ROWS)
         block = X[rows]
-        raw = model.linear_predictor(block, coef, intercept)
+        offset = model.training_offset(rows.start, rows.stop)
+        raw = model.linear_predictor(block, coef, intercept, offset)
         step = model.linear_predictor(block, step_coef, step_intercept)
-        ref = None if reference is None else model.linear_predictor(block, *reference)
+        ref = (None if reference is None
+               else model.linear_predictor(block, *reference, offset))
         growth[rows] = margin_growth_per_sample(
             raw, step, labels[rows], None if alive is None else alive[rows], ref)
     growth[weights <= 0] = -np.inf
@@ -278,8 +283,10 @@ def _growth_in_chunks(model, X, y_encoded, weights, coef, intercept, step_coef,
 
 
 def fitted_margins(model, X, y_encoded, theta):
-    """Each sample's own-class probability at theta, and its own-class score minus
-    its best other class's score, a block of rows at a time."""
+    """Each sample's own-class probability at theta (with the model's offset), and
+    its own-class score minus its best other class's score along the fitted
+    coefficients alone (without the offset: whether they are a separating direction),
+    a block of rows at a time."""
     coef, intercept = model.unpack(theta)
     labels = y_encoded.astype(np.intp)
     own = np.empty(X.shape[0])
@@ -287,7 +294,8 @@ def fitted_margins(model, X, y_encoded, theta):
     for start in range(0, X.shape[0], _CHUNK_ROWS):
         rows = slice(start, start + _CHUNK_ROWS)
         raw = model.linear_predictor(X[rows], coef, intercept)
-        proba = model.loss.proba(raw)
+        proba = model.loss.proba(add_offset(raw.copy(), model.training_offset(
+            rows.start, rows.stop)))
         own[rows] = proba[np.arange(proba.shape[0]), labels[rows]]
         scores = class_scores(raw, model.loss.n_raw)
         smallest[rows] = _pair_margins(scores, labels[rows]).min(axis=1)

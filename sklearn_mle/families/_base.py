@@ -162,6 +162,9 @@ class Family:
     #: the model forms the expected Hessian from the Gram matrix of the design,
     #: without a pass over X.
     fisher_columns = None
+    #: The raw columns that are locations on the link scale (the mean, class scores),
+    #: unbounded in the intercept-only fit; the others are logs of scales.
+    location_columns = (0,)
 
     @property
     def n_raw(self):
@@ -488,13 +491,24 @@ _SCORING_DECREMENT = 1e-15
 _SCORING_HALVINGS = 20
 
 
+def add_offset(raw, offset):
+    """Add a known per-sample term to raw predictions (n, n_raw), in place, and return
+    them: an ``offset`` of shape (n,) to column 0 (the mean's linear predictor, or the
+    logit), one of shape (n, n_raw) to every column (the softmax's class scores);
+    None adds nothing."""
+    if offset is None:
+        return raw
+    if offset.ndim == 1:
+        raw[:, 0] += offset
+    else:
+        raw += offset
+    return raw
+
+
 def constant_raw_rows(constant_raw, n_rows, offset=None):
     """Raw predictions (n_rows, n_raw) of a constant model: ``constant_raw`` on every
-    row, with ``offset`` (n_rows,), if given, added to column 0 (the mean's)."""
-    raw = np.tile(constant_raw, (n_rows, 1))
-    if offset is not None:
-        raw[:, 0] += offset
-    return raw
+    row, with ``offset``, if given, added as :func:`add_offset` adds it."""
+    return add_offset(np.tile(constant_raw, (n_rows, 1)), offset)
 
 
 def _constant_fit(family, y, weights, start, free, offset=None):
@@ -521,11 +535,12 @@ def _constant_fit(family, y, weights, start, free, offset=None):
             return np.inf, np.zeros(values.size), info
         return value, gradient[:, free].sum(axis=0), info
 
-    # Columns other than the mean are logs (of a scale, degrees of freedom, ...):
-    # kept within e^30 of their start, so that a null model that collapses (one
-    # sample, a constant target) still gives a finite start.
-    low = np.where(columns == 0, -np.inf, start[free] - 30.0)
-    high = np.where(columns == 0, np.inf, start[free] + 30.0)
+    # Columns other than the locations (the mean, class scores) are logs (of a
+    # scale, degrees of freedom, ...): kept within e^30 of their start, so that a null
+    # model that collapses (one sample, a constant target) still gives a finite start.
+    location = np.isin(columns, family.location_columns)
+    low = np.where(location, -np.inf, start[free] - 30.0)
+    high = np.where(location, np.inf, start[free] + 30.0)
     values = _fisher_scoring(evaluate, start[free].copy(), low, high)
     if values is None:  # scoring stalled: the quasi-Newton fallback
         solution = optimize.minimize(
@@ -540,18 +555,21 @@ def _constant_fit(family, y, weights, start, free, offset=None):
     return start
 
 
-def constant_raw_with_offset(family, y, sample_weight, offset, free, fixed):
-    """The intercept-only MLE of ``family`` when every sample's column 0 carries a
-    known ``offset``: as :meth:`Family.constant_raw_prediction` (whose no-offset
-    answer, with column 0 moved by minus the weighted mean offset, is the start)."""
+def constant_raw_with_offset(family, y, sample_weight, offset, free, fixed,
+                             no_offset=None):
+    """The intercept-only MLE of ``family`` when every sample carries a known
+    ``offset`` (added as :func:`add_offset` adds it): as
+    :meth:`Family.constant_raw_prediction`, whose no-offset answer (or ``no_offset``,
+    where the caller has it), each free column moved by minus its weighted mean
+    offset, is the start."""
     weights = np.asarray(sample_weight, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     offset = np.asarray(offset, dtype=np.float64)
-    start = np.asarray(family.constant_raw_prediction(y, weights, free=free, fixed=fixed),
-                       dtype=np.float64).copy()
+    start = np.array(family.constant_raw_prediction(y, weights, free=free, fixed=fixed)
+                     if no_offset is None else no_offset, dtype=np.float64)
     free = np.asarray(free, bool)
-    if free[0]:
-        start[0] -= float(np.average(offset, weights=weights))
+    start[free] -= add_offset(np.zeros((1, family.n_raw)),
+                              np.average(offset, axis=0, weights=weights)[None])[0, free]
     if not free.any():
         return start
     if family.link == "identity":

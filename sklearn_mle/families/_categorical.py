@@ -25,6 +25,7 @@ class CategoricalLoss(_KernelFamily):
         self.n_classes = n_classes
         self.raw_columns = tuple(f"score_{k}" for k in range(n_classes))
         self.column_modes = ("x",) * n_classes
+        self.location_columns = tuple(range(n_classes))
 
     def constant_raw_prediction(self, y, sample_weight):
         # one masked sum per class: no sample-sized temporary beyond a boolean mask

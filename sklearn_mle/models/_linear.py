@@ -38,6 +38,7 @@ import scipy.sparse as sp
 
 from .._threads import fused_layout, fused_row_blocks
 from ..families import _kernels
+from ..families._base import add_offset
 from ._linear_preconditioner import ScalingPreconditioner, check_column_magnitudes
 from ._model import Model
 from ..solver._lbfgs import DENSE_PRECONDITIONER_MAX_PARAMS, DensePreconditioner
@@ -117,9 +118,10 @@ class LinearModel(Model):
         the fit starts, for the preconditioner; None: asked of the family
         (``loss.unit_hessian_at_constant``), which a family written in NumPy can
         only answer with the targets, so the estimator passes it.
-    offset : ndarray of shape (n_samples,), default=None
+    offset : ndarray of shape (n_samples,) or (n_samples, n_raw), default=None
         A known term added to raw column 0 (the mean's linear predictor, on the link
-        scale) of each training sample: ``x @ W_0 + b_0 + offset_i``.  The model's
+        scale) of each training sample, ``x @ W_0 + b_0 + offset_i``, or with one
+        column per raw column to each of them (the softmax's class scores).  The model's
         passes over the training X (objective, gradient, Hessians, log-likelihood)
         include it; :meth:`linear_predictor` adds one only when given one.  Fits with
         an offset evaluate a block of rows at a time with BLAS products (the fused
@@ -217,20 +219,26 @@ class LinearModel(Model):
     def linear_predictor(self, X, coef, intercept, offset=None):
         """Raw predictions ``X @ coef.T + intercept`` (n, n_raw), C-contiguous float64,
         at full ``coef`` (n_raw, n_features) and ``intercept`` (n_raw,); ``offset``
-        (n,), if given, is added to column 0."""
+        (n,) or (n, n_raw), if given, is added as
+        :func:`~sklearn_mle.families._base.add_offset` adds it."""
         n = X.shape[0]
         raw = np.empty((n, self.loss.n_raw))
         raw[:] = intercept
         if self.coef_rows.size:
             raw[:, self.coef_rows] += _dot(X, coef[self.coef_rows].T)
-        if offset is not None:
-            raw[:, 0] += offset
-        return raw
+        return add_offset(raw, offset)
 
     def predict_raw(self, theta, X, offset=None):
-        """Raw predictions (n, n_raw) at ``theta`` on any X, ``offset`` (n,) added to
-        column 0 if given."""
+        """Raw predictions (n, n_raw) at ``theta`` on any X, with ``offset`` if given
+        (see :meth:`linear_predictor`)."""
         return self.linear_predictor(X, *self.unpack(theta), offset=offset)
+
+    def training_rows_raw(self, theta, X_rows, rows):
+        """Raw predictions of training rows ``rows`` (a slice or indices) from
+        ``X_rows = X[rows]``, with their part of the model's ``offset``."""
+        return self.linear_predictor(X_rows, *self.unpack(theta),
+                                     offset=None if self.offset is None
+                                     else self.offset[rows])
 
     def training_offset(self, start=0, stop=None):
         """The offset of training rows ``start:stop`` (None without an offset)."""

@@ -84,28 +84,49 @@ def classification_family(n_classes):
     return BernoulliLoss() if n_classes == 2 else CategoricalLoss(n_classes)
 
 
-def classification_model(n_features, n_classes, fit_intercept, alpha):
+def classification_model(n_features, n_classes, fit_intercept, alpha, offset=None):
     """Bernoulli on one logit for two classes; softmax over ``n_classes`` scores with
-    class 0's intercept (and at ``alpha = 0`` its coefficients) fixed at 0."""
+    class 0's intercept (and at ``alpha = 0`` its coefficients) fixed at 0; ``offset``
+    (n,) is added to the logit, (n, n_classes) to the class scores."""
     family = classification_family(n_classes)
     if n_classes == 2:
-        return LinearModel(family, n_features, [True], [fit_intercept])
+        return LinearModel(family, n_features, [True], [fit_intercept], offset=offset)
     coef_free = np.ones(n_classes, dtype=bool)
     intercept_free = np.full(n_classes, fit_intercept)
     intercept_free[0] = False
     if alpha == 0:
         coef_free[0] = False
-    return LinearModel(family, n_features, coef_free, intercept_free)
+    return LinearModel(family, n_features, coef_free, intercept_free, offset=offset)
+
+
+def classification_null_raw(family, y_encoded, weights, fit_intercept, offset=None):
+    """The classifier's null model: class frequencies in the intercepts (relative to
+    class 0 for the softmax), or all scores 0 without intercepts; with an ``offset``,
+    the intercept-only fit that includes it (no closed form then)."""
+    n_raw = family.n_raw
+    if not fit_intercept:
+        return np.zeros(n_raw)
+    null_raw = family.constant_raw_prediction(y_encoded, weights)
+    null_raw = null_raw - null_raw[0] if n_raw > 1 else null_raw
+    if offset is None:
+        return null_raw
+    free = np.arange(n_raw) > 0 if n_raw > 1 else np.ones(1, dtype=bool)
+    return constant_raw_with_offset(family, y_encoded, weights, offset, free, None,
+                                    no_offset=null_raw)
 
 
 def classification_start(model, y_encoded, weights, fit_intercept):
-    """The classifier's null model: class frequencies in the intercepts (relative to
-    class 0 for the softmax), or all scores 0 without intercepts."""
-    n_raw = model.loss.n_raw
-    if not fit_intercept:
-        return np.zeros(n_raw)
-    start_raw = model.loss.constant_raw_prediction(y_encoded, weights)
-    return start_raw - start_raw[0] if n_raw > 1 else start_raw
+    """The constant raw prediction a classifier's fit starts from: the null model
+    (:func:`classification_null_raw`, with the model's offset).  With an offset, a
+    linear model's preconditioner is set to start from the Fisher information
+    averaged over the samples there, as a regression model's is (their raw
+    predictions are no longer one constant)."""
+    start_raw = classification_null_raw(model.loss, y_encoded, weights, fit_intercept,
+                                        model.offset)
+    if model.offset is not None and isinstance(model, LinearModel):
+        model.unit_hessian = _unit_hessian(model.loss, start_raw, y_encoded, weights,
+                                           model.offset)
+    return start_raw
 
 
 def prediction_model(family, n_features):

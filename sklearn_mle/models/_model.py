@@ -160,6 +160,14 @@ class Model(abc.ABC):
         gradient : ndarray of shape (n_params,)
         """
 
+    def training_rows_raw(self, theta, X_rows, rows):
+        """Raw predictions of the training samples ``rows`` (a slice or indices) from
+        their features ``X_rows = X[rows]``, with whatever the model adds to each
+        training sample (an offset): for passes over part of the training data (the
+        robust covariance's blocks).  The default is :meth:`raw_prediction` of
+        ``X_rows``."""
+        return self.raw_prediction(theta, X_rows)
+
     # ----------------------------------------------------------------- objective
     def nll_gradient(self, theta, X, y, weights, n_threads=1):
         """Weighted NLL ``sum_i s_i NLL_i`` (unpenalised) and its gradient wrt theta.

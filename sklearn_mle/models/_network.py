@@ -35,6 +35,7 @@ from scipy.optimize import lsq_linear
 from scipy.special import expit
 
 from ..families import BernoulliLoss, CategoricalLoss
+from ..families._base import add_offset
 from ._linear import LevelPenalty
 from ._model import Model
 
@@ -114,8 +115,9 @@ class NetworkModel(Model):
     bias_free : sequence of bool, default=None
         Whether the output bias of each ``"x"`` column is estimated (else held at its
         start, 0 for a mean without intercept); None: all free.
-    offset : ndarray of shape (n_samples,), default=None
-        A known term added to raw column 0 of each training sample.
+    offset : ndarray of shape (n_samples,) or (n_samples, n_raw), default=None
+        A known term added to raw column 0 of each training sample, or with one
+        column per raw column to each of them (a classifier's class scores).
     level_penalty : tuple (column, centre) or None, default=None
         At ``alpha > 0``, add ``alpha * phi(t)`` with ``t`` the training weighted mean
         of raw column ``column`` minus ``centre`` (see :class:`LevelPenalty`).
@@ -284,9 +286,7 @@ class NetworkModel(Model):
         raw[:] = self.fixed_raw
         raw[:, self.constant_columns] = theta[self._n_network:]
         raw[:, self.x_columns] += out * self.output_scale
-        if offset is not None:
-            raw[:, 0] += offset
-        return raw
+        return add_offset(raw, offset)
 
     def _backward(self, layers, X_block, acts, raw_gradient, gradient):
         """Add the vector-Jacobian product of one block to ``gradient`` (float64)."""
@@ -315,7 +315,8 @@ class NetworkModel(Model):
                              f"{X.shape[0]}: raw_prediction is for the training X")
 
     def predict_raw(self, theta, X, offset=None):
-        """Raw predictions (n, n_raw) on any X, with ``offset`` (n,) on the mean."""
+        """Raw predictions (n, n_raw) on any X, with ``offset`` (n,) on the mean or
+        (n, n_raw) on every column."""
         layers = self.layers(theta, self._dtype(X))
         raw = np.empty((X.shape[0], self.loss.n_raw))
         for rows in self._blocks(X):
@@ -327,6 +328,10 @@ class NetworkModel(Model):
         """Raw predictions on the training X (with the model's ``offset``)."""
         self._check_training(X)
         return self.predict_raw(theta, X, self.offset)
+
+    def training_rows_raw(self, theta, X_rows, rows):
+        """Raw predictions of training rows ``rows`` with their part of the offset."""
+        return self.predict_raw(theta, X_rows, self._offset_rows(self.offset, rows))
 
     def raw_vjp(self, theta, X, raw_gradient):
         """``sum_i J_i^T g_i`` by back-propagation, a block of rows at a time."""
@@ -555,8 +560,9 @@ def regression_network(family, modes, fit_intercept, alpha, n_features, null_raw
 
 
 def classification_network(family, n_features, fit_intercept, hidden_layer_sizes,
-                           activation):
+                           activation, offset=None):
     """The network of a classifier: one logit (two classes) or one score per class
-    (as scikit-learn's MLPClassifier), output biases free with ``fit_intercept``."""
+    (as scikit-learn's MLPClassifier), output biases free with ``fit_intercept``;
+    ``offset`` (n,) is added to the logit, (n, n_classes) to the scores."""
     return NetworkModel(family, n_features, hidden_layer_sizes, activation,
-                        bias_free=[fit_intercept] * family.n_raw)
+                        bias_free=[fit_intercept] * family.n_raw, offset=offset)

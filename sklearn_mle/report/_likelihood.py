@@ -12,6 +12,7 @@ from scipy.special import xlogy
 from .._threads import n_threads
 from ..families._base import _distinct_targets, constant_raw_rows
 from ..models._linear import row_slices
+from ..models._linear_layouts import classification_null_raw
 from ._covariance import total_log_likelihood
 from ._statistics import design_rank, set_likelihood_attributes
 
@@ -97,18 +98,29 @@ def _null_loss_with_offset(family, y, weights, null_raw, offset):
 def set_class_likelihood(estimator, model, X, y_encoded, fit_weights, result, n_classes):
     """Likelihood attributes of the classifier's fit; the null model (intercepts only)
     puts the weighted class frequencies on every sample, or 1/K each without
-    intercepts."""
+    intercepts; with the model's offset it is the intercept-only fit that includes
+    the offset (the offset alone without intercepts)."""
     rank = _ranks(counting_gram(estimator, model, X, fit_weights, result),
                   estimator.fit_intercept, X.shape[1])[0]
     n_identified = ((n_classes - 1) * rank if model.has_coefficients
                     else model.n_estimated)   # a network: what it estimates
-    # one masked sum per class: no sample-sized integer copy of the labels
-    class_weight = fit_weights.likelihood_scale * np.array(
-        [np.sum(fit_weights.likelihood, where=(y_encoded == k)) for k in range(n_classes)])
-    if estimator.fit_intercept:
-        loglik_null = float(np.sum(xlogy(class_weight, class_weight / class_weight.sum())))
+    if model.offset is not None:
+        # fitted with the likelihood's weights (class weights excluded), as loglik_
+        null_raw = classification_null_raw(model.loss, y_encoded,
+                                           fit_weights.likelihood,
+                                           estimator.fit_intercept, model.offset)
+        loglik_null = -fit_weights.likelihood_scale * _null_loss_with_offset(
+            model.loss, y_encoded, fit_weights.likelihood, null_raw, model.offset)
     else:
-        loglik_null = -float(class_weight.sum()) * np.log(n_classes)
+        # one masked sum per class: no sample-sized integer copy of the labels
+        class_weight = fit_weights.likelihood_scale * np.array(
+            [np.sum(fit_weights.likelihood, where=(y_encoded == k))
+             for k in range(n_classes)])
+        if estimator.fit_intercept:
+            loglik_null = float(np.sum(xlogy(class_weight,
+                                             class_weight / class_weight.sum())))
+        else:
+            loglik_null = -float(class_weight.sum()) * np.log(n_classes)
     set_likelihood_attributes(
         estimator, loglik=total_log_likelihood(model, X, y_encoded, result.theta,
                                                fit_weights),

@@ -198,7 +198,7 @@ def sandwich(model, X, y, weights, alpha, theta, hessian, kind, codes, n_counted
         for start in range(0, n_rows, step):
             index = slice(start, start + step) if whole else rows[start:start + step]
             block = X[index]
-            raw = model.raw_prediction(theta, block)
+            raw = model.training_rows_raw(theta, block, index)
             # threads for a block's work, not the pass's: a parallel region per small
             # block costs more than it saves
             threads = min(n_threads, block_threads(raw.size))
