@@ -211,6 +211,20 @@ def test_iris_setosa_is_separated_from_the_others_and_the_rest_is_binary_mle():
                                atol=1e-7)
 
 
+def test_the_remaining_likelihood_of_tall_partly_separated_data_is_fitted_blockwise():
+    """Iris repeated 30 times (4 500 rows: more than one block of a pass): the fit of
+    what the separated pairs leave masks each sample's dead classes block by block
+    (it failed with a broadcast error when the mask had all rows and a block 4 096),
+    and gives the probabilities of the fit of iris itself (repeated rows = weights)."""
+    X, y = load_iris(return_X_y=True)
+    once = MLEClassifier(tol=1e-10)
+    fit_separated(once, X, y)
+    tall = MLEClassifier(tol=1e-10)
+    message = fit_separated(tall, np.tile(X, (30, 1)), np.tile(y, 30))
+    assert "quasi-completely separated" in message
+    np.testing.assert_allclose(tall.predict_proba(X), once.predict_proba(X), atol=1e-8)
+
+
 @pytest.mark.parametrize("max_iter", [1, 5, 30])
 def test_the_separated_fit_spends_max_iter_once_and_says_when_it_ran_out(max_iter):
     """The fit, the fits of the remaining likelihood and the final refit share one

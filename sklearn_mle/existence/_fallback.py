@@ -21,9 +21,9 @@ from ..solver._fit import fit_model
 from ._check import find_unbounded
 from ._moments import certify_moment_existence
 from ._separation import (FALLBACK_SEPARATION_MARGIN, SEPARATION_SYMPTOM,
-                          MaskedCategoricalLoss, certify_existence, class_scores,
+                          certify_existence, class_scores,
                           find_complete_separation, find_separation, fitted_margins,
-                          suspect_samples)
+                          masking_offset, suspect_samples)
 from ._unbounded import FALLBACK_TOL_FACTOR
 
 #: Rounds of "restricted fit, then certificate" before the diagnosis is final.
@@ -139,9 +139,9 @@ def _restricted_model(model, weights, separation, n_classes):
     partial = ~separation.alive.all(axis=1) & ~separation.fully_separated
     if not partial.any():
         return model, keep, None
-    masked = type(model)(MaskedCategoricalLoss(n_classes, separation.alive),
-                         model.n_features, model.coef_free, model.intercept_free,
-                         offset=model.offset)
+    masked = type(model)(model.loss, model.n_features, model.coef_free,
+                         model.intercept_free,
+                         offset=masking_offset(model.offset, separation.alive))
     return masked, keep, separation.alive
 
 
