@@ -49,6 +49,7 @@ from scipy.optimize import linprog
 from .._plain import plain
 from .._threads import fused_layout, fused_row_blocks
 from ..families import _kernels
+from ..families._base import EXCLUDED_CLASS_OFFSET
 from ..families._base import add_offset
 from ..models._linear import _CHUNK_ROWS, weighted_column_moments, weighted_grams
 from ..solver._lbfgs import DENSE_PRECONDITIONER_MAX_PARAMS, DensePreconditioner
@@ -701,19 +702,12 @@ def _solve_lp(Z, labels, has_slack, K, q, n_blocks, basis, floor=0.0):
 
 
 # ------------------------------------------------------------------- the loss
-#: The score offset that takes a class out of a sample's softmax: exp of it is 0 in
-#: double precision whatever the finite score it is added to, so the sample's
-#: likelihood, gradient and Hessians are those of a softmax over its alive classes
-#: only, and, finite, it never meets its own negative (no NaN from inf - inf).
-DEAD_CLASS_OFFSET = -1e30
-
-
 def masking_offset(offset, alive):
     """The per-sample score offset (n, K) of the likelihood left when the separated
     classes' probabilities have gone to 0: ``offset`` (None or (n, K)) plus
-    :data:`DEAD_CLASS_OFFSET` on each sample's dead classes (``alive`` False).  As an
+    ``EXCLUDED_CLASS_OFFSET`` on each sample's dead classes (``alive`` False).  As an
     offset it goes with each sample through every pass a block of rows at a time."""
-    dead = np.where(alive, 0.0, DEAD_CLASS_OFFSET)
+    dead = np.where(alive, 0.0, EXCLUDED_CLASS_OFFSET)
     return dead if offset is None else dead + np.asarray(offset, dtype=np.float64)
 
 

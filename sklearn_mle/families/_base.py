@@ -475,11 +475,26 @@ def _distinct_targets(y, weights):
         return y, weights
     if np.unique(y[:_DISTINCT_PROBE]).size > _DISTINCT_PROBE // 2:
         return y, weights  # continuous targets: not worth sorting all of them
-    values, inverse = np.unique(y, return_inverse=True)
+    # a block of targets at a time, so that the sort's copies are a block's, not y's
+    parts_values, parts_weights = [], []
+    for start in range(0, y.size, _DISTINCT_BLOCK):
+        block_values, inverse = np.unique(y[start:start + _DISTINCT_BLOCK],
+                                          return_inverse=True)
+        if block_values.size > _DISTINCT_BLOCK // 2:
+            return y, weights
+        parts_values.append(block_values)
+        parts_weights.append(np.bincount(inverse.reshape(-1),
+                                         weights=weights[start:start + _DISTINCT_BLOCK],
+                                         minlength=block_values.size))
+    values, inverse = np.unique(np.concatenate(parts_values), return_inverse=True)
     if values.size > y.size // 2:
         return y, weights
-    return values, np.bincount(inverse.reshape(-1), weights=weights,
+    return values, np.bincount(inverse.reshape(-1), weights=np.concatenate(parts_weights),
                                minlength=values.size)
+
+
+#: Targets per block of :func:`_distinct_targets`.
+_DISTINCT_BLOCK = 65536
 
 
 #: Fisher-scoring steps of the constant fit before it gives way to L-BFGS-B ...
@@ -489,6 +504,13 @@ _SCORING_MAX_STEPS = 50
 _SCORING_DECREMENT = 1e-15
 #: ... and the halvings a step may take before the fit counts as stalled.
 _SCORING_HALVINGS = 20
+
+
+#: A score offset that takes a class out of a sample's softmax: exp of it is 0 in
+#: double precision whatever finite score it is added to, so the sample's likelihood,
+#: gradient and Hessians are those of a softmax over its other classes; finite, it
+#: never meets its own negative (no NaN from inf - inf).
+EXCLUDED_CLASS_OFFSET = -1e30
 
 
 def add_offset(raw, offset):
@@ -568,8 +590,10 @@ def constant_raw_with_offset(family, y, sample_weight, offset, free, fixed,
     start = np.array(family.constant_raw_prediction(y, weights, free=free, fixed=fixed)
                      if no_offset is None else no_offset, dtype=np.float64)
     free = np.asarray(free, bool)
+    # (an offset that takes a class out of a sample's softmax does not move the start)
+    moving = np.where(offset > EXCLUDED_CLASS_OFFSET / 2, offset, 0.0)
     start[free] -= add_offset(np.zeros((1, family.n_raw)),
-                              np.average(offset, axis=0, weights=weights)[None])[0, free]
+                              np.average(moving, axis=0, weights=weights)[None])[0, free]
     if not free.any():
         return start
     if family.link == "identity":
