@@ -201,7 +201,11 @@ def common_notes(estimator, unbounded_cause, aliased_names=(), robust=False):
         notes.append(penalised_note(estimator.alpha, robust))
     if estimator._aliased:
         notes.append(aliased_note(aliased_names))
-    if not estimator.mle_exists_:
+    if estimator.mle_exists_ is None:
+        notes.append("whether the MLE exists was not checked (the model or the data's "
+                     "location has no existence check): if the likelihood is unbounded, "
+                     "the estimates and standard errors are not meaningful.")
+    elif not estimator.mle_exists_:
         notes.append(f"the MLE does not exist ({unbounded_cause}): the estimates and "
                      "standard errors are not meaningful.")
     if not estimator.converged_:

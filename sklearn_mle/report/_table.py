@@ -6,6 +6,8 @@ import textwrap
 import numpy as np
 from scipy import stats
 
+from ..models._dask import is_dask_collection
+
 #: How each header statistic is printed (significant digits as in statsmodels' tables).
 _STATISTIC_FORMAT = {"Log-Likelihood": "#.5g", "LL-Null": "#.5g", "LLR p-value": "#.4g",
                      "Pseudo R-squ.": ".4f", "R-squared": ".3f", "Adj. R-squared": ".3f",
@@ -259,7 +261,10 @@ def target_label(estimator):
 
 def target_name(y):
     """The name of a target given to ``fit``: a Series' ``name``, a one-column
-    DataFrame's column, else None (a NumPy array, a list, an unnamed Series)."""
+    DataFrame's column, else None (a NumPy or Dask array, a list, an unnamed Series;
+    a Dask array's ``name`` is its graph key, not a variable's name)."""
+    if is_dask_collection(y) and not hasattr(y, "divisions"):  # a Dask array
+        return None
     if getattr(y, "ndim", None) == 1:
         name = getattr(y, "name", None)
     else:
