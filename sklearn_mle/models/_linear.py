@@ -30,6 +30,7 @@ Parameter vector layout: the free rows of ``W`` in row order, each of length
 ``n_features``, followed by the free intercepts in column order.
 """
 
+import copy
 import functools
 import weakref
 
@@ -231,6 +232,24 @@ class LinearModel(Model):
         """Raw predictions (n, n_raw) at ``theta`` on any X, ``offset`` (n,) added to
         column 0 if given."""
         return self.linear_predictor(X, *self.unpack(theta), offset=offset)
+
+    def with_loss(self, loss):
+        """The unpenalised model of the same layout, where the data live, with another
+        loss (e.g. the likelihood left when classes are separated)."""
+        return LinearModel(loss, self.n_features, self.coef_free, self.intercept_free)
+
+    def for_rows(self, start, stop):
+        """This model on training rows ``start:stop``: its per-sample parts (the
+        offset, a loss holding per-sample data through ``loss.for_rows``) sliced; the
+        model itself where it has none."""
+        loss_rows = getattr(self.loss, "for_rows", None)
+        if self.offset is None and loss_rows is None:
+            return self
+        part = copy.copy(self)
+        part.offset = self.training_offset(start, stop)
+        if loss_rows is not None:
+            part.loss = loss_rows(start, stop)
+        return part
 
     def training_offset(self, start=0, stop=None):
         """The offset of training rows ``start:stop`` (None without an offset)."""
