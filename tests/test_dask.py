@@ -5,11 +5,13 @@ killed mid-fit, the other schedulers, and bad input.
 The ``test`` extra installs Dask and distributed (pyproject.toml), so CI runs these.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -21,8 +23,12 @@ import dask.array as da  # noqa: E402
 import dask.dataframe as dd  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
+from sklearn.base import clone  # noqa: E402
+from sklearn.datasets import load_iris  # noqa: E402
 
-from sklearn_mle import Family, MLEClassifier, MLERegressor  # noqa: E402
+from sklearn_mle import (Family, MLEClassifier, MLERegressor,  # noqa: E402
+                         UnboundedLikelihoodWarning)
+from sklearn_mle.existence._unbounded import ExistenceUndecidedWarning  # noqa: E402
 from sklearn_mle.models import _dask as dask_model  # noqa: E402
 from tolerance import assert_blas_close  # noqa: E402
 
@@ -132,7 +138,82 @@ def test_every_family_fits_on_the_cluster_as_in_memory(client, kind):
     assert dask_names == names and actual.keys() == expected.keys()
     for name in expected:
         assert_blas_close(actual[name], expected[name], rtol=AGREEMENT, err_msg=name)
-    assert on_dask.mle_exists_ is (None if on_dask.alpha == 0 else True)
+    assert on_dask.mle_exists_ is True and in_memory.mle_exists_ is True
+
+
+# ------------------------------------------------------------- the existence check
+def _unbounded_cases():
+    """Data whose MLE does not exist, one per way (the in-memory tests' examples)."""
+    X, y = load_iris(return_X_y=True)
+    yield "separable_binary", MLEClassifier(), X, (y == 0).astype(int)
+    yield "separable_multiclass", MLEClassifier(), X, y
+    rng = np.random.default_rng(0)
+    counts = rng.normal(size=(300, 2))
+    group = (np.arange(300) < 40).astype(float)
+    y = rng.poisson(np.exp(0.5 + 0.3 * counts[:, 0])).astype(float)
+    y[group == 1] = 0.0
+    yield ("poisson_zero_group", MLERegressor("poisson"), np.column_stack([counts, group]),
+           y)
+    X = rng.normal(size=(50, 3))
+    yield "gaussian_exact_fit", MLERegressor(), X, X @ [1.0, 2.0, 3.0] + 4.0
+    X = np.random.default_rng(5).normal(size=(50, 2))
+    y = 0.2 + X @ [0.5, -0.3]
+    y[40:] += np.random.default_rng(5).normal(size=10)
+    yield "student_t_partial_collapse", MLERegressor("student_t"), X, y
+
+
+#: Cases whose unpenalised fits run off for hundreds of evaluations (837 and 881 in
+#: memory, ~50 ms each as a graph on the cluster): fitted on the synchronous scheduler,
+#: which runs the same chunk tasks and sums (bit for bit the cluster's, see
+#: test_the_synchronous_and_threaded_schedulers_give_the_same_fit).
+_MANY_EVALUATIONS = {"gaussian_exact_fit", "student_t_partial_collapse"}
+
+
+#: A collapsing spread's fallback value is flat under the fallback's ridge: in memory,
+#: y perturbed by 1e-16 relative moves the Student-t's scale_ (4.2e-7) by up to 1.9e-8
+#: relative and df_ by 4e-10; the Dask fit is compared to within that (and so is
+#: the log-likelihood of a fit with a collapsing scale).
+COLLAPSED_SPREAD = 1e-7
+
+
+def _fit_recording(estimator, X, y):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        estimator.fit(X, y)
+    return estimator, [(w.category, str(w.message)) for w in caught]
+
+
+@pytest.mark.parametrize("case", [name for name, *_ in _unbounded_cases()])
+def test_an_mle_that_does_not_exist_is_reported_as_in_memory(client, case):
+    _, estimator, X, y = next(c for c in _unbounded_cases() if c[0] == case)
+    in_memory, expected = _fit_recording(clone(estimator), X, y)
+    rows = -(-y.size // 3)
+    scheduler = "synchronous" if case in _MANY_EVALUATIONS else None
+    with dask.config.set(scheduler=scheduler) if scheduler else contextlib.nullcontext():
+        on_dask, caught = _fit_recording(clone(estimator), *_chunked(X, y, rows))
+    assert in_memory.mle_exists_ is False and on_dask.mle_exists_ is False
+    assert [category for category, _ in expected] == [UnboundedLikelihoodWarning]
+    assert caught == expected  # the same warning, word for word
+    for name in ("coef_", "intercept_", "separated_samples_", "scale_", "df_"):
+        if hasattr(in_memory, name):
+            assert_blas_close(np.asarray(getattr(on_dask, name), dtype=float),
+                              np.asarray(getattr(in_memory, name), dtype=float),
+                              rtol=COLLAPSED_SPREAD if name in ("scale_", "df_")
+                              else AGREEMENT, err_msg=name)
+    # (a collapse's log-likelihood runs with log scale_: 40 exact fits x 1.9e-8)
+    assert on_dask.loglik_ == pytest.approx(
+        in_memory.loglik_, rel=COLLAPSED_SPREAD if hasattr(in_memory, "scale_")
+        else AGREEMENT)
+
+
+def test_a_check_that_needs_more_rows_than_the_bound_says_it_is_undecided(
+        client, monkeypatch):
+    X, y = load_iris(return_X_y=True)
+    monkeypatch.setattr(dask_model, "MAX_CLIENT_ROWS", 10)  # the LP needs 150 rows
+    with pytest.warns(ExistenceUndecidedWarning, match="rows of X on the "
+                                                       "client, more than the 10 "):
+        clf = MLEClassifier().fit(*_chunked(X, y, 50))
+    assert clf.mle_exists_ is None
 
 
 def test_sample_weight_and_a_dataframe_with_feature_names(client):
@@ -147,8 +228,12 @@ def test_sample_weight_and_a_dataframe_with_feature_names(client):
     assert list(on_dask.feature_names_in_) == ["age", "dose", "weight"]
     assert on_dask.summary().names == in_memory.summary().names
     assert_blas_close(on_dask.coef_se_, in_memory.coef_se_, rtol=AGREEMENT)
-    assert_blas_close(on_dask.predict(frames).compute(), in_memory.predict(frame),
-                      rtol=AGREEMENT)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # (no "X does not have valid feature names")
+        predicted = on_dask.predict(frames).compute()
+    assert_blas_close(predicted, in_memory.predict(frame), rtol=AGREEMENT)
+    with pytest.raises(ValueError, match="feature names"):   # as in memory
+        on_dask.predict(frames[["dose", "age", "weight"]])
 
 
 def test_sparse_csr_chunks_fit_as_the_sparse_matrix_in_memory(client):

@@ -112,8 +112,7 @@ def test_conjugate_gradients_solve_the_newton_system(monkeypatch):
     raw = model.raw_prediction(theta, X)
     _, raw_gradient = model.loss.loss_gradient(y, raw, weights)
     gradient = model.raw_vjp(theta, X, raw_gradient)
-    curvature = model.loss.fisher_information(y, raw, weights)[:, 0, 0]
-    step = _moments._newton_step(model, X, theta, curvature, gradient)
+    step = _moments._newton_step(model, X, y, weights, theta, gradient)
     hessian = model.hessian(theta, X, y, weights, 0.0)
     np.testing.assert_allclose(hessian @ step, gradient, rtol=1e-7,
                                atol=1e-9 * np.abs(gradient).max())

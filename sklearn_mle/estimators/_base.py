@@ -26,8 +26,10 @@ from sklearn.utils.validation import (_check_sample_weight, _check_y, check_is_f
                                       validate_data)
 
 from .._threads import ensure_layout, kernels_own_the_cores, n_threads
-from ..existence._unbounded import UnboundedLikelihoodWarning
+from ..existence._unbounded import (ExistenceUndecidedWarning, UnboundedLikelihoodWarning,
+                                    undecided_message)
 from ..models._dask import is_dask_collection, map_rows
+from ..models._model import RowLimitExceeded
 from ..models._network import ACTIVATIONS, NetworkModel
 from ..report._covariance import output_covariance
 from ..report._prediction import validated_coverage
@@ -151,7 +153,9 @@ class MLEstimator(BaseEstimator):
         warn with :class:`UnboundedLikelihoodWarning` and return the fallback fit.
 
         Sets ``mle_exists_`` (None where the model has no existence check and
-        ``alpha = 0``: nothing is known).  Warnings of the first fit (e.g. a ConvergenceWarning
+        ``alpha = 0``: nothing is known; None too, with an
+        :class:`ExistenceUndecidedWarning`, where the check needs more rows of X on
+        the client than the model brings there: ``RowLimitExceeded``).  Warnings of the first fit (e.g. a ConvergenceWarning
         of an iterate running off to infinity) are passed on only when the MLE
         exists: otherwise the diagnosis says what happened.  Returns the solver's
         result and the diagnosis (None when the MLE exists).
@@ -167,11 +171,22 @@ class MLEstimator(BaseEstimator):
             self._watch_divergence(model, X, y, weights, result, caught, extra_frames)
         if not check:
             return result, None
+        undecided = None
         with fit_options["progress"].timed("existence check") as section:
-            diagnosis = self._find_unbounded(model, X, y, weights, result)
-            section.outcome = (self._exists_label if diagnosis is None else
-                               f"likelihood unbounded: {self._diagnosis_label(diagnosis)}")
+            try:
+                diagnosis = self._find_unbounded(model, X, y, weights, result)
+            except RowLimitExceeded as limit:
+                diagnosis, undecided = None, limit
+            section.outcome = (
+                f"undecided: {undecided}" if undecided is not None else
+                self._exists_label if diagnosis is None else
+                f"likelihood unbounded: {self._diagnosis_label(diagnosis)}")
         if diagnosis is None:
+            if undecided is not None:
+                self.mle_exists_ = None
+                warnings.warn(undecided_message(type(self).__name__, undecided, False),
+                              ExistenceUndecidedWarning,
+                              stacklevel=_FIT_STACKLEVEL + extra_frames)
             for warning in caught:
                 warnings.warn_explicit(warning.message, warning.category,
                                        warning.filename, warning.lineno)
@@ -179,8 +194,14 @@ class MLEstimator(BaseEstimator):
         self.mle_exists_ = False
         warnings.warn(self._unbounded_message(model, y, weights, diagnosis),
                       UnboundedLikelihoodWarning, stacklevel=_FIT_STACKLEVEL + extra_frames)
-        return self._fallback_fit(model, X, y, weights, theta0, start_raw, fit_options,
-                                  diagnosis, result), diagnosis
+        try:
+            return self._fallback_fit(model, X, y, weights, theta0, start_raw,
+                                      fit_options, diagnosis, result), diagnosis
+        except RowLimitExceeded as limit:
+            warnings.warn(undecided_message(type(self).__name__, limit, True),
+                          ExistenceUndecidedWarning,
+                          stacklevel=_FIT_STACKLEVEL + extra_frames)
+            return result, diagnosis
 
     def _watch_divergence(self, model, X, y, weights, result, caught, extra_frames):
         """After an unpenalised fit of a model without an existence check: warn with

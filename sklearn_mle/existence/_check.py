@@ -24,6 +24,7 @@ Two ways a likelihood of a linear model can increase for ever:
 
 import numpy as np
 
+from ..models._model import IN_MEMORY
 from ._separation import find_separation
 from ._unbounded import (
     collapse_threshold,
@@ -43,14 +44,16 @@ class Unbounded:
 
 
 def find_unbounded(family, column_modes, X, y, weights, raw_prediction, fit_intercept,
-                   recession_ruled_out=False):
+                   recession_ruled_out=False, access=IN_MEMORY):
     """An :class:`Unbounded` diagnosis of the fit of ``family`` on (X, y), or None if
     its maximum likelihood estimate exists.
 
     ``raw_prediction(rows)`` gives the fitted raw predictions of some rows of X (the
     symptom of a collapse); ``column_modes`` say which columns were learned.
     ``recession_ruled_out`` skips the LP for a direction of recession (a certificate
-    has already proved there is none).
+    has already proved there is none).  ``access`` is where X's rows live (the
+    model: see :class:`~sklearn_mle.models._model.RowAccess`): the LPs and the
+    exact-fit test bring only the rows they need to the client.
     """
     signs = None if recession_ruled_out else family.recession_signs(y)
     if signs is not None:
@@ -58,7 +61,8 @@ def find_unbounded(family, column_modes, X, y, weights, raw_prediction, fit_inte
         candidates = np.flatnonzero((signs != 0) & (weights > 0))
         if candidates.size:
             labels = (signs > 0).astype(np.float64)
-            separation = find_separation(X, labels, weights, 2, fit_intercept, candidates)
+            separation = find_separation(X, labels, weights, 2, fit_intercept, candidates,
+                                         access)
             if separation is not None:
                 return Unbounded("recession", separation.separated_samples,
                                  (separation.coef, separation.intercept))
@@ -74,18 +78,19 @@ def find_unbounded(family, column_modes, X, y, weights, raw_prediction, fit_inte
         return None
     raw = raw_prediction(X)
     log_scale = family.collapse_log_scale(raw)
-    collapsed = find_variance_collapse(X, target, weights, log_scale, fit_intercept)
+    collapsed = find_variance_collapse(X, target, weights, log_scale, fit_intercept,
+                                       access=access)
     if collapsed is None and family.partial_collapse:
         # the samples the mean fits exactly may be only some of them
         collapsed = find_variance_collapse(X, target, weights, log_scale, fit_intercept,
-                                           mean=raw[:, 0])
+                                           mean=raw[:, 0], access=access)
         if collapsed is not None and not family.partial_collapse_unbounded(
                 np.sum(weights[collapsed]), np.sum(weights), raw):
             # with a scale linear in x the other samples' scale need not fall too
             cost = family.partial_collapse_cost()
             if not (column_modes[j] == "x" and cost is not None
                     and scale_direction_collapses(X, weights, collapsed, fit_intercept,
-                                                  cost)):
+                                                  cost, access)):
                 collapsed = None
     if collapsed is not None:
         return Unbounded("collapse", np.flatnonzero(collapsed))

@@ -22,8 +22,8 @@ from ._check import find_unbounded
 from ._moments import certify_moment_existence
 from ._separation import (FALLBACK_SEPARATION_MARGIN, SEPARATION_SYMPTOM,
                           certify_existence, class_scores,
-                          find_complete_separation, find_separation, fitted_margins,
-                          masking_offset, suspect_samples)
+                          find_complete_separation, find_separation,
+                          fitted_margin_summary, masking_offset, suspect_samples)
 from ._unbounded import FALLBACK_TOL_FACTOR
 
 #: Rounds of "restricted fit, then certificate" before the diagnosis is final.
@@ -45,7 +45,7 @@ def diagnose_regression(model, modes, X, y, weights, theta, fit_intercept):
                           lambda rows: model.linear_predictor(
                               rows, coef, intercept,
                               model.training_offset(0, rows.shape[0])),
-                          fit_intercept, recession_ruled_out=certified)
+                          fit_intercept, recession_ruled_out=certified, access=model)
 
 
 def regression_fallback(model, X, y, weights, alpha, theta0, start_raw, fit_options):
@@ -106,19 +106,20 @@ def diagnose_classes(model, X, y_encoded, weights, result, n_classes, fit_interc
                                   result)
     if certified:
         return None
-    own, smallest = fitted_margins(model, X, y_encoded, result.theta)
-    if np.all(smallest[weights > 0] > 0):
+    smallest, suspects = fitted_margin_summary(model, X, y_encoded, weights,
+                                               result.theta)
+    if smallest > 0:
         # the fit classifies every sample correctly: complete separation
         return find_complete_separation(X, y_encoded, weights, n_classes, fit_intercept,
-                                        *model.unpack(result.theta))
-    suspects = (own > SEPARATION_SYMPTOM) & (weights > 0)
+                                        *model.unpack(result.theta), access=model)
     if certified is not None:
-        suspects |= suspect_samples(model, X, y_encoded, weights, result.theta, threads,
-                                    threshold=_CANDIDATE_GROWTH)
-    if not suspects.any():
+        suspects = np.union1d(suspects, suspect_samples(
+            model, X, y_encoded, weights, result.theta, threads,
+            threshold=_CANDIDATE_GROWTH))
+    if not suspects.size:
         return None
-    return find_separation(X, y_encoded, weights, n_classes, fit_intercept,
-                           np.flatnonzero(suspects))
+    return find_separation(X, y_encoded, weights, n_classes, fit_intercept, suspects,
+                           access=model)
 
 
 class SeparatedResult:
@@ -139,9 +140,7 @@ def _restricted_model(model, weights, separation, n_classes):
     partial = ~separation.alive.all(axis=1) & ~separation.fully_separated
     if not partial.any():
         return model, keep, None
-    masked = type(model)(model.loss, model.n_features, model.coef_free,
-                         model.intercept_free,
-                         offset=masking_offset(model.offset, separation.alive))
+    masked = model.with_offset(masking_offset(model.offset, separation.alive))
     return masked, keep, separation.alive
 
 
@@ -169,10 +168,11 @@ def fit_separated(model, X, y_encoded, weights, separation, fit_options, first_r
         theta, converged = result.theta, result.converged
         flagged = suspect_samples(restricted, X, y_encoded, keep, theta, threads, alive,
                                   threshold=_CANDIDATE_GROWTH)
-        if flagged is None or not flagged.any():
+        if flagged is None or not flagged.size:
             break
-        suspects = np.union1d(separation.separated_samples, np.flatnonzero(flagged))
-        wider = find_separation(X, y_encoded, weights, n_classes, fit_intercept, suspects)
+        suspects = np.union1d(separation.separated_samples, flagged)
+        wider = find_separation(X, y_encoded, weights, n_classes, fit_intercept, suspects,
+                                access=model)
         if wider is None or not (~wider.alive & separation.alive).any():
             break
         separation = wider
@@ -203,10 +203,11 @@ def _separating_scale(model, X, y_encoded, coef, intercept, separation):
     if rows.size == 0:
         return 0.0
     labels = y_encoded[rows].astype(np.intp)
+    separated_rows = model.take_rows(X, rows)
     offset = None if model.offset is None else model.offset[rows]
-    scores = class_scores(model.linear_predictor(X[rows], coef, intercept, offset),
+    scores = class_scores(model.linear_predictor(separated_rows, coef, intercept, offset),
                           model.loss.n_raw)
-    direction = class_scores(model.linear_predictor(X[rows], separation.coef,
+    direction = class_scores(model.linear_predictor(separated_rows, separation.coef,
                                                     separation.intercept),
                              model.loss.n_raw)
     own = np.arange(rows.size), labels

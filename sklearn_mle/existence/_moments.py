@@ -28,8 +28,6 @@ moves the step's predictions by far less than the margin of ``CERTIFIED_CHANGE``
 
 import numpy as np
 
-from ..models._linear import weighted_column_moments
-
 #: The certificate passes when no sample's linear predictor moves by this much in the
 #: Newton step (exact bound: 1).
 CERTIFIED_CHANGE = 0.5
@@ -46,48 +44,99 @@ _SMALLEST_VARIANCE = 1e-6
 def certify_moment_existence(model, X, y, weights, theta, n_threads=1):
     """True if the Newton-step certificate proves that the MLE of ``model`` (one raw
     column, a family with ``canonical_exponential_family``) exists on (X, y); False if
-    it does not prove it (the caller then decides by the LP)."""
+    it does not prove it (the caller then decides by the LP).
+
+    Every pass over X returns sums, a minimum or a maximum
+    (``model.reduce_rows``): the per-sample gradients and variances are formed where
+    the rows are, from theta, and never leave them."""
     family = model.loss
     if not getattr(family, "canonical_exponential_family", False) or family.n_raw != 1:
         return False
-    raw = model.raw_prediction(theta, X)
-    with np.errstate(over="ignore", invalid="ignore"):
-        _, raw_gradient = family.loss_gradient(y, raw, weights, n_threads)
-        curvature = family.fisher_information(y, raw, weights, n_threads)[:, 0, 0]
-    if not (np.all(np.isfinite(raw_gradient)) and np.all(np.isfinite(curvature))):
+    (not_finite, smallest_variance, weighted_variance, used_weight, gradient, term_vector,
+     mean_square, curvature_sum) = model.reduce_rows(
+        _certificate_terms, X, (y, weights), (theta, n_threads), combine=_TERMS_COMBINE)
+    if not_finite:
         return False
     # A sample whose variance has all but vanished is what a direction of recession
     # leaves behind (its mean run off to the edge); its terms are then below the
     # gradient's rounding, and only the LP can tell.
-    used = weights > 0
-    variance = curvature[used] / weights[used]
-    if variance.size and not variance.min() >= _SMALLEST_VARIANCE * np.average(
-            variance, weights=weights[used]):
+    if used_weight > 0 and not smallest_variance >= _SMALLEST_VARIANCE * (
+            weighted_variance / used_weight):
         return False
-    gradient = model.raw_vjp(theta, X, raw_gradient)
     # the size of the terms the gradient sums: its rounding is a small multiple of
     # eps times this, and no residual below that can be asked for
-    term_size = float(np.linalg.norm(model.raw_vjp(theta, X, np.abs(raw_gradient))))
-    step = _newton_step(model, X, theta, curvature, gradient, term_size)
+    term_size = float(np.linalg.norm(term_vector))
+    diagonal = np.append(mean_square, curvature_sum)[model.param_design]
+    step = _newton_step(model, X, y, weights, theta, gradient, term_size, n_threads,
+                        diagonal)
     if step is None:
         return False
+    change = model.reduce_rows(_largest_change, X, (weights,), (step,), combine="max")
+    return bool(change < CERTIFIED_CHANGE)
+
+
+def _curvature(model, theta, n_threads, X, y, weights):
+    """The rows' raw predictions, gradients of the NLL and Fisher weights (the
+    variances times the weights)."""
+    raw = model.raw_prediction(theta, X)
+    with np.errstate(over="ignore", invalid="ignore"):
+        _, raw_gradient = model.loss.loss_gradient(y, raw, weights, n_threads)
+        curvature = model.loss.fisher_information(y, raw, weights, n_threads)[:, 0, 0]
+    return raw_gradient, curvature
+
+
+def _certificate_terms(model, theta, n_threads, X, y, weights):
+    """Of the rows of X: whether a gradient or variance is not finite, the smallest
+    variance and the sums of variance x weight and of weights (positively weighted
+    rows), the gradient, the vector-Jacobian product of the gradients' absolute
+    values, the Fisher-weighted column mean squares and the sum of Fisher weights."""
+    raw_gradient, curvature = _curvature(model, theta, n_threads, X, y, weights)
+    not_finite = not (np.all(np.isfinite(raw_gradient)) and np.all(np.isfinite(curvature)))
+    used = weights > 0
+    variance = curvature[used] / weights[used]
+    _, mean_square = model.column_moments(X, curvature)
+    return (not_finite, float(variance.min(initial=np.inf)),
+            float(np.sum(variance * weights[used])), float(np.sum(weights[used])),
+            model.raw_vjp(theta, X, raw_gradient),
+            model.raw_vjp(theta, X, np.abs(raw_gradient)), mean_square,
+            float(curvature.sum()))
+
+
+#: How the parts of :func:`_certificate_terms` combine (see ``Model.reduce_rows``).
+_TERMS_COMBINE = ("any", "min", "sum", "sum", "sum", "sum", "sum", "sum")
+
+
+def _largest_change(model, step, X, weights):
+    """The largest change ``|z_i @ step|`` of a positively weighted row of X."""
     change = model.linear_predictor(X, *model.unpack(step, direction=True))[:, 0]
-    return bool(np.max(np.abs(change[weights > 0]), initial=0.0) < CERTIFIED_CHANGE)
+    return float(np.max(np.abs(change[weights > 0]), initial=0.0))
 
 
-def _newton_step(model, X, theta, curvature, gradient, term_size=0.0):
-    """``h`` with ``H h = g`` (``H = J^T diag(curvature) J``) by Jacobi-preconditioned
-    conjugate gradients, or None if the residual does not fall below ``_CG_RTOL``
-    times ``|g|`` (or ``_ROUNDING_RTOL`` times ``term_size``, the size of the terms
-    that make up g, below which g itself is rounding).  ``H`` may be singular
-    (aliased columns): ``g`` lies in its range, and CG from 0 stays there."""
+def _curvature_product(model, theta, n_threads, vector, X, y, weights):
+    """``J^T diag(curvature) J vector`` over the rows of X (the Fisher weights formed
+    from theta on the rows)."""
+    _, curvature = _curvature(model, theta, n_threads, X, y, weights)
+    change = model.linear_predictor(X, *model.unpack(vector, direction=True))
+    return model.raw_vjp(theta, X, curvature[:, None] * change)
+
+
+def _newton_step(model, X, y, weights, theta, gradient, term_size=0.0, n_threads=1,
+                 diagonal=None):
+    """``h`` with ``H h = g`` (``H = J^T diag(curvature) J``, the Fisher weights at
+    theta) by conjugate gradients preconditioned by the Hessian's ``diagonal`` (None:
+    formed by one pass), or None if the residual does not fall below ``_CG_RTOL`` times ``|g|`` (or
+    ``_ROUNDING_RTOL`` times ``term_size``, the size of the terms that make up g,
+    below which g itself is rounding).  ``H`` may be singular (aliased columns): ``g``
+    lies in its range, and CG from 0 stays there.  Each product with ``H`` is one pass
+    over X."""
     def hessian_apply(vector):
-        change = model.linear_predictor(X, *model.unpack(vector, direction=True))
-        return model.raw_vjp(theta, X, curvature[:, None] * change)
+        return model.reduce_rows(_curvature_product, X, (y, weights),
+                                 (theta, n_threads, vector))
 
-    _, mean_square = weighted_column_moments(X, curvature)
-    design_diagonal = np.append(mean_square, curvature.sum())
-    diagonal = design_diagonal[model.param_design]
+    if diagonal is None:
+        terms = model.reduce_rows(_certificate_terms, X, (y, weights), (theta, n_threads),
+                                  combine=_TERMS_COMBINE)
+        diagonal = np.append(terms[6], terms[7])[model.param_design]
     inverse_diagonal = np.where(diagonal > 0, 1.0 / np.where(diagonal > 0, diagonal, 1.0),
                                 0.0)
     target = float(np.linalg.norm(gradient))

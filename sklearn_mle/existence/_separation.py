@@ -52,6 +52,7 @@ from ..families import _kernels
 from ..families._base import EXCLUDED_CLASS_OFFSET
 from ..families._base import add_offset
 from ..models._linear import _CHUNK_ROWS, weighted_column_moments, weighted_grams
+from ..models._model import IN_MEMORY
 from ..solver._lbfgs import DENSE_PRECONDITIONER_MAX_PARAMS, DensePreconditioner
 
 #: The certificate passes when no sample's margin growth reaches this (exact: 1).
@@ -188,6 +189,20 @@ def certify_existence(model, X, y_encoded, weights, theta, n_threads, result=Non
         return None
     (coef, intercept), (step_coef, step_intercept), flat = parts
     ref_coef, ref_intercept = model.unpack(reference)
+    growth = model.reduce_rows(
+        _largest_margin_growth, X, (y_encoded, weights),
+        (coef, intercept, ref_coef, ref_intercept, step_coef, step_intercept, n_threads),
+        combine="max")
+    if not growth < CERTIFIED_GROWTH:
+        return False
+    return not (flat.shape[1] and model.reduce_rows(
+        _any_flat_margin, X, (y_encoded, weights), (flat,), combine="any"))
+
+
+def _largest_margin_growth(model, coef, intercept, ref_coef, ref_intercept, step_coef,
+                           step_intercept, n_threads, X, y_encoded, weights):
+    """The largest margin growth of the rows of X (the certificate's pass, see
+    :func:`certify_existence`): the fused kernel where it reads X."""
     if fused_layout(X) and model.loss.family is not None and model.offset is None:
         per_block = _kernels.FUSED_BLOCK_ROWS
         block_max = np.empty(-(-X.shape[0] // per_block))
@@ -200,33 +215,41 @@ def certify_existence(model, X, y_encoded, weights, theta, n_threads, result=Non
                     ref_coef, ref_intercept, step_coef, step_intercept,
                     model.coef_rows, model.loss.family,
                     block_max[start // per_block:-(-stop // per_block)], n_threads)
-        growth = float(block_max.max())
-    else:
-        growth = float(_growth_in_chunks(
-            model, X, y_encoded, weights, coef, intercept, step_coef, step_intercept,
-            reference=(ref_coef, ref_intercept)).max(initial=-np.inf))
-    if not growth < CERTIFIED_GROWTH:
-        return False
-    return not (flat.shape[1] and _flat_margins(model, X, y_encoded, weights,
-                                                flat).any())
+        return float(block_max.max(initial=-np.inf))
+    return float(_growth_in_chunks(
+        model, X, y_encoded, weights, coef, intercept, step_coef, step_intercept,
+        reference=(ref_coef, ref_intercept)).max(initial=-np.inf))
+
+
+def _any_flat_margin(model, flat, X, y_encoded, weights):
+    """Whether some sample of X has a margin along a flat direction."""
+    return bool(_flat_margins(model, X, y_encoded, weights, flat).any())
 
 
 def suspect_samples(model, X, y_encoded, weights, theta, n_threads, alive=None,
                     threshold=0.1):
     """Samples that may be separated: margin growth above ``threshold`` or a margin
-    along an unresolved direction (boolean), classes masked by ``alive``; or None
-    when the certificate is unavailable.  With ``threshold`` at most
-    :data:`CERTIFIED_GROWTH`, all False proves that the MLE of the (restricted)
+    along an unresolved direction (indices, increasing), classes masked by ``alive``;
+    or None when the certificate is unavailable.  With ``threshold`` at most
+    :data:`CERTIFIED_GROWTH`, none proves that the MLE of the (restricted)
     likelihood exists."""
     parts = _point_and_step(model, X, y_encoded, weights, theta, n_threads)
     if parts is None:
         return None
     (coef, intercept), (step_coef, step_intercept), flat = parts
+    return model.reduce_rows(
+        _suspects_in_rows, X, (y_encoded, weights, alive),
+        (coef, intercept, step_coef, step_intercept, flat, threshold), combine="indices")
+
+
+def _suspects_in_rows(model, coef, intercept, step_coef, step_intercept, flat,
+                      threshold, X, y_encoded, weights, alive):
+    """Indices of the rows of X that :func:`suspect_samples` flags."""
     suspects = _growth_in_chunks(model, X, y_encoded, weights, coef, intercept,
                                  step_coef, step_intercept, alive) > threshold
     if flat.shape[1]:
         suspects |= _flat_margins(model, X, y_encoded, weights, flat, alive)
-    return suspects
+    return np.flatnonzero(suspects)
 
 
 #: A pair's margin along a flat direction counts as non-zero above this fraction of
@@ -281,6 +304,22 @@ def _growth_in_chunks(model, X, y_encoded, weights, coef, intercept, step_coef,
             raw, step, labels[rows], None if alive is None else alive[rows], ref)
     growth[weights <= 0] = -np.inf
     return growth
+
+
+def fitted_margin_summary(model, X, y_encoded, weights, theta):
+    """Over the positively weighted samples at theta: the smallest own-class score
+    minus best other class's score (``inf`` for none), and the indices of those whose
+    own-class probability is above :data:`SEPARATION_SYMPTOM` (one pass over X)."""
+    return model.reduce_rows(_margin_summary, X, (y_encoded, weights), (theta,),
+                             combine=("min", "indices"))
+
+
+def _margin_summary(model, theta, X, y_encoded, weights):
+    """:func:`fitted_margin_summary` of the rows of X."""
+    own, smallest = fitted_margins(model, X, y_encoded, theta)
+    positive = weights > 0
+    return (float(smallest[positive].min(initial=np.inf)),
+            np.flatnonzero((own > SEPARATION_SYMPTOM) & positive))
 
 
 def fitted_margins(model, X, y_encoded, theta):
@@ -340,13 +379,16 @@ class Separation:
 
 class _StandardisedDesign:
     """``z~_i = ((x_i - mean) / scale, 1)`` on non-constant columns (implicit: X is never
-    copied in full), and the map of a direction back to X's units."""
+    copied in full), and the map of a direction back to X's units.  ``access`` (a
+    :class:`~sklearn_mle.models._model.RowAccess`, e.g. the model) runs the pass over
+    X and brings the rows the LP needs to the client."""
 
-    def __init__(self, X, weights, fit_intercept):
+    def __init__(self, X, weights, fit_intercept, access=IN_MEMORY):
         positive = weights > 0
         w = np.where(positive, weights, 0.0)
         w = w / w.sum()
-        mean, mean_square = weighted_column_moments(X, w)
+        self.access = access
+        mean, mean_square = access.reduce_rows(_column_moments, X, (w,))
         if fit_intercept:
             spread = np.sqrt(np.maximum(mean_square - mean**2, 0.0))
         else:
@@ -360,7 +402,7 @@ class _StandardisedDesign:
 
     def rows(self, X, indices):
         """Dense standardised rows for the given sample indices."""
-        block = X[indices]
+        block = self.access.take_rows(X, indices)
         block = block.toarray() if sp.issparse(block) else np.asarray(block, np.float64)
         Z = (block[:, self.keep] - self.mean) / self.scale
         if self.fit_intercept:
@@ -378,6 +420,16 @@ class _StandardisedDesign:
         return coef, intercept
 
 
+def _column_moments(model, X, weights):
+    """Weighted column means and mean squares of the rows of X."""
+    return weighted_column_moments(X, weights)
+
+
+def _weighted_grams(model, X, weights):
+    """Gram matrices of [X, 1] of the rows of X, one per column of ``weights``."""
+    return weighted_grams(X, weights)
+
+
 def _scores_in_chunks(X, coef, intercept):
     """``X @ coef.T + intercept`` (n, K), a block of rows at a time."""
     n = X.shape[0]
@@ -388,7 +440,8 @@ def _scores_in_chunks(X, coef, intercept):
     return out
 
 
-def find_separation(X, y_encoded, weights, n_classes, fit_intercept, candidates):
+def find_separation(X, y_encoded, weights, n_classes, fit_intercept, candidates,
+                    access=IN_MEMORY):
     """The largest separable set of (sample, class) pairs, or None if there is none.
 
     Parameters
@@ -403,13 +456,17 @@ def find_separation(X, y_encoded, weights, n_classes, fit_intercept, candidates)
     candidates : ndarray of int
         Samples whose pairs get a variable ``s_ik`` (the ones that may be separated).
         The margin constraints of all other samples are generated as needed.
+    access : RowAccess, default=IN_MEMORY
+        Where X's rows live (the model): it runs the passes over X and brings the
+        constrained rows to the client (raising ``RowLimitExceeded`` beyond its
+        bound).
 
     Returns
     -------
     separation : Separation or None
         None when no pair of the candidates is separable or the LP failed.
     """
-    design = _StandardisedDesign(X, weights, fit_intercept)
+    design = _StandardisedDesign(X, weights, fit_intercept, access)
     labels = y_encoded.astype(np.intp)
     positive = weights > 0
     q = design.n_columns
@@ -439,14 +496,10 @@ def find_separation(X, y_encoded, weights, n_classes, fit_intercept, candidates)
                                      q, n_blocks, basis)
         if direction is None:
             return None
-        (full_coef, full_intercept), margins, violated = _violated_margins(
+        (full_coef, full_intercept), worst = _violated_margins(
             design, direction, X, labels, K, positive, constrained)
-        if not violated.any():
+        if not worst.size:
             break
-        worst = np.flatnonzero(violated)
-        if worst.size > _LP_ROWS_PER_ROUND:
-            order = np.argsort(margins[worst].min(axis=1))
-            worst = worst[order[:_LP_ROWS_PER_ROUND]]
         constrained = np.union1d(constrained, worst)
     else:  # pragma: no cover - constraint generation adds rows every round
         return None
@@ -459,24 +512,45 @@ def find_separation(X, y_encoded, weights, n_classes, fit_intercept, candidates)
     widest = _widest_direction(unique_keys[:, :-1], unique_keys[:, -1].astype(np.intp),
                                slack > 0.5, K, q, n_blocks, basis)
     if widest is not None:
-        wide, _, violated = _violated_margins(design, widest, X, labels, K, positive,
-                                              constrained)
-        if not violated.any():
+        wide, violated = _violated_margins(design, widest, X, labels, K, positive,
+                                           constrained)
+        if not violated.size:
             full_coef, full_intercept = wide
     return Separation(alive, *_model_direction(full_coef, full_intercept, K))
 
 
 def _violated_margins(design, direction, X, labels, K, positive, constrained):
-    """The standardised ``direction`` in X's units (full coef and intercept), every
-    sample's pair margins along it, and the samples outside ``constrained`` whose
-    margin it makes negative beyond rounding (relative to the constrained margins)."""
+    """The standardised ``direction`` in X's units (full coef and intercept), and the
+    samples outside ``constrained`` whose margin it makes negative beyond rounding
+    (relative to the constrained margins): the ``_LP_ROWS_PER_ROUND`` most negative
+    at most (indices, one pass over X)."""
     coef, intercept = design.to_original(direction, X.shape[1])
     full = _full_direction(coef, intercept, K)
-    margins = _pair_margins(_scores_in_chunks(X, *full), labels)
-    scale = max(np.max(np.abs(margins[constrained])), 1.0)
-    violated = positive & (margins.min(axis=1) < -1e-9 * scale)
-    violated[constrained] = False
-    return full, margins, violated
+    is_constrained = np.zeros(X.shape[0], dtype=bool)
+    is_constrained[constrained] = True
+    scale, (negative, smallest) = design.access.reduce_rows(
+        _negative_margins, X, (labels, positive, is_constrained), full,
+        combine=("max", "indices"))
+    violated = smallest < -1e-9 * max(scale, 1.0)
+    negative, smallest = negative[violated], smallest[violated]
+    if negative.size > _LP_ROWS_PER_ROUND:
+        negative = negative[np.argsort(smallest, kind="stable")[:_LP_ROWS_PER_ROUND]]
+    return full, negative
+
+
+def _negative_margins(model, coef, intercept, X, labels, positive, constrained):
+    """Along the direction (coef, intercept): the largest absolute pair margin of the
+    ``constrained`` rows of X (0 for none), and the other positively weighted rows
+    with a negative margin with their smallest margins, the ``_LP_ROWS_PER_ROUND``
+    most negative at most (in row order)."""
+    margins = _pair_margins(_scores_in_chunks(X, coef, intercept), labels)
+    scale = float(np.max(np.abs(margins[constrained]), initial=0.0))
+    smallest = margins.min(axis=1)
+    negative = np.flatnonzero(positive & ~constrained & (smallest < 0))
+    if negative.size > _LP_ROWS_PER_ROUND:
+        keep = np.argsort(smallest[negative], kind="stable")[:_LP_ROWS_PER_ROUND]
+        negative = negative[np.sort(keep)]
+    return scale, (negative, smallest[negative])
 
 
 #: Relative eigenvalue (Jacobi-scaled) below which a direction carries no margin of
@@ -490,7 +564,7 @@ _COMPLETE_LP_MAX_PAIRS = 5000
 
 
 def find_complete_separation(X, y_encoded, weights, n_classes, fit_intercept,
-                             fitted_coef, fitted_intercept):
+                             fitted_coef, fitted_intercept, access=IN_MEMORY):
     """A direction giving every pair of every positively weighted sample a positive
     margin (complete separation), given a fitted model (``fitted_coef``,
     ``fitted_intercept``, in the model's layout) that classifies every sample
@@ -500,7 +574,8 @@ def find_complete_separation(X, y_encoded, weights, n_classes, fit_intercept,
     diverging fit stopped.  Up to ``_COMPLETE_LP_MAX_PAIRS`` pairs a feasibility LP
     (margins >= 1, the direction's coordinates as the only variables) on the unique
     (row, label) pairs gives one that depends on the data alone, so repeated rows
-    and integer weights give the same model.
+    and integer weights give the same model.  ``access`` is where X's rows live (see
+    :func:`find_separation`).
     """
     labels = y_encoded.astype(np.intp)
     rows = np.flatnonzero(weights > 0)
@@ -509,7 +584,7 @@ def find_complete_separation(X, y_encoded, weights, n_classes, fit_intercept,
     alive[rows] = False
     alive[rows, labels[rows]] = True
     fitted = Separation(alive, fitted_coef, fitted_intercept)
-    design = _StandardisedDesign(X, weights, fit_intercept)
+    design = _StandardisedDesign(X, weights, fit_intercept, access)
     q = design.n_columns
     n_blocks = 1 if K == 2 else K - 1
     if q == 0 or rows.size * (K - 1) > 4 * _COMPLETE_LP_MAX_PAIRS:
@@ -524,10 +599,17 @@ def find_complete_separation(X, y_encoded, weights, n_classes, fit_intercept,
         return fitted
     coef, intercept = design.to_original(direction, X.shape[1])
     full_coef, full_intercept = _full_direction(coef, intercept, K)
-    margins = _pair_margins(_scores_in_chunks(X, full_coef, full_intercept), labels)
-    if margins[rows].min() <= 0:
+    if access.reduce_rows(_smallest_margin, X, (labels, weights > 0),
+                          (full_coef, full_intercept), combine="min") <= 0:
         return fitted
     return Separation(alive, *_model_direction(full_coef, full_intercept, K))
+
+
+def _smallest_margin(model, coef, intercept, X, labels, positive):
+    """The smallest pair margin of the ``positive`` rows of X along (coef, intercept)
+    (``inf`` for none)."""
+    margins = _pair_margins(_scores_in_chunks(X, coef, intercept), labels)
+    return float(margins[positive].min(initial=np.inf))
 
 
 def _candidate_subspace(X, labels, positive, candidates, design, K, n_blocks):
@@ -557,7 +639,8 @@ def _candidate_subspace(X, labels, positive, candidates, design, K, n_blocks):
         per_class = others[:, None].astype(np.float64)
     else:
         per_class = (others[:, None] & (labels[:, None] == np.arange(K))).astype(np.float64)
-    grams = transform @ weighted_grams(X, per_class) @ transform.T
+    grams = transform @ design.access.reduce_rows(_weighted_grams, X,
+                                                  (per_class,)) @ transform.T
     if K == 2:
         matrix = grams[0]
     else:

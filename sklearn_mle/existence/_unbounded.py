@@ -24,6 +24,8 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
+from ..models._model import IN_MEMORY
+
 #: Fallback ridge (in whitened units) used when a learned variance collapses.
 VARIANCE_COLLAPSE_FALLBACK_RIDGE = 1e-3
 #: The fallback problem is flat (curvature ~ the ridge) along the direction of
@@ -41,6 +43,32 @@ class UnboundedLikelihoodWarning(UserWarning):
     ``alpha > 0`` so small (e.g. 1e-30 on an exact fit) that the bounded sigma still
     falls below the rounding error of the targets; ``mle_exists_`` is then True.
     """
+
+
+class ExistenceUndecidedWarning(UserWarning):
+    """The check of whether the maximum-likelihood estimate exists could not finish.
+
+    Emitted at ``alpha=0`` by a fit on data that live elsewhere (Dask input) when the
+    check needs more rows of X on the client than the fit brings there (see
+    ``MAX_CLIENT_ROWS`` in :mod:`sklearn_mle.models._dask`): ``mle_exists_`` is then
+    None (not known), or, where the MLE was found not to exist but the finite
+    stand-in fit needs those rows, False with the unchecked fit's parameters.
+    """
+
+
+def undecided_message(estimator_name, limit, after_diagnosis):
+    """Warning text for a check or fallback stopped by ``limit``
+    (a ``RowLimitExceeded``)."""
+    if after_diagnosis:
+        return (f"{estimator_name}: the maximum likelihood estimate does not exist, but "
+                f"the finite stand-in fit could not be made: {limit}. The parameters "
+                "returned are where the unpenalised fit stopped, on the way to "
+                "infinity. Set alpha > 0 for an estimate that always exists, or fit in "
+                "memory.")
+    return (f"{estimator_name}: whether the maximum likelihood estimate exists is not "
+            f"known (mle_exists_ is None): {limit}. If it does not exist, the "
+            "parameters returned run off to infinity. Set alpha > 0 for an estimate "
+            "that always exists, or fit in memory for the full check.")
 
 
 #: sigma_i below this fraction of the data's scale, on a sample the mean fits exactly,
@@ -62,7 +90,8 @@ def collapse_threshold(y, weights):
     return float(np.log(_COLLAPSE_RATIO * _spread(y, weights)))
 
 
-def find_variance_collapse(X, y, weights, log_scale, fit_intercept, mean=None):
+def find_variance_collapse(X, y, weights, log_scale, fit_intercept, mean=None,
+                           access=IN_MEMORY):
     """Samples on which a learned Gaussian scale collapses to zero, or None.
 
     The symptom comes from the iterates: ``sigma_i`` has fallen below ``1e-6`` of the
@@ -72,6 +101,7 @@ def find_variance_collapse(X, y, weights, log_scale, fit_intercept, mean=None):
     without bound.  Given the fitted ``mean``, only the samples it already fits to
     ``1e-6`` of the data's scale are considered (for families where a collapse on
     part of the samples suffices, see :func:`~sklearn_mle.existence._check.find_unbounded`).
+    Only the rows of those samples are read (``access.take_rows``).
     """
     positive = weights > 0
     reference = _spread(y, weights)
@@ -80,7 +110,7 @@ def find_variance_collapse(X, y, weights, log_scale, fit_intercept, mean=None):
         collapsed &= np.abs(y - mean) <= _COLLAPSE_RATIO * reference
     if not collapsed.any():
         return None
-    Z = X[collapsed]
+    Z = access.take_rows(X, collapsed)
     Z = Z.toarray() if sp.issparse(Z) else np.asarray(Z, dtype=np.float64)
     if fit_intercept:
         Z = np.hstack([Z, np.ones((Z.shape[0], 1))])
@@ -94,7 +124,8 @@ def find_variance_collapse(X, y, weights, log_scale, fit_intercept, mean=None):
     return collapsed
 
 
-def scale_direction_collapses(X, weights, exact, fit_intercept, cost):
+def scale_direction_collapses(X, weights, exact, fit_intercept, cost,
+                              access=IN_MEMORY):
     """Whether a log-scale linear in x can fall along a direction ``d = [X, 1] b``
     on which the likelihood grows without bound, the mean fitting the samples in
     ``exact`` exactly and the others at fixed residuals.
@@ -106,19 +137,24 @@ def scale_direction_collapses(X, weights, exact, fit_intercept, cost):
     when some ``d`` has a negative weighted total slope: a linear program in ``b``
     (in a box, the problem being homogeneous) and the parts ``d_i = u_i - v_i`` of the
     other samples.  A constant scale (``d = -1``) is the case ``k > (n - k) cost``.
+    The LP reads the rows of every positively weighted sample (``access.take_rows``).
     """
     from scipy.optimize import linprog
 
-    Z = sp.csr_matrix(X, dtype=np.float64)
-    if fit_intercept:
-        Z = sp.hstack([Z, np.ones((Z.shape[0], 1))], format="csr")
+    def design(rows):
+        Z = sp.csr_matrix(access.take_rows(X, rows), dtype=np.float64)
+        if fit_intercept:
+            Z = sp.hstack([Z, np.ones((Z.shape[0], 1))], format="csr")
+        return Z
+
     others = ~exact & (weights > 0)
-    m, q = int(others.sum()), Z.shape[1]
-    gain = np.asarray(Z[exact].T @ weights[exact]).ravel()
+    Z_others = design(others)
+    m, q = int(others.sum()), Z_others.shape[1]
+    gain = np.asarray(design(exact).T @ weights[exact]).ravel()
     w_others = weights[others]
     c = np.concatenate([gain, w_others, cost * w_others])
     identity = sp.identity(m, format="csr")
-    A_eq = sp.hstack([Z[others], -identity, identity], format="csr")
+    A_eq = sp.hstack([Z_others, -identity, identity], format="csr")
     bounds = [(-1.0, 1.0)] * q + [(0, None)] * (2 * m)
     result = linprog(c, A_eq=A_eq, b_eq=np.zeros(m), bounds=bounds, method="highs")
     if result.status != 0:

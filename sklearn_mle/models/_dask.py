@@ -31,9 +31,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._linear import LinearModel
+from ._model import RowLimitExceeded, combine_parts, offset_indices
 
 #: Partial sums added by one reduction task (the fan-in of the fixed-shape tree).
 _REDUCTION_FAN_IN = 8
+#: Most rows of X a check brings to the client in one request (the separation LP's
+#: constrained rows, the exact fits of a collapse): 20 000 rows, e.g. 8 MB at 50
+#: features.  A check that needs more is undecided (:class:`RowLimitExceeded`).
+MAX_CLIENT_ROWS = 20_000
 
 
 def is_dask_collection(obj):
@@ -45,21 +50,18 @@ def is_dask_collection(obj):
 
 def ordered_sum(parts):
     """The sum of ``parts`` (floats, arrays or tuples of them), added in list order."""
-    total = parts[0]
-    for part in parts[1:]:
-        total = (tuple(a + b for a, b in zip(total, part)) if isinstance(total, tuple)
-                 else total + part)
-    return total
+    return combine_parts(parts, "sum")
 
 
-def _tree_sum(parts):
-    """``ordered_sum`` of delayed ``parts`` as a tree of fixed shape: groups of
-    ``_REDUCTION_FAN_IN`` consecutive parts, level by level (a delayed result)."""
+def _tree_sum(parts, combine="sum"):
+    """``combine_parts`` of delayed ``parts`` (``"sum"``: :func:`ordered_sum`) as a
+    tree of fixed shape: groups of ``_REDUCTION_FAN_IN`` consecutive parts, level by
+    level (a delayed result)."""
     from dask import delayed
 
-    reduce = delayed(ordered_sum, pure=True)
+    reduce = delayed(combine_parts, pure=True)
     while len(parts) > 1:
-        parts = [reduce(parts[start:start + _REDUCTION_FAN_IN])
+        parts = [reduce(parts[start:start + _REDUCTION_FAN_IN], combine)
                  for start in range(0, len(parts), _REDUCTION_FAN_IN)]
     return parts[0]
 
@@ -102,6 +104,11 @@ class DaskDesign:
     def __len__(self):
         return self.shape[0]
 
+    @property
+    def row_starts(self):
+        """The first row of each chunk, and the number of rows last (n_chunks + 1)."""
+        return np.concatenate([[0], np.cumsum(self.row_chunks)]).astype(np.intp)
+
     def head(self, n_rows=1):
         """The first ``n_rows`` rows (of the first chunk) as an in-memory array."""
         if self._head is None or self._head.shape[0] < n_rows:
@@ -142,13 +149,23 @@ def _as_rows(block):
     return _aligned(block)
 
 
-def _on_chunk(method, model, args, block, vectors, kwargs):
+def _on_chunk(method, model, args, block, vectors, kwargs, rows=(0, None),
+              combine="sum"):
     """``method(model, *args, X_chunk, *vector_chunks, **kwargs)`` on one chunk (run on
-    a worker)."""
-    return getattr(LinearModel, method)(model, *args, _as_rows(block),
-                                        *[None if vector is None else _aligned(vector)
-                                          for vector in vectors],
-                                        **kwargs)
+    a worker): ``method`` a LinearModel method's name or a function; ``rows`` the
+    chunk's training rows (start, stop), for the model's per-sample parts and the
+    ``"indices"`` results of ``combine`` (see :meth:`DaskLinearModel.reduce_rows`)."""
+    function = method if callable(method) else getattr(LinearModel, method)
+    result = function(model.for_rows(*rows), *args, _as_rows(block),
+                      *[None if vector is None else _aligned(vector)
+                        for vector in vectors],
+                      **kwargs)
+    return offset_indices(result, combine, rows[0])
+
+
+def _chunk_rows(block, indices):
+    """Rows ``indices`` of one chunk (run on a worker)."""
+    return _as_rows(block)[indices]
 
 
 class DaskLinearModel(LinearModel):
@@ -156,8 +173,12 @@ class DaskLinearModel(LinearModel):
 
     Made from a built in-memory model with :meth:`placed`; the layout, penalty and
     everything that needs no pass over X are the linear model's.  The existence check
-    (``supports_existence_check``) is not available on Dask data: it needs the rows a
-    separating or collapsing direction touches.
+    (``supports_existence_check``) runs as on the in-memory model: its sums, maxima and
+    flagged samples are passes over the chunks (:meth:`reduce_rows`), and the rows of
+    X it needs on the client (the separation LP's constrained rows, the exact fits of
+    a collapse) are brought there by :meth:`take_rows`, at most
+    :data:`MAX_CLIENT_ROWS` at a time; a check that needs more is undecided
+    (``mle_exists_`` None, with a warning that says so).
 
     Examples
     --------
@@ -185,7 +206,7 @@ class DaskLinearModel(LinearModel):
     (True, 4)
     """
 
-    supports_existence_check = False
+    supports_existence_check = True
     #: Attributes that belong to the client-side object, never sent to the workers.
     _client_only = ("_vectors", "_design_gram")
 
@@ -196,13 +217,17 @@ class DaskLinearModel(LinearModel):
         if type(model) is not LinearModel:
             raise TypeError(f"only the linear model runs on Dask data, not "
                             f"{type(model).__name__}")
-        if model.offset is not None:
-            raise ValueError("an offset (or exposure) is not supported with Dask input; "
-                             "fit in memory, or add log(exposure) as a column")
         placed = cls.__new__(cls)
         placed.__dict__.update(model.__dict__)
         placed._vectors = {}
         return placed
+
+    def with_offset(self, offset):
+        """The linear model with another per-sample offset, its passes still on the
+        workers (each chunk task gets its rows' part, see ``LinearModel.for_rows``;
+        the whole offset travels with the model to every evaluation, which only the
+        fallback fit of separated classes asks for)."""
+        return DaskLinearModel.placed(super().with_offset(offset), None)
 
     def local_model(self):
         """The in-memory LinearModel with this model's layout and penalty (what each
@@ -219,23 +244,30 @@ class DaskLinearModel(LinearModel):
 
     # ------------------------------------------------------------ map-reduce
     def _chunked(self, vector, design):
-        """The delayed chunks of an (n,) client vector, persisted on the workers once
-        per distinct array (held by a weak reference: the model keeps no data alive)."""
+        """The delayed chunks of an (n, ...) client array, split along its rows as X,
+        persisted on the workers once per distinct array (held by a weak reference:
+        the model keeps no data alive); None gives None for each chunk."""
+        if vector is None:
+            return [None] * len(design.blocks)
         key = id(vector)
         cached = self._vectors.get(key)
         if cached is not None and cached[0]() is vector:
             return cached[1]
         import dask.array as da
 
-        chunks = da.from_array(np.asarray(vector), chunks=(design.row_chunks,)).persist()
+        vector_array = np.asarray(vector)
+        chunks = da.from_array(vector_array, chunks=(design.row_chunks,)
+                               + vector_array.shape[1:]).persist()
         blocks = list(chunks.to_delayed().ravel())
         self._vectors[key] = (weakref.ref(vector), blocks, chunks)
         return blocks
 
-    def map_reduce(self, method, design, vectors=(), args=(), **kwargs):
-        """``LinearModel.<method>`` on each chunk of ``design`` with the matching chunks
-        of ``vectors`` (client (n,) arrays), the partial results added in chunk order
-        (:func:`ordered_sum`) and computed on the current scheduler."""
+    def map_reduce(self, method, design, vectors=(), args=(), combine="sum", **kwargs):
+        """``LinearModel.<method>`` (or a function taking the model first) on each chunk
+        of ``design`` with the matching chunks of ``vectors`` (client (n, ...) arrays),
+        the partial results combined in chunk order (``combine``, see
+        :meth:`reduce_rows`; ``"sum"``: :func:`ordered_sum`) and computed on the
+        current scheduler."""
         import dask
         from dask import delayed
 
@@ -246,10 +278,56 @@ class DaskLinearModel(LinearModel):
         # one key each for the layout and theta, shared by every chunk task
         shared = delayed(self.local_model(), pure=False), delayed(tuple(args), pure=False)
         run = delayed(_on_chunk, pure=True)
+        starts = design.row_starts
         parts = [run(method, shared[0], shared[1], block,
-                     [blocks[i] for blocks in chunked], kwargs)
+                     [blocks[i] for blocks in chunked], kwargs,
+                     (int(starts[i]), int(starts[i + 1])), combine)
                  for i, block in enumerate(design.blocks)]
-        return dask.compute(_tree_sum(parts))[0]
+        return dask.compute(_tree_sum(parts, combine))[0]
+
+    # ------------------------------------------------------ the existence check
+    def reduce_rows(self, function, X, vectors=(), args=(), combine="sum"):
+        """``function(model, *args, X_chunk, *vector_chunks)`` on each chunk on the
+        workers, the parts combined in chunk order (see
+        :meth:`~sklearn_mle.models._model.RowAccess.reduce_rows`)."""
+        if not isinstance(X, DaskDesign):
+            return super().reduce_rows(function, X, vectors, args, combine)
+        return self.map_reduce(function, X, vectors, args, combine=combine)
+
+    def take_rows(self, X, indices):
+        """Rows ``indices`` (integers or a boolean mask) of the design, brought to the
+        client in the order given; a :class:`RowLimitExceeded` for more than
+        :data:`MAX_CLIENT_ROWS`."""
+        if not isinstance(X, DaskDesign):
+            return super().take_rows(X, indices)
+        import dask
+        from dask import delayed
+
+        indices = np.asarray(indices)
+        if indices.dtype == bool:
+            indices = np.flatnonzero(indices)
+        indices = indices.astype(np.intp).ravel()
+        if indices.size > MAX_CLIENT_ROWS:
+            raise RowLimitExceeded(
+                f"the check needs {indices.size} rows of X on the client, more than "
+                f"the {MAX_CLIENT_ROWS} a Dask fit brings there")
+        order = np.argsort(indices, kind="stable")
+        ordered = indices[order]
+        starts = X.row_starts
+        chunk_of = np.searchsorted(starts, ordered, side="right") - 1
+        take = delayed(_chunk_rows, pure=True)
+        parts = [take(block, ordered[chunk_of == i] - starts[i])
+                 for i, block in enumerate(X.blocks) if np.any(chunk_of == i)]
+        parts = dask.compute(*parts)
+        if not parts:
+            rows = X.head(1)[:0]
+        elif X.sparse:
+            rows = sp.vstack(parts, format="csr")
+        else:
+            rows = np.concatenate(parts, axis=0)
+        unsorted = np.empty_like(order)
+        unsorted[order] = np.arange(order.size)
+        return rows[unsorted]
 
     # -------------------------------------------------------------- passes
     def nll_gradient(self, theta, X, y, weights, n_threads=1):
@@ -271,6 +349,13 @@ class DaskLinearModel(LinearModel):
                                 expected=expected)
         return self._add_penalty_hessian(total, alpha, theta)
 
+    def raw_vjp(self, theta, X, raw_gradient):
+        """``sum_i J_i^T g_i``: chunk sums of ``LinearModel.raw_vjp`` (``raw_gradient``
+        (n, n_raw) on the client, sent chunked as X)."""
+        if not isinstance(X, DaskDesign):
+            return super().raw_vjp(theta, X, raw_gradient)
+        return self.map_reduce("raw_vjp", X, (raw_gradient,), (theta,))
+
     def design_gram(self, X, weights, n_threads=1):
         """Weighted Gram matrix of ``[X, 1]``: chunk sums."""
         return self.map_reduce("design_gram", X, (weights,))
@@ -291,7 +376,10 @@ class DaskLinearModel(LinearModel):
         run = delayed(_on_chunk, pure=True)
         local = delayed(self.local_model(), pure=False)
         parts = [run("linear_predictor", local, (), block, [],
-                     dict(coef=coef, intercept=intercept)) for block in X.blocks]
+                     dict(coef=coef, intercept=intercept),
+                     (int(start), int(stop)))
+                 for block, start, stop in zip(X.blocks, X.row_starts[:-1],
+                                               X.row_starts[1:])]
         return np.concatenate(dask.compute(*parts), axis=0)
 
     # ------------------------------------------------------------------ facts
@@ -433,11 +521,22 @@ def _outputs(result, n_rows):
     return result
 
 
-def _predict_block(method, estimator, args, kwargs, output, block, *vectors):
+def _named_rows(block, columns):
+    """A chunk as the estimator reads it: a pandas DataFrame with ``columns`` where X
+    was a Dask DataFrame (so its feature names are checked as in memory), else rows."""
+    rows = _as_rows(block)
+    if columns is None:
+        return rows
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _predict_block(method, estimator, args, kwargs, output, columns, block, *vectors):
     """One output of ``method(estimator, block, *vectors, *args, **kwargs)`` on a
-    chunk."""
-    result = _outputs(method(estimator, _as_rows(block), *vectors, *args, **kwargs),
-                      block.shape[0])
+    chunk (a DataFrame with ``columns``, if not None)."""
+    result = _outputs(method(estimator, _named_rows(block, columns), *vectors, *args,
+                             **kwargs), block.shape[0])
     return result if output is None else result[output]
 
 
@@ -451,6 +550,8 @@ def map_rows(method, estimator, X, vectors=(), args=(), kwargs=None):
     """
     import dask.array as da
 
+    columns = getattr(X, "columns", None)   # a Dask DataFrame's feature names
+    columns = None if columns is None else list(columns)
     array = _prediction_array(X)
     vectors = [_as_dask_array(v, "y") for v in vectors]
     for vector in vectors:
@@ -459,7 +560,7 @@ def map_rows(method, estimator, X, vectors=(), args=(), kwargs=None):
             raise ValueError(f"X and y have different row chunks (X: {array.chunks[0]}, "
                              f"y: {vector.chunks[0]}): chunk them alike")
     kwargs = kwargs or {}
-    probe = _outputs(method(estimator, _as_rows(array[:1].compute()),
+    probe = _outputs(method(estimator, _named_rows(array[:1].compute(), columns),
                             *[np.asarray(v[:1].compute()) for v in vectors], *args,
                             **kwargs), 1)
     if np.ndim(probe) == 0 and not isinstance(probe, (tuple, dict)):
@@ -469,7 +570,8 @@ def map_rows(method, estimator, X, vectors=(), args=(), kwargs=None):
 
     def lazy(output, sample):
         sample = np.asarray(sample)
-        task = functools.partial(_predict_block, method, estimator, args, kwargs, output)
+        task = functools.partial(_predict_block, method, estimator, args, kwargs, output,
+                                 columns)
         pairs = [array, "ik"] + [part for vector in vectors for part in (vector, "i")]
         return da.blockwise(task, "i" if sample.ndim == 1 else "ij", *pairs,
                             dtype=sample.dtype, concatenate=True,

@@ -30,6 +30,7 @@ Parameter vector layout: the free rows of ``W`` in row order, each of length
 ``n_features``, followed by the free intercepts in column order.
 """
 
+import copy
 import functools
 import weakref
 
@@ -239,6 +240,22 @@ class LinearModel(Model):
         return self.linear_predictor(X_rows, *self.unpack(theta),
                                      offset=None if self.offset is None
                                      else self.offset[rows])
+
+    def with_offset(self, offset):
+        """The unpenalised model of the same loss and layout, where the data live, with
+        another per-sample ``offset`` (e.g. the likelihood left when classes are
+        separated: the separated classes taken out of each sample's softmax)."""
+        return LinearModel(self.loss, self.n_features, self.coef_free,
+                           self.intercept_free, offset=offset)
+
+    def for_rows(self, start, stop):
+        """This model on training rows ``start:stop``: its offset sliced; the model
+        itself where it has none."""
+        if self.offset is None:
+            return self
+        part = copy.copy(self)
+        part.offset = self.training_offset(start, stop)
+        return part
 
     def training_offset(self, start=0, stop=None):
         """The offset of training rows ``start:stop`` (None without an offset)."""

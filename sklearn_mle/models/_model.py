@@ -49,7 +49,87 @@ import abc
 import numpy as np
 
 
-class Model(abc.ABC):
+class RowLimitExceeded(RuntimeError):
+    """A check needed more rows of X on the client than the model that holds them
+    brings there (see :meth:`RowAccess.take_rows`): the check is then undecided."""
+
+
+def combine_parts(parts, combine):
+    """Per-part results combined by ``combine`` (see :meth:`RowAccess.reduce_rows`),
+    in part order."""
+    if isinstance(combine, tuple):
+        return tuple(combine_parts([part[i] for part in parts], kind)
+                     for i, kind in enumerate(combine))
+    if combine == "sum":
+        total = parts[0]
+        for part in parts[1:]:
+            total = (tuple(a + b for a, b in zip(total, part))
+                     if isinstance(total, tuple) else total + part)
+        return total
+    if combine in ("max", "min"):
+        pick = np.maximum if combine == "max" else np.minimum
+        total = parts[0]
+        for part in parts[1:]:
+            total = pick(total, part)
+        return total
+    if combine == "any":
+        return any(bool(part) for part in parts)
+    if combine == "indices":
+        if isinstance(parts[0], tuple):
+            return tuple(np.concatenate(column) for column in zip(*parts))
+        return np.concatenate(parts)
+    raise ValueError(f"unknown combine {combine!r}")
+
+
+def offset_indices(result, combine, start):
+    """A part's ``"indices"`` results (indices into its rows) made indices into X, the
+    part's rows starting at ``start``."""
+    if isinstance(combine, tuple):
+        return tuple(offset_indices(part, kind, start)
+                     for part, kind in zip(result, combine))
+    if combine != "indices" or not start:
+        return result
+    if isinstance(result, tuple):
+        return (result[0] + start, *result[1:])
+    return result + start
+
+
+class RowAccess:
+    """Passes over the rows of X that return a reduction, and rows brought to the
+    client: what the existence checks ask of where the data live.
+
+    This class is the in-memory case (each pass is one call on the whole X); a model
+    whose rows live elsewhere (:class:`~sklearn_mle.models._dask.DaskLinearModel`)
+    runs the pass on each part of the rows and combines the parts, and brings at most
+    a bounded number of rows to the client.  ``IN_MEMORY`` is an instance for callers
+    that have no model.
+    """
+
+    def reduce_rows(self, function, X, vectors=(), args=(), combine="sum"):
+        """``function(self, *args, X, *vectors)`` over the rows of X.
+
+        ``vectors`` are per-sample arrays (first axis: the rows of X; None allowed).
+        Where the rows come in parts, the parts' results are combined by ``combine``:
+        ``"sum"`` (added in row order, tuples elementwise), ``"max"``, ``"min"``,
+        ``"any"`` or ``"indices"`` (the function returns indices into the rows it got,
+        or a tuple of such indices and arrays aligned with them: offset and
+        concatenated in row order); a tuple of these combines a tuple result
+        elementwise.  In memory: one call.
+        """
+        return function(self, *args, X, *vectors)
+
+    def take_rows(self, X, indices):
+        """Rows ``indices`` (integer indices or a boolean mask) of X, in memory.  A
+        model whose rows live elsewhere raises :class:`RowLimitExceeded` beyond its
+        bound."""
+        return X[indices]
+
+
+#: Row access for callers without a model: X in memory.
+IN_MEMORY = RowAccess()
+
+
+class Model(RowAccess, abc.ABC):
     r"""Parameters to raw predictions, and the gradient back: what the solver fits.
 
     A subclass implements :attr:`n_params`, :meth:`raw_prediction` and
