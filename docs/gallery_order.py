@@ -19,6 +19,7 @@ ORDER = [
     "plot_custom_family.py",
     "plot_pipeline_gridsearch.py",
     "plot_inference.py",
+    "plot_dask_cluster.py",
 ]
 
 
