@@ -38,6 +38,7 @@ from ..families import BernoulliLoss, CategoricalLoss
 from ..families._base import add_offset
 from ._linear import LevelPenalty
 from ._model import Model
+from ._network_preconditioner import gauss_newton_diagonal, gauss_newton_matrix
 
 #: Most activations (rows x total hidden width) held in one block of a pass.
 _BLOCK_CELLS = 1 << 20
@@ -424,6 +425,20 @@ class NetworkModel(Model):
         at_zero = gradient - columns[:, on].sum(axis=1)
         slopes = lsq_linear(columns, -at_zero, bounds=(0.0, 1.0), method="bvls").x
         return at_zero + columns @ slopes
+
+    def expected_hessian_diagonal(self, theta, X, y, weights, alpha, n_threads=1):
+        """The diagonal of the objective's Gauss-Newton matrix at ``theta`` (the
+        expected Hessian given x; the level penalty's Gauss-Newton part), which the
+        solver's diagonal preconditioner whitens by: see
+        :mod:`sklearn_mle.models._network_preconditioner`.  Where all output weights
+        of a raw column are 0 (the start), its hidden entries are those at one
+        whitened unit of those weights."""
+        return gauss_newton_diagonal(self, theta, X, y, weights, alpha)
+
+    def expected_hessian(self, theta, X, y, weights, alpha, n_threads=1):
+        """The objective's Gauss-Newton matrix at ``theta`` (n_params, n_params), of
+        which :meth:`expected_hessian_diagonal` is the diagonal."""
+        return gauss_newton_matrix(self, theta, X, y, weights, alpha)
 
     def _pre_activations(self, layers, X):
         """The pre-activations ``A_{k-1} W_k + b_k`` of every hidden layer (float64)."""
