@@ -476,3 +476,114 @@ def test_least_subgradient_at_a_kink_spans_both_one_sided_gradients():
     assert -1e-6 <= share <= 1 + 1e-6
     tanh = regression_network(family, modes, True, 0.0, 2, null_raw, (3,), "tanh")
     assert tanh.least_subgradient(theta, X, y, weights, 0.0, gradient) is None
+
+
+# --------------------------------------------- the curvature preconditioners
+def _dense_gauss_newton(model, theta, X, y, weights, alpha):
+    """``sum_i J_i^T I_i J_i`` with every J_i formed from raw_vjp on unit vectors,
+    plus the weight decay and the level penalty's Gauss-Newton term."""
+    held, model.held = model.held, np.zeros_like(model.held)
+    try:
+        n_raw = model.loss.n_raw
+        jacobians = np.array([[model.raw_vjp(theta, X[i:i + 1], unit[None, :])
+                               for unit in np.eye(n_raw)] for i in range(X.shape[0])])
+        raw = model.raw_prediction(theta, X)
+        info = model.loss.fisher_information(y, raw, weights)
+        # (a NumPy family's is its observed Hessian: its positive part is taken)
+        values, vectors = np.linalg.eigh(0.5 * (info + info.transpose(0, 2, 1)))
+        info = np.einsum("iac,ic,ibc->iab", vectors, np.maximum(values, 0), vectors)
+        matrix = np.einsum("iap,iab,ibq->pq", jacobians, info, jacobians)
+        matrix += alpha * np.diag(model.ridge_weight)
+        if alpha > 0 and model.level_penalty is not None:
+            column, centre = model.level_penalty
+            direction = weights @ jacobians[:, column, :]
+            t = weights @ raw[:, column] - centre
+            matrix += alpha * 2 * np.exp(-2 * t) * np.outer(direction, direction)
+    finally:
+        model.held = held
+    return matrix
+
+
+@pytest.mark.parametrize("name, dispersion", [("poisson", None),
+                                              ("negative_binomial", "constant"),
+                                              ("gaussian", "linear"), ("custom", None)])
+@pytest.mark.parametrize("alpha", [0.0, 0.1])
+def test_gauss_newton_of_the_network_is_the_dense_one(name, dispersion, alpha):
+    X, rng = _data(n=25, d=3, seed=2)
+    X = X * [1.0, 30.0, 0.01]   # unscaled columns
+    y = _targets(name, rng, 25)
+    family, modes = configure_family(Logistic() if name == "custom" else name, dispersion)
+    weights = rng.uniform(0.5, 1.5, 25)
+    weights /= weights.sum()
+    null_raw = regression_null_raw(family, modes, True, family.validate_target(y), weights)
+    model = regression_network(family, modes, True, alpha, 3, null_raw, (4, 3), "tanh")
+    theta = model.initial_parameters(null_raw, 0) + _random_theta(model, rng, 0.3)
+    exact = _dense_gauss_newton(model, theta, X, y, weights, alpha)
+    np.testing.assert_allclose(model.expected_hessian(theta, X, y, weights, alpha),
+                               exact, rtol=1e-9, atol=1e-12 * np.abs(exact).max())
+    np.testing.assert_allclose(
+        model.expected_hessian_diagonal(theta, X, y, weights, alpha), np.diag(exact),
+        rtol=1e-9, atol=1e-12 * np.abs(exact).max())
+
+
+def test_gauss_newton_of_a_softmax_network_is_the_dense_one():
+    X, rng = _data(n=20, d=3, seed=3)
+    y = rng.integers(0, 4, 20).astype(float)
+    weights = np.full(20, 1 / 20)
+    model = NetworkModel(CategoricalLoss(4), 3, (5,), "softplus")
+    theta = _random_theta(model, rng)
+    exact = _dense_gauss_newton(model, theta, X, y, weights, 0.01)
+    np.testing.assert_allclose(model.expected_hessian(theta, X, y, weights, 0.01), exact,
+                               rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(
+        model.expected_hessian_diagonal(theta, X, y, weights, 0.01), np.diag(exact),
+        rtol=1e-9, atol=1e-13)
+
+
+def test_diagonal_preconditioner_whitens_the_gauss_newton_diagonal():
+    from sklearn_mle.solver._diagonal import DiagonalPreconditioner
+
+    X, rng = _data(n=40, d=2, seed=4)
+    X = X * [100.0, 0.1]
+    y = rng.poisson(20, 40).astype(float)
+    family, modes = configure_family("poisson", None)
+    weights = np.full(40, 1 / 40)
+    null_raw = regression_null_raw(family, modes, True, y, weights)
+    model = regression_network(family, modes, True, 1e-4, 2, null_raw, (3,), "tanh")
+    theta = model.initial_parameters(null_raw, 0) + _random_theta(model, rng, 0.1)
+    exact = _dense_gauss_newton(model, theta, X, y, weights, 1e-4)
+    P = DiagonalPreconditioner(model.expected_hessian_diagonal(theta, X, y, weights,
+                                                               1e-4)).matrix()
+    assert np.diag(exact).max() > 1e4 * np.diag(exact).min()   # badly scaled in theta
+    np.testing.assert_allclose(np.diag(P.T @ exact @ P), 1.0, rtol=1e-9)
+
+
+def test_start_gives_the_hidden_layers_curvature():
+    # at the start the output weights are 0, and so is the hidden layers' exact
+    # Gauss-Newton diagonal; the preconditioner's is that at one whitened unit
+    X, rng = _data(n=30, d=2, seed=5)
+    y = rng.poisson(3, 30).astype(float)
+    weights = np.full(30, 1 / 30)
+    model = NetworkModel(DISTRIBUTIONS["poisson"](), 2, (4,), "tanh")
+    theta = model.initial_parameters(np.array([np.log(3.0)]), 0)
+    hidden = slice(0, model._layer_starts[-1])
+    assert not np.any(_dense_gauss_newton(model, theta, X, y, weights, 0.0)[hidden, hidden])
+    assert np.all(model.expected_hessian_diagonal(theta, X, y, weights, 0.0)[hidden] > 0)
+
+
+@pytest.mark.parametrize("kind", ["gauss-newton", "diagonal"])
+def test_curvature_preconditioners_reach_a_stationary_point(kind):
+    X, rng = _data(n=200, d=2, seed=6)
+    y = rng.poisson(np.exp(1 + np.sin(2 * X[:, 0]))).astype(float)
+    family, modes = configure_family("poisson", None)
+    weights = np.full(200, 1 / 200)
+    null_raw = regression_null_raw(family, modes, True, y, weights)
+    model = regression_network(family, modes, True, 1e-2, 2, null_raw, (3,), "tanh")
+    theta0 = model.initial_parameters(null_raw, 0)
+    result = fit_model(model, X, y, weights, 1e-2, theta0, null_raw, tol=1e-6,
+                       max_iter=1000, verbose=0, estimator_name="test",
+                       preconditioner=kind)
+    assert result.converged
+    # stationary in natural units: the gradient over the root of the curvature
+    curvature = np.diag(_dense_gauss_newton(model, result.theta, X, y, weights, 1e-2))
+    assert np.max(np.abs(result.gradient) / np.sqrt(curvature)) < 1e-5

@@ -11,6 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._threads import _BLAS_HOLD, _BLAS_HOLD_LOCK, n_threads
+from ._diagonal import DenseCurvaturePreconditioner, DiagonalPreconditioner
 from ._lbfgs import minimize_lbfgs
 from ._progress import as_progress
 
@@ -27,6 +28,19 @@ _PHASE_ITER_FISHER_REFRESH = 20
 #: fell from 16 to 12 (Gaussian with learned sigma, 100000 x 100), 13 to 10 (Gamma,
 #: 200000 x 30) and 16 to 13 (Student-t, 100000 x 20); 2, 4 and 6 did less well.
 _PHASE_ITER_FREE_REFRESH = 3
+#: Most parameters of a model without its own preconditioner whose expected Hessian
+#: is formed as a matrix (else its diagonal is).
+DENSE_CURVATURE_MAX_PARAMS = 2000
+#: Levenberg-Marquardt damping of that matrix: its diagonal times ``1 + _DAMPING``
+#: (a network's Gauss-Newton matrix is often close to singular, and whitening by it
+#: undamped gave line searches that failed; 1e-3 did best of 0, 1e-4, 1e-3, 1e-2).
+_DAMPING = 1e-3
+#: Iterations of each phase when the preconditioner is rebuilt at every phase from
+#: the model's curvature (5 did better than 10, 20 and than doubling phases on the
+#: Poisson, negative binomial and learned-sigma networks of issue 17).
+_PHASE_ITER_CURVATURE_REFRESH = 5
+#: The kinds of ``preconditioner`` that build one from a model's expected Hessian.
+CURVATURE_KINDS = ("gauss-newton", "diagonal")
 
 
 def _phase_iter(model):
@@ -52,7 +66,12 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
     ``weights`` are normalised to sum to one; ``start_raw`` is the constant raw
     prediction near which the fit starts (where the linear model takes its
     preconditioner's Hessian); ``preconditioner`` is the kind asked of
-    ``model.preconditioner``.
+    ``model.preconditioner``, or one of ``CURVATURE_KINDS`` for a model that gives
+    its expected Hessian (a network: ``"gauss-newton"``, its damped Gauss-Newton
+    matrix, or ``"diagonal"``, its diagonal), rebuilt at every phase of
+    ``_PHASE_ITER_CURVATURE_REFRESH`` iterations.  These are not the estimators'
+    default yet: on issue 17's networks they converge some fits that 'auto' (plain
+    L-BFGS for a network) does not, and stop others early (a failed line search).
 
     ``fallback_ridge > 0`` adds ``fallback_ridge / 2 * ||u||^2``, the squared distance
     from ``theta0`` in the start preconditioner's whitened coordinates (the data's own
@@ -72,8 +91,13 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
     start = time.perf_counter()
     threads = n_threads(model.work_per_pass(X))
     y = np.ascontiguousarray(y, dtype=np.float64)
-    precond = model.preconditioner(X, weights, start_raw, alpha, kind=preconditioner,
-                                   n_threads=threads)
+    if preconditioner in CURVATURE_KINDS:
+        precond = _curvature_preconditioner(
+            model, X, y, weights, alpha, theta0, threads,
+            dense=preconditioner == "gauss-newton")
+    else:
+        precond = model.preconditioner(X, weights, start_raw, alpha,
+                                       kind=preconditioner, n_threads=threads)
     if fallback_ridge > 0 and precond is None:
         raise ValueError("fallback_ridge needs a preconditioner")
     if progress.enabled:
@@ -107,10 +131,14 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
                                 hessian=hessian,
                                 exact_preconditioner=model.hessian_is_constant,
                                 extra_frames=extra_frames,
-                                phase_iter=_phase_iter(model),
+                                phase_iter=(_PHASE_ITER_CURVATURE_REFRESH
+                                            if hasattr(precond, "refresh")
+                                            else _phase_iter(model)),
                                 iterations_done=iterations_done,
                                 least_subgradient=_least_subgradient(
-                                    model, X, y, weights, alpha, fallback_ridge))
+                                    model, X, y, weights, alpha, fallback_ridge),
+                                refresh_preconditioner=(
+                                    hasattr(precond, "refresh") and fallback_ridge == 0))
     progress.line(f"stopped: {result.stop_reason}; {result.n_iter} iteration"
                   f"{'s' if result.n_iter != 1 else ''}, "
                   f"{time.perf_counter() - start:.3g} s")
@@ -118,6 +146,37 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
     # otherwise): the estimators read the rank of the design from it for free.
     result.design_gram = getattr(precond, "design_gram", None)
     return result
+
+
+def _curvature_preconditioner(model, X, y, weights, alpha, theta0, threads, dense):
+    """A preconditioner from the model's expected Hessian at ``theta0`` (a network's
+    Gauss-Newton matrix), rebuilt by the solver at the start of every phase: with
+    ``dense`` and at most ``DENSE_CURVATURE_MAX_PARAMS`` parameters the (damped)
+    matrix's :class:`DenseCurvaturePreconditioner`, else the
+    :class:`DiagonalPreconditioner` of its diagonal; a ValueError for a model that
+    gives no expected Hessian."""
+    matrix_of = getattr(model, "expected_hessian", None)
+    if dense and matrix_of is not None and model.n_params <= DENSE_CURVATURE_MAX_PARAMS:
+        def matrix_at(theta):
+            matrix = matrix_of(theta, X, y, weights, alpha, threads)
+            matrix.flat[::matrix.shape[0] + 1] *= 1.0 + _DAMPING
+            return matrix
+
+        with np.errstate(over="ignore", invalid="ignore"):
+            matrix = matrix_at(theta0)
+        if np.all(np.isfinite(matrix)):
+            return DenseCurvaturePreconditioner(matrix, matrix_at)
+    diagonal_of = getattr(model, "expected_hessian_diagonal", None)
+    if diagonal_of is None:
+        raise ValueError(f"{type(model).__name__} gives no expected Hessian: use "
+                         "preconditioner 'auto' or 'none'.")
+
+    def diagonal_at(theta):
+        return diagonal_of(theta, X, y, weights, alpha, threads)
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        diagonal = diagonal_at(theta0)
+    return DiagonalPreconditioner(diagonal, diagonal_at)
 
 
 def _least_subgradient(model, X, y, weights, alpha, fallback_ridge):

@@ -188,7 +188,7 @@ class OptimizeResult:
 def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
                    estimator_name="estimator", hessian=None, phase_iter=20,
                    exact_preconditioner=False, extra_frames=0, iterations_done=0,
-                   least_subgradient=None):
+                   least_subgradient=None, refresh_preconditioner=False):
     """Minimise ``fun(theta) -> (value, gradient)`` with preconditioned L-BFGS-B.
 
     Convergence: the largest component of the preconditioned gradient ``P^T g`` falls
@@ -219,11 +219,18 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
     gradient test fails at the end, the fit has converged if that element meets it
     (the point is stationary on a kink, where the gradient stays large however long
     L-BFGS runs).
+
+    ``refresh_preconditioner=True`` (with no ``hessian``): the preconditioner has a
+    ``refresh(theta)`` method giving itself rebuilt at ``theta`` (a
+    :class:`~sklearn_mle.solver._diagonal.DiagonalPreconditioner`), called between
+    phases as a Hessian refresh would be; a converged phase is confirmed in the
+    refreshed coordinates, so the gradient test is the one at the end point.
     """
     progress = as_progress(progress, 0, estimator_name)
     total_iter = iterations_done
     theta = np.asarray(theta0, dtype=np.float64)
-    refreshable = hessian is not None and preconditioner is not None
+    refreshable = preconditioner is not None and (hessian is not None
+                                                  or refresh_preconditioner)
     whitened_at_iterate = False
     last_hessian = (None, None)
     fun = _CountedCache(fun)
@@ -269,7 +276,7 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
             reason = "precision limit of the objective, finished by Newton steps"
         if not refreshable or total_iter >= max_iter or result.status not in (0, 1, 2):
             break
-        if result.nit == 0 and whitened_at_iterate:
+        if result.nit == 0 and (whitened_at_iterate or phase > 1 and hessian is None):
             break
         if converged and whitened_at_iterate and result.nit <= 2:
             # Whitened by a Hessian at most two iterations back: a Newton step in
@@ -278,6 +285,30 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
                 fun, theta, preconditioner, 0.0, max_steps=1, progress=progress,
                 label="with the Hessian refreshed at most two iterations back")
             break
+        if hessian is None:
+            # A preconditioner that rebuilds itself at the iterate (not from a Hessian,
+            # so no Newton steps in its coordinates).
+            refreshed = preconditioner.refresh(theta)
+            if refreshed is None:
+                progress.line(f"preconditioner at iteration {total_iter} cannot be "
+                              "formed: L-BFGS continues without refreshing it")
+                refreshable = False
+                continue
+            preconditioner = refreshed
+            _, gradient = fun(theta)
+            whitened_gradient = preconditioner.apply_transpose(gradient)
+            result.gradient_norm = float(np.max(np.abs(whitened_gradient)))
+            phase += 1
+            progress.line(f"phase {phase}: preconditioner refreshed at iteration "
+                          f"{total_iter}, max |preconditioned gradient| "
+                          f"{result.gradient_norm:.3g} in its coordinates")
+            if converged and result.gradient_norm <= tol:
+                break
+            converged = False
+            # the first step of the next phase: the Newton step of the refreshed
+            # curvature, at a fixed phase length (it is refreshed at every phase)
+            step_scale = max(float(np.linalg.norm(whitened_gradient)), 1e-300)
+            continue
         # Whiten by the Hessian here.  After a converged phase this also verifies the
         # convergence: the start preconditioner's gradient test is only as good as
         # the start Hessian is close to this one.
