@@ -28,7 +28,7 @@ from sklearn.datasets import load_iris  # noqa: E402
 
 from sklearn_mle import (Family, MLEClassifier, MLERegressor,  # noqa: E402
                          UnboundedLikelihoodWarning)
-from sklearn_mle.existence._unbounded import ExistenceUndecidedWarning  # noqa: E402
+from sklearn_mle import ExistenceUndecidedWarning  # noqa: E402
 from sklearn_mle.models import _dask as dask_model  # noqa: E402
 from tolerance import assert_blas_close  # noqa: E402
 

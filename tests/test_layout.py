@@ -11,7 +11,8 @@ from sklearn_mle.models import LinearModel, Model
 
 def test_public_names_are_unchanged():
     assert sorted(sklearn_mle.__all__) == sorted(
-        ["Family", "MLEClassifier", "MLERegressor", "StudentT",
+        ["ExistenceUndecidedWarning", "Family", "MLEClassifier", "MLERegressor",
+         "StudentT",
          "UnboundedLikelihoodWarning", "__version__", "log_likelihood_scorer"])
 
 
