@@ -117,8 +117,8 @@ def graph_tasks_per_evaluation():
     sizes = []
     original = _dask._tree_sum
 
-    def recorded(parts):
-        result = original(parts)
+    def recorded(parts, *args, **kwargs):
+        result = original(parts, *args, **kwargs)
         sizes.append(len(dict(result.__dask_graph__())))
         return result
 
