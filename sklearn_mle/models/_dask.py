@@ -25,6 +25,7 @@ sklearn_mle`` does not import it.
 
 import functools
 import sys
+import warnings
 import weakref
 
 import numpy as np
@@ -256,8 +257,14 @@ class DaskLinearModel(LinearModel):
         import dask.array as da
 
         vector_array = np.asarray(vector)
-        chunks = da.from_array(vector_array, chunks=(design.row_chunks,)
-                               + vector_array.shape[1:]).persist()
+        with warnings.catch_warnings():
+            # The chunks travel in the graph, once per fit, so that a lost worker's
+            # part can be made again (scattered data could not): the size Dask warns
+            # about ("Sending large graph", n floats) is by design, not a mistake.
+            warnings.filterwarnings("ignore", message="Sending large graph",
+                                    category=UserWarning)
+            chunks = da.from_array(vector_array, chunks=(design.row_chunks,)
+                                   + vector_array.shape[1:]).persist()
         blocks = list(chunks.to_delayed().ravel())
         self._vectors[key] = (weakref.ref(vector), blocks, chunks)
         return blocks
