@@ -221,24 +221,25 @@ class MLEstimator(BaseEstimator):
     def _fit_model(self, model, X, y, weights, theta0, start_raw, fit_options,
                    extra_frames=0):
         """The fit of every model from ``theta0`` (see :meth:`_start_parameters`): the
-        model's warm-up phases (:meth:`Model.warm_up_phases`; none after a warm
-        start), then :meth:`_fit_checked`, whose result it returns.
-        ``extra_frames``: frames between the estimator's ``_fit_validated`` and this
-        call."""
+        model's phases (:meth:`Model.fit_phases`; no warm-up after a warm start),
+        the last by :meth:`_fit_checked`; returns that phase's model (the fitted
+        one) and the solver's result.  ``extra_frames``: frames between the
+        estimator's ``_fit_validated`` and this call."""
         if self.inference:
             self._require(model, "supports_inference")
-        phases = [] if self._warm_started else model.warm_up_phases(self.max_iter)
+        *phases, (model, _, _) = model.fit_phases(X, self.max_iter,
+                                                  warm_up=not self._warm_started)
         for phase, max_iter, note in phases:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                warm = fit_model(phase, X, y, weights, self.alpha, theta0, start_raw,
-                                 **dict(fit_options, max_iter=max_iter))
-            theta0 = warm.theta
+                result = fit_model(phase, X, y, weights, self.alpha, theta0, start_raw,
+                                   **dict(fit_options, max_iter=max_iter))
+            theta0 = result.theta
             fit_options["progress"].line(note)
-            fit_options["iterations_done"] = warm.n_iter
+            fit_options["iterations_done"] = result.n_iter
         result, _ = self._fit_checked(model, X, y, weights, theta0, start_raw,
                                       fit_options, extra_frames=1 + extra_frames)
-        return result
+        return model, result
 
     def _diagnosis_label(self, diagnosis):
         """A few words on the diagnosis, for the progress report: its ``kind``."""

@@ -295,8 +295,8 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         self.separated_class_pairs_ = []
         model = self._model(n_classes, X)
         theta0, start_raw = self._start(model, y_encoded, weights)
-        result = self._fit_model(model, X, y_encoded, weights, theta0, start_raw,
-                                 self._fit_options())
+        model, result = self._fit_model(model, X, y_encoded, weights, theta0, start_raw,
+                                        self._fit_options())
         centre = n_classes > 2 and self.alpha > 0 and self.fit_intercept
         if model.has_coefficients:
             coef, intercept = model.unpack(result.theta)

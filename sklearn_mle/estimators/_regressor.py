@@ -496,7 +496,7 @@ class MLERegressor(RegressorMixin, MLEstimator):
         # the existence check is only made at alpha = 0.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = self._fit_model(model, X, y, weights,
+            model, result = self._fit_model(model, X, y, weights,
                                      self._start(model, start_raw, y_scale), start_raw,
                                      fit_options, extra_frames=1)
         refit = (refit_at_boundary(model, modes, build_model, X, y, weights, self.alpha,

@@ -272,14 +272,16 @@ class Model(abc.ABC):
         ignores it.  The default takes none."""
         return None
 
-    def warm_up_phases(self, max_iter):
-        """Fits run before this model's own when it starts from
-        :meth:`initial_parameters`: a list of ``(model, max_iter, note)``, each this
-        model with some parameters held at their start, fitted for at most
-        ``max_iter`` iterations (counted in the fit's ``n_iter_``) from where the
-        previous phase ended, with ``note`` the progress line at its end.  The default
-        has none."""
-        return []
+    def fit_phases(self, X, max_iter, warm_up=True):
+        """The fits that make up this model's fit on X, in order, each from where the
+        previous ended: a list of ``(model, max_iter, note)``, the model with some
+        parameters held at their start or with passes of another precision, fitted
+        for at most ``max_iter`` iterations of the fit's budget (its ``n_iter_``
+        counts them all), with ``note`` the progress line at its end.  The last is the
+        model whose fit is checked and reported (its ``max_iter`` and ``note`` are
+        not used).  ``warm_up=False`` (after a warm start): no phase that holds
+        parameters at their start.  The default is the model's own fit alone."""
+        return [(self, max_iter, None)]
 
     def layer_parameters(self, theta):
         """A layered model's ``[(W_k, b_k), ...]`` (the estimators' ``coefs_`` and

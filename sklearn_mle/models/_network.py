@@ -174,6 +174,8 @@ class NetworkModel(Model):
         self.level_penalty = level_penalty
         self.null_raw = None if null_raw is None else np.asarray(null_raw, np.float64)
         self.warm_up_columns = np.asarray(warm_up_columns, dtype=np.intp)
+        #: The dtype of the passes' products (None: X's, float32 or float64).
+        self.pass_dtype = None
         widths = (self.n_features, *self.hidden_layer_sizes, self.x_columns.size)
         self.layer_shapes = list(zip(widths[:-1], widths[1:]))
         # where each layer's weights and bias start in theta
@@ -269,18 +271,27 @@ class NetworkModel(Model):
             return previous_theta.copy()
         return None
 
-    def warm_up_phases(self, max_iter):
-        """With ``warm_up_columns`` (a dispersion learned as a function of x), one
-        phase of at most ``max_iter // 2`` iterations that fits the mean with their
-        output weights and biases held at the null model (a constant dispersion), as
-        Nix and Weigend recommend against the variance absorbing the residual; then
-        all is released."""
-        if not self.warm_up_columns.size:
-            return []
-        phase = copy.copy(self)
-        phase.held = self.held | self.output_mask(self.warm_up_columns)
-        return [(phase, max(1, max_iter // 2),
-                 "warm-up done (dispersion held at the null model); releasing it")]
+    def fit_phases(self, X, max_iter, warm_up=True):
+        """With ``warm_up`` and ``warm_up_columns`` (a dispersion learned as a
+        function of x), first a phase of at most ``max_iter // 2`` iterations that fits
+        the mean with their output weights and biases held at the null model (a
+        constant dispersion), as Nix and Weigend recommend against the variance
+        absorbing the residual; then all released.  On float32 X the passes are
+        float32 until the solver stops, then the fit is finished (and checked) with
+        float64 passes: float32 resolves the objective only to about 1e-7 of its
+        value, where the line search stops with the gradient far above ``tol``."""
+        phases = []
+        if warm_up and self.warm_up_columns.size:
+            held = copy.copy(self)
+            held.held = self.held | self.output_mask(self.warm_up_columns)
+            phases.append((held, max(1, max_iter // 2), "warm-up done (dispersion held "
+                           "at the null model); releasing it"))
+        if self._dtype(X) == np.float64:
+            return [*phases, (self, max_iter, None)]
+        final = copy.copy(self)
+        final.pass_dtype = np.float64
+        return [*phases, (self, max_iter, "float32 passes done; finishing with float64 "
+                          "passes"), (final, max_iter, None)]
 
     def layer_parameters(self, theta):
         """Copies of every layer's ``(W_k, b_k)``, the output layer's times the output
@@ -301,6 +312,8 @@ class NetworkModel(Model):
             slice(0, 0)]
 
     def _dtype(self, X):
+        if self.pass_dtype is not None:
+            return self.pass_dtype
         return np.float32 if X.dtype == np.float32 else np.float64
 
     def _forward(self, layers, X_block):
