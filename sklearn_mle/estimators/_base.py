@@ -3,9 +3,12 @@
 One place for what every maximum-likelihood estimator does the same way: the common
 parameters and their validation, input checks, the fit sequence
 
-    fit -> existence check (alpha = 0) -> warning -> fallback fit,
+    start (or warm start) -> the model's phases -> fit -> existence check
+    (alpha = 0) -> warning -> fallback fit,
 
-the capabilities asked of the model (coefficients, Wald inference, an existence
+the same for every model (a model gives its start, the previous fits it can start
+from and its phases: see :class:`~sklearn_mle.models._model.Model`), the
+capabilities asked of the model (coefficients, Wald inference, an existence
 check: a model without one gets a clear error from here), the covariance of the
 reported parameters, ``log_likelihood``, the summary table (written once, fed by each
 estimator's ``_summary_parts``), and the clean-up of attributes a previous fit left
