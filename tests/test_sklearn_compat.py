@@ -47,6 +47,17 @@ ESTIMATORS = [
     # passes: its errors are tested in test_robust_inference.py)
     MLEClassifier(inference="hc3"),
     MLERegressor(variance="heteroscedastic", inference="hc1"),
+    # networks (issue 17), with weight decay, which bounds their likelihood and makes
+    # the optimum well conditioned enough that the weighted and the repeated fits,
+    # summed in other orders, agree to the check's 1e-7 (at alpha=0.1 the Gaussian's
+    # agree to 1.7e-7); tanh, whose objective is smooth (ReLU fits stop on kinks,
+    # short of tol=1e-7)
+    MLEClassifier(hidden_layer_sizes=(4,), activation="tanh", alpha=0.1),
+    MLERegressor(hidden_layer_sizes=(4,), activation="tanh", alpha=1.0),
+    MLERegressor(hidden_layer_sizes=(4,), activation="tanh", alpha=1.0,
+                 dispersion="linear"),
+    MLERegressor(distribution="poisson", hidden_layer_sizes=(4,), activation="tanh",
+                 alpha=1.0),
 ]
 
 

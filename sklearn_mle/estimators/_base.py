@@ -3,9 +3,12 @@
 One place for what every maximum-likelihood estimator does the same way: the common
 parameters and their validation, input checks, the fit sequence
 
-    fit -> existence check (alpha = 0) -> warning -> fallback fit,
+    start (or warm start) -> the model's phases -> fit -> existence check
+    (alpha = 0) -> warning -> fallback fit,
 
-the capabilities asked of the model (coefficients, Wald inference, an existence
+the same for every model (a model gives its start, the previous fits it can start
+from and its phases: see :class:`~sklearn_mle.models._model.Model`), the
+capabilities asked of the model (coefficients, Wald inference, an existence
 check: a model without one gets a clear error from here), the covariance of the
 reported parameters, ``log_likelihood``, the summary table (written once, fed by each
 estimator's ``_summary_parts``), and the clean-up of attributes a previous fit left
@@ -30,7 +33,7 @@ from ..existence._unbounded import (ExistenceUndecidedWarning, UnboundedLikeliho
                                     undecided_message)
 from ..models._dask import is_dask_collection, map_rows
 from ..models._model import RowLimitExceeded
-from ..models._network import ACTIVATIONS, NetworkModel
+from ..models._network import ACTIVATIONS, validated_hidden_layer_sizes
 from ..report._covariance import output_covariance
 from ..report._prediction import validated_coverage
 from ..report._robust import is_robust, robust_label, robust_note, validate_groups
@@ -224,61 +227,44 @@ class MLEstimator(BaseEstimator):
                       stacklevel=_FIT_STACKLEVEL + 1 + extra_frames)
 
     def _hidden_layers(self):
-        """``hidden_layer_sizes`` as a tuple of positive ints (``()``: linear model)."""
-        sizes = self.hidden_layer_sizes
-        sizes = (sizes,) if np.ndim(sizes) == 0 else tuple(np.ravel(sizes).tolist())
-        if not all(isinstance(h, Integral) and not isinstance(h, bool) and h >= 1
-                   for h in sizes):
-            raise ValueError("hidden_layer_sizes must be a positive int or a sequence of "
-                             f"positive ints (the widths of the hidden layers, () for the "
-                             f"linear model), got {self.hidden_layer_sizes!r}.")
-        return sizes
+        """``hidden_layer_sizes`` checked (``()``: the linear model)."""
+        return validated_hidden_layer_sizes(self.hidden_layer_sizes)
 
-    def _fit_network(self, model, X, y, weights, start_raw, warmup_columns=(),
-                     extra_frames=0):
-        """The fit of a :class:`NetworkModel` from Glorot-initialised hidden weights
-        (``random_state``) and the null model at the output, or the previous fit's
-        parameters with ``warm_start``.  With ``warmup_columns`` (dispersion columns
-        learned as functions of x) a first phase of at most ``max_iter // 2``
-        iterations fits the mean with their output weights held at the null model (a
-        constant dispersion), then all is released; ``n_iter_`` counts both.  Sets
-        ``_predictor`` (the model and its parameters, for predictions); returns the
-        solver's result.  ``extra_frames``: frames between the estimator's
-        ``_fit_validated`` and this call, for the warnings' stack level."""
+    def _start_parameters(self, model, start_raw, warm, adapt=None):
+        """``theta0``: with ``warm`` (``warm_start`` and a previous fit of the same
+        configuration) the previous fit's parameters where ``model`` takes them
+        (:meth:`Model.warm_start_parameters`, through ``adapt``), else
+        ``model.initial_parameters(start_raw, random_state)``.  Records which, for
+        :meth:`_fit_model` (a warm start needs no warm-up)."""
+        previous = getattr(self, "_predictor", None) if warm else None
+        theta0 = None if previous is None else model.warm_start_parameters(*previous,
+                                                                           adapt)
+        self._warm_started = theta0 is not None
+        return (theta0 if self._warm_started
+                else model.initial_parameters(start_raw, self.random_state))
+
+    def _fit_model(self, model, X, y, weights, theta0, start_raw, fit_options,
+                   extra_frames=0):
+        """The fit of every model from ``theta0`` (see :meth:`_start_parameters`): the
+        model's phases (:meth:`Model.fit_phases`; no warm-up after a warm start),
+        the last by :meth:`_fit_checked`; returns that phase's model (the fitted
+        one) and the solver's result.  ``extra_frames``: frames between the
+        estimator's ``_fit_validated`` and this call."""
         if self.inference:
             self._require(model, "supports_inference")
-        fit_options = self._fit_options()
-        previous_model, previous = getattr(self, "_predictor", (None, None))
-        if (self.warm_start and isinstance(previous_model, NetworkModel)
-                and previous_model.layer_shapes == model.layer_shapes
-                and previous_model.column_modes == model.column_modes):
-            theta0 = previous.copy()
-            warmup_columns = ()
-        else:
-            theta0 = model.initial_parameters(start_raw, self.random_state)
-        if len(warmup_columns):
-            released = model.held.copy()
-            model.held = released | model.output_mask(warmup_columns)
+        *phases, (model, _, _) = model.fit_phases(X, self.max_iter,
+                                                  warm_up=not self._warm_started)
+        for phase, max_iter, note in phases:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                warm = fit_model(model, X, y, weights, self.alpha, theta0, start_raw,
-                                 **dict(fit_options, max_iter=max(1, self.max_iter // 2)))
-            model.held = released
-            theta0 = warm.theta
-            fit_options["progress"].line("warm-up done (dispersion held at the null "
-                                         "model); releasing it")
-            fit_options["iterations_done"] = warm.n_iter
+                result = fit_model(phase, X, y, weights, self.alpha, theta0, start_raw,
+                                   **dict(fit_options, max_iter=max_iter))
+            theta0 = result.theta
+            fit_options["progress"].line(note)
+            fit_options["iterations_done"] = result.n_iter
         result, _ = self._fit_checked(model, X, y, weights, theta0, start_raw,
                                       fit_options, extra_frames=1 + extra_frames)
-        self._predictor = (model, result.theta)
-        self.n_iter_ = result.n_iter
-        self._forget(("coef_", "intercept_", "covariance_", "coef_se_", "intercept_se_",
-                      "n_groups_"))
-        self.coefs_ = [w.copy() for w, _ in model.layers(result.theta)]
-        self.intercepts_ = [b.copy() for _, b in model.layers(result.theta)]
-        self.coefs_[-1] *= model.output_scale
-        self.intercepts_[-1] *= model.output_scale
-        return result
+        return model, result
 
     def _diagnosis_label(self, diagnosis):
         """A few words on the diagnosis, for the progress report: its ``kind``."""

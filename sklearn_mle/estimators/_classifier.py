@@ -21,6 +21,7 @@ from ..models._linear_layouts import (classification_family, classification_mode
                                       classification_start, prediction_model)
 from ..models._network import classification_network
 from ..report._likelihood import set_class_likelihood
+from ..report._parameters import set_layer_attributes
 from ..report._robust import ROBUST_KINDS
 from ..report._summary_parts import classification_summary_parts
 from ..solver._weights import FitWeights
@@ -222,18 +223,31 @@ class MLEClassifier(ClassifierMixin, MLEstimator):
         self.activation = activation
         self.random_state = random_state
 
+    def _model(self, n_classes, X, offset=None):
+        """The one place the model is chosen: the network of ``hidden_layer_sizes``,
+        or the linear model (each with the training ``offset``)."""
+        hidden = self._hidden_layers()
+        if hidden:
+            return classification_network(classification_family(n_classes), X.shape[1],
+                                          self.fit_intercept, hidden, self.activation,
+                                          offset)
+        return place_model(classification_model(X.shape[1], n_classes,
+                                                self.fit_intercept, self.alpha, offset), X)
+
     def _start(self, model, y_encoded, weights):
-        """Starting parameters and the constant raw prediction they correspond to."""
+        """Starting parameters (see :meth:`MLEstimator._start_parameters`; class 0
+        the reference where the fit fixes it) and the constant raw prediction they
+        correspond to."""
         n_raw = model.loss.n_raw
         start_raw = classification_start(model, y_encoded, weights, self.fit_intercept)
-        coef = np.zeros((n_raw, model.n_features))
-        intercept = start_raw.copy()
-        if (self.warm_start and hasattr(self, "coef_")
-                and self.coef_.shape == (n_raw, model.n_features)):
-            coef = self.coef_ - (self.coef_[0] if (n_raw > 1 and self.alpha == 0) else 0.0)
-            if self.fit_intercept:
-                intercept = self.intercept_ - (self.intercept_[0] if n_raw > 1 else 0.0)
-        return model.pack(coef, intercept), start_raw
+
+        def with_reference(coef, intercept):
+            coef = coef - (coef[0] if (n_raw > 1 and self.alpha == 0) else 0.0)
+            if not self.fit_intercept:
+                return coef, start_raw.copy()
+            return coef, intercept - (intercept[0] if n_raw > 1 else 0.0)
+        return (self._start_parameters(model, start_raw, self.warm_start,
+                                       with_reference), start_raw)
 
     # ---------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -313,34 +327,24 @@ default=None
         weights = fit_weights.normalised
         self.separated_samples_ = np.empty(0, dtype=np.intp)
         self.separated_class_pairs_ = []
-        hidden = self._hidden_layers()
-        if hidden:   # a network f(x; theta): the one other model
-            model = classification_network(classification_family(n_classes), X.shape[1],
-                                           self.fit_intercept, hidden, self.activation,
-                                           offset)
-            start_raw = classification_start(model, y_encoded, weights,
-                                             self.fit_intercept)
-            result = self._fit_network(model, X, y_encoded, weights, start_raw)
-            set_class_likelihood(self, model, X, y_encoded, fit_weights, result,
-                                 n_classes)
-            return self
-        model = place_model(classification_model(X.shape[1], n_classes,
-                                                 self.fit_intercept, self.alpha, offset),
-                            X)
+        model = self._model(n_classes, X, offset)
         theta0, start_raw = self._start(model, y_encoded, weights)
-        result, _ = self._fit_checked(model, X, y_encoded, weights, theta0, start_raw,
-                                      self._fit_options())
-        coef, intercept = model.unpack(result.theta)
+        model, result = self._fit_model(model, X, y_encoded, weights, theta0, start_raw,
+                                        self._fit_options())
         centre = n_classes > 2 and self.alpha > 0 and self.fit_intercept
-        if centre:
-            intercept = intercept - intercept.mean()
-        self.coef_, self.intercept_ = coef, intercept
-        predictor = prediction_model(model.loss, X.shape[1])
-        self._predictor = (predictor, predictor.pack(coef, intercept))
+        if model.has_coefficients:
+            coef, intercept = model.unpack(result.theta)
+            if centre:
+                intercept = intercept - intercept.mean()
+            self.coef_, self.intercept_ = coef, intercept
+            predictor = prediction_model(model.loss, X.shape[1])
+            self._predictor = (predictor, predictor.pack(coef, intercept))
+        else:
+            self._predictor = (model, result.theta)
+        set_layer_attributes(self, model, result.theta)
         self.n_iter_ = result.n_iter
         set_class_likelihood(self, model, X, y_encoded, fit_weights, result, n_classes)
-        self._forget(("covariance_", "coef_se_", "intercept_se_", "n_groups_", "coefs_",
-                      "intercepts_"))
+        self._forget(("covariance_", "coef_se_", "intercept_se_", "n_groups_"))
         if self.inference:
             self._set_inference(model, X, y_encoded, fit_weights, result.theta, centre,
                                 codes)

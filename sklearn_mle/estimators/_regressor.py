@@ -27,8 +27,8 @@ from ..models._network import regression_network
 from ..report import _ols
 from ..report._likelihood import set_regression_likelihood
 from ..report._prediction import interval_rows, regression_score, validated_coverage
-from ..report._parameters import (set_constant_attributes, set_parameter_attributes,
-                                  set_regression_inference)
+from ..report._parameters import (set_constant_attributes, set_layer_attributes,
+                                  set_parameter_attributes, set_regression_inference)
 from ..report._robust import ROBUST_KINDS
 from ..report._summary_parts import regression_summary_parts
 from ..solver._weights import FitWeights
@@ -360,18 +360,34 @@ class MLERegressor(RegressorMixin, MLEstimator):
     def _label(self, family, modes):
         return configuration_label(self.distribution, self.dispersion, family, modes)
 
+    def _model_builder(self, family, y):
+        """The one place the model is chosen: a builder ``(family, modes, fit_intercept,
+        alpha, X, weights, null_raw, y, offset, start_raw) -> model`` of the network of
+        ``hidden_layer_sizes`` (fitted on y in its units: its output scale makes it
+        equivariant) or of the linear model (fitted on ``y / y_scale``, an exact
+        rescaling of a linear predictor, see :meth:`Family.equivariant_target_scale`),
+        and that scale."""
+        hidden = self._hidden_layers()
+        if not hidden:
+            return regression_model, family.equivariant_target_scale(y)
+
+        def network(family, modes, fit_intercept, alpha, X, weights, null_raw, y, offset,
+                    start_raw):
+            return regression_network(family, modes, fit_intercept, alpha, X.shape[1],
+                                      null_raw, hidden, self.activation, offset)
+        return network, 1.0
+
     def _start(self, model, start_raw, y_scale):
         """Start at the constant ``start_raw`` (the null model, see
-        :meth:`Family.fit_start_raw`), or at the previous fit with ``warm_start``."""
-        coef = np.zeros((model.loss.n_raw, model.n_features))
-        intercept = start_raw.copy()
-        previous = getattr(self, "_raw_coef", None)
-        if (self.warm_start and previous is not None and previous.shape == coef.shape
-                and getattr(self, "_fitted_modes", None) == self._modes):
-            coef, intercept = previous.copy(), self._raw_intercept.copy()
+        :meth:`Family.fit_start_raw`), or at the previous fit of the same modes with
+        ``warm_start`` (the mean's parameters divided by ``y_scale``); see
+        :meth:`MLEstimator._start_parameters`."""
+        def in_fit_units(coef, intercept):
             coef[0] /= y_scale
             intercept[0] /= y_scale
-        return model.pack(coef, intercept)
+            return coef, intercept
+        warm = self.warm_start and getattr(self, "_fitted_modes", None) == self._modes
+        return self._start_parameters(model, start_raw, warm, in_fit_units)
 
     # ---------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -446,22 +462,19 @@ class MLERegressor(RegressorMixin, MLEstimator):
             _ols.check_ols_option(family, modes, self.alpha, self._label(family, modes))
         y_original = y = family.validate_target(y)
         fit_weights = FitWeights(sample_weight, X)
-        fit = (self._fit_linear_regression if not self._hidden_layers() else
-               self._fit_network_regression)
-        model, result, null_raw, modes, progress = fit(family, modes, X, y, fit_weights,
-                                                       offset)
+        model, result, null_raw, modes, progress = self._fit_regression(
+            family, modes, X, y, fit_weights, offset)
         self._set_fitted(family, modes, model, X, y_original, result, fit_weights,
                          null_raw, progress, codes)
         return self
 
-    def _fit_linear_regression(self, family, modes, X, y, fit_weights, offset):
-        """The fit of the linear model (see :class:`~sklearn_mle.models.LinearModel`):
-        on y / y_scale where the family's mean is in y's units, a boundary column (a
-        limit of the family) fixed and the rest refitted; returns the model, the
-        solver's result at parameters in y's units, the null model's raw prediction,
-        the modes and the progress report."""
+    def _fit_regression(self, family, modes, X, y, fit_weights, offset):
+        """The fit of the model (see :meth:`_model_builder`): on y / y_scale where
+        the model rescales y, a boundary column (a limit of the family) fixed and the
+        rest refitted; returns the model, the solver's result at parameters in y's
+        units, the null model's raw prediction, the modes and the progress report."""
         weights = fit_weights.normalised
-        y_scale = family.equivariant_target_scale(y)
+        builder, y_scale = self._model_builder(family, y)
         fit_offset = offset
         if y_scale != 1.0:
             # (a family rescales y only where its mean is in y's units, the offset too)
@@ -472,8 +485,8 @@ class MLERegressor(RegressorMixin, MLEstimator):
         start_raw = family.fit_start_raw(null_raw)
 
         def build_model(modes):
-            return regression_model(family, modes, self.fit_intercept, self.alpha, X,
-                                    weights, null_raw, y, fit_offset, start_raw)
+            return builder(family, modes, self.fit_intercept, self.alpha, X, weights,
+                           null_raw, y, fit_offset, start_raw)
 
         model = build_model(modes)
         if self.inference == "ols":
@@ -483,9 +496,9 @@ class MLERegressor(RegressorMixin, MLEstimator):
         # the existence check is only made at alpha = 0.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result, _ = self._fit_checked(model, X, y, weights,
-                                          self._start(model, start_raw, y_scale),
-                                          start_raw, fit_options, extra_frames=1)
+            model, result = self._fit_model(model, X, y, weights,
+                                     self._start(model, start_raw, y_scale), start_raw,
+                                     fit_options, extra_frames=1)
         refit = (refit_at_boundary(model, modes, build_model, X, y, weights, self.alpha,
                                    result, start_raw, fit_options)
                  if self.mle_exists_ else None)
@@ -494,37 +507,19 @@ class MLERegressor(RegressorMixin, MLEstimator):
             self._modes = modes
             caught = [w for w in caught
                       if not issubclass(w.category, ConvergenceWarning)] + refit_caught
-        coef, intercept = model.unpack(result.theta)
         for warning in caught:
             warnings.warn_explicit(warning.message, warning.category, warning.filename,
                                    warning.lineno)
         if self.alpha > 0 and family.can_collapse:
             warn_below_resolution(
                 "MLERegressor", self._label(family, modes), self.alpha, family,
-                model.linear_predictor(X, coef, intercept, model.offset), y, weights,
+                model.raw_prediction(result.theta, X), y, weights,
                 stacklevel=_FIT_STACKLEVEL)
-        coef[0] *= y_scale
-        intercept[0] *= y_scale
-        null_raw[0] *= y_scale
+        if y_scale != 1.0:
+            result.theta = model.in_target_units(result.theta, y_scale)
+            null_raw[0] *= y_scale
         model.offset = offset  # in y's units, as the parameters now are
-        result.theta = model.pack(coef, intercept)
         return model, result, null_raw, modes, fit_options["progress"]
-
-    def _fit_network_regression(self, family, modes, X, y, fit_weights, offset):
-        """The fit of a network (see :class:`~sklearn_mle.models._network.NetworkModel`),
-        on y in its own units (the network's output scale makes the fit equivariant);
-        returns what :meth:`_fit_linear_regression` returns (no progress report of
-        its own: None)."""
-        weights = fit_weights.normalised
-        null_raw = regression_null_raw(family, modes, self.fit_intercept, y, weights,
-                                       offset)
-        model = regression_network(family, modes, self.fit_intercept, self.alpha,
-                                   X.shape[1], null_raw, self._hidden_layers(),
-                                   self.activation, offset)
-        result = self._fit_network(model, X, y, weights, family.fit_start_raw(null_raw),
-                                   [j for j in range(1, family.n_raw) if modes[j] == "x"],
-                                   extra_frames=1)
-        return model, result, null_raw, modes, None
 
     def _set_fitted(self, family, modes, model, X, y, result, fit_weights, null_raw,
                     progress, codes):
@@ -538,7 +533,6 @@ class MLERegressor(RegressorMixin, MLEstimator):
         theta = result.theta
         self.boundary_note_ = None
         if model.has_coefficients:
-            self._forget(("coefs_", "intercepts_"))
             coef, intercept = model.unpack(theta)
             self._raw_coef, self._raw_intercept = coef, intercept
             self._parameter_attribute_names, self._se_attribute_names = \
@@ -552,6 +546,8 @@ class MLERegressor(RegressorMixin, MLEstimator):
             self._se_attribute_names = ()
             self._parameter_attribute_names = set_constant_attributes(
                 self, family, modes, model.predict_raw(theta, X[:1]))
+            self._predictor = (model, theta)
+        set_layer_attributes(self, model, theta)
         self.n_iter_ = result.n_iter
         set_regression_likelihood(self, model, modes, X, y, theta, fit_weights, result,
                                   null_raw, self.alpha)

@@ -83,8 +83,11 @@ def refit_at_boundary(model, modes, build_model, X, y, weights, alpha, result,
     column, which the solver cannot pin down.  That column is fixed where it ran to and
     the rest refitted from there by ``build_model(fixed_modes)``, spending what is left
     of ``max_iter`` (the result's ``n_iter`` counts both fits).  Returns the fixed
-    modes, the new model, its result and the refit's recorded warnings.
+    modes, the new model, its result and the refit's recorded warnings.  A model
+    without coefficients (a network) is not refitted: None.
     """
+    if not model.has_coefficients:
+        return None
     coef, intercept = model.unpack(result.theta)
     fixed = boundary_modes(model.loss, modes, intercept)
     if fixed is None:

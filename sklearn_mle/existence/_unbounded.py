@@ -53,6 +53,20 @@ class ExistenceUndecidedWarning(UserWarning):
     ``MAX_CLIENT_ROWS`` in :mod:`sklearn_mle.models._dask`): ``mle_exists_`` is then
     None (not known), or, where the MLE was found not to exist but the finite
     stand-in fit needs those rows, False with the unchecked fit's parameters.
+
+    Examples
+    --------
+    A pipeline that must not go on with an unchecked fit can make it an error:
+
+    >>> import warnings
+    >>> from sklearn_mle import ExistenceUndecidedWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", ExistenceUndecidedWarning)
+    ...     try:
+    ...         warnings.warn("the check needs 25 000 rows", ExistenceUndecidedWarning)
+    ...     except ExistenceUndecidedWarning as stopped:
+    ...         print(f"stopped: {stopped}")
+    stopped: the check needs 25 000 rows
     """
 
 

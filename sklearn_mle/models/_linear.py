@@ -216,6 +216,31 @@ class LinearModel(Model):
              np.asarray(intercept)[self.intercept_rows]]
         ).astype(np.float64)
 
+    # ---------------------------------------------------------- fit's sequence
+    def initial_parameters(self, start_raw, random_state=None):
+        """Coefficients 0 and the intercepts at ``start_raw``: the null model."""
+        return self.pack(np.zeros((self.loss.n_raw, self.n_features)),
+                         np.array(start_raw, dtype=np.float64))
+
+    def warm_start_parameters(self, previous_model, previous_theta, adapt=None):
+        """The previous fit's coefficients and intercepts, through ``adapt`` (see
+        :meth:`Model.warm_start_parameters`), where they have this model's shape."""
+        if previous_model is None or not previous_model.has_coefficients:
+            return None
+        coef, intercept = previous_model.unpack(previous_theta)   # (copies)
+        if coef.shape != (self.loss.n_raw, self.n_features):
+            return None
+        if adapt is not None:
+            coef, intercept = adapt(coef, intercept)
+        return self.pack(coef, intercept)
+
+    def in_target_units(self, theta, target_scale):
+        """The mean's coefficients and intercept times ``target_scale``."""
+        coef, intercept = self.unpack(theta)
+        coef[0] *= target_scale
+        intercept[0] *= target_scale
+        return self.pack(coef, intercept)
+
     # ------------------------------------------------------------- predictions
     def linear_predictor(self, X, coef, intercept, offset=None):
         """Raw predictions ``X @ coef.T + intercept`` (n, n_raw), C-contiguous float64,

@@ -335,6 +335,55 @@ class Model(RowAccess, abc.ABC):
         raw = self.raw_prediction(theta, X)
         return self.loss.loss_gradient(y, raw, weights, n_threads)[0].sum()
 
+    # ------------------------------------------------------ the fit's sequence
+    def initial_parameters(self, start_raw, random_state=None):
+        """The parameters a fit starts from: raw predictions constant at ``start_raw``
+        (n_raw,), the null model (see :meth:`Family.fit_start_raw`); parameters that
+        cannot express it alone (a network's hidden weights) drawn from
+        ``random_state``.  Every model the estimators fit implements it.
+
+        Returns
+        -------
+        theta : ndarray of shape (n_params,)
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not say where a fit starts: implement "
+            "initial_parameters(start_raw, random_state).")
+
+    def warm_start_parameters(self, previous_model, previous_theta, adapt=None):
+        """With ``warm_start``: the previous fit's parameters ``previous_theta`` (of
+        ``previous_model``, the model its predictions are made with) as this model's,
+        or None where they do not fit it (another kind of model, other shapes); the
+        fit then starts from :meth:`initial_parameters`.  ``adapt(coef, intercept)``
+        re-expresses a linear predictor's coefficients in the new fit's convention
+        (the units it runs in, a reference class); a model without coefficients
+        ignores it.  The default takes none."""
+        return None
+
+    def fit_phases(self, X, max_iter, warm_up=True):
+        """The fits that make up this model's fit on X, in order, each from where the
+        previous ended: a list of ``(model, max_iter, note)``, the model with some
+        parameters held at their start or with passes of another precision, fitted
+        for at most ``max_iter`` iterations of the fit's budget (its ``n_iter_``
+        counts them all), with ``note`` the progress line at its end.  The last is the
+        model whose fit is checked and reported (its ``max_iter`` and ``note`` are
+        not used).  ``warm_up=False`` (after a warm start): no phase that holds
+        parameters at their start.  The default is the model's own fit alone."""
+        return [(self, max_iter, None)]
+
+    def layer_parameters(self, theta):
+        """A layered model's ``[(W_k, b_k), ...]`` (the estimators' ``coefs_`` and
+        ``intercepts_``, as scikit-learn's MLP), the output layer's in raw-prediction
+        units; None for a model without layers (the default)."""
+        return None
+
+    def in_target_units(self, theta, target_scale):
+        """The parameters of the fit of y from those of the fit of ``y /
+        target_scale``: needed only of a model fitted on a rescaled target (see
+        :meth:`Family.equivariant_target_scale`), which its builder decides."""
+        raise NotImplementedError(f"{type(self).__name__} is not fitted on a rescaled "
+                                  "target")
+
     # -------------------------------------------------------- optional pieces
     def divergence(self, theta, X, y, weights):
         """For a model without an existence check (``supports_existence_check``

@@ -29,6 +29,9 @@ activations; the raw predictions and the per-sample kernels are float64, as the
 families' kernels take them; parameter gradients are summed in float64.
 """
 
+import copy
+from numbers import Integral
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import lsq_linear
@@ -124,6 +127,10 @@ class NetworkModel(Model):
     null_raw : ndarray of shape (n_raw,), default=None
         The null model's raw prediction, the reference of :meth:`divergence`'s
         collapse check (None: no collapse check).
+    warm_up_columns : sequence of int, default=()
+        Raw columns in mode ``"x"`` held at the null model (output weights 0, bias at
+        the start) while the rest is learned, before all is released (see
+        :meth:`warm_up_phases`): a dispersion learned as a function of x.
 
     Examples
     --------
@@ -151,7 +158,7 @@ class NetworkModel(Model):
 
     def __init__(self, loss, n_features, hidden_layer_sizes, activation="relu",
                  column_modes=None, output_scale=None, bias_free=None, offset=None,
-                 level_penalty=None, null_raw=None):
+                 level_penalty=None, null_raw=None, warm_up_columns=()):
         n_raw = loss.n_raw
         self.n_features = int(n_features)
         self.hidden_layer_sizes = tuple(int(h) for h in hidden_layer_sizes)
@@ -168,6 +175,9 @@ class NetworkModel(Model):
         self.offset = None if offset is None else np.asarray(offset, dtype=np.float64)
         self.level_penalty = level_penalty
         self.null_raw = None if null_raw is None else np.asarray(null_raw, np.float64)
+        self.warm_up_columns = np.asarray(warm_up_columns, dtype=np.intp)
+        #: The dtype of the passes' products (None: X's, float32 or float64).
+        self.pass_dtype = None
         widths = (self.n_features, *self.hidden_layer_sizes, self.x_columns.size)
         self.layer_shapes = list(zip(widths[:-1], widths[1:]))
         # where each layer's weights and bias start in theta
@@ -253,6 +263,46 @@ class NetworkModel(Model):
         return self.pack_layers(layers,
                                 np.asarray(start_raw, dtype=np.float64)[self.constant_columns])
 
+    def warm_start_parameters(self, previous_model, previous_theta, adapt=None):
+        """The previous fit's parameters where it was a network of the same layers
+        and column modes (``adapt``, for coefficients, does not apply: the output
+        scale carries y's units)."""
+        if (isinstance(previous_model, NetworkModel)
+                and previous_model.layer_shapes == self.layer_shapes
+                and previous_model.column_modes == self.column_modes):
+            return previous_theta.copy()
+        return None
+
+    def fit_phases(self, X, max_iter, warm_up=True):
+        """With ``warm_up`` and ``warm_up_columns`` (a dispersion learned as a
+        function of x), first a phase of at most ``max_iter // 2`` iterations that fits
+        the mean with their output weights and biases held at the null model (a
+        constant dispersion), as Nix and Weigend recommend against the variance
+        absorbing the residual; then all released.  On float32 X the passes are
+        float32 until the solver stops, then the fit is finished (and checked) with
+        float64 passes: float32 resolves the objective only to about 1e-7 of its
+        value, where the line search stops with the gradient far above ``tol``."""
+        phases = []
+        if warm_up and self.warm_up_columns.size:
+            held = copy.copy(self)
+            held.held = self.held | self.output_mask(self.warm_up_columns)
+            phases.append((held, max(1, max_iter // 2), "warm-up done (dispersion held "
+                           "at the null model); releasing it"))
+        if self._dtype(X) == np.float64:
+            return [*phases, (self, max_iter, None)]
+        final = copy.copy(self)
+        final.pass_dtype = np.float64
+        return [*phases, (self, max_iter, "float32 passes done; finishing with float64 "
+                          "passes"), (final, max_iter, None)]
+
+    def layer_parameters(self, theta):
+        """Copies of every layer's ``(W_k, b_k)``, the output layer's times the output
+        scale (raw-prediction units)."""
+        layers = [(weights.copy(), bias.copy()) for weights, bias in self.layers(theta)]
+        layers[-1][0][...] *= self.output_scale
+        layers[-1][1][...] *= self.output_scale
+        return layers
+
     # ------------------------------------------------------------------ passes
     def _blocks(self, X):
         n = X.shape[0]
@@ -264,6 +314,8 @@ class NetworkModel(Model):
             slice(0, 0)]
 
     def _dtype(self, X):
+        if self.pass_dtype is not None:
+            return self.pass_dtype
         return np.float32 if X.dtype == np.float32 else np.float64
 
     def _forward(self, layers, X_block):
@@ -539,6 +591,18 @@ class NetworkModel(Model):
                 f"in {np.dtype(self._dtype(X)).name}, per-sample kernels at the output")
 
 
+def validated_hidden_layer_sizes(sizes):
+    """An estimator's ``hidden_layer_sizes`` as a tuple of positive ints (``()``: the
+    linear model), or a ValueError naming it."""
+    checked = (sizes,) if np.ndim(sizes) == 0 else tuple(np.ravel(sizes).tolist())
+    if not all(isinstance(h, Integral) and not isinstance(h, bool) and h >= 1
+               for h in checked):
+        raise ValueError("hidden_layer_sizes must be a positive int or a sequence of "
+                         f"positive ints (the widths of the hidden layers, () for the "
+                         f"linear model), got {sizes!r}.")
+    return checked
+
+
 def regression_network(family, modes, fit_intercept, alpha, n_features, null_raw,
                        hidden_layer_sizes, activation, offset=None):
     """The network of a regression family (the counterpart of the linear
@@ -547,7 +611,9 @@ def regression_network(family, modes, fit_intercept, alpha, n_features, null_raw
     is scaled by ``1 / sqrt(mean_penalty_weight)`` (``s0`` where the mean is in y's
     units), which makes the weight decay on its output weights the linear model's
     ``|coef|^2 / s0^2``; at ``alpha > 0`` a learned dispersion column's training mean
-    is pulled towards its null value as in the linear model."""
+    is pulled towards its null value as in the linear model; every other column in
+    mode ``"x"`` (a dispersion learned as a function of x) is held at the null model
+    in the warm-up (see :meth:`NetworkModel.warm_up_phases`)."""
     output_scale = np.ones(family.n_raw)
     output_scale[0] = 1.0 / np.sqrt(family.mean_penalty_weight(null_raw))
     j = family.dispersion_column
@@ -556,7 +622,9 @@ def regression_network(family, modes, fit_intercept, alpha, n_features, null_raw
     return NetworkModel(family, n_features, hidden_layer_sizes, activation,
                         column_modes=modes, output_scale=output_scale,
                         bias_free=[fit_intercept] + [True] * (family.n_raw - 1),
-                        offset=offset, level_penalty=level, null_raw=null_raw)
+                        offset=offset, level_penalty=level, null_raw=null_raw,
+                        warm_up_columns=[k for k in range(1, family.n_raw)
+                                         if modes[k] == "x"])
 
 
 def classification_network(family, n_features, fit_intercept, hidden_layer_sizes,

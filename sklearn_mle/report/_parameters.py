@@ -6,7 +6,8 @@ another parameter, reported by its name without the ``log_`` prefix: ``<p>_`` wh
 is one constant (fixed or learned), ``<p>_coef_`` and ``<p>_intercept_`` (on its raw,
 log scale) when it is linear in x; the dispersion column also as ``dispersion_...``.
 Column modes are those of :meth:`Family.specialise`: ``"x"`` (linear in x),
-``"constant"`` (learned intercept only) or a number (fixed raw value).
+``"constant"`` (learned intercept only) or a number (fixed raw value).  A model with
+layers (a network) also reports its weights as ``coefs_`` and ``intercepts_``.
 """
 
 import numpy as np
@@ -71,6 +72,19 @@ def set_constant_attributes(estimator, family, modes, raw_row):
             setattr(estimator, f"{stem}_", value)
             names.append(f"{stem}_")
     return names
+
+
+def set_layer_attributes(estimator, model, theta):
+    """``coefs_`` and ``intercepts_`` of a model with layers (a network): the weight
+    matrix and bias vector of each layer (:meth:`Model.layer_parameters`), as
+    scikit-learn's MLP; removed after a model without.  ``coef_`` and ``intercept_``
+    of an earlier fit are removed where ``model`` has no coefficients."""
+    layers = model.layer_parameters(theta)
+    estimator._forget(("coefs_", "intercepts_") if model.has_coefficients else
+                      ("coefs_", "intercepts_", "coef_", "intercept_"))
+    if layers is not None:
+        estimator.coefs_ = [weights for weights, _ in layers]
+        estimator.intercepts_ = [bias for _, bias in layers]
 
 
 def parameter_names(estimator, family, modes, fit_intercept, feature_names=None):
