@@ -16,8 +16,6 @@ behind.  The estimators supply what differs: the family and model, how existence
 decided, the fallback, their parameter attributes and their summary's header lines.
 """
 
-import functools
-import inspect
 import warnings
 from numbers import Integral, Real
 
@@ -25,13 +23,13 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import (_check_sample_weight, _check_y, check_is_fitted,
+from sklearn.utils.validation import (_check_sample_weight, check_is_fitted,
                                       validate_data)
 
 from .._threads import ensure_layout, kernels_own_the_cores, n_threads
 from ..existence._unbounded import (ExistenceUndecidedWarning, UnboundedLikelihoodWarning,
                                     undecided_message)
-from ..models._dask import is_dask_collection, map_rows
+from ..models._dask import is_dask_collection
 from ..models._model import RowLimitExceeded
 from ..models._network import ACTIVATIONS, validated_hidden_layer_sizes
 from ..report._covariance import output_covariance
@@ -42,6 +40,7 @@ from ..report._statistics import (common_notes, covariance_kind, fit_statistics,
 from ..report._table import InferenceSummary, feature_labels, target_label, target_name
 from ..solver._fit import fit_model
 from ..solver._progress import Progress
+from ._dask_input import validated_dask_fit_input
 
 #: What each capability of a model is needed for, for the error of a model without it.
 _CAPABILITY_USE = {
@@ -98,8 +97,8 @@ class MLEstimator(BaseEstimator):
         (the regressor's offset)."""
         name = target_name(y)  # before validation turns a Series into an array
         if is_dask_collection(X):
-            X, y = self._validated_dask(X, y, sample_weight, groups, data)
-            sample_weight = self._dask_weights
+            X, y, sample_weight = validated_dask_fit_input(self, X, y, sample_weight,
+                                                           groups, data)
         else:
             X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
                                  dtype=[np.float64, np.float32],
@@ -109,33 +108,6 @@ class MLEstimator(BaseEstimator):
         codes = validate_groups(groups, self.inference, X.shape[0])
         with kernels_own_the_cores(X):
             return self._fit_validated(X, y, sample_weight, codes, **data)
-
-    def _validated_dask(self, X, y, sample_weight, groups, data):
-        """Dask X persisted on the workers (a ``DaskDesign``), y and the weights on the
-        client, checked as ``validate_data`` checks in-memory input (see
-        :mod:`sklearn_mle.models._dask`); the options that need X's rows on the client
-        are refused."""
-        from ..models._dask import dask_fit_input
-
-        unsupported = [name for name, value in [("groups", groups), *data.items()]
-                       if value is not None]
-        if self._hidden_layers():
-            raise ValueError(
-                f"hidden_layer_sizes={self.hidden_layer_sizes!r} is not supported with "
-                "Dask input: a network is fitted in memory only (the distributed model "
-                "is the linear one); pass a NumPy array, or hidden_layer_sizes=().")
-        if unsupported or is_robust(self.inference):
-            option = unsupported[0] if unsupported else f"inference={self.inference!r}"
-            raise ValueError(f"{option} is not supported with Dask input (it needs "
-                             "per-sample rows on the client): fit in memory, or use "
-                             "inference=True")
-        X, y, self._dask_weights, names = dask_fit_input(X, y, sample_weight)
-        y = _check_y(y, y_numeric=self._numeric_target, estimator=self)
-        self.n_features_in_ = X.shape[1]
-        self._forget(["feature_names_in_"])
-        if names is not None:
-            self.feature_names_in_ = names
-        return X, y
 
     def _validated_input(self, X):
         """X checked against the fit (features, dtype) for prediction."""
@@ -380,31 +352,3 @@ def check_target_shape(y, n_samples):
     if y.shape != (n_samples,):
         raise ValueError(f"y must have shape {(n_samples,)}, got {y.shape}.")
     return y
-
-
-#: Per-sample prediction inputs that a chunked Dask prediction cannot take.
-_PER_SAMPLE_INPUTS = ("offset", "exposure")
-
-
-def lazy_on_dask(method):
-    """Let a prediction method take Dask X (and a Dask y): its result is then lazy
-    Dask arrays, the method run chunk by chunk over the rows (``map_rows``); for
-    in-memory X the method itself.  A per-sample ``offset`` or ``exposure`` with Dask
-    X gets a clear error (it is not chunked as X's rows)."""
-    signature = inspect.signature(method)
-
-    @functools.wraps(method)
-    def wrapper(self, X, *args, **kwargs):
-        if not is_dask_collection(X):
-            return method(self, X, *args, **kwargs)
-        given = signature.bind(self, X, *args, **kwargs).arguments
-        for name in _PER_SAMPLE_INPUTS:
-            if given.get(name) is not None:
-                raise ValueError(
-                    f"{name} is not supported with Dask input (predictions run chunk "
-                    f"by chunk over X's rows, and {name} is not chunked with them): "
-                    "predict on in-memory X, or without it.")
-        check_is_fitted(self)
-        vectors = [arg for arg in args[:1] if is_dask_collection(arg)]
-        return map_rows(method, self, X, vectors, args[len(vectors):], kwargs)
-    return wrapper

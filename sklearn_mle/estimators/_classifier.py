@@ -25,7 +25,8 @@ from ..report._parameters import set_layer_attributes
 from ..report._robust import ROBUST_KINDS
 from ..report._summary_parts import classification_summary_parts
 from ..solver._weights import FitWeights
-from ._base import MLEstimator, lazy_on_dask
+from ._base import MLEstimator
+from ._dask_input import lazy_on_dask
 from ._offset import validated_class_offset
 
 #: Labels encoded at a time (bounds the integer temporaries of the search).

@@ -32,7 +32,8 @@ from ..report._parameters import (set_constant_attributes, set_layer_attributes,
 from ..report._robust import ROBUST_KINDS
 from ..report._summary_parts import regression_summary_parts
 from ..solver._weights import FitWeights
-from ._base import _FIT_STACKLEVEL, MLEstimator, check_target_shape, lazy_on_dask
+from ._base import _FIT_STACKLEVEL, MLEstimator, check_target_shape
+from ._dask_input import lazy_on_dask
 from ._offset import validated_offset, validated_trials
 
 

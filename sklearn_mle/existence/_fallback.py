@@ -20,7 +20,7 @@ from .._threads import n_threads
 from ..solver._fit import fit_model
 from ._check import find_unbounded
 from ._moments import certify_moment_existence
-from ._separation import (FALLBACK_SEPARATION_MARGIN, SEPARATION_SYMPTOM,
+from ._separation import (FALLBACK_SEPARATION_MARGIN,
                           certify_existence, class_scores,
                           find_complete_separation, find_separation,
                           fitted_margin_summary, masking_offset, suspect_samples)
