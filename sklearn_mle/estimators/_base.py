@@ -16,6 +16,7 @@ behind.  The estimators supply what differs: the family and model, how existence
 decided, the fallback, their parameter attributes and their summary's header lines.
 """
 
+import threading
 import warnings
 from numbers import Integral, Real
 
@@ -50,9 +51,13 @@ _CAPABILITY_USE = {
 }
 
 #: Frames from a warning issued by :meth:`MLEstimator._fit_checked` up to the caller
-#: of ``fit``: _fit_checked, the estimator's _fit_validated, the shared _fit, the
-#: estimator's fit, scikit-learn's fit wrapper.
-_FIT_STACKLEVEL = 6
+#: of ``fit``: _fit_checked, the shared _fit_model, the estimator's _fit_validated,
+#: the shared _fit_reported and _fit, the estimator's fit, scikit-learn's fit wrapper.
+_FIT_STACKLEVEL = 7
+
+#: The progress report of the fit running in this thread (its ``progress``), so that
+#: the solver, the existence check and the attributes report through one object.
+_FIT_REPORT = threading.local()
 
 
 class MLEstimator(BaseEstimator):
@@ -96,6 +101,20 @@ class MLEstimator(BaseEstimator):
         kernels own the cores.  ``data`` are the estimator's further per-sample inputs
         (the regressor's offset)."""
         name = target_name(y)  # before validation turns a Series into an array
+        # one progress report for the whole fit: input checks, solver, existence
+        # check, attributes, so that at verbose=2 every second of it is accounted for
+        # (per thread: fits of one estimator may run in several threads at once)
+        progress = Progress(self.verbose, type(self).__name__)
+        outer, _FIT_REPORT.progress = getattr(_FIT_REPORT, "progress", None), progress
+        try:
+            return self._fit_reported(X, y, sample_weight, groups, name, data, progress)
+        finally:
+            _FIT_REPORT.progress = outer
+            progress.detail(f"fit: {progress.elapsed():.3g} s in all")
+
+    def _fit_reported(self, X, y, sample_weight, groups, name, data, progress):
+        """:meth:`_fit` under its progress report."""
+        start = progress.elapsed()
         if is_dask_collection(X):
             X, y, sample_weight = validated_dask_fit_input(self, X, y, sample_weight,
                                                            groups, data)
@@ -106,6 +125,7 @@ class MLEstimator(BaseEstimator):
             X = ensure_layout(X)
         self._target_name = name
         codes = validate_groups(groups, self.inference, X.shape[0])
+        progress.detail(f"input checked: {progress.elapsed() - start:.3g} s")
         with kernels_own_the_cores(X):
             return self._fit_validated(X, y, sample_weight, codes, **data)
 
@@ -250,8 +270,16 @@ class MLEstimator(BaseEstimator):
     def _fit_options(self):
         """The solver options of this estimator's fits, with one progress report."""
         name = type(self).__name__
+        progress = (getattr(_FIT_REPORT, "progress", None)
+                    or Progress(self.verbose, name))
         return dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
-                    estimator_name=name, progress=Progress(self.verbose, name))
+                    estimator_name=name, progress=progress)
+
+    def _attributes_timed(self):
+        """The section of the progress report that sets the fitted attributes
+        (likelihood statistics, and the covariance where ``inference`` asks for it)."""
+        name = "attributes" + (" and inference" if self.inference else "")
+        return self._fit_options()["progress"].timed(name, level=2)
 
     @staticmethod
     def _require(model, capability):

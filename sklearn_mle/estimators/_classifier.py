@@ -344,11 +344,13 @@ default=None
             self._predictor = (model, result.theta)
         set_layer_attributes(self, model, result.theta)
         self.n_iter_ = result.n_iter
-        set_class_likelihood(self, model, X, y_encoded, fit_weights, result, n_classes)
         self._forget(("covariance_", "coef_se_", "intercept_se_", "n_groups_"))
-        if self.inference:
-            self._set_inference(model, X, y_encoded, fit_weights, result.theta, centre,
-                                codes)
+        with self._attributes_timed():
+            set_class_likelihood(self, model, X, y_encoded, fit_weights, result,
+                                 n_classes)
+            if self.inference:
+                self._set_inference(model, X, y_encoded, fit_weights, result.theta,
+                                    centre, codes)
         return self
 
     def _set_inference(self, model, X, y_encoded, fit_weights, theta, centre, codes):

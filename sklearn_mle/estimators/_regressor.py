@@ -550,14 +550,15 @@ class MLERegressor(RegressorMixin, MLEstimator):
             self._predictor = (model, theta)
         set_layer_attributes(self, model, theta)
         self.n_iter_ = result.n_iter
-        set_regression_likelihood(self, model, modes, X, y, theta, fit_weights, result,
-                                  null_raw, self.alpha)
-        if family.least_squares:
-            _ols.set_residual_statistics(self, model.raw_prediction(theta, X)[:, 0], y,
-                                         fit_weights)
-        if self.inference:
-            set_regression_inference(self, family, modes, model, X, y, fit_weights,
-                                     theta, codes)
+        with self._attributes_timed():
+            set_regression_likelihood(self, model, modes, X, y, theta, fit_weights,
+                                      result, null_raw, self.alpha)
+            if family.least_squares:
+                _ols.set_residual_statistics(self, model.raw_prediction(theta, X)[:, 0],
+                                             y, fit_weights)
+            if self.inference:
+                set_regression_inference(self, family, modes, model, X, y, fit_weights,
+                                         theta, codes)
 
     # -------------------------------------------- existence (see MLEstimator)
     def _find_unbounded(self, model, X, y, weights, result):

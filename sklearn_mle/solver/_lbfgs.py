@@ -40,9 +40,10 @@ DENSE_PRECONDITIONER_MAX_PARAMS = 3000
 #: has reached the precision limit of floating point.
 _PRECISION_LIMIT_GRADIENT = 1e-5
 #: Frames from the ConvergenceWarning up to the caller of ``fit``: minimize_lbfgs,
-#: fit_model, the estimator's _fit_validated, the shared _fit, the estimator's fit,
-#: scikit-learn's fit wrapper.
-_USER_STACKLEVEL = 7
+#: fit_model, the estimators' _fit_checked and _fit_model, the estimator's
+#: _fit_validated, the shared _fit_reported and _fit, the estimator's fit,
+#: scikit-learn's fit wrapper (the callers' ``extra_frames`` count any others).
+_USER_STACKLEVEL = 8
 #: Rise of the objective (relative) a Newton polishing step may cause: rounding only.
 _POLISH_RISE_RTOL = 1e-12
 #: Relative eigenvalue below which a direction of the scaled start Hessian is flat.
