@@ -15,7 +15,7 @@ Needs the ``dask`` extra and dask-ml (``pip install ".[dask]" dask-ml``).  Write
    estimators as they come have ``C=1``: with 2 000 000 rows that penalty moves the
    optimum by far less than the gaps reported, so they solve the same problem.
 2. **Overhead against our in-memory fit**: the same data brought to the client as
-   NumPy arrays and fitted in memory; time per objective-and-gradient evaluation
+   NumPy arrays and fitted in memory in a fresh process; time per objective-and-gradient evaluation
    (fit time / evaluations) on Dask and in memory, and the tasks in the graph of one
    Dask evaluation.
 
@@ -93,13 +93,20 @@ def timed_fit(make, X, y, warm_up=None):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             warm_up().fit(X, y)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        start = time.perf_counter()
-        estimator = make().fit(X, y)
-        seconds = time.perf_counter() - start
+    # as benchmarks/bench.py: a fit under 15 s runs twice and the shorter time counts
+    # (the machine is shared; a cluster's first fit after another solver's may also
+    # meet its leftovers)
+    times = []
+    while not times or (len(times) < 2 and times[0] < 15.0):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            start = time.perf_counter()
+            estimator = make().fit(X, y)
+            times.append(time.perf_counter() - start)
+    seconds = min(times)
     names = sorted({f"{w.category.__name__}: {str(w.message)[:60]}" for w in caught
                     if issubclass(w.category, (UserWarning, RuntimeWarning))})
+    timed_fit.runs = len(times)   # (evaluation counters divide by it)
     return estimator, seconds, names
 
 
@@ -137,7 +144,6 @@ def run(args):
     from distributed import Client, LocalCluster
 
     from sklearn_mle.models._dask import DaskLinearModel
-    from sklearn_mle.models._linear import LinearModel
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                            memory_limit=args.worker_memory, dashboard_address=None,
@@ -159,9 +165,9 @@ def run(args):
             coef, intercept = np.ravel(estimator.coef_), np.ravel(estimator.intercept_)
             rows.append(dict(solver="sklearn_mle", seconds=seconds, warnings=warned,
                              iterations=int(estimator.n_iter_),
-                             evaluations=counter.count,
+                             evaluations=counter.count // timed_fit.runs,
                              nll=mean_nll(kind, X, y, coef, intercept)))
-            dask_evaluation = seconds / max(counter.count, 1)
+            dask_evaluation = seconds / max(counter.count // timed_fit.runs, 1)
             tasks = int(np.median(sizes)) if sizes else None
             for solver in ("default", "lbfgs", "newton"):
                 print(f"{kind}: dask-ml {solver} ...", flush=True)
@@ -179,27 +185,57 @@ def run(args):
             for r in rows:
                 r["gap"] = (r["nll"] - best) / abs(best)
             report["comparisons"][kind] = rows
-            # in memory, on the same data brought to the client
-            X_local, y_local = X.compute(), y.compute()
-            timed_fit(lambda: ours(kind).set_params(max_iter=1), X_local, y_local)
-            counter = Counter(LinearModel, "nll_gradient")
-            local, local_seconds, _ = timed_fit(lambda: ours(kind), X_local, y_local)
-            counter.restore()
-            del X_local
+            # in memory, on the same data brought to the client and fitted in a fresh
+            # process of its own (beside the live cluster the client's fit measured
+            # 3.4 times slower than alone)
+            local = in_memory_fit(kind, X, y, args.scratch)
             report["overhead"][kind] = dict(
                 dask_seconds=rows[0]["seconds"], dask_evaluations=rows[0]["evaluations"],
-                dask_per_evaluation=dask_evaluation, memory_seconds=local_seconds,
-                memory_evaluations=counter.count,
-                memory_per_evaluation=local_seconds / max(counter.count, 1),
+                dask_per_evaluation=dask_evaluation, memory_seconds=local["seconds"],
+                memory_evaluations=local["evaluations"],
+                memory_per_evaluation=local["seconds"] / max(local["evaluations"], 1),
                 tasks_per_evaluation=tasks,
                 chunks=int(len(X.chunks[0])),
                 coefficient_difference=float(np.max(np.abs(
-                    np.ravel(local.coef_) - coef)) / np.max(np.abs(coef))))
+                    np.asarray(local["coef"]) - coef)) / np.max(np.abs(coef))))
             print(json.dumps(report["comparisons"][kind], indent=1), flush=True)
     finally:
         client.close()
         cluster.close()
     return report
+
+
+def in_memory_fit(kind, X, y, scratch):
+    """Our in-memory fit of the Dask arrays' values, in a fresh process: its time,
+    evaluations and coefficients."""
+    import subprocess
+    import sys
+
+    os.makedirs(scratch, exist_ok=True)
+    paths = [os.path.join(scratch, name) for name in ("X.npy", "y.npy")]
+    np.save(paths[0], X.compute())
+    np.save(paths[1], y.compute())
+    try:
+        output = subprocess.run([sys.executable, __file__, "--in-memory-worker", kind,
+                                 *paths], check=True, capture_output=True,
+                                text=True).stdout
+    finally:
+        for path in paths:
+            os.remove(path)
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def in_memory_worker(kind, x_path, y_path):
+    """(In the fresh process) the in-memory fit, printed as one JSON line."""
+    from sklearn_mle.models._linear import LinearModel
+
+    X, y = np.load(x_path), np.load(y_path)
+    timed_fit(lambda: ours(kind).set_params(max_iter=1), X, y)  # (warm-up)
+    counter = Counter(LinearModel, "nll_gradient")
+    estimator, seconds, _ = timed_fit(lambda: ours(kind), X, y)
+    counter.restore()
+    print(json.dumps(dict(seconds=seconds, evaluations=counter.count // timed_fit.runs,
+                          coef=np.ravel(estimator.coef_).tolist())))
 
 
 def machine():
@@ -262,7 +298,7 @@ def render(report):
                   f"({'at the optimum' if ours_row['gap'] <= 1e-8 else 'NOT at the optimum'}"
                   f"); {verdict}.", ""]
     lines += ["## Overhead of the cluster against our in-memory fit", "",
-              "Same data as NumPy arrays on the client, the same estimator; time per "
+              "Same data as NumPy arrays, the same estimator fitted in a fresh process; time per "
               "objective-and-gradient evaluation = fit time / evaluations (the Dask fit's "
               "time includes the existence check and likelihood passes, as the in-memory "
               "one does).", "",
@@ -287,7 +323,12 @@ def main():
     parser.add_argument("--chunk-rows", type=int, default=250_000)
     parser.add_argument("--worker-memory", default="8GiB")
     parser.add_argument("--output", default=os.path.join(HERE, "RESULTS_dask.md"))
+    parser.add_argument("--scratch", default="/tmp/sklearn_mle_bench_dask",
+                        help="folder for the in-memory fit's copy of the data")
+    parser.add_argument("--in-memory-worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.in_memory_worker:
+        return in_memory_worker(*args.in_memory_worker)
     report = run(args)
     with open(os.path.splitext(args.output)[0] + ".json", "w") as f:
         json.dump(report, f, indent=1)
