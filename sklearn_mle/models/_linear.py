@@ -825,7 +825,7 @@ def _sparse_column_moments(X, weights):
     """:func:`weighted_column_moments` of sparse X from its stored entries, a block of
     them at a time: no copy of X (``X.multiply(X)`` made one, 38 MB beside a 20 MB
     one-hot X), only arrays of a block's entries."""
-    X = X.tocsr() if X.format != "csr" else X
+    X = X.tocsr() if X.format != "csr" else X   # (the estimators pass CSR)
     d = X.shape[1]
     mean, mean_sq = np.zeros(d), np.zeros(d)
     for rows in _row_blocks(X):
