@@ -267,19 +267,21 @@ class MLEstimator(BaseEstimator):
         return self.family_
 
     # ------------------------------------------------------------ shared pieces
+    def _progress(self):
+        """The progress report of the fit under way (a silent one outside a fit)."""
+        return (getattr(_FIT_REPORT, "progress", None)
+                or Progress(self.verbose, type(self).__name__))
+
     def _fit_options(self):
         """The solver options of this estimator's fits, with one progress report."""
-        name = type(self).__name__
-        progress = (getattr(_FIT_REPORT, "progress", None)
-                    or Progress(self.verbose, name))
         return dict(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose,
-                    estimator_name=name, progress=progress)
+                    estimator_name=type(self).__name__, progress=self._progress())
 
     def _attributes_timed(self):
         """The section of the progress report that sets the fitted attributes
         (likelihood statistics, and the covariance where ``inference`` asks for it)."""
         name = "attributes" + (" and inference" if self.inference else "")
-        return self._fit_options()["progress"].timed(name, level=2)
+        return self._progress().timed(name, level=2)
 
     @staticmethod
     def _require(model, capability):
