@@ -135,8 +135,11 @@ def test_constant_sigma_is_the_penalised_closed_form(alpha):
     np.testing.assert_allclose(reg.coef_, ridge.coef_, rtol=1e-6)
 
 
-def reference_objective(X, y, weights, alpha, variance, mean_params, scale_params):
-    """The documented objective of MLERegressor, in NumPy from its formula."""
+def reference_objective(X, y, weights, alpha, variance, mean_params, scale_params,
+                        dispersion_alpha=None):
+    """The documented objective of MLERegressor, in NumPy from its formula
+    (``dispersion_alpha``: the penalty on ``scale_coef``, None for ``alpha``)."""
+    dispersion_alpha = alpha if dispersion_alpha is None else dispersion_alpha
     w, b = mean_params
     weights = weights / weights.sum()
     mu = X @ w + b
@@ -152,21 +155,25 @@ def reference_objective(X, y, weights, alpha, variance, mean_params, scale_param
     t = np.average(log_sigma, weights=weights) - log_s0
     kl = t + 0.5 * (np.exp(-2 * t) - 1)
     return (np.average(nll, weights=weights)
-            + 0.5 * alpha * (w @ w * np.exp(-2 * log_s0) + scale_coef @ scale_coef)
+            + 0.5 * alpha * w @ w * np.exp(-2 * log_s0)
+            + 0.5 * dispersion_alpha * scale_coef @ scale_coef
             + alpha * kl)
 
 
-@pytest.mark.parametrize("variance", ["constant", "heteroscedastic"])
+@pytest.mark.parametrize("variance, dispersion_alpha", [
+    ("constant", None), ("heteroscedastic", None), ("heteroscedastic", 0.05),
+    ("heteroscedastic", 3.0)])
 @pytest.mark.parametrize("alpha", [1e-3, 0.5])
-def test_fit_minimises_the_documented_objective(variance, alpha):
+def test_fit_minimises_the_documented_objective(variance, dispersion_alpha, alpha):
     """The fitted parameters are a stationary point of the objective written from the
-    docstring's formula, and no nearby point is lower."""
+    docstring's formula, and no nearby point is lower; with ``dispersion_alpha`` the
+    coefficients of log sigma(x) carry that penalty instead of alpha."""
     rng = np.random.default_rng(4)
     X = rng.normal(size=(30, 2)) * [1.0, 5.0]
     y = 2.0 + X @ [1.0, 0.2] + np.exp(0.3 * X[:, 0]) * rng.normal(size=30)
     weights = rng.uniform(0.5, 2.0, size=30)
-    reg = MLERegressor(variance=variance, alpha=alpha, tol=1e-10).fit(
-        X, y, sample_weight=weights)
+    reg = MLERegressor(variance=variance, alpha=alpha, dispersion_alpha=dispersion_alpha,
+                       tol=1e-10).fit(X, y, sample_weight=weights)
     if variance == "constant":
         flat = np.concatenate([reg.coef_, [reg.intercept_, np.log(reg.scale_)]])
     else:
@@ -175,7 +182,8 @@ def test_fit_minimises_the_documented_objective(variance, alpha):
 
     def objective(p):
         scale = p[3] if variance == "constant" else (p[3:5], p[5])
-        return reference_objective(X, y, weights, alpha, variance, (p[:2], p[2]), scale)
+        return reference_objective(X, y, weights, alpha, variance, (p[:2], p[2]), scale,
+                                   dispersion_alpha)
 
     step = 1e-5
     gradient = [(objective(flat + step * e) - objective(flat - step * e)) / (2 * step)
@@ -226,3 +234,74 @@ def test_alpha_too_small_for_double_precision_warns():
     assert reg.mle_exists_ is True
     assert np.all(np.isfinite(reg.scale_coef_)) and np.isfinite(reg.scale_intercept_)
     assert np.min(log_scales(reg, X)) < np.log(np.spacing(np.max(np.abs(y))))
+
+
+def heteroscedastic_data(n=400, seed=6):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    return X, X @ [1.0, 2.0, 3.0] + np.exp(0.5 * X[:, 0]) * rng.normal(size=n)
+
+
+def test_dispersion_alpha_none_is_alpha_bit_for_bit():
+    X, y = heteroscedastic_data()
+    a = MLERegressor(variance="heteroscedastic", alpha=0.01).fit(X, y)
+    b = MLERegressor(variance="heteroscedastic", alpha=0.01, dispersion_alpha=0.01).fit(X, y)
+    assert np.array_equal(a.coef_, b.coef_) and np.array_equal(a.scale_coef_, b.scale_coef_)
+
+
+def test_dispersion_alpha_to_infinity_is_the_constant_variance_fit():
+    """Penalising the slopes of log sigma(x) without bound leaves one sigma: the fit
+    tends to ``variance="constant"``'s at the same alpha (same mean penalty, same pull
+    of the level of log sigma)."""
+    X, y = heteroscedastic_data()
+    constant = MLERegressor(variance="constant", alpha=0.01, tol=1e-10).fit(X, y)
+    shrunk = [MLERegressor(variance="heteroscedastic", alpha=0.01, dispersion_alpha=d,
+                           tol=1e-10).fit(X, y) for d in (1e-3, 0.1, 10.0, 1e9)]
+    norms = [np.linalg.norm(reg.scale_coef_) for reg in shrunk]
+    assert all(a > b for a, b in zip(norms, norms[1:]))
+    np.testing.assert_allclose(shrunk[-1].coef_, constant.coef_, rtol=1e-7)
+    np.testing.assert_allclose(shrunk[-1].scale_intercept_, np.log(constant.scale_),
+                               rtol=1e-7)
+    assert norms[-1] < 1e-7
+
+
+def test_dispersion_alpha_on_a_network_weighs_only_the_log_scale_outputs():
+    """On a network the hidden layers (shared with the mean) keep alpha's weight; the
+    log-scale output's weights carry dispersion_alpha / alpha, and shrink with it."""
+    X, y = heteroscedastic_data()
+    common = dict(variance="heteroscedastic", alpha=1e-3, hidden_layer_sizes=(6,),
+                  activation="tanh", random_state=0, max_iter=200)
+    fits = []
+    for dispersion_alpha in (None, 1.0):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # (stopped by max_iter)
+            fits.append(MLERegressor(dispersion_alpha=dispersion_alpha, **common).fit(X, y))
+    plain, smooth = (reg._predictor[0] for reg in fits)
+    hidden = slice(0, plain._layer_starts[-1])
+    np.testing.assert_array_equal(smooth.ridge_weight[hidden], plain.ridge_weight[hidden])
+    log_scale = smooth.output_mask([1]) & (plain.ridge_weight > 0)
+    np.testing.assert_allclose(smooth.ridge_weight[log_scale], 1.0 / 1e-3)
+    np.testing.assert_array_equal(smooth.ridge_weight[~log_scale],
+                                  plain.ridge_weight[~log_scale])
+    sizes = [np.abs(reg.coefs_[-1][:, 1]).sum() for reg in fits]
+    assert sizes[1] < 0.5 * sizes[0]
+
+
+@pytest.mark.parametrize("alpha, dispersion_alpha, message", [
+    (0.0, 1.0, "needs alpha > 0"), (0.1, 0.0, "unpenalised")])
+def test_dispersion_alpha_that_leaves_no_objective_is_refused(alpha, dispersion_alpha,
+                                                              message):
+    X, y = heteroscedastic_data(n=50)
+    reg = MLERegressor(variance="heteroscedastic", alpha=alpha,
+                       dispersion_alpha=dispersion_alpha)
+    with pytest.raises(ValueError, match=message):
+        reg.fit(X, y)
+
+
+def test_dispersion_alpha_without_a_dispersion_in_x_warns_and_changes_nothing():
+    X, y = heteroscedastic_data(n=50)
+    plain = MLERegressor(alpha=0.1).fit(X, y)
+    with pytest.warns(UserWarning, match="dispersion_alpha=5.0 is ignored") as caught:
+        ignored = MLERegressor(alpha=0.1, dispersion_alpha=5.0).fit(X, y)
+    assert caught[0].filename == __file__
+    np.testing.assert_array_equal(ignored.coef_, plain.coef_)

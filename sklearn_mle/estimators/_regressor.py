@@ -136,6 +136,18 @@ class MLERegressor(RegressorMixin, MLEstimator):
     alpha : float, default=0.0
         Penalty strength: L2 on ``coef_`` (and ``scale_coef_``) and, with a learned
         variance, the pull of the mean ``log sigma`` towards ``log s0`` (see above).
+    dispersion_alpha : float, default=None
+        A penalty strength of its own for the coefficients of a dispersion that
+        depends on x (``dispersion="linear"``, ``variance="heteroscedastic"``): L2 on
+        ``dispersion_coef_`` (the Gaussian's and Student-t's ``scale_coef_``, the
+        negative binomial's ``alpha_coef_``) for the linear model, on the log-scale
+        output's weights for a network (its hidden layers, shared with the mean, keep
+        ``alpha``).  None: ``alpha``.  A larger value keeps ``sigma(x)``
+        smoother than the mean, as advised for networks that learn a variance
+        (Sluijterman, Cator and Heskes, 2023).  Positive when ``alpha > 0`` (an
+        unpenalised ``sigma(x)`` can collapse), 0 or None when ``alpha = 0`` (the
+        unpenalised likelihood); ignored, with a warning, where the dispersion does
+        not depend on x.
     fit_intercept : bool, default=True
         Whether to estimate an intercept of the mean.  The intercept of ``log sigma``
         (``scale_`` or ``scale_intercept_``) is always estimated for learned variances.
@@ -325,17 +337,19 @@ class MLERegressor(RegressorMixin, MLEstimator):
                        Interval(Real, 0, None, closed="neither")],
         "variance": [None, StrOptions({"fixed", "constant", "heteroscedastic"})],
         "inference": ["boolean", StrOptions({"ols", *ROBUST_KINDS})],
+        "dispersion_alpha": [None, Interval(Real, 0, None, closed="left")],
         **MLEstimator._network_parameter_constraints,
     }
 
     def __init__(self, distribution="gaussian", *, dispersion=None, variance=None,
-                 alpha=0.0, fit_intercept=True, max_iter=1000, tol=1e-7, warm_start=False,
-                 verbose=0, inference=False, hidden_layer_sizes=(), activation="relu",
-                 random_state=None):
+                 alpha=0.0, dispersion_alpha=None, fit_intercept=True, max_iter=1000,
+                 tol=1e-7, warm_start=False, verbose=0, inference=False,
+                 hidden_layer_sizes=(), activation="relu", random_state=None):
         self.distribution = distribution
         self.dispersion = dispersion
         self.variance = variance
         self.alpha = alpha
+        self.dispersion_alpha = dispersion_alpha
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
@@ -358,6 +372,30 @@ class MLERegressor(RegressorMixin, MLEstimator):
     def _family(self):
         return configure_family(self.distribution, self.dispersion, self.variance)
 
+    def _dispersion_penalty(self, family, modes):
+        """``dispersion_alpha / alpha`` (1.0 for None): the weight of the penalty on the
+        coefficients of a dispersion that depends on x, checked against ``alpha``."""
+        if self.dispersion_alpha is None or self.dispersion_alpha == self.alpha:
+            return 1.0
+        j = family.dispersion_column
+        if j is None or modes[j] != "x":
+            warnings.warn(f"dispersion_alpha={self.dispersion_alpha!r} is ignored: in "
+                          f"{self._label(family, modes)} the dispersion does not depend "
+                          "on x (it applies with dispersion='linear' or "
+                          "variance='heteroscedastic').", UserWarning,
+                          stacklevel=_FIT_STACKLEVEL + 1)
+            return 1.0
+        if self.alpha == 0:
+            raise ValueError(f"dispersion_alpha={self.dispersion_alpha!r} needs alpha > 0:"
+                             " alpha=0 asks for the unpenalised maximum likelihood (with "
+                             "its existence check); penalise both or neither.")
+        if self.dispersion_alpha == 0:
+            raise ValueError(f"dispersion_alpha=0 with alpha={self.alpha!r} leaves the "
+                             "coefficients of log sigma(x) unpenalised, and sigma(x) can "
+                             "collapse on samples the mean fits exactly: the objective "
+                             "then has no minimum. Give it a positive value.")
+        return float(self.dispersion_alpha) / float(self.alpha)
+
     def _label(self, family, modes):
         return configuration_label(self.distribution, self.dispersion, family, modes)
 
@@ -373,9 +411,10 @@ class MLERegressor(RegressorMixin, MLEstimator):
             return regression_model, family.equivariant_target_scale(y)
 
         def network(family, modes, fit_intercept, alpha, X, weights, null_raw, y, offset,
-                    start_raw):
+                    start_raw, dispersion_penalty=1.0):
             return regression_network(family, modes, fit_intercept, alpha, X.shape[1],
-                                      null_raw, hidden, self.activation, offset)
+                                      null_raw, hidden, self.activation, offset,
+                                      dispersion_penalty)
         return network, 1.0
 
     def _start(self, model, start_raw, y_scale):
@@ -485,9 +524,12 @@ class MLERegressor(RegressorMixin, MLEstimator):
                                        fit_offset)
         start_raw = family.fit_start_raw(null_raw)
 
+        dispersion_penalty = self._dispersion_penalty(family, modes)
+
         def build_model(modes):
             return builder(family, modes, self.fit_intercept, self.alpha, X, weights,
-                           null_raw, y, fit_offset, start_raw)
+                           null_raw, y, fit_offset, start_raw,
+                           dispersion_penalty=dispersion_penalty)
 
         model = build_model(modes)
         if self.inference == "ols":

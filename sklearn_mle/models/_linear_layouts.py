@@ -35,11 +35,13 @@ def regression_null_raw(family, modes, fit_intercept, y, weights, offset=None):
 
 
 def regression_model(family, modes, fit_intercept, alpha, X, weights, null_raw, y,
-                     offset=None, start_raw=None):
+                     offset=None, start_raw=None, dispersion_penalty=1.0):
     """The linear model of a regression family's raw columns, with its penalty: the
     mean's coefficients weighted by the family's ``mean_penalty_weight`` (``1 / s0**2``
-    where the mean is in the units of y), and the training mean of a learned dispersion
-    column pulled towards its null-model value (see :class:`LevelPenalty`); ``offset``
+    where the mean is in the units of y), the coefficients of a dispersion linear in x
+    by ``dispersion_penalty`` (the estimator's ``dispersion_alpha / alpha``), and the
+    training mean of a learned dispersion column pulled towards its null-model value
+    (see :class:`LevelPenalty`); ``offset``
     (n,) is added to the mean's linear predictor of each training sample; the
     preconditioner starts from the Fisher information at ``start_raw`` (the constant
     raw prediction the fit starts from; default ``null_raw``)."""
@@ -53,9 +55,10 @@ def regression_model(family, modes, fit_intercept, alpha, X, weights, null_raw, 
                                         else start_raw, y, weights, offset),
                                     offset=offset), X)
     # the penalty needs the parameter layout: set on the model just made
-    model.ridge_weight = model.ridge_weight * np.where(
-        model.param_column == 0, family.mean_penalty_weight(null_raw), 1.0)
     j = family.dispersion_column
+    model.ridge_weight = model.ridge_weight * np.where(
+        model.param_column == 0, family.mean_penalty_weight(null_raw),
+        np.where(model.param_column == j, dispersion_penalty, 1.0))
     if j is not None and _learned(modes[j]) and alpha > 0:
         column_means = model.column_moments(X, weights)[0]
         model.level_penalty = LevelPenalty(model.column_mean_direction(j, column_means),

@@ -604,7 +604,8 @@ def validated_hidden_layer_sizes(sizes):
 
 
 def regression_network(family, modes, fit_intercept, alpha, n_features, null_raw,
-                       hidden_layer_sizes, activation, offset=None):
+                       hidden_layer_sizes, activation, offset=None,
+                       dispersion_penalty=1.0):
     """The network of a regression family (the counterpart of the linear
     ``regression_model``): the mean and every column in mode ``"x"`` are outputs, a
     ``"constant"`` column one parameter, a fixed column its value; the mean's output
@@ -613,18 +614,25 @@ def regression_network(family, modes, fit_intercept, alpha, n_features, null_raw
     ``|coef|^2 / s0^2``; at ``alpha > 0`` a learned dispersion column's training mean
     is pulled towards its null value as in the linear model; every other column in
     mode ``"x"`` (a dispersion learned as a function of x) is held at the null model
-    in the warm-up (see :meth:`NetworkModel.warm_up_phases`)."""
+    in the warm-up (see :meth:`NetworkModel.warm_up_phases`); the weight decay on the
+    output weights of a dispersion in mode ``"x"`` is weighted by
+    ``dispersion_penalty`` (the estimator's ``dispersion_alpha / alpha``; the hidden
+    layers, shared with the mean, keep weight 1)."""
     output_scale = np.ones(family.n_raw)
     output_scale[0] = 1.0 / np.sqrt(family.mean_penalty_weight(null_raw))
     j = family.dispersion_column
     level = ((j, float(null_raw[j])) if j is not None and modes[j] in ("x", "constant")
              and alpha > 0 else None)
-    return NetworkModel(family, n_features, hidden_layer_sizes, activation,
-                        column_modes=modes, output_scale=output_scale,
-                        bias_free=[fit_intercept] + [True] * (family.n_raw - 1),
-                        offset=offset, level_penalty=level, null_raw=null_raw,
-                        warm_up_columns=[k for k in range(1, family.n_raw)
-                                         if modes[k] == "x"])
+    model = NetworkModel(family, n_features, hidden_layer_sizes, activation,
+                         column_modes=modes, output_scale=output_scale,
+                         bias_free=[fit_intercept] + [True] * (family.n_raw - 1),
+                         offset=offset, level_penalty=level, null_raw=null_raw,
+                         warm_up_columns=[k for k in range(1, family.n_raw)
+                                          if modes[k] == "x"])
+    if j is not None and modes[j] == "x" and dispersion_penalty != 1.0:
+        # (the output biases have weight 0 and keep it)
+        model.ridge_weight[model.output_mask([j])] *= dispersion_penalty
+    return model
 
 
 def classification_network(family, n_features, fit_intercept, hidden_layer_sizes,
