@@ -114,10 +114,8 @@ def _largest_change(model, step, X, weights):
 
 def _curvature_product(model, theta, n_threads, vector, X, y, weights):
     """``J^T diag(curvature) J vector`` over the rows of X (the Fisher weights formed
-    from theta on the rows)."""
-    _, curvature = _curvature(model, theta, n_threads, X, y, weights)
-    change = model.linear_predictor(X, *model.unpack(vector, direction=True))
-    return model.raw_vjp(theta, X, curvature[:, None] * change)
+    from theta on the rows, :meth:`LinearModel.fisher_product`)."""
+    return model.fisher_product(theta, X, y, weights, vector, n_threads)
 
 
 def _newton_step(model, X, y, weights, theta, gradient, term_size=0.0, n_threads=1,
