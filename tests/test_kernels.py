@@ -421,3 +421,36 @@ def test_csr_kernels_refuse_bad_blocks_and_outputs():
         _kernels.fused_loss_gradient_csr(
             X.data, X.indices, X.indptr, X.shape[1], np.array([0, 100], dtype=np.intp),
             *args, np.empty(1), np.empty((1, 1)), np.empty((1, 1, 3)), 1)
+
+
+@pytest.mark.parametrize("family", sorted(_kernels.FAMILY_N_RAW))
+def test_csr_fisher_column_moments_match_the_per_sample_fisher_information(family):
+    """``sum_i F_i`` and the columns of CSR X weighted by ``F_i[j, j]`` (and their
+    squares) against the per-sample Fisher information kernel and dense products;
+    the same bits on one or two threads."""
+    m = _kernels.FAMILY_N_RAW[family] or 3
+    X, y, w, coef, intercept, _ = _csr_case(family, m)
+    X.sum_duplicates()   # (the squares are of stored entries)
+    rows = np.arange(m, dtype=np.intp)
+    dense = X.toarray()
+    fisher = kernel_hessian(family, y, dense @ coef.T + intercept, w, expected=True)
+    starts = np.array([0, 4000, X.shape[0]], dtype=np.intp)
+    column = m - 1
+    results = []
+    for n_threads, index_dtype in ((1, np.int32), (2, np.int64)):
+        unit, moments = np.empty((2, m, m)), np.empty((2, 2, X.shape[1]))
+        _kernels.fisher_column_moments_csr(
+            X.data, X.indices.astype(index_dtype), X.indptr.astype(index_dtype),
+            X.shape[1], starts, y, w, coef, intercept, rows, family, column, unit,
+            moments, n_threads)
+        results.append((unit.sum(axis=0), moments.sum(axis=0)))
+    unit, (first, second) = results[0]
+    c = fisher[:, column, column]
+    np.testing.assert_allclose(unit, fisher.sum(axis=0), rtol=1e-12,
+                               atol=1e-12 * np.abs(fisher).sum())
+    np.testing.assert_allclose(first, c @ dense, rtol=1e-11,
+                               atol=1e-12 * (np.abs(c) @ np.abs(dense)).max())
+    np.testing.assert_allclose(second, c @ dense**2, rtol=1e-11,
+                               atol=1e-12 * (np.abs(c) @ dense**2).max())
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])

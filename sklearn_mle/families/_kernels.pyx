@@ -711,12 +711,103 @@ cdef int _fisher_product_block_csr(
     return 0
 
 
+cdef int _fisher_moments_block_csr(
+        const floating *data, const sparse_index *indices, const sparse_index *indptr,
+        Py_ssize_t d, Py_ssize_t start, Py_ssize_t stop, const double *y,
+        const double *sample_weight, const double *coef, const double *intercept,
+        const Py_ssize_t *coef_rows, Py_ssize_t n_free, Py_ssize_t m, int family,
+        Py_ssize_t column, double *unit_out, double *first_out,
+        double *second_out) noexcept nogil:
+    """Rows ``start:stop`` of CSR X: the weighted Fisher informations ``F_i`` summed
+    into ``unit_out`` (m, m), and ``sum_i F_i[column, column] x_i`` and ``... x_i**2``
+    into ``first_out`` and ``second_out`` (d).  Returns 1 if its scratch memory could
+    not be allocated, else 0."""
+    cdef double *raw = <double *> malloc((m + m * m) * sizeof(double))
+    cdef double *fisher
+    cdef double c, x
+    cdef Py_ssize_t i, k
+    if raw == NULL:
+        return 1
+    fisher = raw + m
+    memset(unit_out, 0, m * m * sizeof(double))
+    memset(first_out, 0, d * sizeof(double))
+    memset(second_out, 0, d * sizeof(double))
+    for i in range(start, stop):
+        _csr_raw_row(data, indices, indptr[i], indptr[i + 1], d, coef, intercept,
+                     coef_rows, n_free, m, raw)
+        _row_fisher(family, y[i], raw, m, sample_weight[i], fisher)
+        _unpack_upper(fisher, m)
+        for k in range(m * m):
+            unit_out[k] = unit_out[k] + fisher[k]
+        c = fisher[column * m + column]
+        for k in range(indptr[i], indptr[i + 1]):
+            x = <double> data[k]
+            first_out[indices[k]] = first_out[indices[k]] + c * x
+            second_out[indices[k]] = second_out[indices[k]] + c * x * x
+    free(raw)
+    return 0
+
+
+def fisher_column_moments_csr(
+    const floating[::1] data,
+    const sparse_index[::1] indices,
+    const sparse_index[::1] indptr,
+    Py_ssize_t d,
+    const Py_ssize_t[::1] block_starts,
+    const double[::1] y,
+    const double[::1] sample_weight,
+    const double[:, ::1] coef,
+    const double[::1] intercept,
+    const Py_ssize_t[::1] coef_rows,
+    int family,
+    Py_ssize_t column,
+    double[:, :, ::1] block_unit,
+    double[:, :, ::1] block_moments,
+    int n_threads=1,
+):
+    """The Fisher information of a linear model summed over the rows of CSR X (see
+    :func:`fused_loss_gradient_csr` for the arrays and blocks), and the columns of X
+    weighted by its entry ``column`` of raw column ``column``: per block ``b``,
+    ``block_unit[b] = sum_i F_i`` (m, m), ``block_moments[b, 0] = sum_i
+    F_i[column, column] x_i`` and ``block_moments[b, 1]`` the same of ``x_i**2``,
+    ``F_i`` the weighted Fisher information at ``x_i @ coef[j] + intercept[j]``.  The
+    squares are those of the stored entries (of the columns' values where no index
+    repeats in a row, SciPy's canonical format), as in the linear model's column
+    moments.
+    """
+    cdef Py_ssize_t m = coef.shape[0]
+    cdef Py_ssize_t n_free = coef_rows.shape[0]
+    cdef Py_ssize_t n_blocks = block_starts.shape[0] - 1
+    cdef Py_ssize_t b
+    cdef int failed = 0
+    _check_csr_model(family, indptr, data.shape[0], indices.shape[0], d, block_starts, y,
+                     sample_weight, coef, intercept, coef_rows)
+    if not 0 <= column < m or (
+            block_unit.shape[0] != n_blocks or block_unit.shape[1] != m
+            or block_unit.shape[2] != m or block_moments.shape[0] != n_blocks
+            or block_moments.shape[1] != 2 or block_moments.shape[2] != d):
+        raise ValueError("fisher_column_moments_csr: no such column, or outputs of the "
+                         "wrong shape")
+    for b in prange(n_blocks, nogil=True, schedule="dynamic", num_threads=n_threads):
+        failed += _fisher_moments_block_csr(
+            &data[0] if data.shape[0] else NULL,
+            &indices[0] if indices.shape[0] else NULL, &indptr[0], d,
+            block_starts[b], block_starts[b + 1], &y[0], &sample_weight[0],
+            &coef[0, 0], &intercept[0], &coef_rows[0] if n_free else NULL, n_free, m,
+            family, column, &block_unit[b, 0, 0], &block_moments[b, 0, 0],
+            &block_moments[b, 1, 0])
+    if failed:
+        raise MemoryError("fisher_column_moments_csr: no memory for a row buffer")
+
+
 def _check_csr_model(int family, const sparse_index[::1] indptr, Py_ssize_t n_data,
                      Py_ssize_t n_indices, Py_ssize_t d,
                      const Py_ssize_t[::1] block_starts, y, sample_weight, coef,
-                     intercept, coef_rows, block_raw, block_coef):
+                     intercept, coef_rows, block_raw=None, block_coef=None):
     """The CSR arrays, the row blocks and a linear model's inputs (see
-    :func:`_check_linear_model`) against each other and the per-block outputs."""
+    :func:`_check_linear_model`) against each other and, if given, the per-block
+    outputs on the raw columns (n_blocks, m) and the coefficients (n_blocks, n_free,
+    d)."""
     cdef Py_ssize_t n = indptr.shape[0] - 1
     cdef Py_ssize_t n_blocks = block_starts.shape[0] - 1, b
     if n < 1 or d < 1 or n_blocks < 1:
@@ -729,7 +820,8 @@ def _check_csr_model(int family, const sparse_index[::1] indptr, Py_ssize_t n_da
     if indptr[0] != 0 or n_indices < indptr[n] or n_data < indptr[n]:
         raise ValueError("CSR kernels: fewer stored entries than indptr says")
     _check_linear_model(family, n, d, y, sample_weight, coef, intercept, coef_rows)
-    if (tuple(block_raw.shape) != (n_blocks, coef.shape[0])
+    if block_raw is not None and (
+            tuple(block_raw.shape) != (n_blocks, coef.shape[0])
             or tuple(block_coef.shape) != (n_blocks, coef_rows.shape[0], d)):
         raise ValueError("CSR kernels: block outputs of the wrong shape")
 
