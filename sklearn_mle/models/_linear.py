@@ -282,6 +282,13 @@ class LinearModel(Model):
         part.offset = self.training_offset(start, stop)
         return part
 
+    def row_blocks(self, X):
+        """``(model, rows, X[rows])`` for blocks of rows of X (a slice each, in order,
+        as a blockwise pass takes them): this model on those rows (:meth:`for_rows`)
+        and the block, whose CSR rows are views of X's arrays."""
+        for rows in _row_blocks(X):
+            yield self.for_rows(rows.start, rows.stop), rows, _take_rows(X, rows)
+
     def training_offset(self, start=0, stop=None):
         """The offset of training rows ``start:stop`` (None without an offset)."""
         return None if self.offset is None else self.offset[start:stop]
