@@ -239,3 +239,24 @@ def test_constant_loss_checks_the_family_against_the_raw_prediction():
         _kernels.constant_loss(_kernels.FAMILY_GAMMA, np.ones(3), np.zeros(1), np.ones(3))
     assert _kernels.constant_loss(_kernels.FAMILY_POISSON, np.ones(0), np.zeros(1),
                                   np.ones(0)) == 0.0
+
+
+@pytest.mark.parametrize("kind", ["counts", "binary", "large_counts", "fractions"])
+def test_distinct_targets_counted_as_sorted(kind, monkeypatch):
+    """Small integer targets are counted instead of sorted: the same distinct values
+    and total weights, bit for bit (zero weights included), as ``np.unique``."""
+    from sklearn_mle.families import _base
+
+    rng = np.random.default_rng(8)
+    n = 150_000
+    y = {"counts": rng.poisson(2.0, n), "binary": rng.integers(0, 2, n),
+         "large_counts": rng.integers(0, 200_000, n) // 1000 * 1000,
+         "fractions": rng.integers(0, 8, n) / 4}[kind].astype(np.float64)
+    weights = rng.uniform(size=n)
+    weights[::7] = 0.0
+    counted = _base._distinct_targets(y, weights)
+    monkeypatch.setattr(_base, "_small_count_totals", lambda block, weights: None)
+    sorted_ = _base._distinct_targets(y, weights)
+    np.testing.assert_array_equal(counted[0], sorted_[0])
+    np.testing.assert_array_equal(counted[1], sorted_[1])
+    assert counted[0].size < n // 2

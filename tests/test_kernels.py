@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from scipy.special import expit, log_expit, logsumexp, softmax
 
 from sklearn_mle.families import (
@@ -242,6 +243,13 @@ def _every_entry_point(family, m, n=5):
                                                np.empty((1, m, X.shape[1])), 1)
     yield lambda: _kernels.fisher_grams(X, y, w, coef, intercept, rows, family,
                                         np.zeros((1, m * (m + 1) // 2, 4, 4)), 1)
+    Xs, starts, d = sp.csr_matrix(X), np.array([0, n], dtype=np.intp), X.shape[1]
+    yield lambda: _kernels.fused_loss_gradient_csr(
+        Xs.data, Xs.indices, Xs.indptr, d, starts, y, w, coef, intercept, rows, family,
+        np.empty(1), np.empty((1, m)), np.empty((1, m, d)), 1)
+    yield lambda: _kernels.fused_fisher_product_csr(
+        Xs.data, Xs.indices, Xs.indptr, d, starts, y, w, coef, intercept, coef, intercept,
+        rows, family, np.empty((1, m)), np.empty((1, m, d)), 1)
 
 
 @pytest.mark.parametrize("family", [-1, max(_kernels.FAMILY_N_RAW) + 1, 1000])
@@ -306,3 +314,143 @@ def test_poisson_log_factorial_table_is_gammaln_to_the_bit():
                                                  np.ones(y.size))
     np.testing.assert_array_equal(loss, 1.0 + gammaln(y + 1.0))
     np.testing.assert_array_equal(gradient[:, 0], 1.0 - y)
+
+
+def _csr_case(family, m, n=9000, d=40, seed=5):
+    """CSR X with empty rows, unsorted and repeated column indices, targets in every
+    family's domain, weights, a linear model's parameters and a direction."""
+    rng = np.random.default_rng(seed)
+    per_row = rng.integers(0, 5, size=n)
+    indptr = np.concatenate([[0], np.cumsum(per_row)])
+    indices = rng.integers(0, d, size=indptr[-1])
+    data = rng.normal(size=indptr[-1])
+    X = sp.csr_matrix((data, indices, indptr), shape=(n, d))
+    y = rng.integers(1, 3, size=n).astype(float)
+    w = rng.uniform(size=n)
+    coef, intercept = rng.normal(scale=0.3, size=(m, d)), rng.normal(scale=0.3, size=m)
+    vector = rng.normal(size=(m, d)), rng.normal(size=m)
+    return X, y, w, coef, intercept, vector
+
+
+def _csr_call(kernel, X, starts, *args, n_threads=1, index_dtype=None, dtype=None):
+    """Run a CSR kernel on X's arrays (indices cast to ``index_dtype``, entries to
+    ``dtype``) with row blocks ``starts``; return the per-block outputs summed."""
+    data = X.data if dtype is None else X.data.astype(dtype)
+    indices, indptr = X.indices, X.indptr
+    if index_dtype is not None:
+        indices, indptr = indices.astype(index_dtype), indptr.astype(index_dtype)
+    coef = args[2]
+    m, d, blocks = coef.shape[0], X.shape[1], starts.size - 1
+    outputs = ([np.empty(blocks)] if kernel is _kernels.fused_loss_gradient_csr else []) \
+        + [np.empty((blocks, m)), np.empty((blocks, m, d))]
+    kernel(data, indices, indptr, d, starts, *args, *outputs, n_threads)
+    return [out.sum(axis=0) for out in outputs]
+
+
+@pytest.mark.parametrize("family", sorted(_kernels.FAMILY_N_RAW))
+def test_csr_fused_pass_matches_the_dense_fused_pass(family):
+    """The fused pass over CSR X gives the dense fused kernel's loss and gradients on
+    X.toarray(), with int32 or int64 indices and float32 or float64 entries, and the
+    same bits on one or two threads."""
+    m = _kernels.FAMILY_N_RAW[family] or 3
+    X, y, w, coef, intercept, _ = _csr_case(family, m)
+    rows = np.arange(m, dtype=np.intp)
+    n, d = X.shape
+    dense = X.toarray()
+    blocks = -(-n // _kernels.FUSED_BLOCK_ROWS)
+    expected = [np.empty(blocks), np.empty((blocks, m)), np.empty((blocks, m, d))]
+    _kernels.fused_loss_gradient(dense, y, w, coef, intercept, rows, family, *expected, 1)
+    expected = [out.sum(axis=0) for out in expected]
+    starts = np.array([0, 1, 2500, 2500, 6001, n], dtype=np.intp)
+    args = (y, w, coef, intercept, rows, family)
+    first = _csr_call(_kernels.fused_loss_gradient_csr, X, starts, *args)
+    for got, want in zip(first, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11 * np.abs(want).max())
+    np.testing.assert_array_equal(
+        np.concatenate([a.ravel() for a in first]),
+        np.concatenate([a.ravel() for a in _csr_call(
+            _kernels.fused_loss_gradient_csr, X, starts, *args, n_threads=2,
+            index_dtype=np.int64)]))
+    # (repeated indices summed first: toarray() adds them before rounding to float32)
+    summed = X.copy()
+    summed.sum_duplicates()
+    single = _csr_call(_kernels.fused_loss_gradient_csr, summed, starts, *args,
+                       dtype=np.float32)
+    _kernels.fused_loss_gradient(dense.astype(np.float32), y, w, coef, intercept, rows,
+                                 family, *(expected := [np.empty(blocks),
+                                                        np.empty((blocks, m)),
+                                                        np.empty((blocks, m, d))]), 1)
+    for got, want in zip(single, [out.sum(axis=0) for out in expected]):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("family", sorted(_kernels.FAMILY_N_RAW))
+def test_csr_fisher_product_matches_the_per_sample_fisher_information(family):
+    """``sum_i J_i^T F_i J_i v`` over CSR X against the per-sample Fisher information
+    kernel and dense products; the same bits on one or two threads."""
+    m = _kernels.FAMILY_N_RAW[family] or 3
+    X, y, w, coef, intercept, (vector_coef, vector_intercept) = _csr_case(family, m)
+    rows = np.arange(m, dtype=np.intp)
+    dense = X.toarray()
+    raw = dense @ coef.T + intercept
+    fisher = kernel_hessian(family, y, raw, w, expected=True)
+    product = np.einsum("ijk,ik->ij", fisher, dense @ vector_coef.T + vector_intercept)
+    starts = np.array([0, 3000, X.shape[0]], dtype=np.intp)
+    args = (y, w, coef, intercept, vector_coef, vector_intercept, rows, family)
+    got_raw, got_coef = _csr_call(_kernels.fused_fisher_product_csr, X, starts, *args)
+    np.testing.assert_allclose(got_raw, product.sum(axis=0), rtol=1e-11,
+                               atol=1e-11 * np.abs(product).sum())
+    np.testing.assert_allclose(got_coef, product.T @ dense, rtol=1e-11,
+                               atol=1e-11 * np.abs(product).sum())
+    again = _csr_call(_kernels.fused_fisher_product_csr, X, starts, *args, n_threads=2,
+                      index_dtype=np.int64)
+    np.testing.assert_array_equal(got_coef, again[1])
+    np.testing.assert_array_equal(got_raw, again[0])
+
+
+def test_csr_kernels_refuse_bad_blocks_and_outputs():
+    X, y, w, coef, intercept, _ = _csr_case(_kernels.FAMILY_POISSON, 1, n=100)
+    rows = np.zeros(1, dtype=np.intp)
+    args = (y, w, coef, intercept, rows, _kernels.FAMILY_POISSON)
+    for starts, match in (([0, 50], "cover rows"), ([0, 60, 50, 100], "not decrease"),
+                          ([0], "one block")):
+        with pytest.raises(ValueError, match=match):
+            _csr_call(_kernels.fused_loss_gradient_csr, X, np.array(starts, dtype=np.intp),
+                      *args)
+    with pytest.raises(ValueError, match="wrong shape"):
+        _kernels.fused_loss_gradient_csr(
+            X.data, X.indices, X.indptr, X.shape[1], np.array([0, 100], dtype=np.intp),
+            *args, np.empty(1), np.empty((1, 1)), np.empty((1, 1, 3)), 1)
+
+
+@pytest.mark.parametrize("family", sorted(_kernels.FAMILY_N_RAW))
+def test_csr_fisher_column_moments_match_the_per_sample_fisher_information(family):
+    """``sum_i F_i`` and the columns of CSR X weighted by ``F_i[j, j]`` (and their
+    squares) against the per-sample Fisher information kernel and dense products;
+    the same bits on one or two threads."""
+    m = _kernels.FAMILY_N_RAW[family] or 3
+    X, y, w, coef, intercept, _ = _csr_case(family, m)
+    X.sum_duplicates()   # (the squares are of stored entries)
+    rows = np.arange(m, dtype=np.intp)
+    dense = X.toarray()
+    fisher = kernel_hessian(family, y, dense @ coef.T + intercept, w, expected=True)
+    starts = np.array([0, 4000, X.shape[0]], dtype=np.intp)
+    column = m - 1
+    results = []
+    for n_threads, index_dtype in ((1, np.int32), (2, np.int64)):
+        unit, moments = np.empty((2, m, m)), np.empty((2, 2, X.shape[1]))
+        _kernels.fisher_column_moments_csr(
+            X.data, X.indices.astype(index_dtype), X.indptr.astype(index_dtype),
+            X.shape[1], starts, y, w, coef, intercept, rows, family, column, unit,
+            moments, n_threads)
+        results.append((unit.sum(axis=0), moments.sum(axis=0)))
+    unit, (first, second) = results[0]
+    c = fisher[:, column, column]
+    np.testing.assert_allclose(unit, fisher.sum(axis=0), rtol=1e-12,
+                               atol=1e-12 * np.abs(fisher).sum())
+    np.testing.assert_allclose(first, c @ dense, rtol=1e-11,
+                               atol=1e-12 * (np.abs(c) @ np.abs(dense)).max())
+    np.testing.assert_allclose(second, c @ dense**2, rtol=1e-11,
+                               atol=1e-12 * (np.abs(c) @ dense**2).max())
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])

@@ -165,13 +165,44 @@ def test_fused_one_pass_matches_blas_path(name, dtype):
     reference = model.objective_gradient(theta, X.astype(np.float64), y, w, 0.1)
     model.fused = True
     assert model.uses_fused_pass(X)
+    assert_fused_objective(model, theta, X, y, w, reference)
+
+
+def assert_fused_objective(model, theta, X, y, w, reference):
+    """The fused objective and gradient at alpha = 0.1 agree with ``reference`` and
+    are the same bits on one or two threads (a fixed-order block reduction)."""
     one_thread = model.objective_gradient(theta, X, y, w, 0.1, n_threads=1)
     two_threads = model.objective_gradient(theta, X, y, w, 0.1, n_threads=2)
     np.testing.assert_allclose(one_thread[0], reference[0], rtol=1e-12)
     np.testing.assert_allclose(one_thread[1], reference[1], rtol=1e-9, atol=1e-12)
-    # fixed-order block reduction: identical for any number of threads
     assert one_thread[0] == two_threads[0]
     np.testing.assert_array_equal(one_thread[1], two_threads[1])
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_fused_csr_pass_and_fisher_product_match_the_blockwise_path(name):
+    """On CSR X of 20 000 rows (several row blocks) the fused sparse pass gives the
+    blockwise pass's objective and gradient, and its Fisher product the per-sample
+    path's; the same bits on one or two threads."""
+    model, X, y, w, theta = fused_problem(name, np.float64, seed=19, n=20000)
+    X[np.abs(X) < 1.0] = 0.0
+    X = sp.csr_matrix(X)
+    vector = np.random.default_rng(3).normal(size=model.n_params)
+    model.fused = False
+    assert not model.uses_fused_sparse_pass(X)
+    reference = model.objective_gradient(theta, X, y, w, 0.1)
+    reference_product = model.fisher_product(theta, X, y, w, vector)
+    model.fused = "auto"
+    assert model.uses_fused_sparse_pass(X) and not model.uses_fused_pass(X)
+    assert model.pass_description(X) == "fused one-pass kernel on CSR X"
+    assert_fused_objective(model, theta, X, y, w, reference)
+    assert model.total_nll(theta, X, y, w) == pytest.approx(
+        LinearModel.total_nll(model, theta, X.toarray(), y, w), rel=1e-12)
+    product = model.fisher_product(theta, X, y, w, vector, n_threads=1)
+    np.testing.assert_allclose(product, reference_product, rtol=1e-10,
+                               atol=1e-12 * np.abs(reference_product).max())
+    np.testing.assert_array_equal(product,
+                                  model.fisher_product(theta, X, y, w, vector, n_threads=2))
 
 
 def numpy_weighted_gram(X, weights):

@@ -155,7 +155,7 @@ def test_verbose_two_adds_diagnostics(name, sparse, capsys):
     extra = [line for line in detailed if line not in brief]
     assert len(detailed) > len(brief)
     text = "\n".join(extra)
-    kernel = "BLAS / sparse products" if sparse else "fused one-pass kernel"
+    kernel = "fused one-pass kernel on CSR X" if sparse else "fused one-pass kernel"
     assert f"passes over X by the {kernel}" in text
     assert re.search(r"\d+ OpenMP threads?; BLAS (held to one thread|not held)", text)
     assert re.search(r"preconditioner .* built in \S+ s", text)

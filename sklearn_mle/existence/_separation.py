@@ -51,7 +51,8 @@ from .._threads import fused_layout, fused_row_blocks
 from ..families import _kernels
 from ..families._base import EXCLUDED_CLASS_OFFSET
 from ..families._base import add_offset
-from ..models._linear import _CHUNK_ROWS, weighted_column_moments, weighted_grams
+from ..models._linear import (_CHUNK_ROWS, _take_rows, weighted_column_moments,
+                               weighted_grams)
 from ..models._model import IN_MEMORY
 from ..solver._lbfgs import DENSE_PRECONDITIONER_MAX_PARAMS, DensePreconditioner
 
@@ -332,8 +333,9 @@ def fitted_margins(model, X, y_encoded, theta):
     own = np.empty(X.shape[0])
     smallest = np.empty(X.shape[0])
     for start in range(0, X.shape[0], _CHUNK_ROWS):
-        rows = slice(start, start + _CHUNK_ROWS)
-        raw = model.linear_predictor(X[rows], coef, intercept)
+        rows = slice(start, min(start + _CHUNK_ROWS, X.shape[0]))
+        # (CSR rows as a view of X's arrays, not SciPy's row copy)
+        raw = model.linear_predictor(_take_rows(X, rows), coef, intercept)
         proba = model.loss.proba(add_offset(raw.copy(), model.training_offset(
             rows.start, rows.stop)))
         own[rows] = proba[np.arange(proba.shape[0]), labels[rows]]

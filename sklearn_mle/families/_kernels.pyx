@@ -593,6 +593,335 @@ def fused_loss_gradient(
 
 
 # ----------------------------------------------------------------------------------
+# The fused pass over CSR X: the same per-row sequence as _fused_block (raw
+# predictions, the family's NLL and gradient, the coefficient gradient), reading each
+# row's stored entries only.  Blocks of rows are given by the caller (their number
+# fixed by the data's shape, never by the thread count), each writing its own partial
+# sums, so the result does not depend on the number of threads.
+# ----------------------------------------------------------------------------------
+ctypedef fused sparse_index:
+    int
+    long long
+
+
+cdef inline void _csr_raw_row(const floating *data, const sparse_index *indices,
+                              Py_ssize_t first, Py_ssize_t last, Py_ssize_t d,
+                              const double *coef, const double *intercept,
+                              const Py_ssize_t *coef_rows, Py_ssize_t n_free,
+                              Py_ssize_t m, double *raw) noexcept nogil:
+    """Raw predictions of one CSR row (stored entries ``first:last``):
+    ``x @ coef[j] + intercept[j]``."""
+    cdef Py_ssize_t j, r, k
+    cdef const double *c
+    cdef double dot
+    for j in range(m):
+        raw[j] = intercept[j]
+    for r in range(n_free):
+        j = coef_rows[r]
+        c = coef + j * d
+        dot = 0.0
+        for k in range(first, last):
+            dot = dot + <double> data[k] * c[indices[k]]
+        raw[j] = raw[j] + dot
+
+
+cdef inline void _csr_axpy_row(double g, const floating *data,
+                               const sparse_index *indices, Py_ssize_t first,
+                               Py_ssize_t last, double *out) noexcept nogil:
+    """``out += g * x`` for one CSR row (stored entries ``first:last``)."""
+    cdef Py_ssize_t k
+    for k in range(first, last):
+        out[indices[k]] = out[indices[k]] + g * <double> data[k]
+
+
+cdef int _fused_block_csr(const floating *data, const sparse_index *indices,
+                          const sparse_index *indptr, Py_ssize_t d, Py_ssize_t start,
+                          Py_ssize_t stop, const double *y, const double *sample_weight,
+                          const double *coef, const double *intercept,
+                          const Py_ssize_t *coef_rows, Py_ssize_t n_free, Py_ssize_t m,
+                          int family, double *loss, double *raw_gradient,
+                          double *coef_gradient) noexcept nogil:
+    """:func:`_fused_block` on rows ``start:stop`` of CSR X (``data``, ``indices``,
+    ``indptr``).  Returns 1 if its scratch memory could not be allocated, else 0."""
+    cdef double *raw = <double *> malloc(m * sizeof(double))
+    cdef double total = 0.0, g
+    cdef double memo[4]
+    cdef Py_ssize_t i, j, r
+    if raw == NULL:
+        return 1
+    _reset_memo(memo)
+    memset(raw_gradient, 0, m * sizeof(double))
+    memset(coef_gradient, 0, n_free * d * sizeof(double))
+    for i in range(start, stop):
+        _csr_raw_row(data, indices, indptr[i], indptr[i + 1], d, coef, intercept,
+                     coef_rows, n_free, m, raw)
+        total = total + _row_loss_gradient(family, y[i], raw, m, sample_weight[i], memo)
+        for j in range(m):
+            raw_gradient[j] = raw_gradient[j] + raw[j]
+        for r in range(n_free):
+            g = raw[coef_rows[r]]
+            if g != 0.0:
+                _csr_axpy_row(g, data, indices, indptr[i], indptr[i + 1],
+                              coef_gradient + r * d)
+    loss[0] = total
+    free(raw)
+    return 0
+
+
+cdef int _fisher_product_block_csr(
+        const floating *data, const sparse_index *indices, const sparse_index *indptr,
+        Py_ssize_t d, Py_ssize_t start, Py_ssize_t stop, const double *y,
+        const double *sample_weight, const double *coef, const double *intercept,
+        const double *vector_coef, const double *vector_intercept,
+        const Py_ssize_t *coef_rows, Py_ssize_t n_free, Py_ssize_t m, int family,
+        double *raw_out, double *coef_out) noexcept nogil:
+    """Rows ``start:stop`` of CSR X: ``sum_i F_i (z_i @ vector)`` on the raw columns
+    into ``raw_out`` (m) and times ``x_i`` into ``coef_out`` (n_free, d), ``F_i`` the
+    weighted Fisher information at the raw predictions ``z_i @ (coef, intercept)``.
+    Returns 1 if its scratch memory could not be allocated, else 0."""
+    cdef double *raw = <double *> malloc((3 * m + m * m) * sizeof(double))
+    cdef double *change
+    cdef double *product
+    cdef double *fisher
+    cdef double u
+    cdef Py_ssize_t i, j, k, r
+    if raw == NULL:
+        return 1
+    change, product, fisher = raw + m, raw + 2 * m, raw + 3 * m
+    memset(raw_out, 0, m * sizeof(double))
+    memset(coef_out, 0, n_free * d * sizeof(double))
+    for i in range(start, stop):
+        _csr_raw_row(data, indices, indptr[i], indptr[i + 1], d, coef, intercept,
+                     coef_rows, n_free, m, raw)
+        _csr_raw_row(data, indices, indptr[i], indptr[i + 1], d, vector_coef,
+                     vector_intercept, coef_rows, n_free, m, change)
+        _row_fisher(family, y[i], raw, m, sample_weight[i], fisher)
+        _unpack_upper(fisher, m)
+        for j in range(m):
+            u = 0.0
+            for k in range(m):
+                u = u + fisher[j * m + k] * change[k]
+            product[j] = u
+            raw_out[j] = raw_out[j] + u
+        for r in range(n_free):
+            u = product[coef_rows[r]]
+            if u != 0.0:
+                _csr_axpy_row(u, data, indices, indptr[i], indptr[i + 1], coef_out + r * d)
+    free(raw)
+    return 0
+
+
+cdef int _fisher_moments_block_csr(
+        const floating *data, const sparse_index *indices, const sparse_index *indptr,
+        Py_ssize_t d, Py_ssize_t start, Py_ssize_t stop, const double *y,
+        const double *sample_weight, const double *coef, const double *intercept,
+        const Py_ssize_t *coef_rows, Py_ssize_t n_free, Py_ssize_t m, int family,
+        Py_ssize_t column, double *unit_out, double *first_out,
+        double *second_out) noexcept nogil:
+    """Rows ``start:stop`` of CSR X: the weighted Fisher informations ``F_i`` summed
+    into ``unit_out`` (m, m), and ``sum_i F_i[column, column] x_i`` and ``... x_i**2``
+    into ``first_out`` and ``second_out`` (d).  Returns 1 if its scratch memory could
+    not be allocated, else 0."""
+    cdef double *raw = <double *> malloc((m + m * m) * sizeof(double))
+    cdef double *fisher
+    cdef double c, x
+    cdef Py_ssize_t i, k
+    if raw == NULL:
+        return 1
+    fisher = raw + m
+    memset(unit_out, 0, m * m * sizeof(double))
+    memset(first_out, 0, d * sizeof(double))
+    memset(second_out, 0, d * sizeof(double))
+    for i in range(start, stop):
+        _csr_raw_row(data, indices, indptr[i], indptr[i + 1], d, coef, intercept,
+                     coef_rows, n_free, m, raw)
+        _row_fisher(family, y[i], raw, m, sample_weight[i], fisher)
+        _unpack_upper(fisher, m)
+        for k in range(m * m):
+            unit_out[k] = unit_out[k] + fisher[k]
+        c = fisher[column * m + column]
+        for k in range(indptr[i], indptr[i + 1]):
+            x = <double> data[k]
+            first_out[indices[k]] = first_out[indices[k]] + c * x
+            second_out[indices[k]] = second_out[indices[k]] + c * x * x
+    free(raw)
+    return 0
+
+
+def fisher_column_moments_csr(
+    const floating[::1] data,
+    const sparse_index[::1] indices,
+    const sparse_index[::1] indptr,
+    Py_ssize_t d,
+    const Py_ssize_t[::1] block_starts,
+    const double[::1] y,
+    const double[::1] sample_weight,
+    const double[:, ::1] coef,
+    const double[::1] intercept,
+    const Py_ssize_t[::1] coef_rows,
+    int family,
+    Py_ssize_t column,
+    double[:, :, ::1] block_unit,
+    double[:, :, ::1] block_moments,
+    int n_threads=1,
+):
+    """The Fisher information of a linear model summed over the rows of CSR X (see
+    :func:`fused_loss_gradient_csr` for the arrays and blocks), and the columns of X
+    weighted by its entry ``column`` of raw column ``column``: per block ``b``,
+    ``block_unit[b] = sum_i F_i`` (m, m), ``block_moments[b, 0] = sum_i
+    F_i[column, column] x_i`` and ``block_moments[b, 1]`` the same of ``x_i**2``,
+    ``F_i`` the weighted Fisher information at ``x_i @ coef[j] + intercept[j]``.  The
+    squares are those of the stored entries (of the columns' values where no index
+    repeats in a row, SciPy's canonical format), as in the linear model's column
+    moments.
+    """
+    cdef Py_ssize_t m = coef.shape[0]
+    cdef Py_ssize_t n_free = coef_rows.shape[0]
+    cdef Py_ssize_t n_blocks = block_starts.shape[0] - 1
+    cdef Py_ssize_t b
+    cdef int failed = 0
+    _check_csr_model(family, indptr, data.shape[0], indices.shape[0], d, block_starts, y,
+                     sample_weight, coef, intercept, coef_rows)
+    if not 0 <= column < m or (
+            block_unit.shape[0] != n_blocks or block_unit.shape[1] != m
+            or block_unit.shape[2] != m or block_moments.shape[0] != n_blocks
+            or block_moments.shape[1] != 2 or block_moments.shape[2] != d):
+        raise ValueError("fisher_column_moments_csr: no such column, or outputs of the "
+                         "wrong shape")
+    for b in prange(n_blocks, nogil=True, schedule="dynamic", num_threads=n_threads):
+        failed += _fisher_moments_block_csr(
+            &data[0] if data.shape[0] else NULL,
+            &indices[0] if indices.shape[0] else NULL, &indptr[0], d,
+            block_starts[b], block_starts[b + 1], &y[0], &sample_weight[0],
+            &coef[0, 0], &intercept[0], &coef_rows[0] if n_free else NULL, n_free, m,
+            family, column, &block_unit[b, 0, 0], &block_moments[b, 0, 0],
+            &block_moments[b, 1, 0])
+    if failed:
+        raise MemoryError("fisher_column_moments_csr: no memory for a row buffer")
+
+
+def _check_csr_model(int family, const sparse_index[::1] indptr, Py_ssize_t n_data,
+                     Py_ssize_t n_indices, Py_ssize_t d,
+                     const Py_ssize_t[::1] block_starts, y, sample_weight, coef,
+                     intercept, coef_rows, block_raw=None, block_coef=None):
+    """The CSR arrays, the row blocks and a linear model's inputs (see
+    :func:`_check_linear_model`) against each other and, if given, the per-block
+    outputs on the raw columns (n_blocks, m) and the coefficients (n_blocks, n_free,
+    d)."""
+    cdef Py_ssize_t n = indptr.shape[0] - 1
+    cdef Py_ssize_t n_blocks = block_starts.shape[0] - 1, b
+    if n < 1 or d < 1 or n_blocks < 1:
+        raise ValueError("CSR kernels need at least one row, one column and one block")
+    if block_starts[0] != 0 or block_starts[n_blocks] != n:
+        raise ValueError("CSR kernels: blocks must cover rows 0 to n")
+    for b in range(n_blocks):
+        if block_starts[b + 1] < block_starts[b]:
+            raise ValueError("CSR kernels: block starts must not decrease")
+    if indptr[0] != 0 or n_indices < indptr[n] or n_data < indptr[n]:
+        raise ValueError("CSR kernels: fewer stored entries than indptr says")
+    _check_linear_model(family, n, d, y, sample_weight, coef, intercept, coef_rows)
+    if block_raw is not None and (
+            tuple(block_raw.shape) != (n_blocks, coef.shape[0])
+            or tuple(block_coef.shape) != (n_blocks, coef_rows.shape[0], d)):
+        raise ValueError("CSR kernels: block outputs of the wrong shape")
+
+
+def fused_fisher_product_csr(
+    const floating[::1] data,
+    const sparse_index[::1] indices,
+    const sparse_index[::1] indptr,
+    Py_ssize_t d,
+    const Py_ssize_t[::1] block_starts,
+    const double[::1] y,
+    const double[::1] sample_weight,
+    const double[:, ::1] coef,
+    const double[::1] intercept,
+    const double[:, ::1] vector_coef,
+    const double[::1] vector_intercept,
+    const Py_ssize_t[::1] coef_rows,
+    int family,
+    double[:, ::1] block_raw_out,
+    double[:, :, ::1] block_coef_out,
+    int n_threads=1,
+):
+    """The product of the Fisher information of a linear model with a change of its
+    parameters, over CSR X (see :func:`fused_loss_gradient_csr` for the arrays and
+    blocks): per block ``b``, ``block_raw_out[b] = sum_i F_i v_i`` and
+    ``block_coef_out[b, r] = sum_i (F_i v_i)[coef_rows[r]] x_i`` over its rows, with
+    ``v_i = x_i @ vector_coef[j] + vector_intercept[j]`` (rows ``j`` in ``coef_rows``;
+    ``vector_intercept[j]`` alone for the others) and ``F_i`` the weighted Fisher
+    information at ``x_i @ coef[j] + intercept[j]``.
+    """
+    cdef Py_ssize_t m = coef.shape[0]
+    cdef Py_ssize_t n_free = coef_rows.shape[0]
+    cdef Py_ssize_t n_blocks = block_starts.shape[0] - 1
+    cdef Py_ssize_t b
+    cdef int failed = 0
+    _check_csr_model(family, indptr, data.shape[0], indices.shape[0], d, block_starts, y,
+                     sample_weight, coef, intercept, coef_rows, block_raw_out,
+                     block_coef_out)
+    if (vector_coef.shape[0] != m or vector_coef.shape[1] != d
+            or vector_intercept.shape[0] != m):
+        raise ValueError("fused_fisher_product_csr: the vector's shape differs from coef's")
+    for b in prange(n_blocks, nogil=True, schedule="dynamic", num_threads=n_threads):
+        failed += _fisher_product_block_csr(
+            &data[0] if data.shape[0] else NULL,
+            &indices[0] if indices.shape[0] else NULL, &indptr[0], d,
+            block_starts[b], block_starts[b + 1], &y[0], &sample_weight[0],
+            &coef[0, 0], &intercept[0], &vector_coef[0, 0], &vector_intercept[0],
+            &coef_rows[0] if n_free else NULL, n_free, m, family,
+            &block_raw_out[b, 0], &block_coef_out[b, 0, 0] if n_free else NULL)
+    if failed:
+        raise MemoryError("fused_fisher_product_csr: no memory for a row buffer")
+
+
+def fused_loss_gradient_csr(
+    const floating[::1] data,
+    const sparse_index[::1] indices,
+    const sparse_index[::1] indptr,
+    Py_ssize_t d,
+    const Py_ssize_t[::1] block_starts,
+    const double[::1] y,
+    const double[::1] sample_weight,
+    const double[:, ::1] coef,
+    const double[::1] intercept,
+    const Py_ssize_t[::1] coef_rows,
+    int family,
+    double[::1] block_loss,
+    double[:, ::1] block_raw_gradient,
+    double[:, :, ::1] block_coef_gradient,
+    int n_threads=1,
+):
+    """:func:`fused_loss_gradient` for CSR X of ``d`` columns (``data``, ``indices``,
+    ``indptr``, with sorted or unsorted column indices, no duplicates needed): block
+    ``b`` covers rows ``block_starts[b]:block_starts[b + 1]`` (``block_starts`` runs
+    from 0 to n, non-decreasing), and writes ``block_loss[b]``,
+    ``block_raw_gradient[b]`` and ``block_coef_gradient[b]``.  Column indices are
+    trusted to lie in ``[0, d)`` (SciPy checks them when the matrix is made).
+    """
+    cdef Py_ssize_t m = coef.shape[0]
+    cdef Py_ssize_t n_free = coef_rows.shape[0]
+    cdef Py_ssize_t n_blocks = block_starts.shape[0] - 1
+    cdef Py_ssize_t b
+    cdef int failed = 0
+    _check_csr_model(family, indptr, data.shape[0], indices.shape[0], d, block_starts, y,
+                     sample_weight, coef, intercept, coef_rows, block_raw_gradient,
+                     block_coef_gradient)
+    if block_loss.shape[0] != n_blocks:
+        raise ValueError("fused_loss_gradient_csr: block outputs of the wrong shape")
+    for b in prange(n_blocks, nogil=True, schedule="dynamic", num_threads=n_threads):
+        failed += _fused_block_csr(
+            &data[0] if data.shape[0] else NULL,
+            &indices[0] if indices.shape[0] else NULL, &indptr[0], d,
+            block_starts[b], block_starts[b + 1], &y[0], &sample_weight[0],
+            &coef[0, 0], &intercept[0], &coef_rows[0] if n_free else NULL, n_free, m,
+            family, &block_loss[b], &block_raw_gradient[b, 0],
+            &block_coef_gradient[b, 0, 0] if n_free else NULL)
+    if failed:
+        raise MemoryError("fused_loss_gradient_csr: no memory for a row buffer")
+
+
+# ----------------------------------------------------------------------------------
 # Weighted Gram matrices of the design [X, 1]: sum_i h_i z_i z_i^T, z_i = (x_i, 1),
 # one per column of per-sample weights h (the Hessian is assembled from these).
 # Rows are copied GRAM_ROWS at a time into a double buffer and added with BLAS syrk

@@ -499,6 +499,15 @@ class Model(RowAccess, abc.ABC):
         raise ValueError(f"{type(self).__name__} provides no preconditioner of kind "
                          f"{kind!r}; use 'auto' or 'none'.")
 
+    def rescaled_preconditioner(self, preconditioner, theta, X, y, weights, alpha,
+                                n_threads=1):
+        """A preconditioner like ``preconditioner`` (built by :meth:`preconditioner`)
+        but formed from the curvature at ``theta`` instead of the start's, where that
+        differs enough to pay for restarting L-BFGS in its coordinates; else None.
+        The solver asks once, early in a fit whose preconditioner no Hessian refresh
+        follows.  The default model has none: None."""
+        return None
+
     # ------------------------------------------------------------------- facts
     @property
     def hessian_is_constant(self):

@@ -121,9 +121,15 @@ def set_class_likelihood(estimator, model, X, y_encoded, fit_weights, result, n_
                                              class_weight / class_weight.sum())))
         else:
             loglik_null = -float(class_weight.sum()) * np.log(n_classes)
+    if (estimator.alpha == 0 and estimator.mle_exists_ and fit_weights.fit_is_likelihood
+            and np.isfinite(result.objective)):
+        # the objective at the fit is the weighted mean NLL: no pass over X (on the
+        # 500 000 x 3 000 one-hot benchmark a pass is 8 % of the fit)
+        loglik = -fit_weights.fit_total * float(result.objective)
+    else:
+        loglik = total_log_likelihood(model, X, y_encoded, result.theta, fit_weights)
     set_likelihood_attributes(
-        estimator, loglik=total_log_likelihood(model, X, y_encoded, result.theta,
-                                               fit_weights),
+        estimator, loglik=loglik,
         loglik_null=loglik_null, n_identified=n_identified,
         n_null=(n_classes - 1) * estimator.fit_intercept, n_scale=0,
         n_obs=fit_weights.total, converged=result.converged)

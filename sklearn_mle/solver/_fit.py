@@ -110,7 +110,9 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
                                 phase_iter=_phase_iter(model),
                                 iterations_done=iterations_done,
                                 least_subgradient=_least_subgradient(
-                                    model, X, y, weights, alpha, fallback_ridge))
+                                    model, X, y, weights, alpha, fallback_ridge),
+                                rescale=_rescale(model, precond, X, y, weights, alpha,
+                                                 fallback_ridge, threads))
     progress.line(f"stopped: {result.stop_reason}; {result.n_iter} iteration"
                   f"{'s' if result.n_iter != 1 else ''}, "
                   f"{time.perf_counter() - start:.3g} s")
@@ -118,6 +120,17 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
     # otherwise): the estimators read the rank of the design from it for free.
     result.design_gram = getattr(precond, "design_gram", None)
     return result
+
+
+def _rescale(model, precond, X, y, weights, alpha, fallback_ridge, threads):
+    """``model.rescaled_preconditioner`` on the fit's data, for the solver to ask once
+    (see :func:`~sklearn_mle.solver._lbfgs.minimize_lbfgs`); None for a quadratic
+    objective (the start's preconditioner whitens it everywhere) or a fallback ridge
+    (whose metric is the start preconditioner's)."""
+    if precond is None or model.hessian_is_constant or fallback_ridge > 0:
+        return None
+    return lambda theta: model.rescaled_preconditioner(precond, theta, X, y, weights,
+                                                       alpha, threads)
 
 
 def _least_subgradient(model, X, y, weights, alpha, fallback_ridge):
