@@ -142,6 +142,35 @@ def test_every_family_fits_on_the_cluster_as_in_memory(client, kind):
 
 
 # ------------------------------------------------------------- the existence check
+@pytest.mark.parametrize("kind", ["poisson", "binary"])
+def test_a_converged_fit_checks_existence_in_one_round_trip(client, kind, monkeypatch):
+    """Past the solver's passes, a default fit whose MLE exists makes one: the
+    classifier's margin growth (from the solver's Hessian) or the moment certificate's
+    terms, where the Newton step is 0 (a fit converged to rounding), else three
+    whatever the conjugate-gradient iterations (the terms, the Hessian, the step's
+    largest change); ``loglik_`` is the objective's, with no pass."""
+    X, y = _data(kind, n=4000)
+    passes = []
+    original = dask_model.DaskLinearModel.map_reduce
+
+    def recorded(self, method, *args, **kwargs):
+        passes.append(method if isinstance(method, str) else method.__name__)
+        return original(self, method, *args, **kwargs)
+
+    monkeypatch.setattr(dask_model.DaskLinearModel, "map_reduce", recorded)
+    estimator = MLERegressor("poisson") if kind == "poisson" else MLEClassifier()
+    estimator.fit(*_chunked(X, y))
+    assert estimator.mle_exists_ is True and estimator.converged_
+    if kind == "binary":
+        check = passes[passes.index("_largest_margin_growth"):]
+        assert check == ["_largest_margin_growth"]
+    else:
+        check = passes[passes.index("_certificate_terms"):]
+        assert check in (["_certificate_terms"],
+                         ["_certificate_terms", "hessian", "_largest_change"])
+    assert not {"total_nll", "_curvature_product"} & set(passes)
+
+
 def _unbounded_cases():
     """Data whose MLE does not exist, one per way (the in-memory tests' examples)."""
     X, y = load_iris(return_X_y=True)

@@ -103,12 +103,26 @@ def test_wide_sparse_default_fit_keeps_memory_near_the_data():
     assert peak - before < 8 * x_bytes + 40 * X.shape[0] * 8, (peak - before) / x_bytes
 
 
-def test_conjugate_gradients_solve_the_newton_system(monkeypatch):
+@pytest.mark.parametrize("dense", [True, False])
+def test_conjugate_gradients_solve_the_newton_system(dense, monkeypatch):
+    """On the Hessian formed in one pass (61 parameters: the model forms p x p
+    matrices) and by Hessian-vector passes (where it would not)."""
     X, y = one_hot_counts(3_000, levels=20)
     weights = np.full(X.shape[0], 1 / X.shape[0])
     with pytest.warns(ConvergenceWarning):  # stopped early on purpose: g is not 0
         reg = MLERegressor(distribution="poisson", max_iter=3).fit(X, y)
     model, theta = _model_at_fit(reg, X, y, weights)
+    assert model.dense_matrices_fit(X)
+    passes = []
+    original = model.reduce_rows
+
+    def counted(function, *args, **kwargs):
+        passes.append(function.__name__)
+        return original(function, *args, **kwargs)
+
+    monkeypatch.setattr(model, "reduce_rows", counted)
+    if not dense:
+        monkeypatch.setattr(model, "dense_matrices_fit", lambda X: False)
     raw = model.raw_prediction(theta, X)
     _, raw_gradient = model.loss.loss_gradient(y, raw, weights)
     gradient = model.raw_vjp(theta, X, raw_gradient)
@@ -116,6 +130,10 @@ def test_conjugate_gradients_solve_the_newton_system(monkeypatch):
     hessian = model.hessian(theta, X, y, weights, 0.0)
     np.testing.assert_allclose(hessian @ step, gradient, rtol=1e-7,
                                atol=1e-9 * np.abs(gradient).max())
+    # dense: no pass beyond the Hessian's; else the diagonal's and one per product
+    assert passes == [] if dense else (
+        passes[0] == "_curvature_diagonal" and len(passes) > 2
+        and set(passes[1:]) == {"_curvature_product"})
 
 
 def test_aic_of_a_wide_sparse_design_counts_its_rank_when_inference_is_asked_for():

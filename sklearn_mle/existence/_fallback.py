@@ -104,7 +104,7 @@ def refit_at_boundary(model, modes, build_model, X, y, weights, alpha, result,
 def diagnose_classes(model, X, y_encoded, weights, result, n_classes, fit_intercept):
     """None if the MLE of the classifier's likelihood exists (certified), else the
     :class:`~sklearn_mle.existence._separation.Separation` found."""
-    threads = n_threads(X.shape[0] * model.loss.n_raw)
+    threads = n_threads(model.work_per_pass(X))
     certified = certify_existence(model, X, y_encoded, weights, result.theta, threads,
                                   result)
     if certified:
@@ -157,7 +157,7 @@ def fit_separated(model, X, y_encoded, weights, separation, fit_options, first_r
     ``start(model, y_encoded, weights)`` gives a fit's ``(theta0, start_raw)``.
     Returns the :class:`SeparatedResult` and the final separation.
     """
-    threads = n_threads(X.shape[0] * model.loss.n_raw)
+    threads = n_threads(model.work_per_pass(X))
     n_iter, converged = first_result.n_iter, True
     for _ in range(_MAX_SEPARATION_ROUNDS):
         restricted, keep, alive = _restricted_model(model, weights, separation, n_classes)

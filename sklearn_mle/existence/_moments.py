@@ -1,5 +1,6 @@
 """A certificate that the MLE of a canonical exponential family exists, from one
-Newton step solved by conjugate gradients: no LP, no dense matrix of parameters.
+Newton step solved by conjugate gradients: no LP, and a dense matrix of parameters
+only where the model forms one anyway (its dense preconditioner).
 
 For the Poisson with its log link and the binomial with its logit link the objective
 is ``F(theta) = sum_i w_i (b(eta_i) - y_i eta_i)``, ``eta_i = z_i @ theta``, and its
@@ -17,9 +18,14 @@ certificate passes at once; where the MLE does not exist the step's changes on t
 runaway samples are large and the certificate declines, leaving the decision to the
 LP of :mod:`sklearn_mle.existence._separation`.
 
-The step is solved by conjugate gradients with Hessian-vector products (two passes
-over X each) and a Jacobi preconditioner, so the cost is a few dozen passes whatever
-the number of parameters, and the memory a few vectors of n.  In floating point the
+The step is solved by conjugate gradients with a Jacobi preconditioner.  At a fit
+converged to the gradient's rounding (the solver's Newton polish) it is 0: the
+certificate is then one pass over X.  Otherwise, where the model forms dense matrices
+of its parameters on X (``dense_matrices_fit``), the Hessian is formed in one pass
+and CG runs on it, on the client: three passes in all, whatever the iterations (on
+Dask, each pass is one round trip to the workers); else each Hessian-vector product
+is a pass (two reads of X), so the cost is a few dozen passes whatever the number of
+parameters, and the memory a few vectors of n.  In floating point the
 gradient is known only to its rounding; the certificate is therefore made only where
 every sample's variance is a fair fraction of the mean one (a recession drives the
 runaway samples' variances to 0, below the rounding of the sums): then the rounding
@@ -28,7 +34,7 @@ moves the step's predictions by far less than the margin of ``CERTIFIED_CHANGE``
 
 import numpy as np
 
-from ..models._model import combine_parts
+from .._threads import n_threads as threads_for
 
 #: The certificate passes when no sample's linear predictor moves by this much in the
 #: Newton step (exact bound: 1).
@@ -50,13 +56,16 @@ def certify_moment_existence(model, X, y, weights, theta, n_threads=1):
 
     Every pass over X returns sums, a minimum or a maximum
     (``model.reduce_rows``): the per-sample gradients and variances are formed where
-    the rows are, from theta, and never leave them."""
+    the rows are, from theta, and never leave them.  At a fit converged to the
+    gradient's rounding (the solver's Newton polish) the step is 0 and the check is
+    one pass; otherwise the step costs one more (the Hessian, where the model forms
+    a dense one) or a few dozen (conjugate gradients), and its check one."""
     family = model.loss
     if not getattr(family, "canonical_exponential_family", False) or family.n_raw != 1:
         return False
-    (not_finite, smallest_variance, weighted_variance, used_weight, gradient, term_vector,
-     mean_square, curvature_sum) = model.reduce_rows(
-        _certificate_terms, X, (y, weights), (theta, n_threads), combine=_TERMS_COMBINE)
+    (not_finite, smallest_variance, weighted_variance, used_weight, gradient,
+     term_vector) = model.reduce_rows(_certificate_terms, X, (y, weights),
+                                      (theta, n_threads), combine=_TERMS_COMBINE)
     if not_finite:
         return False
     # A sample whose variance has all but vanished is what a direction of recession
@@ -68,11 +77,12 @@ def certify_moment_existence(model, X, y, weights, theta, n_threads=1):
     # the size of the terms the gradient sums: its rounding is a small multiple of
     # eps times this, and no residual below that can be asked for
     term_size = float(np.linalg.norm(term_vector))
-    diagonal = np.append(mean_square, curvature_sum)[model.param_design]
-    step = _newton_step(model, X, y, weights, theta, gradient, term_size, n_threads,
-                        diagonal)
+    step = _newton_step(model, X, y, weights, theta, gradient, term_size, n_threads)
     if step is None:
         return False
+    if not np.any(step):
+        # the gradient is rounding: the step moves no prediction (no pass needed)
+        return True
     change = model.reduce_rows(_largest_change, X, (weights,), (step,), combine="max")
     return bool(change < CERTIFIED_CHANGE)
 
@@ -90,33 +100,35 @@ def _curvature(model, theta, n_threads, X, y, weights):
 def _certificate_terms(model, theta, n_threads, X, y, weights):
     """Of the rows of X: whether a gradient or variance is not finite, the smallest
     variance and the sums of variance x weight and of weights (positively weighted
-    rows), the gradient, the vector-Jacobian product of the gradients' absolute
-    values, the Fisher-weighted column mean squares and the sum of Fisher weights;
-    a block of rows at a time (``model.row_blocks``), so that the per-sample arrays
-    are a block's (all rows at once, they were the fit's peak of memory: 21 MB beside
-    a 20 MB one-hot X of 500 000 rows)."""
-    return combine_parts([_block_terms(part, theta, n_threads, rows_of_x, y[rows],
-                                       weights[rows])
-                          for part, rows, rows_of_x in model.row_blocks(X)],
-                         _TERMS_COMBINE)
-
-
-def _block_terms(model, theta, n_threads, X, y, weights):
-    """:func:`_certificate_terms` of one block of rows."""
-    raw_gradient, curvature = _curvature(model, theta, n_threads, X, y, weights)
-    not_finite = not (np.all(np.isfinite(raw_gradient)) and np.all(np.isfinite(curvature)))
-    used = weights > 0
-    variance = curvature[used] / weights[used]
-    _, mean_square = model.column_moments(X, curvature)
-    return (not_finite, float(variance.min(initial=np.inf)),
-            float(np.sum(variance * weights[used])), float(np.sum(weights[used])),
-            model.raw_vjp(theta, X, raw_gradient),
-            model.raw_vjp(theta, X, np.abs(raw_gradient)), mean_square,
-            float(curvature.sum()))
+    rows), the gradient and the vector-Jacobian product of the gradients' absolute
+    values; a block of rows at a time (``model.row_blocks``: each block's products
+    read it from cache, where a whole-chunk product per term read X five times from
+    memory, and the per-sample arrays are a block's, where all rows' were the fit's
+    peak of memory: 21 MB beside a 20 MB one-hot X of 500 000 rows)."""
+    not_finite, smallest, weighted_variance, used_weight = False, np.inf, 0.0, 0.0
+    gradient = term_vector = 0.0
+    for part, rows, block in model.row_blocks(X):
+        w = weights[rows]
+        raw = part.raw_prediction(theta, block)
+        # (threads only for blocks with the work to pay for them)
+        threads = min(n_threads, threads_for(raw.size))
+        with np.errstate(over="ignore", invalid="ignore"):
+            _, raw_gradient = model.loss.loss_gradient(y[rows], raw, w, threads)
+            curvature = model.loss.fisher_information(y[rows], raw, w, threads)[:, 0, 0]
+        not_finite = not_finite or not (np.all(np.isfinite(raw_gradient))
+                                        and np.all(np.isfinite(curvature)))
+        used = w > 0
+        variance = curvature[used] / w[used]
+        smallest = min(smallest, float(variance.min(initial=np.inf)))
+        weighted_variance += float(np.sum(variance * w[used]))
+        used_weight += float(np.sum(w[used]))
+        gradient = gradient + part.raw_vjp(theta, block, raw_gradient)
+        term_vector = term_vector + part.raw_vjp(theta, block, np.abs(raw_gradient))
+    return not_finite, smallest, weighted_variance, used_weight, gradient, term_vector
 
 
 #: How the parts of :func:`_certificate_terms` combine (see ``Model.reduce_rows``).
-_TERMS_COMBINE = ("any", "min", "sum", "sum", "sum", "sum", "sum", "sum")
+_TERMS_COMBINE = ("any", "min", "sum", "sum", "sum", "sum")
 
 
 def _largest_change(model, step, X, weights):
@@ -124,8 +136,8 @@ def _largest_change(model, step, X, weights):
     of rows at a time)."""
     coef, intercept = model.unpack(step, direction=True)
     largest = 0.0
-    for _, rows, rows_of_x in model.row_blocks(X):
-        change = model.linear_predictor(rows_of_x, coef, intercept)[:, 0]
+    for _, rows, block in model.row_blocks(X):
+        change = model.linear_predictor(block, coef, intercept)[:, 0]
         largest = max(largest, float(np.max(np.abs(change[weights[rows] > 0]),
                                             initial=0.0)))
     return largest
@@ -137,29 +149,57 @@ def _curvature_product(model, theta, n_threads, vector, X, y, weights):
     return model.fisher_product(theta, X, y, weights, vector, n_threads)
 
 
-def _newton_step(model, X, y, weights, theta, gradient, term_size=0.0, n_threads=1,
-                 diagonal=None):
-    """``h`` with ``H h = g`` (``H = J^T diag(curvature) J``, the Fisher weights at
-    theta) by conjugate gradients preconditioned by the Hessian's ``diagonal`` (None:
-    formed by one pass), or None if the residual does not fall below ``_CG_RTOL`` times ``|g|`` (or
-    ``_ROUNDING_RTOL`` times ``term_size``, the size of the terms that make up g,
-    below which g itself is rounding).  ``H`` may be singular (aliased columns): ``g``
-    lies in its range, and CG from 0 stays there.  Each product with ``H`` is one pass
-    over X."""
-    def hessian_apply(vector):
-        return model.reduce_rows(_curvature_product, X, (y, weights),
-                                 (theta, n_threads, vector))
+def _curvature_diagonal(model, theta, n_threads, X, y, weights):
+    """The Fisher-weighted column mean squares of X and the sum of the Fisher weights
+    (the diagonal of ``H``, by columns), a block of rows at a time."""
+    mean_square, curvature_sum = 0.0, 0.0
+    for part, rows, block in model.row_blocks(X):
+        _, curvature = _curvature(part, theta, n_threads, block, y[rows], weights[rows])
+        mean_square = mean_square + part.column_moments(block, curvature)[1]
+        curvature_sum += float(curvature.sum())
+    return mean_square, curvature_sum
 
-    if diagonal is None:
-        terms = model.reduce_rows(_certificate_terms, X, (y, weights), (theta, n_threads),
-                                  combine=_TERMS_COMBINE)
-        diagonal = np.append(terms[6], terms[7])[model.param_design]
-    inverse_diagonal = np.where(diagonal > 0, 1.0 / np.where(diagonal > 0, diagonal, 1.0),
-                                0.0)
+
+def _dense_hessian(model, X, y, weights, theta, n_threads):
+    """``H`` at theta as a dense matrix (the Fisher information, one pass over X:
+    a single round trip where the rows live elsewhere), or None where the model
+    forms no dense matrix of its parameters on X (then ``H`` is applied by passes)."""
+    if not getattr(model, "dense_matrices_fit", lambda X: False)(X):
+        return None
+    hessian = model.hessian(theta, X, y, weights, 0.0, n_threads, expected=True)
+    return hessian if np.all(np.isfinite(hessian)) else None
+
+
+def _newton_step(model, X, y, weights, theta, gradient, term_size=0.0, n_threads=1):
+    """``h`` with ``H h = g`` (``H = J^T diag(curvature) J``, the Fisher weights at
+    theta) by conjugate gradients preconditioned by the Hessian's diagonal, or None if
+    the residual does not fall below ``_CG_RTOL`` times ``|g|`` (or
+    ``_ROUNDING_RTOL`` times ``term_size``, the size of the terms that make up g,
+    below which g itself is rounding: then ``h = 0``, with no pass over X).  ``H``
+    may be singular (aliased columns): ``g`` lies in its range, and CG from 0 stays
+    there.  Where the model forms dense matrices of its parameters ``H`` is formed
+    once (one pass) and CG runs on it; else each product with ``H`` is one pass over
+    X, and its diagonal one more."""
     target = float(np.linalg.norm(gradient))
     tolerance = max(_CG_RTOL * target, _ROUNDING_RTOL * term_size)
     if target <= tolerance:
         return np.zeros_like(gradient)
+    hessian = _dense_hessian(model, X, y, weights, theta, n_threads)
+    if hessian is not None:
+        diagonal = np.diag(hessian).copy()
+
+        def hessian_apply(vector):
+            return hessian @ vector
+    else:
+        mean_square, curvature_sum = model.reduce_rows(
+            _curvature_diagonal, X, (y, weights), (theta, n_threads))
+        diagonal = np.append(mean_square, curvature_sum)[model.param_design]
+
+        def hessian_apply(vector):
+            return model.reduce_rows(_curvature_product, X, (y, weights),
+                                     (theta, n_threads, vector))
+    inverse_diagonal = np.where(diagonal > 0, 1.0 / np.where(diagonal > 0, diagonal, 1.0),
+                                0.0)
     step = np.zeros_like(gradient)
     residual = gradient.copy()
     preconditioned = inverse_diagonal * residual

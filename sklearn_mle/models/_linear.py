@@ -675,6 +675,14 @@ class LinearModel(Model):
         return weighted_column_moments(X, weights)
 
     # ----------------------------------------------------------- preconditioner
+    def dense_matrices_fit(self, X):
+        """Whether this model forms dense ``n_params x n_params`` matrices on X: up to
+        ``DENSE_PRECONDITIONER_MAX_PARAMS`` parameters, ``SPARSE_DENSE_PRECONDITIONER_
+        MAX_PARAMS`` for sparse X (the "auto" preconditioner is then dense)."""
+        limit = (SPARSE_DENSE_PRECONDITIONER_MAX_PARAMS if sp.issparse(X)
+                 else DENSE_PRECONDITIONER_MAX_PARAMS)
+        return self.n_params <= limit
+
     def preconditioner(self, X, weights, start_raw, alpha, kind="auto", n_threads=1):
         """The solver's preconditioner for this model on data X.
 
@@ -687,9 +695,7 @@ class LinearModel(Model):
         cannot hold raise a ValueError naming them.
         """
         if kind == "auto":
-            limit = (SPARSE_DENSE_PRECONDITIONER_MAX_PARAMS if sp.issparse(X)
-                     else DENSE_PRECONDITIONER_MAX_PARAMS)
-            kind = "dense" if self.n_params <= limit else "scaling"
+            kind = "dense" if self.dense_matrices_fit(X) else "scaling"
         if kind == "none":
             return None
         if kind not in ("dense", "scaling"):

@@ -63,12 +63,10 @@ def set_regression_likelihood(estimator, model, modes, X, y, theta, fit_weights,
     weights = fit_weights.likelihood * fit_weights.likelihood_scale
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         constant = float(np.sum(family.log_likelihood_constant(y, weights)))
-        if (alpha == 0 and estimator.mle_exists_ and np.isfinite(result.objective)
-                and family.equivariant_target_scale(y) == 1.0):
-            # the objective at the fit is the weighted mean NLL: no pass over X
-            loglik = -fit_weights.fit_total * float(result.objective)
-        else:
-            loglik = total_log_likelihood(model, X, y, theta, fit_weights)
+        loglik = fitted_log_likelihood(
+            model, X, y, theta, fit_weights, result,
+            alpha == 0 and family.equivariant_target_scale(y) == 1.0
+            and estimator.mle_exists_)
         if model.offset is None:
             # the null model's NLL depends on y only through its distinct values
             distinct, distinct_weights = _distinct_targets(y, fit_weights.likelihood)
@@ -82,6 +80,17 @@ def set_regression_likelihood(estimator, model, modes, X, y, theta, fit_weights,
             estimator, loglik=loglik + constant, loglik_null=loglik_null + constant,
             n_identified=n_identified, n_null=n_null, n_scale=n_learned, n_obs=total,
             converged=result.converged)
+
+
+def fitted_log_likelihood(model, X, y, theta, fit_weights, result, objective_is_nll):
+    """``sum_i s_i log p(y_i | x_i)`` at the fit ``theta``: from the solver's objective
+    where it is the weighted mean NLL there (``objective_is_nll``: unpenalised, the
+    MLE's own fit, y in its units; and the objective's weights the likelihood's), with
+    no pass over X; else one pass (:func:`total_log_likelihood`)."""
+    if (objective_is_nll and fit_weights.objective_is_likelihood
+            and np.isfinite(result.objective)):
+        return -fit_weights.fit_total * float(result.objective)
+    return total_log_likelihood(model, X, y, theta, fit_weights)
 
 
 def _null_loss_with_offset(family, y, weights, null_raw, offset):
@@ -121,13 +130,9 @@ def set_class_likelihood(estimator, model, X, y_encoded, fit_weights, result, n_
                                              class_weight / class_weight.sum())))
         else:
             loglik_null = -float(class_weight.sum()) * np.log(n_classes)
-    if (estimator.alpha == 0 and estimator.mle_exists_ and fit_weights.fit_is_likelihood
-            and np.isfinite(result.objective)):
-        # the objective at the fit is the weighted mean NLL: no pass over X (on the
-        # 500 000 x 3 000 one-hot benchmark a pass is 8 % of the fit)
-        loglik = -fit_weights.fit_total * float(result.objective)
-    else:
-        loglik = total_log_likelihood(model, X, y_encoded, result.theta, fit_weights)
+    # (class weights make the objective's weights differ from the likelihood's)
+    loglik = fitted_log_likelihood(model, X, y_encoded, result.theta, fit_weights,
+                                   result, estimator.alpha == 0 and estimator.mle_exists_)
     set_likelihood_attributes(
         estimator, loglik=loglik,
         loglik_null=loglik_null, n_identified=n_identified,

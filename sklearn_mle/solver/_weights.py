@@ -13,9 +13,8 @@ class FitWeights:
     ``likelihood`` and ``likelihood_scale`` give the log-likelihood's weights:
     ``sum_i s_i log p_i`` equals ``likelihood_scale * sum_i likelihood_i log p_i``.
     ``total`` is the sum of the sample weights (the number of observations for unit
-    weights); ``fit_is_likelihood``: no ``extra``, so the objective is the weighted
-    mean NLL of the log-likelihood's weights (``-fit_total`` times it is the
-    log-likelihood without its constants).
+    weights).  ``objective_is_likelihood``: no ``extra`` factor, so that at
+    ``alpha = 0`` the objective is the log-likelihood's negative over ``fit_total``.
     """
 
     def __init__(self, sample_weight, X, extra=None):
@@ -28,7 +27,7 @@ class FitWeights:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         self.total = float(n) if sample_weight is None else total_weight(sample_weight)
-        self.fit_is_likelihood = extra is None
+        self.objective_is_likelihood = extra is None
         if extra is None:
             self.fit_total = self.total
             self.normalised = _normalise(sample_weight, n)
