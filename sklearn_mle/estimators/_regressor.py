@@ -20,7 +20,8 @@ from ..existence._fallback import (diagnose_regression, refit_at_boundary,
                                    regression_fallback)
 from ..existence._unbounded import warn_below_resolution
 from ..families import DISTRIBUTIONS, Family
-from ..families._config import configuration_label, configure_family
+from ..families._config import (configuration_label, configure_family,
+                                dispersion_penalty_weight)
 from ..models._linear_layouts import (prediction_model, regression_model,
                                       regression_null_raw)
 from ..models._network import regression_network
@@ -372,30 +373,6 @@ class MLERegressor(RegressorMixin, MLEstimator):
     def _family(self):
         return configure_family(self.distribution, self.dispersion, self.variance)
 
-    def _dispersion_penalty(self, family, modes):
-        """``dispersion_alpha / alpha`` (1.0 for None): the weight of the penalty on the
-        coefficients of a dispersion that depends on x, checked against ``alpha``."""
-        if self.dispersion_alpha is None or self.dispersion_alpha == self.alpha:
-            return 1.0
-        j = family.dispersion_column
-        if j is None or modes[j] != "x":
-            warnings.warn(f"dispersion_alpha={self.dispersion_alpha!r} is ignored: in "
-                          f"{self._label(family, modes)} the dispersion does not depend "
-                          "on x (it applies with dispersion='linear' or "
-                          "variance='heteroscedastic').", UserWarning,
-                          stacklevel=_FIT_STACKLEVEL + 1)
-            return 1.0
-        if self.alpha == 0:
-            raise ValueError(f"dispersion_alpha={self.dispersion_alpha!r} needs alpha > 0:"
-                             " alpha=0 asks for the unpenalised maximum likelihood (with "
-                             "its existence check); penalise both or neither.")
-        if self.dispersion_alpha == 0:
-            raise ValueError(f"dispersion_alpha=0 with alpha={self.alpha!r} leaves the "
-                             "coefficients of log sigma(x) unpenalised, and sigma(x) can "
-                             "collapse on samples the mean fits exactly: the objective "
-                             "then has no minimum. Give it a positive value.")
-        return float(self.dispersion_alpha) / float(self.alpha)
-
     def _label(self, family, modes):
         return configuration_label(self.distribution, self.dispersion, family, modes)
 
@@ -524,7 +501,10 @@ class MLERegressor(RegressorMixin, MLEstimator):
                                        fit_offset)
         start_raw = family.fit_start_raw(null_raw)
 
-        dispersion_penalty = self._dispersion_penalty(family, modes)
+        dispersion_penalty, ignored = dispersion_penalty_weight(
+            family, modes, self.alpha, self.dispersion_alpha, self._label(family, modes))
+        if ignored:
+            warnings.warn(ignored, UserWarning, stacklevel=_FIT_STACKLEVEL)
 
         def build_model(modes):
             return builder(family, modes, self.fit_intercept, self.alpha, X, weights,

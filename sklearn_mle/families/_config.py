@@ -83,3 +83,27 @@ def configuration_label(distribution, dispersion, family, modes):
     if dispersion is not None:
         label += f", dispersion={plain(dispersion)!r}"
     return label
+
+
+def dispersion_penalty_weight(family, modes, alpha, dispersion_alpha, label):
+    """``dispersion_alpha / alpha`` (1.0 for None), the weight of the penalty on the
+    coefficients of a dispersion that depends on x, checked against ``alpha``; and the
+    warning to give where the configuration ``label`` has no such coefficients (None
+    otherwise).  A ValueError where the two leave no objective to minimise."""
+    if dispersion_alpha is None or dispersion_alpha == alpha:
+        return 1.0, None
+    j = family.dispersion_column
+    if j is None or modes[j] != "x":
+        return 1.0, (f"dispersion_alpha={dispersion_alpha!r} is ignored: in {label} the "
+                     "dispersion does not depend on x (it applies with "
+                     "dispersion='linear' or variance='heteroscedastic').")
+    if alpha == 0:
+        raise ValueError(f"dispersion_alpha={dispersion_alpha!r} needs alpha > 0: alpha=0 "
+                         "asks for the unpenalised maximum likelihood (with its existence "
+                         "check); penalise both or neither.")
+    if dispersion_alpha == 0:
+        raise ValueError(f"dispersion_alpha=0 with alpha={alpha!r} leaves the coefficients "
+                         "of the log dispersion unpenalised, and the dispersion can "
+                         "collapse on samples the mean fits exactly: the objective then "
+                         "has no minimum. Give it a positive value.")
+    return float(dispersion_alpha) / float(alpha), None
