@@ -256,6 +256,33 @@ def one_hot_poisson(n=30000, levels=300, seed=9):
     return X, y
 
 
+def test_precision_limit_finished_by_newton_steps_under_column_scaling(capsys):
+    """A tol below what the objective's rounding lets a line search reach (1e-10 on
+    one-hot Poisson counts, column scaling): L-BFGS stops at the precision limit and
+    Newton steps with the Hessian at that point finish the fit, which then agrees with
+    iteratively reweighted least squares to rounding, with no ConvergenceWarning."""
+    X, y = one_hot_poisson(n=12000, levels=260)   # (521 sparse columns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = MLERegressor(distribution="poisson", tol=1e-10, verbose=1).fit(X, y)
+    assert fit.converged_
+    report = capsys.readouterr().out
+    assert "column scaling preconditioner" in report
+    assert "precision limit of the objective, finished by Newton steps" in report
+    # Newton-Raphson on [X, 1] (the one-hot blocks alias the intercept: a
+    # minimum-norm step, the same predictions)
+    design = sp.hstack([X, np.ones((X.shape[0], 1))]).tocsr()
+    eta = np.full(X.shape[0], np.log(y.mean()))
+    for _ in range(40):
+        mu = np.exp(eta)
+        information = (design.T @ design.multiply(mu[:, None])).toarray()
+        step = np.linalg.lstsq(information, design.T @ (y - mu), rcond=1e-12)[0]
+        eta = eta + design @ step
+        if np.max(np.abs(design @ step)) < 1e-13:
+            break
+    np.testing.assert_allclose(fit.predict(X), np.exp(eta), rtol=1e-9)
+
+
 def test_column_scaling_formed_again_where_the_curvature_moved(monkeypatch):
     """Poisson counts on one-hot columns: the column scaling, formed again from the
     curvature after three iterations, reaches the same optimum in fewer iterations

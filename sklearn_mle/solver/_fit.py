@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._threads import _BLAS_HOLD, _BLAS_HOLD_LOCK, n_threads
-from ._lbfgs import minimize_lbfgs
+from ._lbfgs import DENSE_PRECONDITIONER_MAX_PARAMS, minimize_lbfgs
 from ._progress import as_progress
 
 #: L-BFGS iterations before the first Hessian refresh.  Where the refresh uses the
@@ -99,12 +99,21 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
             return (model.hessian(theta, X, y, weights, alpha, threads,
                                   expected=model.refresh_with_expected_hessian)
                     + fallback_ridge * metric)
+    polish_hessian = None
+    if (hessian is None and precond is not None and model.has_hessian
+            and not model.hessian_is_constant and fallback_ridge == 0
+            and model.n_params <= DENSE_PRECONDITIONER_MAX_PARAMS):
+        # no refresh follows this preconditioner: a Hessian only for the precision
+        # limit, should the fit reach it (a tol below what the objective resolves)
+        def polish_hessian(theta):
+            return model.hessian(theta, X, y, weights, alpha, threads,
+                                 expected=model.refresh_with_expected_hessian)
     # Trial steps far outside the data's range overflow; the objective reports them as
     # infinite and the line search backs off, so the floating-point warnings are noise.
     with np.errstate(over="ignore", invalid="ignore"):
         result = minimize_lbfgs(fun, theta0, precond, tol=tol, max_iter=max_iter,
                                 progress=progress, estimator_name=estimator_name,
-                                hessian=hessian,
+                                hessian=hessian, polish_hessian=polish_hessian,
                                 exact_preconditioner=model.hessian_is_constant,
                                 extra_frames=extra_frames,
                                 phase_iter=_phase_iter(model),

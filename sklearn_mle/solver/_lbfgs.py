@@ -190,7 +190,7 @@ class OptimizeResult:
 def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
                    estimator_name="estimator", hessian=None, phase_iter=20,
                    exact_preconditioner=False, extra_frames=0, iterations_done=0,
-                   least_subgradient=None, rescale=None):
+                   least_subgradient=None, rescale=None, polish_hessian=None):
     """Minimise ``fun(theta) -> (value, gradient)`` with preconditioned L-BFGS-B.
 
     Convergence: the largest component of the preconditioned gradient ``P^T g`` falls
@@ -227,6 +227,12 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
     still fits: asked once, after ``RESCALE_AFTER_ITER`` iterations (an extra pass
     over the data); with a new one, L-BFGS restarts in its coordinates (a new phase),
     else it goes on undisturbed.
+
+    ``polish_hessian(theta)``, for a preconditioner that no Hessian refresh follows,
+    gives the Hessian at ``theta`` for the precision limit: where L-BFGS stops because
+    the objective no longer resolves the decrease its gradient promises (a ``tol``
+    below what the objective's rounding lets a line search reach), Newton steps in the
+    coordinates that Hessian whitens finish the fit, kept while the gradient shrinks.
     """
     progress = as_progress(progress, 0, estimator_name)
     total_iter = iterations_done
@@ -286,6 +292,11 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
                 label="at the precision limit of the objective")
             converged = result.gradient_norm <= max(tol, _PRECISION_LIMIT_GRADIENT)
             reason = "precision limit of the objective, finished by Newton steps"
+        elif (not converged and result.status == 2 and not refreshable
+                and polish_hessian is not None and preconditioner is not None):
+            converged, reason = _polish_at_precision_limit(
+                fun, theta, preconditioner, tol, polish_hessian, progress, result)
+            theta = result.theta_polished
         if not refreshable or total_iter >= max_iter or result.status not in (0, 1, 2):
             break
         if result.nit == 0 and whitened_at_iterate:
@@ -557,6 +568,31 @@ def _newton_polish(fun, theta, preconditioner, tol, max_steps=8, progress=None,
         progress.line(f"Newton step {label}: {kept}, max |preconditioned gradient| "
                       f"{start_norm:.3g} -> {norm:.3g}")
     return theta, norm, float(value)
+
+
+def _polish_at_precision_limit(fun, theta, preconditioner, tol, polish_hessian,
+                               progress, result):
+    """Newton steps with the Hessian at ``theta``, whitened inside the preconditioner's
+    subspace, after L-BFGS stopped at the objective's precision limit; updates
+    ``result`` (gradient norm, objective, ``theta_polished``) and returns
+    ``(converged, reason)``."""
+    result.theta_polished = theta
+    with progress.timed("Hessian at the precision limit", level=2), \
+            np.errstate(over="ignore", invalid="ignore"):
+        hessian_here = polish_hessian(theta)
+    if hessian_here is None or not np.all(np.isfinite(hessian_here)):
+        return False, None
+    whitening = RefreshedPreconditioner(preconditioner.matrix(), hessian_here)
+    if not np.all(np.isfinite(whitening.basis)):
+        return False, None
+    theta, norm, objective = _newton_polish(
+        fun, theta, whitening, tol, progress=progress,
+        label="at the precision limit of the objective")
+    # (the test is now in the coordinates the Hessian at the iterate whitens, as after
+    # a refresh)
+    result.theta_polished, result.gradient_norm, result.objective = theta, norm, objective
+    converged = norm <= max(tol, _PRECISION_LIMIT_GRADIENT)
+    return converged, "precision limit of the objective, finished by Newton steps"
 
 
 #: Iterations after which ``minimize_lbfgs`` asks ``rescale`` for new coordinates:
