@@ -16,6 +16,7 @@ behind.  The estimators supply what differs: the family and model, how existence
 decided, the fallback, their parameter attributes and their summary's header lines.
 """
 
+import functools
 import threading
 import warnings
 from numbers import Integral, Real
@@ -60,6 +61,12 @@ _FIT_STACKLEVEL = 7
 _FIT_REPORT = threading.local()
 
 
+@functools.cache
+def _parameter_names(cls):
+    """scikit-learn's parameter names of an estimator class (from ``__init__``)."""
+    return tuple(BaseEstimator._get_param_names.__func__(cls))
+
+
 class MLEstimator(BaseEstimator):
     """Base class of the maximum-likelihood estimators (not used directly).
 
@@ -92,6 +99,12 @@ class MLEstimator(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+    @classmethod
+    def _get_param_names(cls):
+        # scikit-learn reads them from the signature of __init__ on every get_params
+        # (every fit validates its parameters through it): read once per class
+        return list(_parameter_names(cls))
 
     def _fit(self, X, y, sample_weight=None, groups=None, **data):
         """The fit both estimators' ``fit`` run (inside scikit-learn's ``_fit_context``):

@@ -156,21 +156,11 @@ class LinearModel(Model):
         self.n_features = n_features
         self.offset = None if offset is None else np.asarray(offset, dtype=np.float64)
         self.unit_hessian = unit_hessian
-        self.coef_free = np.asarray(coef_free, dtype=bool)
-        self.intercept_free = np.asarray(intercept_free, dtype=bool)
-        self.coef_rows = np.flatnonzero(self.coef_free).astype(np.intp, copy=False)
-        self.intercept_rows = np.flatnonzero(self.intercept_free)
-        n_coef = self.coef_rows.size * n_features
-        self._n_params = n_coef + self.intercept_rows.size
-        # For each parameter: its raw-prediction column and its index in the design
-        # [X, 1] (n_features means "the intercept").
-        self.param_column = np.concatenate(
-            [np.repeat(self.coef_rows, n_features), self.intercept_rows]
-        ).astype(np.intp)
-        self.param_design = np.concatenate(
-            [np.tile(np.arange(n_features), self.coef_rows.size),
-             np.full(self.intercept_rows.size, n_features)]
-        ).astype(np.intp)
+        (self.coef_free, self.intercept_free, self.coef_rows, self.intercept_rows,
+         self.param_column, self.param_design) = _parameter_layout(
+            tuple(bool(free) for free in coef_free),
+            tuple(bool(free) for free in intercept_free), int(n_features))
+        self._n_params = self.param_column.size
         super().__init__(loss, ridge_weight if ridge_weight is not None
                          else (self.param_design < n_features).astype(np.float64))
         self.level_penalty = level_penalty
@@ -430,12 +420,17 @@ class LinearModel(Model):
         block_raw = np.empty((n_blocks, self.loss.n_raw))
         block_coef = np.empty((n_blocks, self.coef_rows.size, d))
         coef = np.ascontiguousarray(coef)
-        for start, stop, rows in fused_row_blocks(X, per_block):
-            first, last = start // per_block, -(-stop // per_block)
+        if X.flags.c_contiguous:   # read in place (the blocks below copy F-ordered X)
             _kernels.fused_loss_gradient(
-                rows, y[start:stop], sample_weight[start:stop], coef, intercept,
-                self.coef_rows, self.loss.family, block_loss[first:last],
-                block_raw[first:last], block_coef[first:last], n_threads)
+                X, y, sample_weight, coef, intercept, self.coef_rows, self.loss.family,
+                block_loss, block_raw, block_coef, n_threads)
+        else:
+            for start, stop, rows in fused_row_blocks(X, per_block):
+                first, last = start // per_block, -(-stop // per_block)
+                _kernels.fused_loss_gradient(
+                    rows, y[start:stop], sample_weight[start:stop], coef, intercept,
+                    self.coef_rows, self.loss.family, block_loss[first:last],
+                    block_raw[first:last], block_coef[first:last], n_threads)
         if n_blocks == 1:
             return float(block_loss[0]), block_raw[0], block_coef[0]
         return block_loss.sum(), block_raw.sum(axis=0), block_coef.sum(axis=0)
@@ -869,6 +864,28 @@ def _csr_block_starts(X, n_free):
     return (np.arange(blocks + 1, dtype=np.intp) * n) // blocks
 
 
+@functools.lru_cache(maxsize=64)
+def _parameter_layout(coef_free, intercept_free, n_features):
+    """The parameter layout of a linear model, shared (read-only) by the models of
+    one configuration: ``coef_free`` and ``intercept_free`` as arrays, the rows with
+    free coefficients and intercepts, and for each parameter its raw-prediction
+    column and its index in the design ``[X, 1]`` (``n_features``: the intercept)."""
+    coef_free = np.array(coef_free, dtype=bool)
+    intercept_free = np.array(intercept_free, dtype=bool)
+    coef_rows = np.flatnonzero(coef_free).astype(np.intp, copy=False)
+    intercept_rows = np.flatnonzero(intercept_free).astype(np.intp, copy=False)
+    param_column = np.concatenate(
+        [np.repeat(coef_rows, n_features), intercept_rows]).astype(np.intp)
+    param_design = np.concatenate(
+        [np.tile(np.arange(n_features), coef_rows.size),
+         np.full(intercept_rows.size, n_features)]).astype(np.intp)
+    layout = (coef_free, intercept_free, coef_rows, intercept_rows, param_column,
+              param_design)
+    for array in layout:
+        array.flags.writeable = False
+    return layout
+
+
 def _intercept_value(value, n_raw):
     """``intercept_value`` as a float64 array of shape (n_raw,), checked."""
     if value is None:
@@ -965,6 +982,9 @@ def weighted_grams(X, weights, n_threads=1):
     q = weights.shape[1]
     if fused_layout(X) and n and d:
         weights = np.ascontiguousarray(weights)
+        if X.flags.c_contiguous:   # read in place
+            return _partitioned_grams(_kernels.weighted_grams_dense, X, q, n_threads,
+                                      weights)
         return sum(_partitioned_grams(_kernels.weighted_grams_dense, rows, q, n_threads,
                                       weights[start:stop])
                    for start, stop, rows in fused_row_blocks(X, _MIN_GRAM_PARTITION_ROWS))

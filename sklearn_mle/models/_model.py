@@ -45,6 +45,7 @@ semi-definite matrix, e.g. a Hessian.
 """
 
 import abc
+import math
 
 import numpy as np
 
@@ -319,7 +320,7 @@ class Model(RowAccess, abc.ABC):
         with np.errstate(over="ignore", invalid="ignore"):
             objective, gradient = self.penalised_nll_gradient(theta, X, y, weights, alpha,
                                                               n_threads)
-        if not (np.isfinite(objective) and np.all(np.isfinite(gradient))):
+        if not (math.isfinite(objective) and np.isfinite(gradient).all()):
             return np.inf, np.zeros_like(theta)
         return objective, gradient
 

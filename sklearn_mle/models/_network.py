@@ -594,6 +594,8 @@ class NetworkModel(Model):
 def validated_hidden_layer_sizes(sizes):
     """An estimator's ``hidden_layer_sizes`` as a tuple of positive ints (``()``: the
     linear model), or a ValueError naming it."""
+    if isinstance(sizes, tuple) and not sizes:
+        return sizes   # the default: the linear model
     checked = (sizes,) if np.ndim(sizes) == 0 else tuple(np.ravel(sizes).tolist())
     if not all(isinstance(h, Integral) and not isinstance(h, bool) and h >= 1
                for h in checked):

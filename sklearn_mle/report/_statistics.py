@@ -85,14 +85,14 @@ def design_rank(gram, fit_intercept):
         return None
     if not fit_intercept:
         gram = gram[:-1, :-1]
-    diagonal = np.diag(gram)
+    diagonal = gram.diagonal()
     used = diagonal > 0
-    if not used.any():
-        return 0
     if not used.all():
+        if not used.any():
+            return 0
         gram, diagonal = gram[np.ix_(used, used)], diagonal[used]
     scale = 1.0 / np.sqrt(diagonal)
-    scaled = gram * np.outer(scale, scale)
+    scaled = gram * scale[:, None] * scale[None, :]
     factor, info = scipy.linalg.lapack.dpotrf(scaled, lower=0, clean=1)
     if info == 0:
         rcond, info = scipy.linalg.lapack.dpocon(factor, np.abs(scaled).sum(axis=0).max())
