@@ -199,6 +199,17 @@ class LinearModel(Model):
         intercept[self.intercept_rows] = theta[n_coef:]
         return coef, intercept
 
+    def _unpacked_for_pass(self, theta):
+        """:meth:`unpack` for a pass that only reads ``coef``: a view of theta where
+        every row has coefficients (no copy)."""
+        m, d = self.loss.n_raw, self.n_features
+        if self.coef_rows.size != m or not theta.flags.c_contiguous:
+            return self.unpack(theta)
+        n_coef = m * d
+        intercept = self.intercept_value.copy()
+        intercept[self.intercept_rows] = theta[n_coef:]
+        return theta[:n_coef].reshape(m, d), intercept
+
     def pack(self, coef, intercept):
         """Parameter vector from full ``coef`` and ``intercept`` (fixed entries ignored)."""
         return np.concatenate(
@@ -339,7 +350,7 @@ class LinearModel(Model):
     def nll_gradient(self, theta, X, y, weights, n_threads=1):
         """Weighted NLL and its gradient: one fused sweep over X where it applies, else
         BLAS products a block of rows at a time (:meth:`_blockwise_pass`)."""
-        coef, intercept = self.unpack(theta)
+        coef, intercept = self._unpacked_for_pass(theta)
         objective, grad_intercept, grad_coef = self._pass_over_x(X)(
             X, y, weights, coef, intercept, n_threads)
         gradient = np.empty_like(theta)
