@@ -1,11 +1,13 @@
 """scikit-learn's estimator checks over both estimators and every built-in distribution,
 with no expected failures."""
 
+import inspect
 import warnings
 
 import numpy as np
 import pytest
 from scipy.special import expit
+from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_mle import MLEClassifier, MLERegressor, UnboundedLikelihoodWarning
@@ -98,3 +100,21 @@ def test_the_binomial_rejects_the_checks_real_targets_by_name():
     X, y = rng.normal(size=(20, 2)), rng.normal(size=20)
     with pytest.raises(ValueError, match="Binomial distribution needs proportions"):
         MLERegressor(distribution="binomial").fit(X, y)
+
+
+def test_parameter_names_read_once_per_class_and_per_subclass():
+    """The parameter names come from each class's own ``__init__`` (read once per
+    class): a subclass with a parameter of its own lists it, clones it and rejects a
+    bad value of the base's parameters as the base does."""
+
+    class WithShrinkage(MLERegressor):
+        def __init__(self, distribution="gaussian", *, shrinkage=0.5, alpha=0.0):
+            super().__init__(distribution, alpha=alpha)
+            self.shrinkage = shrinkage
+
+    assert "shrinkage" not in MLERegressor().get_params()
+    assert WithShrinkage().get_params() == {"alpha": 0.0, "distribution": "gaussian",
+                                            "shrinkage": 0.5}
+    assert clone(WithShrinkage(shrinkage=2.0)).shrinkage == 2.0
+    assert set(MLEClassifier().get_params()) == set(
+        inspect.signature(MLEClassifier.__init__).parameters) - {"self"}
