@@ -138,6 +138,31 @@ class DaskDesign:
         self.blocks = list(self.array.to_delayed().ravel())
         self.sparse = sp.issparse(getattr(array, "_meta", None))
         self._head = None
+        self._copies = []
+
+    def keep_worker_copy(self, values, array):
+        """Record that ``array`` (a persisted one-dimensional Dask array, chunked as
+        X) holds ``values`` (its values on the client, e.g. y): a pass given a vector
+        equal to them reads ``array``'s chunks (:meth:`worker_copy`) instead of
+        sending it."""
+        if array.ndim == 1 and tuple(array.chunks[0]) == self.row_chunks:
+            self._copies.append((np.asarray(values), array))
+
+    def worker_copy(self, vector):
+        """A persisted Dask array chunked as X holding ``vector`` bit for bit (a
+        recorded copy, converted on the workers to ``vector``'s dtype), or None."""
+        for values, array in self._copies:
+            if values.shape != vector.shape or vector.dtype.kind not in "fiub":
+                continue
+            try:
+                converted = np.asarray(values, dtype=vector.dtype)
+            except (TypeError, ValueError):
+                continue
+            if np.ascontiguousarray(converted).view(np.uint8).tobytes() == \
+                    np.ascontiguousarray(vector).view(np.uint8).tobytes():
+                return (array if array.dtype == vector.dtype
+                        else array.astype(vector.dtype).persist())
+        return None
 
     def futures(self, client):
         """The chunks' futures on ``client`` (a ``distributed.Client``), in row
@@ -204,10 +229,42 @@ def _on_chunk(method, model, args, block, vectors, kwargs, rows=(0, None),
     ``"indices"`` results of ``combine`` (see :meth:`DaskLinearModel.reduce_rows`)."""
     function = method if callable(method) else getattr(LinearModel, method)
     result = function(model.for_rows(*rows), *args, _as_rows(block),
-                      *[None if vector is None else _aligned(vector)
-                        for vector in vectors],
+                      *[_vector_chunk(vector) for vector in vectors],
                       **kwargs)
     return offset_indices(result, combine, rows[0])
+
+
+class _Constant:
+    """The chunk of a per-sample vector whose entries are all one number (the weights
+    of a fit without sample weights): made on the worker, not sent."""
+
+    __slots__ = ("value", "shape")
+
+    def __init__(self, value, shape):
+        self.value, self.shape = value, shape
+
+    def values(self):
+        return np.full(self.shape, self.value)
+
+
+def _constant_chunks(vector, row_chunks):
+    """The chunks of ``vector`` as :class:`_Constant`, if every entry has the same
+    bits (a one-dimensional float or integer vector), else None."""
+    if vector.ndim != 1 or vector.size == 0 or vector.dtype.kind not in "fiu":
+        return None
+    bits = np.ascontiguousarray(vector).view(f"u{vector.dtype.itemsize}")
+    if not np.all(bits == bits[0]):
+        return None
+    return [_Constant(vector[0], (rows,)) for rows in row_chunks]
+
+
+def _vector_chunk(vector):
+    """A vector's chunk as the in-memory model reads it (run on a worker)."""
+    if vector is None:
+        return None
+    if isinstance(vector, _Constant):
+        return vector.values()
+    return _aligned(vector)
 
 
 def _chunk_rows(block, indices):
@@ -301,16 +358,28 @@ class DaskLinearModel(LinearModel):
         cached = self._vectors.get(key)
         if cached is None or cached[0]() is not vector:
             cached = self._persisted(vector, design)
-        if client is None:
+        if client is None or cached[2] is None:
             return cached[1]
         return _block_futures(cached[2], cached[1], client)
 
     def _persisted(self, vector, design):
-        """``vector`` chunked as X and persisted: (weak reference, delayed chunks,
-        the Dask array), cached by the vector's identity."""
+        """``vector`` chunked as X on the workers: (weak reference, chunks, the
+        persisted Dask array), cached by the vector's identity.  A vector of one
+        value is sent as that value (:class:`_Constant` chunks, no array); one equal
+        bit for bit to a vector the fit's input left on the workers
+        (:meth:`DaskDesign.worker_copy`) is taken from there; any other is sent."""
         import dask.array as da
 
         vector_array = np.asarray(vector)
+        constant = _constant_chunks(vector_array, design.row_chunks)
+        if constant is not None:
+            cached = self._vectors[id(vector)] = (weakref.ref(vector), constant, None)
+            return cached
+        chunks = design.worker_copy(vector_array)
+        if chunks is not None:
+            blocks = list(chunks.to_delayed().ravel())
+            cached = self._vectors[id(vector)] = (weakref.ref(vector), blocks, chunks)
+            return cached
         with warnings.catch_warnings():
             # The chunks travel in the graph, once per fit, so that a lost worker's
             # part can be made again (scattered data could not): the size Dask warns
@@ -545,12 +614,16 @@ def dask_design(X, vectors=()):
     design = DaskDesign(_design_array(X))
     n_blocks = len(design.blocks)
     lazy = [i for i, vector in enumerate(vectors) if is_dask_collection(vector)]
+    # persisted first, so that the passes read them on the workers rather than
+    # have the client's copies sent back (16 MB each at 2 000 000 rows)
+    persisted = {i: vectors[i].persist() for i in lazy}
     computed = dask.compute(*[delayed(_chunk_problem, pure=True)(block)
                               for block in design.blocks],
-                            *[vectors[i] for i in lazy])
+                            *[persisted[i] for i in lazy])
     problems, values = computed[:n_blocks], list(vectors)
     for i, value in zip(lazy, computed[n_blocks:]):
         values[i] = value
+        design.keep_worker_copy(value, persisted[i])
     if any(problems):
         index = int(np.argmax(problems))
         start = int(np.sum(design.row_chunks[:index]))
