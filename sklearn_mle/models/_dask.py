@@ -139,6 +139,74 @@ class DaskDesign:
         self.sparse = sp.issparse(getattr(array, "_meta", None))
         self._head = None
         self._copies = []
+        #: Whether no pass has yet checked that every chunk is finite: the first
+        #: pass's chunk tasks do (see :meth:`checked_parts`).
+        self.unchecked = True
+        self._gram = None   # (weight, client, futures) of :meth:`start_gram`
+
+    def start_gram(self, weight):
+        """Start the Gram matrix of ``[X, 1]`` with every weight ``weight`` (a fit
+        without sample weights: ``1/n``) on the workers, before the fit asks for it
+        (:meth:`take_gram`): it runs while y comes to the client and the fit is set
+        up, where it would have been a round trip of its own after that.  Only on a
+        distributed client, and where the preconditioner can be dense (``d + 1``
+        parameters fit a dense matrix); the tasks check their chunks (the fit's
+        first pass, see :func:`_on_chunk`)."""
+        from ..solver._lbfgs import DENSE_PRECONDITIONER_MAX_PARAMS
+        from ._linear import SPARSE_DENSE_PRECONDITIONER_MAX_PARAMS
+
+        limit = (SPARSE_DENSE_PRECONDITIONER_MAX_PARAMS if self.sparse
+                 else DENSE_PRECONDITIONER_MAX_PARAMS)
+        client = _distributed_client()
+        if client is None or not self.shape[0] or self.shape[1] + 1 > limit:
+            return
+        blocks = self.futures(client)
+        if blocks is None:
+            return
+        weight = np.float64(weight)
+        starts = self.row_starts
+        self._gram = (weight, client, [
+            client.submit(_on_chunk, "design_gram", None, (), block,
+                          [_Constant(weight, (int(stop - start),))], {},
+                          (int(start), int(stop)), "sum", True, pure=False)
+            for block, start, stop in zip(blocks, starts[:-1], starts[1:])])
+
+    def take_gram(self, weights):
+        """The Gram matrix :meth:`start_gram` started, if ``weights`` are its weights
+        bit for bit and the same client runs the passes (chunk by chunk the pass
+        ``design_gram`` would make: the same sum); else None (and the started tasks
+        dropped)."""
+        started, self._gram = self._gram, None
+        if started is None:
+            return None
+        weight, client, futures = started
+        weights = np.asarray(weights)
+        constant = (_constant_chunks(weights, self.row_chunks)
+                    if weights.shape == (self.shape[0],) else None)
+        if (constant is None or _distributed_client() is not client
+                or np.float64(constant[0].value).tobytes() != weight.tobytes()):
+            client.cancel(futures)
+            return None
+        return _tree_combine(self.checked_parts(client.gather(futures)), "sum")
+
+    def drop_gram(self):
+        """Drop the Gram matrix :meth:`start_gram` started (a pass came first)."""
+        if self._gram is not None:
+            self._gram[1].cancel(self._gram[2])
+            self._gram = None
+
+    def checked_parts(self, parts):
+        """The results of the first pass's chunk tasks, ``(problem, result)`` each
+        (see :func:`_on_chunk`), as their results; a ValueError naming the rows of the
+        first chunk that holds NaN or infinity."""
+        problems = [problem for problem, _ in parts]
+        if any(problems):
+            index = int(np.argmax(problems))
+            start = int(np.sum(self.row_chunks[:index]))
+            raise ValueError(f"Input X contains NaN or infinity: row chunk {index} "
+                             f"(rows {start} to {start + self.row_chunks[index] - 1}).")
+        self.unchecked = False
+        return [result for _, result in parts]
 
     def keep_worker_copy(self, values, array):
         """Record that ``array`` (a persisted one-dimensional Dask array, chunked as
@@ -222,16 +290,38 @@ def _as_rows(block):
 
 
 def _on_chunk(method, model, args, block, vectors, kwargs, rows=(0, None),
-              combine="sum"):
+              combine="sum", check=False):
     """``method(model, *args, X_chunk, *vector_chunks, **kwargs)`` on one chunk (run on
     a worker): ``method`` a LinearModel method's name or a function; ``rows`` the
     chunk's training rows (start, stop), for the model's per-sample parts and the
-    ``"indices"`` results of ``combine`` (see :meth:`DaskLinearModel.reduce_rows`)."""
+    ``"indices"`` results of ``combine`` (see :meth:`DaskLinearModel.reduce_rows`).
+
+    ``check`` (the design's first pass): the chunk is checked for NaN and infinity
+    and the result is ``(problem, result)``, ``problem`` 1 (and no result) for a
+    chunk that holds one, else 0.  A Gram matrix's pass reads the answer from its
+    diagonal, ``sum_i w_i x_ij**2``, finite only if every positively weighted row is
+    (weights are non-negative), and checks only rows of weight 0 or a diagonal that
+    is not finite; any other pass reads the chunk once more."""
+    X = _as_rows(block)
+    vectors = [_vector_chunk(vector) for vector in vectors]
+    if check and method != "design_gram" and _chunk_problem(X):
+        return 1, None
     function = method if callable(method) else getattr(LinearModel, method)
-    result = function(model.for_rows(*rows), *args, _as_rows(block),
-                      *[_vector_chunk(vector) for vector in vectors],
-                      **kwargs)
-    return offset_indices(result, combine, rows[0])
+    part = None if model is None else model.for_rows(*rows)  # (None: the Gram's)
+    result = offset_indices(function(part, *args, X, *vectors, **kwargs), combine,
+                            rows[0])
+    if not check:
+        return result
+    if method == "design_gram":
+        with np.errstate(invalid="ignore"):
+            unweighted = vectors[0] <= 0 if vectors else np.zeros(X.shape[0], bool)
+        if not np.all(np.isfinite(np.diag(result)[:X.shape[1]])):
+            unweighted = slice(None)
+        elif not unweighted.any():
+            return 0, result
+        if _chunk_problem(X[unweighted]):
+            return 1, None
+    return 0, result
 
 
 class _Constant:
@@ -404,7 +494,9 @@ class DaskLinearModel(LinearModel):
         if not isinstance(design, DaskDesign):
             raise TypeError(f"{type(self).__name__} passes over a DaskDesign, got "
                             f"{type(design).__name__}")
+        design.drop_gram()
         starts = design.row_starts
+        check = design.unchecked
         client = _distributed_client() if self.offset is None else None
         blocks = None if client is None else design.futures(client)
         chunked = (None if blocks is None else
@@ -419,17 +511,23 @@ class DaskLinearModel(LinearModel):
             parts = [client.submit(_on_chunk, method, local, tuple(args), block,
                                    [vector_blocks[i] for vector_blocks in chunked],
                                    kwargs, (int(starts[i]), int(starts[i + 1])),
-                                   combine, pure=False)
+                                   combine, check, pure=False)
                      for i, block in enumerate(blocks)]
-            return _tree_combine(client.gather(parts), combine)
+            parts = client.gather(parts)
+            if check:
+                parts = design.checked_parts(parts)
+            return _tree_combine(parts, combine)
         chunked = [self._chunked(vector, design) for vector in vectors]
         # one key each for the layout and theta, shared by every chunk task
         shared = delayed(self.local_model(), pure=False), delayed(tuple(args), pure=False)
         run = delayed(_on_chunk, pure=True)
         parts = [run(method, shared[0], shared[1], block,
                      [blocks[i] for blocks in chunked], kwargs,
-                     (int(starts[i]), int(starts[i + 1])), combine)
+                     (int(starts[i]), int(starts[i + 1])), combine, check)
                  for i, block in enumerate(design.blocks)]
+        if check:   # the parts to the client, to be checked before they are added
+            return _tree_combine(design.checked_parts(list(dask.compute(*parts))),
+                                 combine)
         return dask.compute(_tree_sum(parts, combine))[0]
 
     # ------------------------------------------------------ the existence check
@@ -504,8 +602,11 @@ class DaskLinearModel(LinearModel):
         return self.map_reduce("raw_vjp", X, (raw_gradient,), (theta,))
 
     def design_gram(self, X, weights, n_threads=1):
-        """Weighted Gram matrix of ``[X, 1]``: chunk sums."""
-        return self.map_reduce("design_gram", X, (weights,))
+        """Weighted Gram matrix of ``[X, 1]``: chunk sums (the one the input
+        started, :meth:`DaskDesign.start_gram`, where it has these weights)."""
+        gram = X.take_gram(weights) if isinstance(X, DaskDesign) else None
+        return gram if gram is not None else self.map_reduce("design_gram", X,
+                                                             (weights,))
 
     def column_moments(self, X, weights):
         """Weighted column means and mean squares: chunk sums."""
@@ -596,39 +697,35 @@ def _design_array(X):
     return array
 
 
-def dask_design(X, vectors=()):
-    """X (a Dask array or DataFrame) checked and persisted as a :class:`DaskDesign`,
-    and ``vectors`` (Dask collections, in-memory arrays or None) brought to the
-    client in the same round trip as the check.
+def dask_design(X, vectors=(), unit_weights=False):
+    """X (a Dask array or DataFrame) persisted as a :class:`DaskDesign`, and
+    ``vectors`` (Dask collections, in-memory arrays or None) brought to the client
+    (one round trip if any is a Dask collection, none otherwise).
 
     Row chunks must have known sizes (a ValueError otherwise); columns split into
     several chunks are rechunked to one (each row's raw prediction needs all of its
     features in one task: the rechunk is a one-off, done as X is persisted); integer
     or boolean X becomes float64.  A chunk holding NaN or infinity raises a
-    ValueError naming its rows, from one check pass before the fit's first.
+    ValueError naming its rows from the fit's first pass over X, whose chunk tasks
+    check their chunk before they use it (:meth:`DaskDesign.checked_parts`).
+    ``unit_weights`` (a fit without sample weights): the Gram matrix of ``[X, 1]``
+    with weights ``1/n`` is started at once (:meth:`DaskDesign.start_gram`).
     Returns the design and the tuple of the vectors' values.
     """
     import dask
-    from dask import delayed
 
     design = DaskDesign(_design_array(X))
-    n_blocks = len(design.blocks)
+    if unit_weights:
+        design.start_gram(1.0 / design.shape[0] if design.shape[0] else 0.0)
     lazy = [i for i, vector in enumerate(vectors) if is_dask_collection(vector)]
-    # persisted first, so that the passes read them on the workers rather than
-    # have the client's copies sent back (16 MB each at 2 000 000 rows)
-    persisted = {i: vectors[i].persist() for i in lazy}
-    computed = dask.compute(*[delayed(_chunk_problem, pure=True)(block)
-                              for block in design.blocks],
-                            *[persisted[i] for i in lazy])
-    problems, values = computed[:n_blocks], list(vectors)
-    for i, value in zip(lazy, computed[n_blocks:]):
-        values[i] = value
-        design.keep_worker_copy(value, persisted[i])
-    if any(problems):
-        index = int(np.argmax(problems))
-        start = int(np.sum(design.row_chunks[:index]))
-        raise ValueError(f"Input X contains NaN or infinity: row chunk {index} (rows "
-                         f"{start} to {start + design.row_chunks[index] - 1}).")
+    values = list(vectors)
+    if lazy:
+        # persisted first, so that the passes read them on the workers rather than
+        # have the client's copies sent back (16 MB each at 2 000 000 rows)
+        persisted = [vectors[i].persist() for i in lazy]
+        for i, array, value in zip(lazy, persisted, dask.compute(*persisted)):
+            values[i] = value
+            design.keep_worker_copy(value, array)
     return design, tuple(values)
 
 
@@ -659,7 +756,8 @@ def dask_fit_input(X, y, sample_weight):
     array = _design_array(X)  # (counts a DataFrame's rows once)
     y = _vector_array(y, "y", array.chunks[0])
     sample_weight = _vector_array(sample_weight, "sample_weight", array.chunks[0])
-    design, (y, sample_weight) = dask_design(array, (y, sample_weight))
+    design, (y, sample_weight) = dask_design(array, (y, sample_weight),
+                                             unit_weights=sample_weight is None)
     if np.shape(y)[0] != design.shape[0]:
         raise ValueError(f"X has {design.shape[0]} rows, y has {np.shape(y)[0]}")
     return design, y, sample_weight, names
