@@ -12,15 +12,24 @@ synchronous scheduler).  Every pass over X is a map-reduce:
   (``(d+1) x (d+1)``) or the column moments (two ``d`` vectors);
 * **reduce**: the partial sums are added in chunk order, by a tree of fixed shape
   (:func:`ordered_sum`), whatever order the chunks finish in, so a result depends on
-  the chunking and never on the scheduling.
+  the chunking and never on the scheduling.  On a ``distributed.Client`` the chunk
+  tasks are submitted on the persisted chunks' futures and the parts gathered and
+  added on the client by that tree (:func:`_tree_combine`, bit for bit the graph's
+  sum, without the graph's conversion and the reduction's hop between workers);
+  the threaded and synchronous schedulers run it as one graph.
 
 Per evaluation the client sends ``theta`` (and the model's layout: a few
-``n_params`` vectors) once, as one key every chunk task depends on, and receives
-partial sums only.  The targets and weights, ``O(n)`` numbers, are held by the client
-for the estimators' bookkeeping (validation, the null model) and sent to the workers
-once per distinct vector, chunked as X; X itself, ``O(n d)``, never travels to the
-client.  Dask is imported here only, when such a model is made: ``import
-sklearn_mle`` does not import it.
+``n_params`` vectors) with each chunk task, and receives partial sums only.  The
+targets and weights, ``O(n)`` numbers, are held by the client for the estimators'
+bookkeeping (validation, the null model); on the workers a vector of one value (the
+weights of a fit without sample weights) is made from that value, a y given as a
+Dask collection is read where it was persisted, and any other vector is sent once,
+chunked as X.  X itself, ``O(n d)``, never travels to the client.  A fit's round
+trips are the passes it needs: y to the client (with the Gram matrix of a fit
+without sample weights started beside it, :meth:`DaskDesign.start_gram`), the Gram
+matrix, one per evaluation, the Hessian refreshes, the existence check; the check
+that X is finite runs in the first pass's chunk tasks.  Dask is imported here
+only, when such a model is made: ``import sklearn_mle`` does not import it.
 """
 
 import functools
