@@ -235,8 +235,9 @@ class DaskDesign:
                 converted = np.asarray(values, dtype=vector.dtype)
             except (TypeError, ValueError):
                 continue
-            if np.ascontiguousarray(converted).view(np.uint8).tobytes() == \
-                    np.ascontiguousarray(vector).view(np.uint8).tobytes():
+            bits = f"u{vector.dtype.itemsize}"
+            if np.array_equal(np.ascontiguousarray(converted).view(bits),
+                              np.ascontiguousarray(vector).view(bits)):
                 return (array if array.dtype == vector.dtype
                         else array.astype(vector.dtype).persist())
         return None
