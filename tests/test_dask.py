@@ -367,6 +367,76 @@ def test_nan_in_one_chunk_names_its_rows(client):
         MLERegressor("poisson").fit(*_chunked(X, y))
 
 
+def test_non_finite_x_is_caught_in_the_first_pass_on_every_path(client):
+    """The check runs in the fit's first pass: the Gram matrix started with the input
+    (no sample weights), the Gram pass with sample weights (a NaN in a row of weight
+    0, which the diagonal does not see), and the synchronous scheduler's graph."""
+    X, y = _data("poisson")
+    X[1234, 1] = np.inf
+    message = r"NaN or infinity: row chunk 2 \(rows 1000 to 1499\)"
+    with pytest.raises(ValueError, match=message):
+        MLERegressor("poisson").fit(*_chunked(X, y))
+    X[1234, 1] = np.nan
+    w = np.ones(y.size)
+    w[1234] = 0.0
+    with pytest.raises(ValueError, match=message):
+        MLERegressor("poisson").fit(*_chunked(X, y), sample_weight=w)
+    with dask.config.set(scheduler="synchronous"), pytest.raises(ValueError,
+                                                                 match=message):
+        MLERegressor("poisson").fit(*_chunked(X, y))
+
+
+def test_finite_columns_whose_squares_overflow_get_the_in_memory_error(client):
+    X, y = _data("poisson")
+    X[:, 2] *= 1e160   # finite, but the Gram diagonal is not: not called NaN
+    with pytest.raises(ValueError) as in_memory:
+        MLERegressor("poisson").fit(X, y)
+    with pytest.raises(ValueError) as on_dask:
+        MLERegressor("poisson").fit(*_chunked(X, y))
+    assert str(on_dask.value) == str(in_memory.value)
+    assert "NaN" not in str(on_dask.value)
+
+
+def test_a_default_fit_makes_one_round_trip_per_pass_it_needs(client, monkeypatch):
+    """Round trips to the cluster of a default fit whose y is a Dask array: y to the
+    client (with the Gram matrix started beside it), the Gram matrix taken, one per
+    evaluation, the Hessian refresh and the existence check; no check pass of its
+    own, and y and the unit weights are not sent back to the workers."""
+    X, y = _data("binary", n=4000)
+    trips, evaluations, sent, depth = [], [], [], [0]
+    for name in ("get", "gather"):
+        original = getattr(distributed.Client, name)
+
+        def counted(self, *args, _original=original, _name=name, **kwargs):
+            if not depth[0]:   # (a get's own gather is part of its round trip)
+                trips.append(_name)
+            depth[0] += 1
+            try:
+                return _original(self, *args, **kwargs)
+            finally:
+                depth[0] -= 1
+        monkeypatch.setattr(distributed.Client, name, counted)
+    original_pass = dask_model.DaskLinearModel.nll_gradient
+    original_send = dask_model.DaskLinearModel._persisted
+
+    def counted_pass(self, *args, **kwargs):
+        evaluations.append(1)
+        return original_pass(self, *args, **kwargs)
+
+    def recorded_send(self, vector, design):
+        cached = original_send(self, vector, design)
+        sent.append(cached[2] is not None and not any(
+            cached[2] is array for _, array in design._copies)
+            and not cached[2].name.startswith("astype"))
+        return cached
+    monkeypatch.setattr(dask_model.DaskLinearModel, "nll_gradient", counted_pass)
+    monkeypatch.setattr(dask_model.DaskLinearModel, "_persisted", recorded_send)
+    clf = MLEClassifier().fit(*_chunked(X, y))
+    assert clf.mle_exists_ is True and clf.converged_
+    assert len(trips) == len(evaluations) + 4
+    assert sent and not any(sent)
+
+
 def test_a_target_outside_the_domain_in_one_chunk(client):
     X, y = _data("poisson")
     y[1700] = -1.0
