@@ -30,6 +30,8 @@ families' kernels take them; parameter gradients are summed in float64.
 """
 
 import copy
+import itertools
+import threading
 from numbers import Integral
 
 import numpy as np
@@ -37,7 +39,7 @@ import scipy.sparse as sp
 from scipy.optimize import lsq_linear
 from scipy.special import expit
 
-from ..families import BernoulliLoss, CategoricalLoss
+from ..families import BernoulliLoss, CategoricalLoss, _kernels
 from ..families._base import add_offset
 from ._linear import LevelPenalty
 from ._model import Model
@@ -94,6 +96,41 @@ ACTIVATIONS = {
     "logistic": (_logistic, _logistic_slope),
     "softplus": (_softplus, _softplus_slope),
 }
+
+
+def _product(a, b, out):
+    """``out = a @ b`` (BLAS, into ``out``; ``a`` may be a sparse block of X)."""
+    if sp.issparse(a):
+        out[...] = a @ b
+    else:
+        np.matmul(a, b, out=out)
+
+
+def _as_slice(columns):
+    """``columns`` (sorted indices) as a slice where they are consecutive (a view
+    instead of a copy), else None."""
+    if columns.size and columns[-1] - columns[0] == columns.size - 1:
+        return slice(int(columns[0]), int(columns[-1]) + 1)
+    return None
+
+
+class _Workspace:
+    """The arrays a block of a pass writes, for blocks of at most ``rows`` rows of
+    ``dtype``: activations and back-propagated errors of each hidden layer, the
+    network's output and its error, the raw predictions (float64), and each layer's
+    weight gradient and bias gradient (float64); the passes use views of their first
+    rows."""
+
+    def __init__(self, model, rows, dtype):
+        self.key = (rows, np.dtype(dtype).char)
+        hidden = model.hidden_layer_sizes
+        self.acts = [np.empty((rows, h), dtype) for h in hidden]
+        self.deltas = [np.empty((rows, h), dtype) for h in hidden]
+        self.out = np.empty((rows, model.x_columns.size), dtype)
+        self.delta_out = np.empty_like(self.out)
+        self.raw = np.empty((rows, model.loss.n_raw))
+        self.weight_gradients = [np.empty(shape, dtype) for shape in model.layer_shapes]
+        self.bias_gradients = [np.empty(fan_out) for _, fan_out in model.layer_shapes]
 
 
 class NetworkModel(Model):
@@ -318,45 +355,166 @@ class NetworkModel(Model):
             return self.pass_dtype
         return np.float32 if X.dtype == np.float32 else np.float64
 
-    def _forward(self, layers, X_block):
-        """Activations ``[A_1 .. A_L]`` and the network's output ``A_L W + b``."""
+    def _take_workspace(self, rows, dtype):
+        """A :class:`_Workspace` for blocks of at most ``rows`` rows of ``dtype``: one
+        the model keeps from an earlier pass if it has one of that size (the arrays'
+        pages are then already mapped), else a new one.  Each caller gets its own, so
+        passes may run at once on several threads; :meth:`_give_back` returns it."""
+        key = (rows, np.dtype(dtype).char)
+        spares = self.__dict__.get("_spare_workspaces")
+        if spares is not None and spares[0] == key:
+            try:
+                return spares[1].pop()
+            except IndexError:
+                pass
+        return _Workspace(self, rows, dtype)
+
+    def _give_back(self, workspace):
+        """Keep ``workspace`` for the next pass (only the latest block size is kept)."""
+        spares = self.__dict__.get("_spare_workspaces")
+        if spares is None or spares[0] != workspace.key:
+            spares = self.__dict__["_spare_workspaces"] = (workspace.key, [])
+        spares[1].append(workspace)
+
+    def __getstate__(self):
+        # the workspaces are scratch arrays of the passes, not the model
+        state = self.__dict__.copy()
+        state.pop("_spare_workspaces", None)
+        return state
+
+    def _forward(self, layers, X_block, workspace=None):
+        """Activations ``[A_1 .. A_L]`` and the network's output ``A_L W + b`` of one
+        block, written into ``workspace`` (views of its arrays; None: new arrays)."""
+        if workspace is None:
+            workspace = _Workspace(self, X_block.shape[0], layers[0][0].dtype)
+        m = X_block.shape[0]
         act = ACTIVATIONS[self.activation][0]
+        relu = self.activation == "relu"
         acts, current = [], X_block
-        for weights, bias in layers[:-1]:
-            z = np.asarray(current @ weights)
-            z += bias
-            current = act(z)
-            acts.append(current)
+        for (weights, bias), buffer in zip(layers[:-1], workspace.acts):
+            z = buffer[:m]
+            _product(current, weights, z)
+            if relu:
+                _kernels.bias_relu(z, bias)
+            else:
+                z += bias
+                act(z)
+            acts.append(z)
+            current = z
         weights, bias = layers[-1]
-        out = np.asarray(current @ weights)
+        out = workspace.out[:m]
+        _product(current, weights, out)
         out += bias
         return acts, out
 
-    def _raw(self, theta, out, offset):
-        """Raw predictions (block, n_raw) float64 from the network's output."""
-        raw = np.empty((out.shape[0], self.loss.n_raw))
-        raw[:] = self.fixed_raw
-        raw[:, self.constant_columns] = theta[self._n_network:]
-        raw[:, self.x_columns] += out * self.output_scale
+    def _raw_row(self, theta):
+        """The raw columns that do not depend on x: fixed values and the constant
+        columns' parameters (0 in the network's columns)."""
+        row = self.fixed_raw.copy()
+        row[self.constant_columns] = theta[self._n_network:]
+        return row
+
+    def _raw(self, raw_row, out, offset, workspace):
+        """Raw predictions (block, n_raw) float64 from the network's output, written
+        into ``workspace.raw``."""
+        raw = workspace.raw[:out.shape[0]]
+        raw[:] = raw_row
+        columns = _as_slice(self.x_columns)
+        if columns is not None:   # the network's columns are 0 in raw_row
+            np.multiply(out, self.output_scale, out=raw[:, columns])
+        else:
+            raw[:, self.x_columns] += out * self.output_scale
         return add_offset(raw, offset)
 
-    def _backward(self, layers, X_block, acts, raw_gradient, gradient):
-        """Add the vector-Jacobian product of one block to ``gradient`` (float64)."""
+    def _backward(self, layers, X_block, acts, raw_gradient, gradient, workspace):
+        """Add the vector-Jacobian product of one block to ``gradient`` (float64):
+        one addition to each entry."""
         slope = ACTIVATIONS[self.activation][1]
-        delta = (raw_gradient[:, self.x_columns] * self.output_scale).astype(
-            layers[0][0].dtype, copy=False)
-        gradient[self._n_network:] += raw_gradient[:, self.constant_columns].sum(axis=0)
+        relu = self.activation == "relu"
+        m = X_block.shape[0]
+        columns = _as_slice(self.x_columns)
+        delta = workspace.delta_out[:m]
+        np.multiply(raw_gradient[:, self.x_columns if columns is None else columns],
+                    self.output_scale, out=delta)
+        if self.constant_columns.size:
+            gradient[self._n_network:] += raw_gradient[:, self.constant_columns].sum(
+                axis=0)
+        bias_gradient = workspace.bias_gradients[-1]
+        _kernels.column_sums(delta, bias_gradient)
         for k in range(len(layers) - 1, -1, -1):
             inputs = acts[k - 1] if k > 0 else X_block
             fan_in, fan_out = self.layer_shapes[k]
             first = self._layer_starts[k]
-            gradient[first:first + fan_in * fan_out] += np.asarray(
-                inputs.T @ delta, dtype=np.float64).ravel()
+            weight_gradient = workspace.weight_gradients[k]
+            _product(inputs.T, delta, weight_gradient)
+            gradient[first:first + fan_in * fan_out] += weight_gradient.ravel()
             gradient[first + fan_in * fan_out:first + (fan_in + 1) * fan_out] += \
-                delta.sum(axis=0, dtype=np.float64)
+                bias_gradient
             if k > 0:
-                delta = delta @ layers[k][0].T
-                delta *= slope(acts[k - 1])
+                below = workspace.deltas[k - 1][:m]
+                if fan_out == 1:   # an outer product: BLAS takes 4x longer
+                    np.multiply(delta, layers[k][0].T, out=below)
+                else:
+                    np.matmul(delta, layers[k][0].T, out=below)
+                bias_gradient = workspace.bias_gradients[k - 1]
+                if relu:
+                    _kernels.relu_backward(below, acts[k - 1], bias_gradient)
+                else:
+                    below *= slope(acts[k - 1])
+                    _kernels.column_sums(below, bias_gradient)
+                delta = below
+
+    def _over_blocks(self, pass_block, X, n_threads):
+        """``pass_block(rows, workspace, gradient, kernel_threads)`` (which adds its
+        block's part of a gradient to ``gradient`` and returns its part of a sum) over
+        the blocks of X; the sum and the gradient.
+
+        With ``n_threads > 1`` and several blocks, ``n_threads`` threads take the
+        blocks (BLAS and the kernels release the GIL), each block's part written
+        into its own vector; the parts are then added in block order, so the result
+        is the one-thread result bit for bit.
+        """
+        blocks = self._blocks(X)
+        dtype = self._dtype(X)
+        rows = blocks[0].stop - blocks[0].start
+        gradient = np.zeros(self.n_params)
+        workers = min(int(n_threads), len(blocks))
+        if workers <= 1:
+            workspace = self._take_workspace(rows, dtype)
+            total = 0.0
+            for block in blocks:
+                total += pass_block(block, workspace, gradient, n_threads)
+            self._give_back(workspace)
+            return total, gradient
+        parts = [None] * len(blocks)
+        taken = itertools.count()
+        failures = []
+
+        def work():
+            workspace = self._take_workspace(rows, dtype)
+            try:
+                for b in iter(taken.__next__, None):
+                    if b >= len(blocks) or failures:
+                        break
+                    part = np.zeros(self.n_params)
+                    parts[b] = (pass_block(blocks[b], workspace, part, 1), part)
+            except BaseException as error:   # re-raised on the calling thread
+                failures.append(error)
+            self._give_back(workspace)
+
+        helpers = [threading.Thread(target=work, daemon=True) for _ in range(workers - 1)]
+        for helper in helpers:
+            helper.start()
+        work()
+        for helper in helpers:
+            helper.join()
+        if failures:
+            raise failures[0]
+        total = 0.0
+        for value, part in parts:
+            total += value
+            gradient += part
+        return total, gradient
 
     def _offset_rows(self, offset, rows):
         return None if offset is None else offset[rows]
@@ -369,11 +527,16 @@ class NetworkModel(Model):
     def predict_raw(self, theta, X, offset=None):
         """Raw predictions (n, n_raw) on any X, with ``offset`` (n,) on the mean or
         (n, n_raw) on every column."""
-        layers = self.layers(theta, self._dtype(X))
+        dtype = self._dtype(X)
+        layers = self.layers(theta, dtype)
+        raw_row = self._raw_row(theta)
         raw = np.empty((X.shape[0], self.loss.n_raw))
-        for rows in self._blocks(X):
-            raw[rows] = self._raw(theta, self._forward(layers, X[rows])[1],
-                                  self._offset_rows(offset, rows))
+        blocks = self._blocks(X)
+        workspace = self._take_workspace(blocks[0].stop - blocks[0].start, dtype)
+        for rows in blocks:
+            raw[rows] = self._raw(raw_row, self._forward(layers, X[rows], workspace)[1],
+                                  self._offset_rows(offset, rows), workspace)
+        self._give_back(workspace)
         return raw
 
     def raw_prediction(self, theta, X):
@@ -388,33 +551,40 @@ class NetworkModel(Model):
     def raw_vjp(self, theta, X, raw_gradient):
         """``sum_i J_i^T g_i`` by back-propagation, a block of rows at a time."""
         layers = self.layers(theta, self._dtype(X))
-        gradient = np.zeros(self.n_params)
         raw_gradient = np.asarray(raw_gradient, dtype=np.float64)
-        for rows in self._blocks(X):
-            acts, _ = self._forward(layers, X[rows])
-            self._backward(layers, X[rows], acts, raw_gradient[rows], gradient)
+
+        def pass_block(rows, workspace, gradient, kernel_threads):
+            acts, _ = self._forward(layers, X[rows], workspace)
+            self._backward(layers, X[rows], acts, raw_gradient[rows], gradient, workspace)
+            return 0.0
+
+        gradient = self._over_blocks(pass_block, X, 1)[1]
         gradient[self.held] = 0.0
         return gradient
 
     def nll_gradient(self, theta, X, y, weights, n_threads=1, level_pull=None):
-        """Weighted NLL and its gradient in one forward and backward pass per block.
+        """Weighted NLL and its gradient in one forward and backward pass per block
+        (on ``n_threads`` threads, see :meth:`_over_blocks`).
 
         ``level_pull`` (float), if given, is added times ``weights_i`` to the raw
         gradient of the level penalty's column (the level penalty's gradient).
         """
         self._check_training(X)
         layers = self.layers(theta, self._dtype(X))
-        gradient = np.zeros(self.n_params)
-        total = 0.0
-        for rows in self._blocks(X):
-            acts, out = self._forward(layers, X[rows])
-            raw = self._raw(theta, out, self._offset_rows(self.offset, rows))
+        raw_row = self._raw_row(theta)
+
+        def pass_block(rows, workspace, gradient, kernel_threads):
+            X_block = X[rows]
+            acts, out = self._forward(layers, X_block, workspace)
+            raw = self._raw(raw_row, out, self._offset_rows(self.offset, rows), workspace)
             loss, raw_gradient = self.loss.loss_gradient(y[rows], raw, weights[rows],
-                                                         n_threads)
-            total += float(loss.sum())
+                                                         kernel_threads)
             if level_pull is not None:
                 raw_gradient[:, self.level_penalty[0]] += level_pull * weights[rows]
-            self._backward(layers, X[rows], acts, raw_gradient, gradient)
+            self._backward(layers, X_block, acts, raw_gradient, gradient, workspace)
+            return float(loss.sum())
+
+        total, gradient = self._over_blocks(pass_block, X, n_threads)
         gradient[self.held] = 0.0
         return total, gradient
 
@@ -506,12 +676,14 @@ class NetworkModel(Model):
                                                                  column)]
                          * np.sum(weights))
         layers = self.layers(theta, self._dtype(X))
-        total = 0.0
-        for rows in self._blocks(X):
-            raw = self._raw(theta, self._forward(layers, X[rows])[1],
-                            self._offset_rows(self.offset, rows))
-            total += float(weights[rows] @ raw[:, column])
-        return total
+        raw_row = self._raw_row(theta)
+
+        def pass_block(rows, workspace, gradient, kernel_threads):
+            raw = self._raw(raw_row, self._forward(layers, X[rows], workspace)[1],
+                            self._offset_rows(self.offset, rows), workspace)
+            return float(weights[rows] @ raw[:, column])
+
+        return self._over_blocks(pass_block, X, 1)[0]
 
     def penalised_nll_gradient(self, theta, X, y, weights, alpha, n_threads=1):
         """The objective and gradient: NLL, weight decay and the level penalty."""

@@ -1,0 +1,100 @@
+"""The network model's pass kernels against NumPy, in float32 and float64, and the
+passes themselves: the same on one thread as on several, workspaces not pickled."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from sklearn_mle.families import _kernels
+from sklearn_mle.families import CategoricalLoss
+from sklearn_mle.models import _network
+from sklearn_mle.models._network import NetworkModel
+
+
+def _pre_activations(dtype, n=257, h=13, seed=0):
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, h)).astype(dtype)
+    z[::7, ::3] = 0.0           # exact kinks
+    return z, rng
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_relu_is_numpy(dtype):
+    z, rng = _pre_activations(dtype)
+    bias = rng.normal(size=z.shape[1]).astype(dtype)
+    bias[2] = 0.0
+    z[5, 4] = np.nan
+    expected = np.maximum(z + bias, 0)
+    _kernels.bias_relu(z, bias)
+    np.testing.assert_array_equal(z, expected)
+    assert z.dtype == dtype
+    with pytest.raises(ValueError, match="widths"):
+        _kernels.bias_relu(z, bias[:-1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_backward_is_numpy(dtype):
+    activation, rng = _pre_activations(dtype)
+    np.maximum(activation, 0, out=activation)
+    delta = rng.normal(size=activation.shape).astype(dtype)
+    expected = delta * (activation > 0)
+    bias_gradient = np.full(activation.shape[1], np.nan)
+    _kernels.relu_backward(delta, activation, bias_gradient)
+    np.testing.assert_array_equal(delta, expected)
+    # summed in double, row after row
+    np.testing.assert_allclose(bias_gradient, expected.astype(np.float64).sum(axis=0),
+                               rtol=1e-13, atol=1e-13)
+    with pytest.raises(ValueError, match="shapes"):
+        _kernels.relu_backward(delta, activation[1:], bias_gradient)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_column_sums_is_numpy(dtype):
+    a, _ = _pre_activations(dtype)
+    out = np.full(a.shape[1], np.nan)
+    _kernels.column_sums(a, out)
+    np.testing.assert_allclose(out, a.astype(np.float64).sum(axis=0), rtol=1e-13,
+                               atol=1e-13)
+    empty = np.zeros(a.shape[1])
+    _kernels.column_sums(a[:0], empty)
+    np.testing.assert_array_equal(empty, 0.0)
+
+
+def _classifier_network(activation, rng, n=1500, d=4):
+    X = rng.normal(size=(n, d))
+    model = NetworkModel(CategoricalLoss(3), d, (6, 5), activation)
+    y = rng.integers(0, 3, n).astype(float)
+    return model, X, y
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_threads_give_the_one_thread_pass_bit_for_bit(monkeypatch, activation, dtype):
+    monkeypatch.setattr(_network, "_BLOCK_CELLS", 1)   # blocks of 256 rows
+    rng = np.random.default_rng(1)
+    model, X, y = _classifier_network(activation, rng)
+    X = X.astype(dtype)
+    weights = rng.random(X.shape[0])
+    weights /= weights.sum()
+    theta = rng.normal(scale=0.5, size=model.n_params)
+    assert len(model._blocks(X)) == 6
+    one = model.objective_gradient(theta, X, y, weights, 0.1, 1)
+    for threads in (2, 3):
+        several = model.objective_gradient(theta, X, y, weights, 0.1, threads)
+        assert several[0] == one[0]
+        np.testing.assert_array_equal(several[1], one[1])
+
+
+def test_workspaces_are_reused_and_not_pickled():
+    rng = np.random.default_rng(2)
+    model, X, y = _classifier_network("relu", rng, n=300)
+    weights = np.full(300, 1 / 300)
+    theta = rng.normal(size=model.n_params)
+    first = model.objective_gradient(theta, X, y, weights, 0.0)
+    assert "_spare_workspaces" in model.__dict__
+    again = pickle.loads(pickle.dumps(model))
+    assert "_spare_workspaces" not in again.__dict__
+    second = again.objective_gradient(theta, X, y, weights, 0.0)
+    assert second[0] == first[0]
+    np.testing.assert_array_equal(second[1], first[1])
