@@ -611,17 +611,13 @@ class NetworkModel(Model):
             return None
         raw_gradient = self._raw_gradient(theta, X, y, weights, alpha)
         layers = self.layers(theta)
-        pre = self._pre_activations(layers, X)
-        scales = [np.sqrt(np.average(z * z, axis=0, weights=None)) + 1e-300 for z in pre]
-        kinks = [(h, i, j) for h, (z, scale) in enumerate(zip(pre, scales))
-                 for i, j in zip(*np.nonzero(np.abs(z) <= _KINK_RTOL * scale))
-                 if weights[i] > 0]
-        if not kinks or len(kinks) > _MAX_KINKS:
+        found = self._kinks(layers, X, weights)
+        if found is None:
             return None
+        kinks, rows, pre = found
         # the error reaching each hidden layer before its slope, on the kinks' rows
-        rows = np.unique([i for _, i, _ in kinks])
         where = {i: r for r, i in enumerate(rows)}
-        acts = [np.maximum(z[rows], 0) for z in pre]
+        acts = [np.maximum(z, 0) for z in pre]
         errors = [None] * len(layers[:-1])
         delta = raw_gradient[rows][:, self.x_columns] * self.output_scale
         for h in range(len(layers) - 2, -1, -1):
@@ -647,14 +643,64 @@ class NetworkModel(Model):
         slopes = lsq_linear(columns, -at_zero, bounds=(0.0, 1.0), method="bvls").x
         return at_zero + columns @ slopes
 
-    def _pre_activations(self, layers, X):
-        """The pre-activations ``A_{k-1} W_k + b_k`` of every hidden layer (float64)."""
-        act = ACTIVATIONS[self.activation][0]
-        pre, current = [], np.asarray(X, dtype=np.float64)
-        for weights, bias in layers[:-1]:
-            z = current @ weights + bias
+    def _kinks(self, layers, X, weights):
+        """Where a ReLU network on the training X is at a kink: ``(h, i, j)`` for
+        each unit ``j`` of hidden layer ``h`` whose pre-activation on sample ``i`` (of
+        positive weight) is within ``_KINK_RTOL`` of the unit's root-mean-square
+        pre-activation over X, in order of layer, sample and unit; the samples with a
+        kink (sorted); and the pre-activations of every hidden layer on them.  None
+        where there is none or more than ``_MAX_KINKS``.
+
+        Two passes over X a block at a time (the mean squares, then the kinks), with
+        the blocks and float64 products of the training passes: the pre-activations
+        are theirs bit for bit, and no (n, width) array is made.
+        """
+        blocks = self._blocks(X)
+        workspace = self._take_workspace(blocks[0].stop - blocks[0].start, np.float64)
+        squares = [np.zeros(fan_out) for _, fan_out in self.layer_shapes[:-1]]
+        for rows in blocks:
+            for total, z in zip(squares, self._pre_activations(layers, X[rows],
+                                                               workspace)):
+                total += (z * z).sum(axis=0)
+        limits = [_KINK_RTOL * (np.sqrt(total / X.shape[0]) + 1e-300) for total in squares]
+        found = [[] for _ in squares]
+        kink_rows, kink_pre = [], []
+        count = 0
+        for rows in blocks:
+            pre = self._pre_activations(layers, X[rows], workspace)
+            hit = []
+            for h, (z, limit) in enumerate(zip(pre, limits)):
+                i, j = np.nonzero(np.abs(z) <= limit)
+                positive = weights[rows][i] > 0
+                i, j = i[positive], j[positive]
+                count += i.size
+                if count > _MAX_KINKS:
+                    self._give_back(workspace)
+                    return None
+                found[h].extend(zip((i + rows.start).tolist(), j.tolist()))
+                hit.append(i)
+            local = np.unique(np.concatenate(hit))
+            if local.size:
+                kink_rows.append(local + rows.start)
+                kink_pre.append([z[local] for z in pre])
+        self._give_back(workspace)
+        if not count:
+            return None
+        kinks = [(h, i, j) for h, pairs in enumerate(found) for i, j in pairs]
+        pre = [np.concatenate([block[h] for block in kink_pre]) for h in range(len(found))]
+        return kinks, np.concatenate(kink_rows), pre
+
+    def _pre_activations(self, layers, X_block, workspace):
+        """The pre-activations ``A_{k-1} W_k + b_k`` of every hidden layer of one
+        block of a ReLU network (views of ``workspace``)."""
+        m = X_block.shape[0]
+        pre, current = [], X_block
+        for (weights, bias), z, act in zip(layers[:-1], workspace.deltas, workspace.acts):
+            z = z[:m]
+            _product(current, weights, z)
+            z += bias
+            current = np.maximum(z, 0, out=act[:m])
             pre.append(z)
-            current = act(z.copy())
         return pre
 
     def _raw_gradient(self, theta, X, y, weights, alpha):
