@@ -50,6 +50,23 @@ def test_relu_backward_is_numpy(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_outer_relu_backward_is_numpy(dtype):
+    activation, rng = _pre_activations(dtype)
+    np.maximum(activation, 0, out=activation)
+    delta = rng.normal(size=(activation.shape[0], 1)).astype(dtype)
+    weights = rng.normal(size=activation.shape[1]).astype(dtype)
+    expected = (delta @ weights[None, :]) * (activation > 0)
+    out = np.full_like(activation, np.nan)
+    bias_gradient = np.full(activation.shape[1], np.nan)
+    _kernels.outer_relu_backward(delta, weights, activation, out, bias_gradient)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_allclose(bias_gradient, expected.astype(np.float64).sum(axis=0),
+                               rtol=1e-13, atol=1e-13)
+    with pytest.raises(ValueError, match="shapes"):
+        _kernels.outer_relu_backward(delta, weights[1:], activation, out, bias_gradient)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_column_sums_is_numpy(dtype):
     a, _ = _pre_activations(dtype)
     out = np.full(a.shape[1], np.nan)

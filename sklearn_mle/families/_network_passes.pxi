@@ -66,3 +66,37 @@ def column_sums(const floating[:, ::1] a, double[::1] out):
         for i in range(n):
             for j in range(h):
                 out[j] += a[i, j]
+
+
+def outer_relu_backward(const floating[:, ::1] delta, const floating[::1] weights,
+                        const floating[:, ::1] activation, floating[:, ::1] out,
+                        double[::1] bias_gradient):
+    """Back from a layer of one unit through the ReLU layer below it:
+    ``out[i, j] = delta[i, 0] * weights[j]`` where ``activation[i, j] > 0``, else 0
+    (:func:`relu_backward` of the outer product ``delta @ weights[None, :]``, in one
+    sweep); ``bias_gradient[j] = sum_i out[i, j]``, summed in double in row order."""
+    cdef Py_ssize_t n = out.shape[0], h = out.shape[1], i, j
+    cdef floating *row
+    cdef const floating *on
+    cdef floating d
+    cdef double *total = &bias_gradient[0] if h else NULL
+    if (delta.shape[0] != n or delta.shape[1] != 1 or weights.shape[0] != h
+            or activation.shape[0] != n or activation.shape[1] != h
+            or bias_gradient.shape[0] != h):
+        raise ValueError("outer_relu_backward: inconsistent shapes")
+    if n == 0 or h == 0:
+        bias_gradient[:] = 0.0
+        return
+    with nogil:
+        for j in range(h):
+            total[j] = 0.0
+        for i in range(n):
+            row = &out[i, 0]
+            on = &activation[i, 0]
+            d = delta[i, 0]
+            for j in range(h):
+                row[j] = d * weights[j]
+            for j in range(h):
+                row[j] = row[j] if on[j] > 0 else 0
+            for j in range(h):
+                total[j] += row[j]

@@ -452,11 +452,16 @@ class NetworkModel(Model):
                 bias_gradient
             if k > 0:
                 below = workspace.deltas[k - 1][:m]
+                bias_gradient = workspace.bias_gradients[k - 1]
+                if relu and fan_out == 1:
+                    _kernels.outer_relu_backward(delta, layers[k][0][:, 0], acts[k - 1],
+                                                 below, bias_gradient)
+                    delta = below
+                    continue
                 if fan_out == 1:   # an outer product: BLAS takes 4x longer
                     np.multiply(delta, layers[k][0].T, out=below)
                 else:
                     np.matmul(delta, layers[k][0].T, out=below)
-                bias_gradient = workspace.bias_gradients[k - 1]
                 if relu:
                     _kernels.relu_backward(below, acts[k - 1], bias_gradient)
                 else:
