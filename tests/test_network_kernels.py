@@ -2,6 +2,7 @@
 passes themselves: the same on one thread as on several, no array kept after a pass."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -115,3 +116,23 @@ def test_no_pass_array_outlives_the_pass():
     second = again.objective_gradient(theta, X, y, weights, 0.0)
     assert second[0] == first[0]
     np.testing.assert_array_equal(second[1], first[1])
+
+
+def test_threads_take_on_the_callers_floating_point_error_handling(monkeypatch):
+    # the solver evaluates far trial steps under np.errstate(over="ignore",
+    # invalid="ignore"); the helper threads must not warn (or raise) either
+    monkeypatch.setattr(_network, "_BLOCK_CELLS", 1)   # blocks of 256 rows
+    rng = np.random.default_rng(3)
+    model, X, y = _classifier_network("softplus", rng)
+    weights = np.full(X.shape[0], 1 / X.shape[0])
+    theta = rng.normal(scale=300.0, size=model.n_params)
+    with np.errstate(all="ignore"):
+        one = model.objective_gradient(theta, X, y, weights, 0.0, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="ignore"):
+            several = model.objective_gradient(theta, X, y, weights, 0.0, 2)
+        with np.errstate(all="raise"), pytest.raises(FloatingPointError):
+            model.objective_gradient(theta, X, y, weights, 0.0, 2)
+    assert several[0] == one[0]
+    np.testing.assert_array_equal(several[1], one[1])

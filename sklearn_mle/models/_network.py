@@ -473,15 +473,19 @@ class NetworkModel(Model):
         parts = [None] * len(blocks)
         taken = itertools.count()
         failures = []
+        # the caller's floating-point error handling (the solver ignores overflow on
+        # trial steps) is per thread: the helpers take it on
+        errors = np.geterr()
 
         def work():
             workspace = _Workspace(self, rows, dtype)
             try:
-                for b in iter(taken.__next__, None):
-                    if b >= len(blocks) or failures:
-                        break
-                    part = np.zeros(self.n_params)
-                    parts[b] = (pass_block(blocks[b], workspace, part, 1), part)
+                with np.errstate(**errors):
+                    for b in iter(taken.__next__, None):
+                        if b >= len(blocks) or failures:
+                            break
+                        part = np.zeros(self.n_params)
+                        parts[b] = (pass_block(blocks[b], workspace, part, 1), part)
             except BaseException as error:   # re-raised on the calling thread
                 failures.append(error)
 
