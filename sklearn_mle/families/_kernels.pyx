@@ -1200,3 +1200,6 @@ def margin_growth_max(
             &block_max[b])
     if failed:
         raise MemoryError("margin_growth_max: no memory for a row buffer")
+
+
+include "_network_passes.pxi"
