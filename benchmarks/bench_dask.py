@@ -124,20 +124,33 @@ def dask_ml(kind, solver):
     return cls() if solver == "default" else cls(solver=solver)
 
 
-def graph_tasks_per_evaluation():
-    """Wrap the Dask model's tree sum to record the tasks of each evaluation's graph."""
-    from sklearn_mle.models import _dask
+def tasks_per_evaluation():
+    """Count the chunk tasks each evaluation (a ``nll_gradient`` pass of the Dask
+    model) submits to the cluster: the model submits one task per chunk on a
+    distributed client and adds the parts on the client."""
+    from distributed import Client
 
-    sizes = []
-    original = _dask._tree_sum
+    from sklearn_mle.models._dask import DaskLinearModel
 
-    def recorded(parts, *args, **kwargs):
-        result = original(parts, *args, **kwargs)
-        sizes.append(len(dict(result.__dask_graph__())))
+    sizes, submitted = [], [0]
+    original_submit, original_map = Client.submit, DaskLinearModel.map_reduce
+
+    def submit(self, *args, **kwargs):
+        submitted[0] += 1
+        return original_submit(self, *args, **kwargs)
+
+    def map_reduce(self, method, *args, **kwargs):
+        before = submitted[0]
+        result = original_map(self, method, *args, **kwargs)
+        if method == "nll_gradient":
+            sizes.append(submitted[0] - before)
         return result
 
-    _dask._tree_sum = recorded
-    return sizes, lambda: setattr(_dask, "_tree_sum", original)
+    Client.submit, DaskLinearModel.map_reduce = submit, map_reduce
+
+    def restore():
+        Client.submit, DaskLinearModel.map_reduce = original_submit, original_map
+    return sizes, restore
 
 
 def run(args):
@@ -157,7 +170,7 @@ def run(args):
         for kind, y in (("binary", y_binary), ("poisson", y_counts)):
             rows = []
             timed_fit(lambda: ours(kind).set_params(max_iter=1), X, y)  # (warm-up)
-            sizes, restore_sizes = graph_tasks_per_evaluation()
+            sizes, restore_sizes = tasks_per_evaluation()
             counter = Counter(DaskLinearModel, "nll_gradient")
             estimator, seconds, warned = timed_fit(lambda: ours(kind), X, y)
             counter.restore()
