@@ -263,7 +263,7 @@ class MLEstimator(BaseEstimator):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 result = fit_model(phase, X, y, weights, self.alpha, theta0, start_raw,
-                                   **dict(fit_options, max_iter=max_iter))
+                                   final=False, **dict(fit_options, max_iter=max_iter))
             theta0 = result.theta
             fit_options["progress"].line(note)
             fit_options["iterations_done"] = result.n_iter

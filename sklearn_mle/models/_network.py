@@ -595,17 +595,18 @@ class NetworkModel(Model):
         """
         if self.activation != "relu" or not self.hidden_layer_sizes or sp.issparse(X):
             return None
-        raw_gradient = self._raw_gradient(theta, X, y, weights, alpha)
         layers = self.layers(theta)
         found = self._kinks(layers, X, weights)
         if found is None:
             return None
         kinks, rows, pre = found
         # the error reaching each hidden layer before its slope, on the kinks' rows
+        # (their raw gradients only: no further pass over X, but for a level penalty)
+        raw_gradient = self._rows_raw_gradient(theta, X, y, weights, alpha, rows)
         where = {i: r for r, i in enumerate(rows)}
         acts = [np.maximum(z, 0) for z in pre]
         errors = [None] * len(layers[:-1])
-        delta = raw_gradient[rows][:, self.x_columns] * self.output_scale
+        delta = raw_gradient[:, self.x_columns] * self.output_scale
         for h in range(len(layers) - 2, -1, -1):
             errors[h] = delta @ layers[h + 1][0].T
             delta = errors[h] * (acts[h] > 0)
@@ -687,16 +688,18 @@ class NetworkModel(Model):
             pre.append(z)
         return pre
 
-    def _raw_gradient(self, theta, X, y, weights, alpha):
-        """Per-sample gradient of the objective on the raw predictions (the level
-        penalty's pull included)."""
-        raw = self.raw_prediction(theta, X)
-        _, raw_gradient = self.loss.loss_gradient(y, raw, weights, 1)
+    def _rows_raw_gradient(self, theta, X, y, weights, alpha, rows):
+        """Per-sample gradient of the objective on the raw predictions of the training
+        rows ``rows`` (indices) only: their loss gradients and the level penalty's
+        pull, whose slope needs the column's mean over X (one pass, only with that
+        penalty)."""
+        raw = self.training_rows_raw(theta, X[rows], rows)
+        _, raw_gradient = self.loss.loss_gradient(y[rows], raw, weights[rows], 1)
         if alpha > 0 and self.level_penalty is not None:
             column, centre = self.level_penalty
-            t = float(weights @ raw[:, column])
+            t = self.column_mean(theta, X, weights, column)
             _, slope, _ = LevelPenalty(np.ones(1), centre).terms(np.array([t]))
-            raw_gradient[:, column] += alpha * float(np.ravel(slope)[0]) * weights
+            raw_gradient[:, column] += alpha * float(np.ravel(slope)[0]) * weights[rows]
         return raw_gradient
 
     def column_mean(self, theta, X, weights, column):

@@ -38,7 +38,7 @@ def _phase_iter(model):
 
 def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, verbose,
               estimator_name, preconditioner="auto", fallback_ridge=0.0, progress=None,
-              extra_frames=0, iterations_done=0):
+              extra_frames=0, iterations_done=0, final=True):
     """Minimise the objective of ``model`` (a :class:`~sklearn_mle.models._model.Model`) from
     ``theta0``; return the OptimizeResult.
 
@@ -67,6 +67,10 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
     ``iterations_done`` are iterations of ``max_iter`` an earlier stage of the same fit
     has taken (see :func:`~sklearn_mle.solver._lbfgs.minimize_lbfgs`): this call spends
     only the rest, and the result's ``n_iter`` counts both.
+
+    ``final=False`` marks a stage whose end point only starts a further stage (a
+    model's fit phases): the test for a point stationary on a kink of a piecewise
+    smooth objective, a pass or two over X, is left to the last stage.
     """
     progress = as_progress(progress, verbose, estimator_name)
     start = time.perf_counter()
@@ -118,8 +122,9 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
                                 extra_frames=extra_frames,
                                 phase_iter=_phase_iter(model),
                                 iterations_done=iterations_done,
-                                least_subgradient=_least_subgradient(
-                                    model, X, y, weights, alpha, fallback_ridge),
+                                least_subgradient=(_least_subgradient(
+                                    model, X, y, weights, alpha, fallback_ridge)
+                                    if final else None),
                                 rescale=_rescale(model, precond, X, y, weights, alpha,
                                                  fallback_ridge, threads))
     progress.line(f"stopped: {result.stop_reason}; {result.n_iter} iteration"
