@@ -182,33 +182,26 @@ class LinearModel(Model):
         design_means = np.append(np.asarray(column_means, dtype=np.float64), 1.0)
         return np.where(self.param_column == column, design_means[self.param_design], 0.0)
 
-    def unpack(self, theta, direction=False):
+    def unpack(self, theta, direction=False, copy=True):
         """Full ``coef`` (n_raw, n_features) and ``intercept`` (n_raw,) from theta.
 
         Fixed intercepts are ``intercept_value``; with ``direction=True`` theta is a
         change of the parameters and the fixed intercepts (which do not change) are 0.
+        ``copy=False``, for a pass that only reads ``coef``: where every row has
+        coefficients, ``coef`` is a view of theta.
         """
         m, d = self.loss.n_raw, self.n_features
         n_coef = self.coef_rows.size * d
         if self.coef_rows.size == m:  # every row free: theta holds coef as it is
-            coef = theta[:n_coef].reshape(m, d).copy()
+            coef = theta[:n_coef].reshape(m, d)
+            if copy:
+                coef = coef.copy()
         else:
             coef = np.zeros((m, d))
             coef[self.coef_rows] = theta[:n_coef].reshape(-1, d)
         intercept = np.zeros(m) if direction else self.intercept_value.copy()
         intercept[self.intercept_rows] = theta[n_coef:]
         return coef, intercept
-
-    def _unpacked_for_pass(self, theta):
-        """:meth:`unpack` for a pass that only reads ``coef``: a view of theta where
-        every row has coefficients (no copy)."""
-        m, d = self.loss.n_raw, self.n_features
-        if self.coef_rows.size != m or not theta.flags.c_contiguous:
-            return self.unpack(theta)
-        n_coef = m * d
-        intercept = self.intercept_value.copy()
-        intercept[self.intercept_rows] = theta[n_coef:]
-        return theta[:n_coef].reshape(m, d), intercept
 
     def pack(self, coef, intercept):
         """Parameter vector from full ``coef`` and ``intercept`` (fixed entries ignored)."""
@@ -350,7 +343,7 @@ class LinearModel(Model):
     def nll_gradient(self, theta, X, y, weights, n_threads=1):
         """Weighted NLL and its gradient: one fused sweep over X where it applies, else
         BLAS products a block of rows at a time (:meth:`_blockwise_pass`)."""
-        coef, intercept = self._unpacked_for_pass(theta)
+        coef, intercept = self.unpack(theta, copy=False)
         objective, grad_intercept, grad_coef = self._pass_over_x(X)(
             X, y, weights, coef, intercept, n_threads)
         gradient = np.empty_like(theta)

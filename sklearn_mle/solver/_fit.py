@@ -92,26 +92,24 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
             gradient = gradient + pull
         return value, gradient
 
-    hessian = None
+    def model_hessian(theta):
+        return model.hessian(theta, X, y, weights, alpha, threads,
+                             expected=model.refresh_with_expected_hessian)
+
+    hessian = polish_hessian = None
     # A constant Hessian (the Gaussian with fixed sigma) is whitened exactly by the
     # start preconditioner: nothing to refresh.
-    if (getattr(precond, "refreshable", False) and model.has_hessian
-            and not model.hessian_is_constant):
-        metric = precond.metric() if fallback_ridge > 0 else 0.0
+    if (precond is not None and model.has_hessian and not model.hessian_is_constant):
+        if getattr(precond, "refreshable", False):
+            metric = precond.metric() if fallback_ridge > 0 else 0.0
 
-        def hessian(theta):
-            return (model.hessian(theta, X, y, weights, alpha, threads,
-                                  expected=model.refresh_with_expected_hessian)
-                    + fallback_ridge * metric)
-    polish_hessian = None
-    if (hessian is None and precond is not None and model.has_hessian
-            and not model.hessian_is_constant and fallback_ridge == 0
-            and model.n_params <= DENSE_PRECONDITIONER_MAX_PARAMS):
-        # no refresh follows this preconditioner: a Hessian only for the precision
-        # limit, should the fit reach it (a tol below what the objective resolves)
-        def polish_hessian(theta):
-            return model.hessian(theta, X, y, weights, alpha, threads,
-                                 expected=model.refresh_with_expected_hessian)
+            def hessian(theta):
+                return model_hessian(theta) + fallback_ridge * metric
+        elif fallback_ridge == 0 and model.n_params <= DENSE_PRECONDITIONER_MAX_PARAMS:
+            # no refresh follows this preconditioner: a Hessian only for the
+            # precision limit, should the fit reach it (a tol below what the
+            # objective resolves)
+            polish_hessian = model_hessian
     # Trial steps far outside the data's range overflow; the objective reports them as
     # infinite and the line search backs off, so the floating-point warnings are noise.
     with np.errstate(over="ignore", invalid="ignore"):

@@ -294,9 +294,8 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
             reason = "precision limit of the objective, finished by Newton steps"
         elif (not converged and result.status == 2 and not refreshable
                 and polish_hessian is not None and preconditioner is not None):
-            converged, reason = _polish_at_precision_limit(
+            theta, converged, reason = _polish_at_precision_limit(
                 fun, theta, preconditioner, tol, polish_hessian, progress, result)
-            theta = result.theta_polished
         if not refreshable or total_iter >= max_iter or result.status not in (0, 1, 2):
             break
         if result.nit == 0 and whitened_at_iterate:
@@ -577,25 +576,24 @@ def _polish_at_precision_limit(fun, theta, preconditioner, tol, polish_hessian,
                                progress, result):
     """Newton steps with the Hessian at ``theta``, whitened inside the preconditioner's
     subspace, after L-BFGS stopped at the objective's precision limit; updates
-    ``result`` (gradient norm, objective, ``theta_polished``) and returns
-    ``(converged, reason)``."""
-    result.theta_polished = theta
+    ``result``'s gradient norm and objective and returns ``(theta, converged,
+    reason)`` (``theta`` as it was, not converged, where the Hessian cannot whiten)."""
     with progress.timed("Hessian at the precision limit", level=2), \
             np.errstate(over="ignore", invalid="ignore"):
         hessian_here = polish_hessian(theta)
     if hessian_here is None or not np.all(np.isfinite(hessian_here)):
-        return False, None
+        return theta, False, None
     whitening = RefreshedPreconditioner(preconditioner.matrix(), hessian_here)
     if not np.all(np.isfinite(whitening.basis)):
-        return False, None
+        return theta, False, None
     theta, norm, objective = _newton_polish(
         fun, theta, whitening, tol, progress=progress,
         label="at the precision limit of the objective")
     # (the test is now in the coordinates the Hessian at the iterate whitens, as after
     # a refresh)
-    result.theta_polished, result.gradient_norm, result.objective = theta, norm, objective
+    result.gradient_norm, result.objective = norm, objective
     converged = norm <= max(tol, _PRECISION_LIMIT_GRADIENT)
-    return converged, "precision limit of the objective, finished by Newton steps"
+    return theta, converged, "precision limit of the objective, finished by Newton steps"
 
 
 #: Iterations after which ``minimize_lbfgs`` asks ``rescale`` for new coordinates:
