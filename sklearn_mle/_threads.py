@@ -115,8 +115,12 @@ def fused_layout(X):
     """Whether the fused kernels read X: dense float32/64, row-major (read in place) or
     column-major (a pandas DataFrame's layout: read a block of rows at a time, copied
     row-major, see :func:`fused_row_blocks`)."""
-    return bool(not sp.issparse(X) and (X.flags.c_contiguous or X.flags.f_contiguous)
-                and X.dtype in (np.float32, np.float64))
+    if sp.issparse(X):
+        return False
+    flags = X.flags
+    dtype = X.dtype
+    return ((flags.c_contiguous or flags.f_contiguous) and dtype.char in "fd"
+            and dtype.isnative)
 
 
 #: Most bytes of the row-major buffer that column-major X's rows are copied into.

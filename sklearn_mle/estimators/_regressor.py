@@ -540,6 +540,8 @@ class MLERegressor(RegressorMixin, MLEstimator):
                 stacklevel=_FIT_STACKLEVEL)
         if y_scale != 1.0:
             result.theta = model.in_target_units(result.theta, y_scale)
+            # (the solver's objective and gradient are those of the fit on y / y_scale)
+            result.objective, result.gradient = np.nan, None
             null_raw[0] *= y_scale
         model.offset = offset  # in y's units, as the parameters now are
         return model, result, null_raw, modes, fit_options["progress"]

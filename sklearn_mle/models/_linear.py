@@ -205,10 +205,13 @@ class LinearModel(Model):
 
     def pack(self, coef, intercept):
         """Parameter vector from full ``coef`` and ``intercept`` (fixed entries ignored)."""
-        return np.concatenate(
-            [np.asarray(coef)[self.coef_rows].ravel(),
-             np.asarray(intercept)[self.intercept_rows]]
-        ).astype(np.float64)
+        coef, intercept = np.asarray(coef), np.asarray(intercept)
+        m = self.loss.n_raw
+        # (every row free, the usual layout: no gathers)
+        coef = coef.reshape(-1) if self.coef_rows.size == m else coef[self.coef_rows]
+        if self.intercept_rows.size != m:
+            intercept = intercept[self.intercept_rows]
+        return np.concatenate((coef.ravel(), intercept.ravel()), dtype=np.float64)
 
     # ---------------------------------------------------------- fit's sequence
     def initial_parameters(self, start_raw, random_state=None):
@@ -709,7 +712,7 @@ class LinearModel(Model):
             except TypeError:  # an input that takes no weak reference: no cache
                 self._design_gram = None
             d = X.shape[1]
-            check_column_magnitudes(gram[:d, d], np.diag(gram)[:d])
+            check_column_magnitudes(gram[:d, d], gram.diagonal()[:d])
             return DensePreconditioner(
                 self.start_hessian(gram, unit_hessian, alpha, start_raw),
                 design_gram=gram)

@@ -131,6 +131,8 @@ def check_column_magnitudes(mean, mean_square):
     with non-zero values whose mean square underflows, or whose mean square overflows,
     would otherwise be treated as flat or break the fit without a clear message.
     """
+    if ((mean_square >= _SMALLEST_MEAN_SQUARE) & (mean_square < np.inf)).all():
+        return   # (NaN fails both comparisons)
     with np.errstate(invalid="ignore"):
         unrepresentable = ~np.isfinite(mean_square) | (
             (mean_square < _SMALLEST_MEAN_SQUARE) & (mean != 0))

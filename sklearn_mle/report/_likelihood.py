@@ -63,10 +63,8 @@ def set_regression_likelihood(estimator, model, modes, X, y, theta, fit_weights,
     weights = fit_weights.likelihood * fit_weights.likelihood_scale
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         constant = float(np.sum(family.log_likelihood_constant(y, weights)))
-        loglik = fitted_log_likelihood(
-            model, X, y, theta, fit_weights, result,
-            alpha == 0 and family.equivariant_target_scale(y) == 1.0
-            and estimator.mle_exists_)
+        loglik = fitted_log_likelihood(model, X, y, theta, fit_weights, result,
+                                       alpha == 0 and estimator.mle_exists_)
         if model.offset is None:
             # the null model's NLL depends on y only through its distinct values
             distinct, distinct_weights = _distinct_targets(y, fit_weights.likelihood)
@@ -85,8 +83,9 @@ def set_regression_likelihood(estimator, model, modes, X, y, theta, fit_weights,
 def fitted_log_likelihood(model, X, y, theta, fit_weights, result, objective_is_nll):
     """``sum_i s_i log p(y_i | x_i)`` at the fit ``theta``: from the solver's objective
     where it is the weighted mean NLL there (``objective_is_nll``: unpenalised, the
-    MLE's own fit, y in its units; and the objective's weights the likelihood's), with
-    no pass over X; else one pass (:func:`total_log_likelihood`)."""
+    MLE's own fit; the objective's weights the likelihood's; and known at ``theta``,
+    not NaN as after a fit on rescaled targets), with no pass over X; else one pass
+    (:func:`total_log_likelihood`)."""
     if (objective_is_nll and fit_weights.objective_is_likelihood
             and np.isfinite(result.objective)):
         return -fit_weights.fit_total * float(result.objective)

@@ -23,6 +23,7 @@ Model-specific preconditioners (e.g. the linear model's column scaling) live wit
 their model, which builds them in its ``preconditioner`` method.
 """
 
+import math
 import time
 import warnings
 
@@ -62,6 +63,17 @@ _REFINEMENT_RTOL = 1e-13
 _REFINEMENT_CONTRACTION = 0.25
 
 
+def _largest_magnitude(vector):
+    """``max_k |vector_k|`` as a float (the method, not ``np.max``: on the few
+    parameters of a small fit the function's dispatch costs more than the sum)."""
+    return float(np.abs(vector).max()) if vector.size else 0.0
+
+
+def _length(vector):
+    """Euclidean length of a 1-d vector."""
+    return math.sqrt(float(vector @ vector))
+
+
 def _lower_triangular_inverse(lower):
     """Inverse of a non-singular lower-triangular matrix whose upper triangle is zero
     (as ``np.linalg.cholesky`` returns it): LAPACK trtri, a few microseconds where
@@ -89,10 +101,13 @@ class DensePreconditioner:
 
     def __init__(self, hessian, design_gram=None):
         self.design_gram = design_gram
-        diagonal = np.diag(hessian).copy()
+        diagonal = hessian.diagonal()
         positive = diagonal > 0
-        scale = np.ones_like(diagonal)
-        scale[positive] = 1.0 / np.sqrt(diagonal[positive])
+        if positive.all():
+            scale = 1.0 / np.sqrt(diagonal)
+        else:
+            scale = np.ones_like(diagonal)
+            scale[positive] = 1.0 / np.sqrt(diagonal[positive])
         scaled = hessian * scale[:, None] * scale[None, :]
         basis = None
         # LAPACK potrf (numpy's cholesky costs several times more on small matrices);
@@ -334,7 +349,7 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
         whitened_at_iterate = True
         _, gradient = fun(theta)
         whitened_gradient = preconditioner.apply_transpose(gradient)
-        result.gradient_norm = float(np.max(np.abs(whitened_gradient)))
+        result.gradient_norm = _largest_magnitude(whitened_gradient)
         phase += 1
         progress.line(f"phase {phase}: Hessian refreshed at iteration {total_iter}, "
                       f"max |preconditioned gradient| {result.gradient_norm:.3g} in its "
@@ -348,7 +363,7 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
             break
         # In Hessian-whitened coordinates the Newton step is -gradient; scale the
         # variables so that L-BFGS-B's first (unit-length) step is that step.
-        step_scale = max(float(np.linalg.norm(whitened_gradient)), 1e-300)
+        step_scale = max(_length(whitened_gradient), 1e-300)
         phase_iter *= 2
     if not converged and least_subgradient is not None and np.isfinite(result.objective):
         converged, reason = _stationary_on_a_kink(fun, theta, preconditioner, tol,
@@ -403,7 +418,7 @@ def _gradient_test(fun, theta, preconditioner, tol):
     value, gradient = fun(theta)
     if preconditioner is not None:
         gradient = preconditioner.apply_transpose(gradient)
-    gradient_norm = float(np.max(np.abs(gradient))) if gradient.size else 0.0
+    gradient_norm = _largest_magnitude(gradient)
     converged = bool(np.isfinite(value)) and gradient_norm <= tol
     return _PhaseResult(nit=0, converged=converged, status=0 if converged else 1,
                         message=("max_iter was reached before the fit's last stage, "
@@ -449,7 +464,7 @@ class _CountedCache:
         key = theta.tobytes()
         if self._key != key:
             value, gradient = self.fun(theta)
-            if not (np.isfinite(value) and np.isfinite(gradient).all()):
+            if not (math.isfinite(value) and np.isfinite(gradient).all()):
                 # NaN (or an overflow) counts as an infinite objective, whatever the
                 # model's own objective_gradient does: the line search backs off.
                 value, gradient = np.inf, np.zeros_like(theta)
@@ -479,22 +494,22 @@ def _exact_newton_step(fun, theta, preconditioner, tol, progress):
                                         label="on the quadratic objective")
     _, gradient = fun(theta)
     whitened = preconditioner.apply_transpose(gradient)
-    length = float(np.linalg.norm(whitened))
+    length = _length(whitened)
     refinements = 0
     while refinements < _MAX_REFINEMENTS:
         step = preconditioner.apply(whitened)
-        change = _largest_relative_change(step, theta)
-        if not change > _REFINEMENT_RTOL:
+        if not _moves_beyond(step, theta, _REFINEMENT_RTOL):
             break
         candidate = theta - step
         candidate_value, gradient = fun(candidate)
         candidate_whitened = preconditioner.apply_transpose(gradient)
-        candidate_length = float(np.linalg.norm(candidate_whitened))
-        if not (np.isfinite(candidate_value) and candidate_length <= length):
+        candidate_length = _length(candidate_whitened)
+        if not (math.isfinite(candidate_value) and candidate_length <= length):
             break
         refinements += 1
+        change = _largest_relative_change(step, theta) if progress.enabled else None
         theta, value, whitened = candidate, float(candidate_value), candidate_whitened
-        norm = float(np.max(np.abs(whitened)))
+        norm = _largest_magnitude(whitened)
         if progress.enabled:
             progress.line(f"refinement {refinements}: max |preconditioned gradient| "
                           f"{norm:.3g}, largest relative coefficient change "
@@ -502,7 +517,7 @@ def _exact_newton_step(fun, theta, preconditioner, tol, progress):
         if candidate_length > _REFINEMENT_CONTRACTION * length:
             break
         length = candidate_length
-    if not (np.isfinite(value) and norm <= tol):
+    if not (math.isfinite(value) and norm <= tol):
         progress.line(f"the Newton step leaves max |preconditioned gradient| {norm:.3g} > "
                       f"tol {tol:g}: L-BFGS takes over from the start point")
         return None
@@ -512,6 +527,13 @@ def _exact_newton_step(fun, theta, preconditioner, tol, progress):
               f"max |preconditioned gradient| {norm:.3g} <= tol {tol:g}")
     return OptimizeResult(theta, value, 1, True, "Newton step on a quadratic objective",
                           norm, reason)
+
+
+def _moves_beyond(step, theta, rtol):
+    """Whether ``step`` moves some coefficient of ``theta`` by more than ``rtol``
+    relative to it (any move of a zero coefficient counts): one comparison, where
+    :func:`_largest_relative_change` forms the ratios."""
+    return bool((np.abs(step) > rtol * np.abs(theta)).any())
 
 
 def _largest_relative_change(step, theta):
@@ -534,7 +556,7 @@ def _newton_step_scale(fun, theta, preconditioner):
     value, gradient = fun(theta)
     if not np.isfinite(value):
         return 1.0
-    return max(float(np.linalg.norm(preconditioner.apply_transpose(gradient))), 1e-300)
+    return max(_length(preconditioner.apply_transpose(gradient)), 1e-300)
 
 
 def _newton_polish(fun, theta, preconditioner, tol, max_steps=8, progress=None,
@@ -546,7 +568,7 @@ def _newton_polish(fun, theta, preconditioner, tol, max_steps=8, progress=None,
     """
     value, gradient = fun(theta)
     whitened = preconditioner.apply_transpose(gradient)
-    norm = start_norm = float(np.max(np.abs(whitened)))
+    norm = start_norm = _largest_magnitude(whitened)
     steps = 0
     for _ in range(max_steps):
         if norm <= tol:
@@ -554,11 +576,11 @@ def _newton_polish(fun, theta, preconditioner, tol, max_steps=8, progress=None,
         candidate = theta - preconditioner.apply(whitened)
         candidate_value, gradient = fun(candidate)
         candidate_whitened = preconditioner.apply_transpose(gradient)
-        candidate_norm = float(np.max(np.abs(candidate_whitened)))
+        candidate_norm = _largest_magnitude(candidate_whitened)
         # A step must shrink the gradient without raising the objective beyond its
         # rounding: on a non-convex likelihood (the Student-t's) a step that only
         # shrinks the gradient can land far away on a worse stationary point.
-        if not (np.isfinite(candidate_value) and candidate_norm < norm
+        if not (math.isfinite(candidate_value) and candidate_norm < norm
                 and candidate_value <= value + _POLISH_RISE_RTOL * max(abs(value), 1.0)):
             break
         theta, whitened, norm, value = candidate, candidate_whitened, candidate_norm, \
