@@ -575,11 +575,12 @@ class MLERegressor(RegressorMixin, MLEstimator):
         set_layer_attributes(self, model, theta)
         self.n_iter_ = result.n_iter
         with self._attributes_timed():
+            # a least-squares fit's means serve both its loglik_ and its residuals
+            raw = model.raw_prediction(theta, X) if family.least_squares else None
             set_regression_likelihood(self, model, modes, X, y, theta, fit_weights,
-                                      result, null_raw, self.alpha)
-            if family.least_squares:
-                _ols.set_residual_statistics(self, model.raw_prediction(theta, X)[:, 0],
-                                             y, fit_weights)
+                                      result, null_raw, self.alpha, raw)
+            if raw is not None:
+                _ols.set_residual_statistics(self, raw[:, 0], y, fit_weights)
             if self.inference:
                 set_regression_inference(self, family, modes, model, X, y, fit_weights,
                                          theta, codes)

@@ -158,8 +158,7 @@ class LinearModel(Model):
         self.unit_hessian = unit_hessian
         (self.coef_free, self.intercept_free, self.coef_rows, self.intercept_rows,
          self.param_column, self.param_design) = _parameter_layout(
-            tuple(bool(free) for free in coef_free),
-            tuple(bool(free) for free in intercept_free), int(n_features))
+            tuple(map(bool, coef_free)), tuple(map(bool, intercept_free)), int(n_features))
         self._n_params = self.param_column.size
         super().__init__(loss, ridge_weight if ridge_weight is not None
                          else (self.param_design < n_features).astype(np.float64))
@@ -244,8 +243,11 @@ class LinearModel(Model):
         at full ``coef`` (n_raw, n_features) and ``intercept`` (n_raw,); ``offset``
         (n,) or (n, n_raw), if given, is added as
         :func:`~sklearn_mle.families._base.add_offset` adds it."""
-        n = X.shape[0]
-        raw = np.empty((n, self.loss.n_raw))
+        if self.coef_rows.size == self.loss.n_raw:   # every column has coefficients
+            raw = np.ascontiguousarray(_dot(X, coef.T))
+            raw += intercept
+            return add_offset(raw, offset)
+        raw = np.empty((X.shape[0], self.loss.n_raw))
         raw[:] = intercept
         if self.coef_rows.size:
             raw[:, self.coef_rows] += _dot(X, coef[self.coef_rows].T)
@@ -513,7 +515,7 @@ class LinearModel(Model):
     def total_nll(self, theta, X, y, weights, n_threads=1):
         """``sum_i weights_i * NLL_i`` at ``theta``: one pass, fused where it applies,
         else a block of rows at a time."""
-        coef, intercept = self.unpack(theta)
+        coef, intercept = self.unpack(theta, copy=False)
         if self.uses_fused_pass(X) or self.uses_fused_sparse_pass(X):
             return self._pass_over_x(X)(X, y, weights, coef, intercept, n_threads)[0]
         total = 0.0
@@ -897,13 +899,13 @@ def _intercept_value(value, n_raw):
     """``intercept_value`` as a float64 array of shape (n_raw,), checked."""
     if value is None:
         return np.zeros(n_raw)
-    value = np.asarray(value, dtype=np.float64)
+    value = np.array(value, dtype=np.float64)   # (a copy)
     if value.shape != (n_raw,):
         raise ValueError(f"intercept_value must have shape ({n_raw},), one value per "
                          f"raw-prediction column, got shape {value.shape}.")
-    if not np.all(np.isfinite(value)):
+    if not np.isfinite(value).all():
         raise ValueError(f"intercept_value must be finite, got {value}.")
-    return value.copy()
+    return value
 
 
 def _dot(X, W):

@@ -56,9 +56,11 @@ def regression_model(family, modes, fit_intercept, alpha, X, weights, null_raw, 
                                     offset=offset), X)
     # the penalty needs the parameter layout: set on the model just made
     j = family.dispersion_column
-    model.ridge_weight = model.ridge_weight * np.where(
-        model.param_column == 0, family.mean_penalty_weight(null_raw),
-        np.where(model.param_column == j, dispersion_penalty, 1.0))
+    column_weight = np.where(model.param_column == 0,
+                             family.mean_penalty_weight(null_raw), 1.0)
+    if j is not None:
+        column_weight[model.param_column == j] = dispersion_penalty
+    model.ridge_weight = model.ridge_weight * column_weight
     if j is not None and _learned(modes[j]) and alpha > 0:
         column_means = model.column_moments(X, weights)[0]
         model.level_penalty = LevelPenalty(model.column_mean_direction(j, column_means),

@@ -48,9 +48,10 @@ def count_parameters(modes, design_gram, fit_intercept, n_features):
 
 
 def set_regression_likelihood(estimator, model, modes, X, y, theta, fit_weights, result,
-                              null_raw, alpha):
+                              null_raw, alpha, raw=None):
     """Likelihood attributes of a regression family's fit at ``theta`` (in y's units)
-    with the null model at ``null_raw``."""
+    with the null model at ``null_raw``; ``raw``: the model's raw predictions at
+    ``theta`` where the caller has them (see :func:`fitted_log_likelihood`)."""
     family = model.loss
     n_identified, n_null, n_learned = count_parameters(
         modes, counting_gram(estimator, model, X, fit_weights, result),
@@ -64,7 +65,7 @@ def set_regression_likelihood(estimator, model, modes, X, y, theta, fit_weights,
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         constant = float(np.sum(family.log_likelihood_constant(y, weights)))
         loglik = fitted_log_likelihood(model, X, y, theta, fit_weights, result,
-                                       alpha == 0 and estimator.mle_exists_)
+                                       alpha == 0 and estimator.mle_exists_, raw)
         if model.offset is None:
             # the null model's NLL depends on y only through its distinct values
             distinct, distinct_weights = _distinct_targets(y, fit_weights.likelihood)
@@ -80,15 +81,21 @@ def set_regression_likelihood(estimator, model, modes, X, y, theta, fit_weights,
             converged=result.converged)
 
 
-def fitted_log_likelihood(model, X, y, theta, fit_weights, result, objective_is_nll):
+def fitted_log_likelihood(model, X, y, theta, fit_weights, result, objective_is_nll,
+                          raw=None):
     """``sum_i s_i log p(y_i | x_i)`` at the fit ``theta``: from the solver's objective
     where it is the weighted mean NLL there (``objective_is_nll``: unpenalised, the
     MLE's own fit; the objective's weights the likelihood's; and known at ``theta``,
-    not NaN as after a fit on rescaled targets), with no pass over X; else one pass
-    (:func:`total_log_likelihood`)."""
+    not NaN as after a fit on rescaled targets), with no pass over X; else from the
+    raw predictions ``raw`` at ``theta`` where given (the family's per-sample NLL);
+    else one pass (:func:`total_log_likelihood`)."""
     if (objective_is_nll and fit_weights.objective_is_likelihood
             and np.isfinite(result.objective)):
         return -fit_weights.fit_total * float(result.objective)
+    if raw is not None:
+        nll = model.loss.loss_gradient(y, raw, fit_weights.likelihood,
+                                       n_threads(raw.size))[0]
+        return -float(fit_weights.likelihood_scale * nll.sum())
     return total_log_likelihood(model, X, y, theta, fit_weights)
 
 
