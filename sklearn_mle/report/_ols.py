@@ -4,6 +4,8 @@ estimated, Student-t tests and prediction intervals) and what ``variance="fixed"
 assumes.  They need the residuals of a linear mean, so they are asked of a model
 that has coefficients (``Model.has_coefficients``)."""
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 from scipy import stats
@@ -35,25 +37,26 @@ def set_residual_statistics(estimator, mean, y, fit_weights):
     """R² of the mean and the residual variance ``RSS / df_resid_`` (``_r_squared``,
     ``_residual_variance``), from the fitted means."""
     # Sums of squares on y / max|y|, so that no square overflows or underflows.
-    largest = float(np.max(np.abs(y))) if y.size else 0.0
-    y_scale = np.float64(largest if np.isfinite(largest) and largest > 0 else 1.0)
+    largest = float(np.abs(y).max()) if y.size else 0.0
+    y_scale = largest if math.isfinite(largest) and largest > 0 else 1.0
+    weights, weight_scale = fit_weights.likelihood, fit_weights.likelihood_scale
 
-    def weighted_sum(values):  # einsum, not BLAS: the same sum on any thread
-        return fit_weights.likelihood_scale * float(
-            np.einsum("i,i->", fit_weights.likelihood, values))
+    def weighted_sum_of_squares(values):  # einsum, not BLAS: the same sum on any thread
+        return weight_scale * float(np.einsum("i,i,i->", weights, values, values))
 
+    rss = weighted_sum_of_squares((y - mean) / y_scale)
     scaled = y / y_scale
-    centre = weighted_sum(scaled) / fit_weights.total if estimator.fit_intercept else 0.0
-    residual = (y - mean) / y_scale
-    rss = weighted_sum(residual * residual)
-    # a constant target has no variance to explain (rounding in ``centre`` aside)
-    constant_target = estimator.fit_intercept and bool(np.all(y == y[0]))
-    scaled -= centre
-    tss = 0.0 if constant_target else weighted_sum(scaled * scaled)
+    if estimator.fit_intercept:
+        scaled -= (weight_scale * float(np.einsum("i,i->", weights, scaled))
+                   / fit_weights.total)
+        # a constant target has no variance to explain (rounding in the centre aside)
+        tss = 0.0 if (y == y[0]).all() else weighted_sum_of_squares(scaled)
+    else:
+        tss = weighted_sum_of_squares(scaled)
     df = estimator.df_resid_
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        estimator._r_squared = 1.0 - rss / tss if tss > 0 else np.nan
-        estimator._residual_variance = y_scale**2 * rss / df if df > 0 else np.nan
+    # (Python floats: a product beyond the doubles is inf, without a warning)
+    estimator._r_squared = 1.0 - rss / tss if tss > 0 else np.nan
+    estimator._residual_variance = y_scale * (y_scale * rss / df) if df > 0 else np.nan
 
 
 def ols_covariance(estimator, covariance, n_mean):

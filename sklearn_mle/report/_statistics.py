@@ -86,18 +86,20 @@ def design_rank(gram, fit_intercept):
     if not fit_intercept:
         gram = gram[:-1, :-1]
     diagonal = gram.diagonal()
-    used = diagonal > 0
-    if not used.all():
+    if not diagonal.min() > 0:   # columns of zeros (or NaN) are left out
+        used = diagonal > 0
         if not used.any():
             return 0
         gram, diagonal = gram[np.ix_(used, used)], diagonal[used]
     scale = 1.0 / np.sqrt(diagonal)
-    scaled = gram * scale[:, None] * scale[None, :]
-    factor, info = scipy.linalg.lapack.dpotrf(scaled, lower=0, clean=1)
+    scaled = gram * np.outer(scale, scale)
+    # (the upper factor; pocon reads only that triangle, so potrf need not clear the
+    # other)
+    factor, info = scipy.linalg.lapack.dpotrf(scaled, lower=0, clean=0)
     if info == 0:
         rcond, info = scipy.linalg.lapack.dpocon(factor, np.abs(scaled).sum(axis=0).max())
         if info == 0 and rcond > _FULL_RANK_RCOND:
-            return int(used.sum())
+            return scaled.shape[0]
     eigenvalues = np.linalg.eigvalsh(scaled)
     return int(np.sum(eigenvalues > _ALIASED_RTOL * max(eigenvalues.max(), 1e-300)))
 
