@@ -371,7 +371,9 @@ def constant_loss(
                                        &block_loss[b])
     if failed:
         raise MemoryError("constant_loss: no memory for a row buffer")
-    return float(np.sum(block_loss))
+    if n_blocks == 1:
+        return block_loss[0]
+    return float(np.sum(block_loss.base))
 
 
 cdef inline void _unpack_upper(double *a, Py_ssize_t m) noexcept nogil:
@@ -526,9 +528,10 @@ cdef int _fused_block(const floating *X, Py_ssize_t d, Py_ssize_t start, Py_ssiz
     return 0
 
 
-def _check_linear_model(family, Py_ssize_t n, Py_ssize_t d, const double[::1] y,
-                        const double[::1] sample_weight, const double[:, ::1] coef,
-                        const double[::1] intercept, const Py_ssize_t[::1] coef_rows):
+cdef int _check_linear_model(int family, Py_ssize_t n, Py_ssize_t d, const double[::1] y,
+                             const double[::1] sample_weight, const double[:, ::1] coef,
+                             const double[::1] intercept,
+                             const Py_ssize_t[::1] coef_rows) except -1:
     """The family code against the number of raw columns m = coef.shape[0], and the
     shapes of a linear model's inputs against X's (n, d)."""
     cdef Py_ssize_t m = coef.shape[0], r
@@ -543,6 +546,7 @@ def _check_linear_model(family, Py_ssize_t n, Py_ssize_t d, const double[::1] y,
         if coef_rows[r] < 0 or coef_rows[r] >= m:
             raise ValueError(f"coef_rows[{r}] = {coef_rows[r]} is not a row of coef "
                              f"({m} rows).")
+    return 0
 
 
 def fused_loss_gradient(

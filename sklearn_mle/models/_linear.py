@@ -563,7 +563,10 @@ class LinearModel(Model):
         The same matrix as ``expand_design_blocks`` of the Kronecker blocks, indexed
         factor by factor so that the (n_raw, n_raw, d+1, d+1) blocks are never formed.
         """
-        theta = self.pack(np.zeros((self.loss.n_raw, self.n_features)), constant_raw)
+        # (the parameters of the constant model: only a level penalty's curvature
+        # depends on them)
+        theta = (self.initial_parameters(constant_raw)
+                 if alpha > 0 and self.level_penalty is not None else None)
         return self._kronecker_hessian(unit_hessian, gram, alpha, theta)
 
     def _kronecker_hessian(self, unit, gram, alpha, theta):

@@ -125,9 +125,10 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
                                     if final else None),
                                 rescale=_rescale(model, precond, X, y, weights, alpha,
                                                  fallback_ridge, threads))
-    progress.line(f"stopped: {result.stop_reason}; {result.n_iter} iteration"
-                  f"{'s' if result.n_iter != 1 else ''}, "
-                  f"{time.perf_counter() - start:.3g} s")
+    if progress.enabled:
+        progress.line(f"stopped: {result.stop_reason}; {result.n_iter} iteration"
+                      f"{'s' if result.n_iter != 1 else ''}, "
+                      f"{time.perf_counter() - start:.3g} s")
     # The weighted Gram of [X, 1], when the dense preconditioner formed it (None
     # otherwise): the estimators read the rank of the design from it for free.
     result.design_gram = getattr(precond, "design_gram", None)

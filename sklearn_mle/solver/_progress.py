@@ -33,7 +33,6 @@ What the solver reports (:func:`sklearn_mle.solver._lbfgs.minimize_lbfgs` and
   its iterations, function evaluations, step scale and time.
 """
 
-import contextlib
 import time
 
 
@@ -81,7 +80,6 @@ class Progress:
         """Seconds since the reporter was made."""
         return time.perf_counter() - self._start
 
-    @contextlib.contextmanager
     def timed(self, name, level=1):
         """Time the enclosed work; at the end print ``name: outcome (t s)``.
 
@@ -89,23 +87,29 @@ class Progress:
         shown in the closing line; ``section.seconds`` holds the time afterwards.
         The line is printed when ``verbose >= level``, also if the work raised.
         """
-        section = _Section()
-        start = time.perf_counter()
-        try:
-            yield section
-        finally:
-            section.seconds = time.perf_counter() - start
-            if self.verbose >= level:
-                outcome = f": {section.outcome}" if section.outcome else ""
-                self._print(f"{name}{outcome} ({section.seconds:.3g} s)")
+        return _Section(self, name, level)
 
 
 class _Section:
-    """What :meth:`Progress.timed` yields: the outcome to report and the time taken."""
+    """What :meth:`Progress.timed` yields: the outcome to report and the time taken.
+    (A class, not a generator context manager: a fit enters a few of them whatever
+    its verbosity, and a small fit takes a millisecond.)"""
 
-    def __init__(self):
+    def __init__(self, progress, name, level):
+        self._progress, self._name, self._level = progress, name, level
         self.outcome = ""
         self.seconds = None
+
+    def __enter__(self):
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.seconds = time.perf_counter() - self._start
+        if self._progress.verbose >= self._level:
+            outcome = f": {self.outcome}" if self.outcome else ""
+            self._progress._print(f"{self._name}{outcome} ({self.seconds:.3g} s)")
+        return False
 
 
 def as_progress(progress, verbose, estimator_name):
