@@ -110,6 +110,12 @@ SHORT_FIT_SECONDS = 0.05
 SHORT_FIT_REPEATS = 300
 
 
+def _seconds(t):
+    """A time in seconds for the tables: 3 decimals, 3 significant digits below 0.1 s
+    (fits of a millisecond)."""
+    return f"{t:.3g}" if t < 0.1 else f"{t:.3f}"
+
+
 def _is_convergence_warning(w):
     names = [c.__name__ for c in type(w.message).__mro__]
     return any("Convergence" in nm for nm in names)
@@ -561,7 +567,8 @@ def _case_table(L, e, data):
             ol = "—" if ol is None else f"{ol:.2f}"
             values = "".join(f"{(r.get('params') or {}).get(p, float('nan')):.6g} | "
                              for p in params)
-            L.append(f"| {s} | {r['time']:.3f} | {r.get('cpu_time', float('nan')):.3f} | {ol} | "
+            L.append(f"| {s} | {_seconds(r['time'])} | "
+                     f"{_seconds(r.get('cpu_time', float('nan')))} | {ol} | "
                      f"{it} | {r['objective']:.12g} | "
                      f"{gap} | {values}{_fmt_warn(r)} |")
         elif st == "skipped":
@@ -733,7 +740,9 @@ def _render_regular(L, data, cases, memory):
     L.append("|---|---:|---|---:|---|")
     for e, an in summary:
         mr = an["mle"]
-        if e["kind"] == "gaussian":
+        if e["name"] == "diabetes_ols":   # issue 16: the fixed cost of a small fit
+            tgt, val, lim = "<= 1.2x Ridge(cholesky) (issue 16)", an["ridge_ratio"], 1.2
+        elif e["kind"] == "gaussian":
             tgt, val = "<= 1.5x Ridge(cholesky)", an["ridge_ratio"]
             lim = 1.5
         elif e["name"].startswith("sparse"):
