@@ -332,7 +332,7 @@ def _balanced_targets(holders, row_chunks, threads):
     """The worker whose tasks read each chunk: a worker holding it while that keeps
     the worker within its share of the rows (in proportion to its threads), the
     rest to the worker with the fewest rows for its threads (its holder on a tie);
-    None for a chunk no live worker holds.
+    None for a chunk no live worker holds (one still being computed: left to Dask).
 
     A pass lasts as long as its busiest worker: measured on a fresh LocalCluster of
     2 workers, X's 8 chunks persisted 5 and 3, the busier worker's chunk tasks took
