@@ -469,6 +469,39 @@ def test_importing_the_package_does_not_import_dask(tmp_path):
 
 
 # ----------------------------------------------------------- the cluster under strain
+def test_chunks_are_balanced_across_workers_by_rows_and_threads():
+    """5 chunks on one worker and 3 on the other: one moves, the fewest rows for
+    each worker's threads; a chunk no live worker holds is left where Dask puts it."""
+    holders = [("a",)] * 5 + [("b",)] * 3
+    targets = dask_model._balanced_targets(holders, [10] * 8, {"a": 1, "b": 1})
+    assert targets == ["a"] * 4 + ["b"] * 4
+    assert dask_model._balanced_targets(holders, [10] * 8, {"a": 1, "b": 3}) == (
+        ["a", "a", "b", "b", "b", "b", "b", "b"])
+    assert dask_model._balanced_targets([("a", "b"), ("gone",)], [10, 10],
+                                        {"a": 1, "b": 1}) == ["a", None]
+
+
+def test_chunks_on_one_worker_are_spread_and_give_the_same_bits(client):
+    """X persisted on one worker only: the fit's chunk tasks run on both (half the
+    chunks copied to the other once per fit, realigned) and the coefficients are
+    the bits of the fit whose chunks sit on the other worker, and the in-memory
+    fit's to 1e-10."""
+    X, y = _data("poisson", n=8000)
+    workers = sorted(client.scheduler_info()["workers"])
+    fits = []
+    for worker in workers:
+        Xd, yd = (client.persist(part, workers=[worker]) for part in _chunked(X, y))
+        distributed.wait([Xd, yd])
+        with distributed.get_task_stream(client) as stream:
+            fits.append(MLERegressor("poisson", **TIGHT).fit(Xd, yd))
+        ran_on = {task["worker"] for task in stream.data
+                  if task["key"].startswith("_on_chunk")}
+        assert ran_on == set(workers)
+    assert fits[0].coef_.tobytes() == fits[1].coef_.tobytes()
+    expected = MLERegressor("poisson", **TIGHT).fit(X, y)
+    assert_blas_close(fits[0].coef_, expected.coef_, rtol=AGREEMENT)
+
+
 def test_data_larger_than_a_worker_memory_fit_to_the_chunkwise_optimum(client):
     n, d, rows = 2_000_000, 50, 100_000
     random = da.random.RandomState(18)
