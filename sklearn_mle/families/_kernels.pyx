@@ -495,6 +495,23 @@ cdef inline void _raw_row(const floating *x, Py_ssize_t d, const double *coef,
         raw[j] = raw[j] + _dot_row(x, coef + j * d, d)
 
 
+cdef inline void _add_row_gradient(const double *gradient, const floating *x,
+                                   Py_ssize_t d, Py_ssize_t m,
+                                   const Py_ssize_t *coef_rows, Py_ssize_t n_free,
+                                   double *raw_gradient,
+                                   double *coef_gradient) noexcept nogil:
+    """Add one row's gradient wrt its raw predictions (m,) to ``raw_gradient`` and its
+    rows ``coef_rows`` times x to ``coef_gradient`` (n_free, d)."""
+    cdef Py_ssize_t j, r
+    cdef double g
+    for j in range(m):
+        raw_gradient[j] = raw_gradient[j] + gradient[j]
+    for r in range(n_free):
+        g = gradient[coef_rows[r]]
+        if g != 0.0:
+            _axpy_row(g, x, coef_gradient + r * d, d)
+
+
 cdef int _fused_block(const floating *X, Py_ssize_t d, Py_ssize_t start, Py_ssize_t stop,
                        const double *y, const double *sample_weight, const double *coef,
                        const double *intercept, const Py_ssize_t *coef_rows,
@@ -505,9 +522,9 @@ cdef int _fused_block(const floating *X, Py_ssize_t d, Py_ssize_t start, Py_ssiz
     scratch memory could not be allocated, else 0."""
     cdef double *raw = <double *> malloc(m * sizeof(double))
     cdef const floating *x
-    cdef double total = 0.0, g
+    cdef double total = 0.0
     cdef double memo[4]
-    cdef Py_ssize_t i, j, r
+    cdef Py_ssize_t i
     if raw == NULL:
         return 1
     _reset_memo(memo)
@@ -517,12 +534,7 @@ cdef int _fused_block(const floating *X, Py_ssize_t d, Py_ssize_t start, Py_ssiz
         x = X + i * d
         _raw_row(x, d, coef, intercept, coef_rows, n_free, m, raw)
         total = total + _row_loss_gradient(family, y[i], raw, m, sample_weight[i], memo)
-        for j in range(m):
-            raw_gradient[j] = raw_gradient[j] + raw[j]
-        for r in range(n_free):
-            g = raw[coef_rows[r]]
-            if g != 0.0:
-                _axpy_row(g, x, coef_gradient + r * d, d)
+        _add_row_gradient(raw, x, d, m, coef_rows, n_free, raw_gradient, coef_gradient)
     loss[0] = total
     free(raw)
     return 0
@@ -973,13 +985,21 @@ cdef int _gram_partition(const floating *X, Py_ssize_t d, Py_ssize_t start,
                           const double *y, const double *sample_weight,
                           const double *coef, const double *intercept,
                           const Py_ssize_t *coef_rows, Py_ssize_t n_free, Py_ssize_t m,
-                          int family, double *grams) noexcept nogil:
+                          int family, double *grams, const double *start_raw,
+                          double *start_loss, double *start_raw_gradient,
+                          double *start_coef_gradient) noexcept nogil:
     """Add rows ``start:stop`` to ``grams`` (q, d+1, d+1).  Per-sample weights are
     ``given_weights`` (n, q) if not NULL, else the Fisher information of ``family``
-    at the raw predictions of the model (coef, intercept).  Returns 1 if its scratch
-    memory could not be allocated, else 0."""
+    at the raw predictions of the model (coef, intercept).  With given weights and
+    ``start_raw`` (m,) not NULL, also add each row's NLL under ``family`` at the raw
+    prediction ``start_raw`` (weighted by ``sample_weight``) to ``start_loss[0]``,
+    its gradient wrt the raw prediction to ``start_raw_gradient`` (m,) and the
+    gradient's rows ``coef_rows`` times x to ``start_coef_gradient`` (n_free, d).
+    Returns 1 if its scratch memory could not be allocated, else 0."""
     cdef int d1 = <int> (d + 1), rows
-    cdef Py_ssize_t block, i, k, c
+    cdef Py_ssize_t block, i, k, c, j
+    cdef double total = 0.0
+    cdef double memo[4]
     cdef double *design = <double *> malloc(GRAM_ROWS * d1 * sizeof(double))
     cdef double *scaled = <double *> malloc(GRAM_ROWS * d1 * sizeof(double))
     cdef double *weights = <double *> malloc(GRAM_ROWS * q * sizeof(double))
@@ -987,6 +1007,7 @@ cdef int _gram_partition(const floating *X, Py_ssize_t d, Py_ssize_t start,
     cdef const floating *x
     cdef int failed = (design == NULL or scaled == NULL or weights == NULL
                        or raw == NULL)
+    _reset_memo(memo)
     if not failed:
         block = start
         while block < stop:
@@ -999,6 +1020,13 @@ cdef int _gram_partition(const floating *X, Py_ssize_t d, Py_ssize_t start,
                 if given_weights != NULL:
                     for c in range(q):
                         weights[i * q + c] = given_weights[(block + i) * q + c]
+                    if start_raw != NULL:
+                        for j in range(m):
+                            raw[j] = start_raw[j]
+                        total = total + _row_loss_gradient(
+                            family, y[block + i], raw, m, sample_weight[block + i], memo)
+                        _add_row_gradient(raw, x, d, m, coef_rows, n_free,
+                                          start_raw_gradient, start_coef_gradient)
                 else:
                     _raw_row(x, d, coef, intercept, coef_rows, n_free, m, raw)
                     _row_fisher(family, y[block + i], raw, m, sample_weight[block + i],
@@ -1007,6 +1035,8 @@ cdef int _gram_partition(const floating *X, Py_ssize_t d, Py_ssize_t start,
                 _gram_update(design, scaled, weights, q, c, rows, d1,
                              grams + c * d1 * d1)
             block = block + rows
+        if start_raw != NULL:
+            start_loss[0] = total
     free(design)
     free(scaled)
     free(weights)
@@ -1030,7 +1060,49 @@ def weighted_grams_dense(
     if weights.shape[0] != X.shape[0] or weights.shape[1] != partition_grams.shape[1]:
         raise ValueError("weights must have shape (n_samples, q)")
     _grams(X, &weights[0, 0], NULL, NULL, NULL, NULL, NULL, 0, 0, -1,
-           partition_grams, n_threads)
+           &partition_grams[0, 0, 0, 0], partition_grams.shape[0],
+           partition_grams.shape[1],
+           partition_grams.shape[1] * partition_grams.shape[2] * partition_grams.shape[3],
+           n_threads)
+
+
+def weighted_gram_and_start(
+    const floating[:, ::1] X,
+    const double[::1] sample_weight,
+    const double[::1] y,
+    const double[::1] start_raw,
+    const Py_ssize_t[::1] coef_rows,
+    int family,
+    double[:, ::1] partition_sums,
+    int n_threads=1,
+):
+    """:func:`weighted_grams_dense` with the one weight column ``sample_weight``, and
+    in the same sweep the weighted NLL of ``family`` and its gradient at the constant
+    raw prediction ``start_raw`` (m,): at a linear model whose coefficients are 0 and
+    whose intercepts are ``start_raw`` (the null model a fit starts from).
+
+    ``partition_sums`` (P, (d+1)**2 + 1 + m + n_free * d) must be zeroed; rows are
+    split into P partitions as in :func:`weighted_grams_dense`, and row ``p`` gets
+    that partition's sums: the Gram matrix of [X, 1] (row-major, lower triangle),
+    the NLLs, their gradients wrt the raw prediction (m) and the gradients' rows
+    ``coef_rows`` times x (n_free, d).  Summed over axis 0 in order they are what
+    :func:`fused_loss_gradient` returns at that model, up to rounding.
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], m = start_raw.shape[0]
+    cdef Py_ssize_t n_free = coef_rows.shape[0], r
+    if n == 0 or d == 0 or partition_sums.shape[0] == 0:
+        raise ValueError("weighted_gram_and_start needs rows, columns and a partition")
+    check_family(family, m)
+    if (sample_weight.shape[0] != n or y.shape[0] != n
+            or partition_sums.shape[1] != (d + 1) * (d + 1) + 1 + m + n_free * d):
+        raise ValueError("weighted_gram_and_start: inputs or outputs of the wrong shape")
+    for r in range(n_free):
+        if coef_rows[r] < 0 or coef_rows[r] >= m:
+            raise ValueError(f"coef_rows[{r}] = {coef_rows[r]} is not a row of the "
+                             f"{m} raw columns.")
+    _grams(X, &sample_weight[0], &y[0], &sample_weight[0], NULL, NULL,
+           &coef_rows[0] if n_free else NULL, n_free, m, family, &partition_sums[0, 0],
+           partition_sums.shape[0], 1, partition_sums.shape[1], n_threads, &start_raw[0])
 
 
 def fisher_grams(
@@ -1054,7 +1126,10 @@ def fisher_grams(
     if partition_grams.shape[1] != m * (m + 1) // 2:
         raise ValueError("fisher_grams needs q = m (m + 1) / 2 partial Grams")
     _grams(X, NULL, &y[0], &sample_weight[0], &coef[0, 0], &intercept[0],
-           &coef_rows[0] if n_free else NULL, n_free, m, family, partition_grams,
+           &coef_rows[0] if n_free else NULL, n_free, m, family,
+           &partition_grams[0, 0, 0, 0], partition_grams.shape[0],
+           partition_grams.shape[1],
+           partition_grams.shape[1] * partition_grams.shape[2] * partition_grams.shape[3],
            n_threads)
 
 
@@ -1068,18 +1143,26 @@ def _check_gram_shapes(Py_ssize_t n, Py_ssize_t d, double[:, :, :, ::1] partitio
 cdef int _grams(const floating[:, ::1] X, const double *given, const double *y,
                  const double *sample_weight, const double *coef,
                  const double *intercept, const Py_ssize_t *coef_rows,
-                 Py_ssize_t n_free, Py_ssize_t m, int family,
-                 double[:, :, :, ::1] partition_grams, int n_threads) except -1:
+                 Py_ssize_t n_free, Py_ssize_t m, int family, double *partitions,
+                 Py_ssize_t n_parts, Py_ssize_t q, Py_ssize_t stride, int n_threads,
+                 const double *start_raw=NULL) except -1:
+    """Rows split into ``n_parts`` partitions, each added by :func:`_gram_partition` to
+    its own ``stride`` doubles of ``partitions``: q Gram matrices, then (with
+    ``start_raw``) the NLL, the raw gradient (m) and the coefficient gradient
+    (n_free, d) at the null model."""
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
-    cdef Py_ssize_t n_parts = partition_grams.shape[0], q = partition_grams.shape[1]
-    cdef Py_ssize_t p, start, stop
+    cdef Py_ssize_t p, start, stop, grams = q * (d + 1) * (d + 1)
+    cdef double *out
     cdef int failed = 0
     for p in prange(n_parts, nogil=True, schedule="static", num_threads=n_threads):
         start = (n * p) // n_parts
         stop = (n * (p + 1)) // n_parts
+        out = partitions + p * stride
         failed += _gram_partition(&X[0, 0], d, start, stop, given, q, y, sample_weight, coef,
-                        intercept, coef_rows, n_free, m, family,
-                        &partition_grams[p, 0, 0, 0])
+                        intercept, coef_rows, n_free, m, family, out, start_raw,
+                        out + grams if start_raw != NULL else NULL,
+                        out + grams + 1 if start_raw != NULL else NULL,
+                        out + grams + 1 + m if start_raw != NULL and n_free else NULL)
     if failed:
         raise MemoryError("weighted Gram kernel: no memory for its row buffers")
     return 0

@@ -215,8 +215,10 @@ class LinearModel(Model):
     # ---------------------------------------------------------- fit's sequence
     def initial_parameters(self, start_raw, random_state=None):
         """Coefficients 0 and the intercepts at ``start_raw``: the null model."""
-        return self.pack(np.zeros((self.loss.n_raw, self.n_features)),
-                         np.array(start_raw, dtype=np.float64))
+        theta = np.zeros(self.n_params)
+        theta[self.coef_rows.size * self.n_features:] = np.asarray(
+            start_raw, dtype=np.float64)[self.intercept_rows]
+        return theta
 
     def warm_start_parameters(self, previous_model, previous_theta, adapt=None):
         """The previous fit's coefficients and intercepts, through ``adapt`` (see
@@ -232,10 +234,7 @@ class LinearModel(Model):
 
     def in_target_units(self, theta, target_scale):
         """The mean's coefficients and intercept times ``target_scale``."""
-        coef, intercept = self.unpack(theta)
-        coef[0] *= target_scale
-        intercept[0] *= target_scale
-        return self.pack(coef, intercept)
+        return theta * np.where(self.param_column == 0, float(target_scale), 1.0)
 
     # ------------------------------------------------------------- predictions
     def linear_predictor(self, X, coef, intercept, offset=None):
@@ -708,22 +707,81 @@ class LinearModel(Model):
         if kind not in ("dense", "scaling"):
             raise ValueError(f"unknown preconditioner {kind!r}: use 'auto', 'dense', "
                              "'scaling' or 'none'.")
-        unit_hessian = (self.unit_hessian if self.unit_hessian is not None
-                        else self.loss.unit_hessian_at_constant(start_raw))
         if kind == "dense":
-            gram = self.design_gram(X, weights, n_threads)
-            try:
-                self._design_gram = (weakref.ref(X), weakref.ref(weights), gram)
-            except TypeError:  # an input that takes no weak reference: no cache
-                self._design_gram = None
-            d = X.shape[1]
-            check_column_magnitudes(gram[:d, d], gram.diagonal()[:d])
-            return DensePreconditioner(
-                self.start_hessian(gram, unit_hessian, alpha, start_raw),
-                design_gram=gram)
+            return self._dense_preconditioner(X, weights, start_raw, alpha,
+                                              self.design_gram(X, weights, n_threads))
         mean, mean_square = self.column_moments(X, weights)
         check_column_magnitudes(mean, mean_square)
-        return ScalingPreconditioner(self, mean, mean_square, unit_hessian, alpha)
+        return ScalingPreconditioner(self, mean, mean_square, self._unit_hessian(start_raw),
+                                     alpha)
+
+    def _unit_hessian(self, start_raw):
+        """The per-sample Fisher information the preconditioner is formed from."""
+        return (self.unit_hessian if self.unit_hessian is not None
+                else self.loss.unit_hessian_at_constant(start_raw))
+
+    def _dense_preconditioner(self, X, weights, start_raw, alpha, gram):
+        """The dense preconditioner from the weighted Gram matrix ``gram`` of [X, 1]
+        (kept, by weak references to X and the weights, for this fit's later
+        passes)."""
+        try:
+            self._design_gram = (weakref.ref(X), weakref.ref(weights), gram)
+        except TypeError:  # an input that takes no weak reference: no cache
+            self._design_gram = None
+        d = X.shape[1]
+        check_column_magnitudes(gram[:d, d], gram.diagonal()[:d])
+        return DensePreconditioner(
+            self.start_hessian(gram, self._unit_hessian(start_raw), alpha, start_raw),
+            design_gram=gram)
+
+    def preconditioner_with_start(self, X, y, weights, start_raw, alpha, kind="auto",
+                                  n_threads=1):
+        """:meth:`Model.preconditioner_with_start`: where the preconditioner is dense
+        and X is read by the fused kernels (dense, in memory, no offset), the Gram
+        matrix's sweep over X also sums the NLL and its gradient at the null model
+        (:func:`~sklearn_mle.families._kernels.weighted_gram_and_start`), which
+        saves the solver its first pass."""
+        if kind == "auto":
+            kind = "dense" if self.dense_matrices_fit(X) else "scaling"
+        if not (kind == "dense" and isinstance(X, np.ndarray) and X.size
+                and self.uses_fused_pass(X)):
+            return self.preconditioner(X, weights, start_raw, alpha, kind, n_threads), None
+        theta = self.initial_parameters(start_raw)
+        gram, objective, gradient = self._gram_and_start(X, y, weights, theta, n_threads)
+        if alpha > 0:
+            objective, gradient = self.add_penalty(theta, alpha, objective, gradient)
+        start = ((theta, objective, gradient)
+                 if np.isfinite(objective) and np.isfinite(gradient).all() else None)
+        return self._dense_preconditioner(X, weights, start_raw, alpha, gram), start
+
+    def _gram_and_start(self, X, y, weights, theta, n_threads):
+        """The weighted Gram matrix of [X, 1] (as :func:`weighted_gram`) and the
+        unpenalised objective and gradient at ``theta``, a model whose coefficients
+        are all 0, from one sweep over dense X (row-major in place, else a block of
+        rows at a time, copied)."""
+        n, d = X.shape
+        m, n_free = self.loss.n_raw, self.coef_rows.size
+        raw = self.unpack(theta, copy=False)[1]   # every sample's raw prediction
+        weights = np.ascontiguousarray(weights, dtype=np.float64)
+        y = np.ascontiguousarray(y, dtype=np.float64)
+        size = (d + 1) ** 2
+        sums = 0.0
+        for start, stop, rows in ([(0, n, X)] if X.flags.c_contiguous
+                                  else fused_row_blocks(X, _MIN_GRAM_PARTITION_ROWS)):
+            # per partition: the Gram matrix, the NLL, its raw and coefficient gradients
+            partitions = np.zeros((_gram_partitions(rows, 1), size + 1 + m + n_free * d))
+            _kernels.weighted_gram_and_start(
+                rows, weights[start:stop], y[start:stop], raw, self.coef_rows,
+                self.loss.family, partitions, n_threads)
+            # (partitions, then blocks, added in order: the same sums on any thread)
+            sums = sums + _sum_partitions(partitions)
+        gram = sums[:size].reshape(d + 1, d + 1)
+        rows, columns = _upper_triangle(d + 1)
+        gram[rows, columns] = gram[columns, rows]
+        gradient = np.empty(theta.size)
+        gradient[:n_free * d] = sums[size + 1 + m:]
+        gradient[n_free * d:] = sums[size + 1:size + 1 + m][self.intercept_rows]
+        return gram, float(sums[size]), gradient
 
     def rescaled_preconditioner(self, preconditioner, theta, X, y, weights, alpha,
                                 n_threads=1):
@@ -964,6 +1022,11 @@ def _gram_partitions(X, q):
     return int(max(1, min(_MAX_GRAM_PARTITIONS, by_rows, by_memory)))
 
 
+def _sum_partitions(partials):
+    """Partial sums over axis 0, added in order (the one partition as it is)."""
+    return partials[0] if partials.shape[0] == 1 else partials.sum(axis=0)
+
+
 def _partitioned_grams(kernel, X, q, n_threads, *kernel_args):
     """q Gram matrices of [X, 1] from a Gram kernel called as
     ``kernel(X, *kernel_args, partitions, n_threads)``: its partial matrices are added
@@ -971,7 +1034,7 @@ def _partitioned_grams(kernel, X, q, n_threads, *kernel_args):
     d1 = X.shape[1] + 1
     partitions = np.zeros((_gram_partitions(X, q), q, d1, d1))
     kernel(X, *kernel_args, partitions, n_threads)
-    total = partitions[0] if partitions.shape[0] == 1 else partitions.sum(axis=0)
+    total = _sum_partitions(partitions)
     rows, columns = _upper_triangle(d1)
     total[:, rows, columns] = total[:, columns, rows]
     return total

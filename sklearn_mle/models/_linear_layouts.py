@@ -137,5 +137,5 @@ def classification_start(model, y_encoded, weights, fit_intercept):
 def prediction_model(family, n_features):
     """A model with every coefficient free, for raw predictions from fitted
     ``(coef, intercept)`` (its ``linear_predictor``)."""
-    free = np.ones(family.n_raw, dtype=bool)
+    free = (True,) * family.n_raw
     return LinearModel(family, n_features, free, free)

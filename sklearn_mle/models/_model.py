@@ -469,6 +469,20 @@ class Model(RowAccess, abc.ABC):
         """bool: Whether :meth:`hessian` is implemented (overridden by the subclass)."""
         return type(self).hessian is not Model.hessian
 
+    def preconditioner_with_start(self, X, y, weights, start_raw, alpha, kind="auto",
+                                  n_threads=1):
+        """:meth:`preconditioner`, and the objective at the null model where the model
+        evaluates it in the same pass over X (the solver then starts without a pass
+        of its own).
+
+        ``y`` is the fit's target (float64); the other parameters are those of
+        :meth:`preconditioner`.  Returns the preconditioner and either None or
+        ``(theta, objective, gradient)``: :meth:`objective_gradient` at ``theta =
+        initial_parameters(start_raw)``, up to rounding.  The default forms the
+        preconditioner alone (None).
+        """
+        return self.preconditioner(X, weights, start_raw, alpha, kind, n_threads), None
+
     def preconditioner(self, X, weights, start_raw, alpha, kind="auto", n_threads=1):
         """The solver's change of coordinates ``theta = theta0 + P u``, or None.
 

@@ -92,7 +92,7 @@ def design_rank(gram, fit_intercept):
             return 0
         gram, diagonal = gram[np.ix_(used, used)], diagonal[used]
     scale = 1.0 / np.sqrt(diagonal)
-    scaled = gram * np.outer(scale, scale)
+    scaled = gram * (scale[:, None] * scale)   # (np.outer costs more on a few columns)
     # (the upper factor; pocon reads only that triangle, so potrf need not clear the
     # other)
     factor, info = scipy.linalg.lapack.dpotrf(scaled, lower=0, clean=0)

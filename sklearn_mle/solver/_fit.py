@@ -76,8 +76,13 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
     start = time.perf_counter()
     threads = n_threads(model.work_per_pass(X))
     y = np.ascontiguousarray(y, dtype=np.float64)
-    precond = model.preconditioner(X, weights, start_raw, alpha, kind=preconditioner,
-                                   n_threads=threads)
+    precond, start_evaluation = model.preconditioner_with_start(
+        X, y, weights, start_raw, alpha, kind=preconditioner, n_threads=threads)
+    # (the objective at the null model, from the preconditioner's pass over X: the
+    # solver's first evaluation where the fit starts there; the fallback ridge's pull
+    # is 0 at theta0)
+    start_value = (start_evaluation[1:] if start_evaluation is not None
+                   and np.array_equal(start_evaluation[0], theta0) else None)
     if fallback_ridge > 0 and precond is None:
         raise ValueError("fallback_ridge needs a preconditioner")
     if progress.enabled:
@@ -114,6 +119,7 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
     # infinite and the line search backs off, so the floating-point warnings are noise.
     with np.errstate(over="ignore", invalid="ignore"):
         result = minimize_lbfgs(fun, theta0, precond, tol=tol, max_iter=max_iter,
+                                start_value=start_value,
                                 progress=progress, estimator_name=estimator_name,
                                 hessian=hessian, polish_hessian=polish_hessian,
                                 exact_preconditioner=model.hessian_is_constant,

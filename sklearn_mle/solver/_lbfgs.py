@@ -205,7 +205,8 @@ class OptimizeResult:
 def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
                    estimator_name="estimator", hessian=None, phase_iter=20,
                    exact_preconditioner=False, extra_frames=0, iterations_done=0,
-                   least_subgradient=None, rescale=None, polish_hessian=None):
+                   least_subgradient=None, rescale=None, polish_hessian=None,
+                   start_value=None):
     """Minimise ``fun(theta) -> (value, gradient)`` with preconditioned L-BFGS-B.
 
     Convergence: the largest component of the preconditioned gradient ``P^T g`` falls
@@ -248,6 +249,9 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
     the objective no longer resolves the decrease its gradient promises (a ``tol``
     below what the objective's rounding lets a line search reach), Newton steps in the
     coordinates that Hessian whitens finish the fit, kept while the gradient shrinks.
+
+    ``start_value``, ``(objective, gradient)`` at ``theta0`` where the caller has them
+    (from a pass it made anyway), stands for the first evaluation of ``fun``.
     """
     progress = as_progress(progress, 0, estimator_name)
     total_iter = iterations_done
@@ -256,6 +260,8 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
     whitened_at_iterate = False
     last_hessian = (None, None)
     fun = _CountedCache(fun)
+    if start_value is not None:
+        fun.seed(theta, *start_value)
     # A refresh whitens the Hessian in the previous refresh's coordinates: along a
     # collapsing scale (a near-singular Hessian, jittered) that compounds, which lets
     # the steps grow refresh after refresh, until the basis may overflow and map
@@ -269,7 +275,7 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
         newton = _exact_newton_step(fun, theta, preconditioner, tol, progress)
         if newton is not None:
             newton.n_iter += total_iter
-            progress.detail(f"function evaluations: {fun.evaluations}")
+            progress.detail(fun.report())
             return newton
         step_scale = _newton_step_scale(fun, theta, preconditioner)
     while True:
@@ -369,7 +375,7 @@ def minimize_lbfgs(fun, theta0, preconditioner, *, tol, max_iter, progress=None,
         converged, reason = _stationary_on_a_kink(fun, theta, preconditioner, tol,
                                                   least_subgradient, result, reason)
     reason = _stop_reason(result, converged, reason, total_iter, max_iter, tol)
-    progress.detail(f"function evaluations: {fun.evaluations}")
+    progress.detail(fun.report())
     if not converged:
         if result.status == 1:
             advice = f"increase max_iter (now {max_iter}) or tol (now {tol:g})"
@@ -453,8 +459,22 @@ class _CountedCache:
     def __init__(self, fun):
         self.fun = fun
         self.evaluations = 0
+        self.seeded = False
         self._key = None
         self._value = None
+
+    def report(self):
+        """The progress line of the evaluations made."""
+        seeded = " and the start's, from the preconditioner's pass" if self.seeded else ""
+        return f"function evaluations: {self.evaluations}{seeded}"
+
+    def seed(self, theta, value, gradient):
+        """Take ``(value, gradient)`` as ``fun(theta)``, computed elsewhere (not
+        counted as an evaluation)."""
+        if not (math.isfinite(value) and np.isfinite(gradient).all()):
+            value, gradient = np.inf, np.zeros_like(theta)
+        self._key, self._value = theta.tobytes(), (value, gradient)
+        self.seeded = True
 
     def cached_gradient(self, theta):
         """The gradient at ``theta`` if it was the last point evaluated, else None."""
