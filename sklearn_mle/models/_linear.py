@@ -730,9 +730,15 @@ class LinearModel(Model):
             self._design_gram = None
         d = X.shape[1]
         check_column_magnitudes(gram[:d, d], gram.diagonal()[:d])
+        unit_hessian = self._unit_hessian(start_raw)
+        # one raw column with coefficients and no penalty: the start Hessian is the
+        # Gram matrix of the design (with the intercept where it is free) times the
+        # unit Hessian, and the preconditioner's factor gives the design's rank
+        is_design_gram = (self.loss.n_raw == 1 and self.coef_rows.size == 1
+                          and alpha == 0 and unit_hessian[0, 0] > 0)
         return DensePreconditioner(
-            self.start_hessian(gram, self._unit_hessian(start_raw), alpha, start_raw),
-            design_gram=gram)
+            self.start_hessian(gram, unit_hessian, alpha, start_raw),
+            design_gram=gram, hessian_is_design_gram=is_design_gram)
 
     def preconditioner_with_start(self, X, y, weights, start_raw, alpha, kind="auto",
                                   n_threads=1):

@@ -17,31 +17,34 @@ from ._covariance import total_log_likelihood
 from ._statistics import design_rank, set_likelihood_attributes
 
 
-def _ranks(design_gram, fit_intercept, n_features):
+def _ranks(design_gram, fit_intercept, n_features, design_rcond=None):
     """Rank of the mean's design (with or without the intercept) and of ``[X, 1]``;
-    every column counts when the Gram matrix was not formed (many parameters)."""
-    rank = design_rank(design_gram, fit_intercept)
+    every column counts when the Gram matrix was not formed (many parameters).
+    ``design_rcond``: the solver's estimate for the mean's design, where it has one
+    (see :func:`design_rank`)."""
+    rank = design_rank(design_gram, fit_intercept, design_rcond)
     if rank is None:
         return n_features + fit_intercept, n_features + 1
     return rank, (rank if fit_intercept else design_rank(design_gram, True))
 
 
 def counting_gram(estimator, model, X, fit_weights, result):
-    """The Gram matrix of ``[X, 1]`` the parameter count reads the design's rank from:
-    the one the preconditioner formed (free), else, where ``inference`` was asked for
-    (its p x p information costs as much), formed now; None otherwise (many
+    """The Gram matrix of ``[X, 1]`` the parameter count reads the design's rank from,
+    and the solver's estimate of its reciprocal condition number where it has one:
+    the matrix the preconditioner formed (free), else, where ``inference`` was asked
+    for (its p x p information costs as much), formed now; None otherwise (many
     parameters and no inference: every column counts)."""
     if (result.design_gram is not None or not estimator.inference
             or not model.has_coefficients):
-        return result.design_gram
+        return result.design_gram, getattr(result, "design_rcond", None)
     return model.design_gram(X, fit_weights.normalised,
-                             n_threads(model.work_per_pass(X)))
+                             n_threads(model.work_per_pass(X))), None
 
 
-def count_parameters(modes, design_gram, fit_intercept, n_features):
+def count_parameters(modes, design_gram, fit_intercept, n_features, design_rcond=None):
     """Identified parameters, how many of them the null model has, and how many belong
-    to learned columns other than the mean."""
-    rank, full_rank = _ranks(design_gram, fit_intercept, n_features)
+    to learned columns other than the mean (``design_rcond``: see :func:`_ranks`)."""
+    rank, full_rank = _ranks(design_gram, fit_intercept, n_features, design_rcond)
     learned = [mode for mode in modes[1:] if mode in ("x", "constant")]
     n_identified = rank + sum(full_rank if mode == "x" else 1 for mode in learned)
     return n_identified, fit_intercept + len(learned), len(learned)
@@ -53,9 +56,9 @@ def set_regression_likelihood(estimator, model, modes, X, y, theta, fit_weights,
     with the null model at ``null_raw``; ``raw``: the model's raw predictions at
     ``theta`` where the caller has them (see :func:`fitted_log_likelihood`)."""
     family = model.loss
+    design_gram, design_rcond = counting_gram(estimator, model, X, fit_weights, result)
     n_identified, n_null, n_learned = count_parameters(
-        modes, counting_gram(estimator, model, X, fit_weights, result),
-        estimator.fit_intercept, X.shape[1])
+        modes, design_gram, estimator.fit_intercept, X.shape[1], design_rcond)
     if not model.has_coefficients:   # a network: every parameter it estimates counts
         n_identified = model.n_estimated
     # observations: the sum of the weights, or the rows where weights are trials
@@ -115,8 +118,8 @@ def set_class_likelihood(estimator, model, X, y_encoded, fit_weights, result, n_
     puts the weighted class frequencies on every sample, or 1/K each without
     intercepts; with the model's offset it is the intercept-only fit that includes
     the offset (the offset alone without intercepts)."""
-    rank = _ranks(counting_gram(estimator, model, X, fit_weights, result),
-                  estimator.fit_intercept, X.shape[1])[0]
+    design_gram, design_rcond = counting_gram(estimator, model, X, fit_weights, result)
+    rank = _ranks(design_gram, estimator.fit_intercept, X.shape[1], design_rcond)[0]
     n_identified = ((n_classes - 1) * rank if model.has_coefficients
                     else model.n_estimated)   # a network: what it estimates
     if model.offset is not None:

@@ -72,19 +72,25 @@ def covariance_from_information(information):
 _FULL_RANK_RCOND = 1e-6
 
 
-def design_rank(gram, fit_intercept):
+def design_rank(gram, fit_intercept, rcond=None):
     """Rank of the weighted design from its Gram matrix ``sum_i w_i z_i z_i^T``.
 
     ``gram`` is the Gram matrix of ``[X, 1]`` (shape (d+1, d+1)); the design is
     ``[X, 1]`` when ``fit_intercept`` and ``X`` otherwise.  Columns are Jacobi-scaled
     first, so the rank does not depend on their units, and a direction counts as
     identified on the same criterion as :func:`covariance_from_information` uses.
-    Returns None when ``gram`` is None (the Gram matrix was not formed).
+    ``rcond``, where the caller has it, is LAPACK's estimate of the reciprocal
+    condition number of the design's scaled Gram matrix (the solver's, from its
+    preconditioner): above ``_FULL_RANK_RCOND`` the design has full rank with no
+    factorisation here.  Returns None when ``gram`` is None (the Gram matrix was not
+    formed).
     """
     if gram is None:
         return None
     if not fit_intercept:
         gram = gram[:-1, :-1]
+    if rcond is not None and rcond > _FULL_RANK_RCOND:
+        return gram.shape[0]
     diagonal = gram.diagonal()
     if not diagonal.min() > 0:   # columns of zeros (or NaN) are left out
         used = diagonal > 0

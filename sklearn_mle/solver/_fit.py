@@ -45,7 +45,7 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
     Only the model interface is used: ``objective_gradient``, ``preconditioner``,
     ``hessian`` (when the model has one) and the facts ``n_params``,
     ``hessian_is_constant``, ``fisher_is_hessian``, ``work_per_pass`` and
-    ``pass_description``.  The result also carries ``design_gram``: the preconditioner's
+    ``pass_description``.  The result also carries ``design_gram`` (and ``design_rcond``): the preconditioner's
     Gram matrix of the design when it formed one (the linear model's dense
     preconditioner), else None.
 
@@ -138,6 +138,9 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
     # The weighted Gram of [X, 1], when the dense preconditioner formed it (None
     # otherwise): the estimators read the rank of the design from it for free.
     result.design_gram = getattr(precond, "design_gram", None)
+    # (with the reciprocal condition number of its scaled form, where the
+    # preconditioner's factor gives it: see DensePreconditioner)
+    result.design_rcond = getattr(precond, "design_rcond", None)
     return result
 
 

@@ -91,7 +91,11 @@ class DensePreconditioner:
     ``H0`` (``hessian``, positive semi-definite, (n_params, n_params)) is typically the
     Hessian of the objective at the start.  ``design_gram``, a weighted Gram matrix of
     the design that a model built ``H0`` from, is kept for the estimators, which read
-    the rank of the design from it (None if the model has none).
+    the rank of the design from it (None if the model has none).  Where ``H0`` is
+    that Gram matrix times a positive number (``hessian_is_design_gram``: one raw
+    column, no penalty), ``design_rcond`` is LAPACK's estimate of the reciprocal
+    condition number of the Jacobi-scaled matrix from the Cholesky factor formed
+    here (so the rank needs no factorisation of its own); else None.
     """
 
     description = "dense (Cholesky factor of the start Hessian)"
@@ -99,8 +103,9 @@ class DensePreconditioner:
     #: matrix per refresh, which a dense preconditioner has already paid for).
     refreshable = True
 
-    def __init__(self, hessian, design_gram=None):
+    def __init__(self, hessian, design_gram=None, hessian_is_design_gram=False):
         self.design_gram = design_gram
+        self.design_rcond = None
         diagonal = hessian.diagonal()
         positive = diagonal > 0
         if positive.all():
@@ -118,6 +123,10 @@ class DensePreconditioner:
             if pivots.min() > _FLAT_DIRECTION_RTOL * pivots.max():
                 # L^{-T}, formed once: applying P is then a matrix-vector product.
                 basis = _lower_triangular_inverse(lower).T
+            if hessian_is_design_gram:
+                rcond, info = scipy.linalg.lapack.dpocon(
+                    lower, np.abs(scaled).sum(axis=0).max(), uplo="L")
+                self.design_rcond = float(rcond) if info == 0 else None
         if basis is None:
             eigenvalues, eigenvectors = np.linalg.eigh(scaled)
             keep = eigenvalues > _FLAT_DIRECTION_RTOL * max(eigenvalues.max(), 1e-300)
