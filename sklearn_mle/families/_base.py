@@ -329,6 +329,13 @@ class Family:
         (zeros; a binomial's log C(n, k) with n trials passed as weights is one)."""
         return np.zeros(np.shape(y)[0])
 
+    def total_log_likelihood_constant(self, y, sample_weight):
+        """The sum of :meth:`log_likelihood_constant` over the samples (0.0, with no
+        array made, for a family that does not define it)."""
+        if type(self).log_likelihood_constant is Family.log_likelihood_constant:
+            return 0.0
+        return float(np.sum(self.log_likelihood_constant(y, sample_weight)))
+
     # ------------------------------------------------------------ for the fit
     #: Whether y must be positive (or non-negative): sets the estimator's tags.
     positive_target = False

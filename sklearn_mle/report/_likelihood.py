@@ -64,9 +64,9 @@ def set_regression_likelihood(estimator, model, modes, X, y, theta, fit_weights,
     # observations: the sum of the weights, or the rows where weights are trials
     total = (float(np.count_nonzero(fit_weights.likelihood)) if family.weights_are_trials
              else fit_weights.total)
-    weights = fit_weights.likelihood * fit_weights.likelihood_scale
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        constant = float(np.sum(family.log_likelihood_constant(y, weights)))
+        constant = family.total_log_likelihood_constant(
+            y, fit_weights.likelihood * fit_weights.likelihood_scale)
         loglik = fitted_log_likelihood(model, X, y, theta, fit_weights, result,
                                        alpha == 0 and estimator.mle_exists_, raw)
         if model.offset is None:

@@ -37,7 +37,8 @@ def set_residual_statistics(estimator, mean, y, fit_weights):
     """R² of the mean and the residual variance ``RSS / df_resid_`` (``_r_squared``,
     ``_residual_variance``), from the fitted means."""
     # Sums of squares on y / max|y|, so that no square overflows or underflows.
-    largest = float(np.abs(y).max()) if y.size else 0.0
+    highest, lowest = (float(y.max()), float(y.min())) if y.size else (0.0, 0.0)
+    largest = max(highest, -lowest)
     y_scale = largest if math.isfinite(largest) and largest > 0 else 1.0
     weights, weight_scale = fit_weights.likelihood, fit_weights.likelihood_scale
 
@@ -50,7 +51,7 @@ def set_residual_statistics(estimator, mean, y, fit_weights):
         scaled -= (weight_scale * float(np.einsum("i,i->", weights, scaled))
                    / fit_weights.total)
         # a constant target has no variance to explain (rounding in the centre aside)
-        tss = 0.0 if (y == y[0]).all() else weighted_sum_of_squares(scaled)
+        tss = 0.0 if highest == lowest else weighted_sum_of_squares(scaled)
     else:
         tss = weighted_sum_of_squares(scaled)
     df = estimator.df_resid_
