@@ -35,16 +35,16 @@ _CANDIDATE_GROWTH = 0.1
 # ------------------------------------------------------------------ regression families
 def diagnose_regression(model, modes, X, y, weights, theta, fit_intercept):
     """An ``Unbounded`` diagnosis of a regression family's fit, or None."""
-    coef, intercept = model.unpack(theta)
     # the moment certificate rules out a direction of recession without the LP
     certified = (model.loss.recession_signs(y) is not None
                  and certify_moment_existence(model, X, y, weights, theta,
                                               n_threads(model.work_per_pass(X))))
-    # ``rows`` is a leading block of X (its first row, or all of it)
-    return find_unbounded(model.loss, modes, X, y, weights,
-                          lambda rows: model.linear_predictor(
-                              rows, coef, intercept,
-                              model.training_offset(0, rows.shape[0])),
+
+    def raw_prediction(rows):  # ``rows``: a leading block of X (a row, or all of it)
+        return model.linear_predictor(rows, *model.unpack(theta),
+                                      model.training_offset(0, rows.shape[0]))
+
+    return find_unbounded(model.loss, modes, X, y, weights, raw_prediction,
                           fit_intercept, recession_ruled_out=certified, access=model)
 
 
