@@ -186,8 +186,9 @@ class LinearModel(Model):
 
         Fixed intercepts are ``intercept_value``; with ``direction=True`` theta is a
         change of the parameters and the fixed intercepts (which do not change) are 0.
-        ``copy=False``, for a pass that only reads ``coef``: where every row has
-        coefficients, ``coef`` is a view of theta.
+        ``copy=False``, for a pass that only reads them: where every row has
+        coefficients, ``coef`` is a view of theta, and where every row has a free
+        intercept, so is ``intercept``.
         """
         m, d = self.loss.n_raw, self.n_features
         n_coef = self.coef_rows.size * d
@@ -198,6 +199,8 @@ class LinearModel(Model):
         else:
             coef = np.zeros((m, d))
             coef[self.coef_rows] = theta[:n_coef].reshape(-1, d)
+        if not (copy or direction) and self.intercept_rows.size == m:
+            return coef, theta[n_coef:]
         intercept = np.zeros(m) if direction else self.intercept_value.copy()
         intercept[self.intercept_rows] = theta[n_coef:]
         return coef, intercept
@@ -350,6 +353,9 @@ class LinearModel(Model):
         coef, intercept = self.unpack(theta, copy=False)
         objective, grad_intercept, grad_coef = self._pass_over_x(X)(
             X, y, weights, coef, intercept, n_threads)
+        m = self.loss.n_raw
+        if self.coef_rows.size == m and self.intercept_rows.size == m:  # all free
+            return objective, np.concatenate((grad_coef.ravel(), grad_intercept))
         gradient = np.empty_like(theta)
         n_coef = self.coef_rows.size * self.n_features
         if self.coef_rows.size:
