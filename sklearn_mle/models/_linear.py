@@ -771,15 +771,14 @@ class LinearModel(Model):
         unpenalised objective and gradient at ``theta``, a model whose coefficients
         are all 0, from one sweep over dense X (row-major in place, else a block of
         rows at a time, copied)."""
-        n, d = X.shape
+        d = X.shape[1]
         m, n_free = self.loss.n_raw, self.coef_rows.size
         raw = self.unpack(theta, copy=False)[1]   # every sample's raw prediction
         weights = np.ascontiguousarray(weights, dtype=np.float64)
         y = np.ascontiguousarray(y, dtype=np.float64)
         size = (d + 1) ** 2
         sums = 0.0
-        for start, stop, rows in ([(0, n, X)] if X.flags.c_contiguous
-                                  else fused_row_blocks(X, _MIN_GRAM_PARTITION_ROWS)):
+        for start, stop, rows in fused_row_blocks(X, _MIN_GRAM_PARTITION_ROWS):
             # per partition: the Gram matrix, the NLL, its raw and coefficient gradients
             partitions = np.zeros((_gram_partitions(rows, 1), size + 1 + m + n_free * d))
             _kernels.weighted_gram_and_start(

@@ -45,9 +45,10 @@ def fit_model(model, X, y, weights, alpha, theta0, start_raw, *, tol, max_iter, 
     Only the model interface is used: ``objective_gradient``, ``preconditioner``,
     ``hessian`` (when the model has one) and the facts ``n_params``,
     ``hessian_is_constant``, ``fisher_is_hessian``, ``work_per_pass`` and
-    ``pass_description``.  The result also carries ``design_gram`` (and ``design_rcond``): the preconditioner's
+    ``pass_description``.  The result also carries ``design_gram``: the preconditioner's
     Gram matrix of the design when it formed one (the linear model's dense
-    preconditioner), else None.
+    preconditioner), else None; and ``design_rcond``, the preconditioner's condition
+    estimate of that design where it made one (see ``DensePreconditioner``), else None.
 
     ``weights`` are normalised to sum to one; ``start_raw`` is the constant raw
     prediction near which the fit starts (where the linear model takes its
