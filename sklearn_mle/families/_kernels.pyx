@@ -546,7 +546,7 @@ cdef int _check_linear_model(int family, Py_ssize_t n, Py_ssize_t d, const doubl
                              const Py_ssize_t[::1] coef_rows) except -1:
     """The family code against the number of raw columns m = coef.shape[0], and the
     shapes of a linear model's inputs against X's (n, d)."""
-    cdef Py_ssize_t m = coef.shape[0], r
+    cdef Py_ssize_t m = coef.shape[0]
     check_family(family, m)
     if (y.shape[0] != n or sample_weight.shape[0] != n or coef.shape[1] != d
             or intercept.shape[0] != m):
@@ -554,6 +554,13 @@ cdef int _check_linear_model(int family, Py_ssize_t n, Py_ssize_t d, const doubl
                          f"{y.shape[0]} targets, {sample_weight.shape[0]} weights, "
                          f"coef {coef.shape[0]} x {coef.shape[1]}, "
                          f"{intercept.shape[0]} intercepts.")
+    _check_coef_rows(coef_rows, m)
+    return 0
+
+
+cdef int _check_coef_rows(const Py_ssize_t[::1] coef_rows, Py_ssize_t m) except -1:
+    """Every entry of ``coef_rows`` a row of the m raw columns of ``coef``."""
+    cdef Py_ssize_t r
     for r in range(coef_rows.shape[0]):
         if coef_rows[r] < 0 or coef_rows[r] >= m:
             raise ValueError(f"coef_rows[{r}] = {coef_rows[r]} is not a row of coef "
@@ -1089,17 +1096,14 @@ def weighted_gram_and_start(
     :func:`fused_loss_gradient` returns at that model, up to rounding.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], m = start_raw.shape[0]
-    cdef Py_ssize_t n_free = coef_rows.shape[0], r
+    cdef Py_ssize_t n_free = coef_rows.shape[0]
     if n == 0 or d == 0 or partition_sums.shape[0] == 0:
         raise ValueError("weighted_gram_and_start needs rows, columns and a partition")
     check_family(family, m)
     if (sample_weight.shape[0] != n or y.shape[0] != n
             or partition_sums.shape[1] != (d + 1) * (d + 1) + 1 + m + n_free * d):
         raise ValueError("weighted_gram_and_start: inputs or outputs of the wrong shape")
-    for r in range(n_free):
-        if coef_rows[r] < 0 or coef_rows[r] >= m:
-            raise ValueError(f"coef_rows[{r}] = {coef_rows[r]} is not a row of the "
-                             f"{m} raw columns.")
+    _check_coef_rows(coef_rows, m)
     _grams(X, &sample_weight[0], &y[0], &sample_weight[0], NULL, NULL,
            &coef_rows[0] if n_free else NULL, n_free, m, family, &partition_sums[0, 0],
            partition_sums.shape[0], 1, partition_sums.shape[1], n_threads, &start_raw[0])
